@@ -1,0 +1,95 @@
+// Package engine defines the small interface every text-generation backend
+// implements (the in-process llama.cpp engine, Ollama, OpenAI-compatible
+// upstreams and pools of them), and the errors the HTTP layer maps to status codes.
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Request is one generation: a finished prompt (template already applied by
+// server/prompt) and decoding settings.
+type Request struct {
+	Prompt      string
+	MaxTokens   int
+	Temperature float32 // 0 means greedy
+	TopP        float32 // 0 or 1 means disabled
+	Seed        uint32
+	// Stop words are matched on the generated text by the caller (server/generate);
+	// engines that can stop upstream earlier (Ollama, OpenAI) also pass them on.
+	Stop []string
+	// NumCtx is the context size the prompt was budgeted for (Ollama's num_ctx).
+	NumCtx int
+}
+
+// Emit receives generated text in order. Every call carries valid UTF-8
+// (engines buffer a character split across tokens). Returning a non-nil error
+// stops generation at once; Complete then returns that error.
+type Emit func(text string) error
+
+// Usage counts and times one generation.
+type Usage struct {
+	PromptTokens    int // tokens in the prompt
+	ReusedTokens    int // prompt tokens served from the slot's KV cache
+	EvaluatedTokens int // prompt tokens evaluated for this request
+	GeneratedTokens int
+	QueueWait       time.Duration
+	PromptEval      time.Duration
+	Generation      time.Duration
+	StopReason      string // "eos", "max_tokens", "stop", "cancelled", "error"
+	Upstream        string // which pool member served it, when pooled
+}
+
+// Engine generates text for prompts.
+type Engine interface {
+	// Complete streams the generation of req through emit. It returns when the
+	// model stops (end of generation, MaxTokens), emit returns an error, or ctx
+	// is cancelled (the client went away): the slot is free again within one decode step.
+	Complete(ctx context.Context, req Request, emit Emit) (Usage, error)
+	// Info describes the engine for /v1/health.
+	Info() Info
+	// Close releases the model and any worker.
+	Close() error
+}
+
+// Tokenizer is implemented by engines that can count tokens exactly; prompt
+// budgets fall back to an estimate for engines that cannot.
+type Tokenizer interface {
+	// CountTokens returns the number of tokens text tokenizes to (no BOS).
+	CountTokens(text string) int
+}
+
+// Info is what /v1/health shows of an engine.
+type Info struct {
+	Model       string   // display name
+	Device      string   // "cpu", "cuda", "remote"
+	CUDADevices []string // names of GPUs in use
+	ContextSize int      // tokens, 0 when unknown
+	Slots       int
+	Busy        int
+	Queued      int
+	MaxQueue    int
+	// FIMTemplate is the template detected from the model file, if any ("" when unknown).
+	FIMTemplate string
+	Upstreams   []UpstreamInfo
+}
+
+// UpstreamInfo is the state of one member of a pool.
+type UpstreamInfo struct {
+	Name      string
+	URL       string
+	Healthy   bool
+	InFlight  int
+	LastError string
+}
+
+var (
+	// ErrQueueFull means every slot is busy and the wait queue is full: HTTP 503 with Retry-After.
+	ErrQueueFull = errors.New("engine: all slots busy and the queue is full")
+	// ErrUnavailable means no upstream can serve the request: HTTP 503.
+	ErrUnavailable = errors.New("engine: no healthy upstream")
+	// ErrPromptTooLong means the prompt does not fit the context even after budgeting.
+	ErrPromptTooLong = errors.New("engine: prompt longer than the context")
+)
