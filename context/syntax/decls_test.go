@@ -1,0 +1,199 @@
+package syntax
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// declSources holds, per language, a file and the declarations (kind:name,
+// in source order) its query must find; locals inside bodies must not appear.
+var declSources = map[string]struct {
+	src  string
+	want []string
+}{
+	"go": {`package p
+
+const Max = 10
+
+const (
+	A = iota
+	B
+)
+
+var Default = New()
+
+type Server struct {
+	addr string
+}
+
+type Handler interface {
+	Serve(x int) error
+}
+
+func New() *Server {
+	const local = 1
+	type inner struct{}
+	return &Server{}
+}
+
+func (s *Server) Run(ctx int) error { return nil }
+`, []string{"constant:Max", "constant:A", "constant:B", "variable:Default", "type:Server", "type:Handler", "method:Serve", "function:New", "method:Run"}},
+	"python": {`MAX = 10
+
+class Server(Base):
+    def run(self, ctx):
+        local = 1
+        def helper():
+            pass
+        return helper
+
+def new_server():
+    return Server()
+`, []string{"constant:MAX", "class:Server", "function:run", "function:new_server"}},
+	"javascript": {`const MAX = 10;
+export const handler = (req) => req;
+function newServer() { const local = 1; return new Server(); }
+class Server {
+  run(ctx) { return ctx; }
+}
+`, []string{"constant:MAX", "constant:handler", "function:newServer", "class:Server", "method:run"}},
+	"typescript": {`export const MAX = 10;
+interface Handler { serve(x: number): void; }
+type ID = string;
+enum Color { Red }
+function newServer(): Server { const local = 1; return new Server(); }
+export class Server implements Handler {
+  serve(x: number): void {}
+}
+`, []string{"constant:MAX", "interface:Handler", "method:serve", "type:ID", "type:Color", "function:newServer", "class:Server", "method:serve"}},
+	"tsx": {`interface Props { name: string }
+export function Greeting(props: Props) { const local = <b/>; return <div>{props.name}</div>; }
+`, []string{"interface:Props", "function:Greeting"}},
+	"rust": {`const MAX: usize = 10;
+pub struct Server { addr: String }
+pub enum Color { Red }
+pub trait Handler { fn serve(&self, x: i32); }
+impl Server {
+    pub fn run(&self) -> i32 { fn local() {} 1 }
+}
+fn new_server() -> Server { Server { addr: String::new() } }
+`, []string{"constant:MAX", "type:Server", "type:Color", "interface:Handler", "function:serve", "function:run", "function:new_server"}},
+	"java": {`public class Server implements Handler {
+    static final int MAX = 10;
+    public Server() {}
+    public int run(int ctx) { int local = 1; return local; }
+}
+interface Handler { void serve(int x); }
+enum Color { RED }
+`, []string{"class:Server", "constant:MAX", "method:Server", "method:run", "interface:Handler", "method:serve", "type:Color"}},
+	"c": {`#define MAX 10
+struct server { int addr; };
+typedef struct server server_t;
+enum color { RED };
+int run(struct server *s);
+static int run(struct server *s) { int local = 1; return local; }
+char *name(void) { return 0; }
+`, []string{"constant:MAX", "type:server", "type:server_t", "type:color", "constant:RED", "function:run", "function:run", "function:name"}},
+	"cpp": {`#define MAX 10
+namespace net {
+class Server {
+ public:
+  int run(int ctx);
+};
+int Server::run(int ctx) { int local = 1; return local; }
+}
+int main() { return 0; }
+`, []string{"constant:MAX", "class:Server", "method:run", "method:run", "function:main"}},
+	"ruby": {`MAX = 10
+module Net
+  class Server < Base
+    def run(ctx)
+      local = 1
+    end
+    def self.create
+      new
+    end
+  end
+end
+`, []string{"constant:MAX", "class:Net", "class:Server", "method:run", "method:create"}},
+	"php": {`<?php
+const MAX = 10;
+interface Handler { public function serve($x); }
+class Server implements Handler {
+    public function serve($x) { $local = 1; return $local; }
+}
+function new_server() { return new Server(); }
+`, []string{"constant:MAX", "interface:Handler", "method:serve", "class:Server", "method:serve", "function:new_server"}},
+}
+
+func TestDeclarations(t *testing.T) {
+	for _, l := range Languages() {
+		t.Run(l.Name, func(t *testing.T) {
+			tc, ok := declSources[l.Name]
+			if !ok {
+				t.Fatalf("no declaration test for %s", l.Name)
+			}
+			tree, err := l.Parse(context.Background(), []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tree.Close()
+			decls, err := l.Declarations(tree.RootNode(), []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range decls {
+				got = append(got, fmt.Sprintf("%s:%s", d.Kind, d.Name))
+				if !strings.Contains(d.Head, d.Name) {
+					t.Errorf("%s head %q does not contain its name", d.Name, d.Head)
+				}
+				if d.StartByte >= d.EndByte || int(d.EndByte) > len(tc.src) {
+					t.Errorf("%s has bad range %d-%d", d.Name, d.StartByte, d.EndByte)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("declarations\n got %v\nwant %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDeclarationHead(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("package p\n\nfunc Long(a int) int {\n")
+	for i := range 30 {
+		fmt.Fprintf(&b, "\ta += %d\n", i)
+	}
+	b.WriteString("\treturn a\n}\n\ntype (\n\tA int\n\tB string\n)\n")
+	l, _ := ByName("go")
+	src := []byte(b.String())
+	tree, err := l.Parse(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	decls, err := l.Declarations(tree.RootNode(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(decls) != 3 {
+		t.Fatalf("got %d declarations, want 3: %+v", len(decls), decls)
+	}
+	long := decls[0]
+	if !strings.HasPrefix(long.Head, "func Long(a int) int {\n") || !strings.HasSuffix(long.Head, "\n...") {
+		t.Errorf("head of Long = %q, want the signature and a cut body", long.Head)
+	}
+	if n := strings.Count(long.Head, "\n"); n != HeadLines {
+		t.Errorf("head of Long has %d newlines, want %d", n, HeadLines)
+	}
+	if long.StartRow != 2 || long.EndRow != 34 {
+		t.Errorf("Long rows = %d-%d, want 2-34", long.StartRow, long.EndRow)
+	}
+	if decls[1].Head != "type A int" {
+		t.Errorf("grouped type head = %q, want %q", decls[1].Head, "type A int")
+	}
+}

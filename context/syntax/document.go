@@ -1,0 +1,82 @@
+package syntax
+
+import (
+	"context"
+	"fmt"
+
+	sitter "github.com/smacker/go-tree-sitter"
+)
+
+// Document is one open file with its syntax tree, kept current by applying
+// each editor edit to the tree and reparsing incrementally, so a keystroke
+// costs a reparse of the changed region rather than of the whole file.
+// A Document is not safe for concurrent use; its owner serialises access.
+type Document struct {
+	lang   *Language
+	parser *sitter.Parser
+	tree   *sitter.Tree
+	text   []byte
+}
+
+// NewDocument parses text from scratch.
+func NewDocument(ctx context.Context, lang *Language, text []byte) (*Document, error) {
+	d := &Document{lang: lang, parser: lang.NewParser(), text: text}
+	tree, err := d.parser.ParseCtx(ctx, nil, text)
+	if err != nil {
+		d.parser.Close()
+		return nil, fmt.Errorf("parse %s document: %w", lang.Name, err)
+	}
+	d.tree = tree
+	return d, nil
+}
+
+// Language is the document's grammar.
+func (d *Document) Language() *Language { return d.lang }
+
+// Text is the document's current text. Callers must not modify it.
+func (d *Document) Text() []byte { return d.text }
+
+// Root is the root node of the current tree.
+func (d *Document) Root() *sitter.Node { return d.tree.RootNode() }
+
+// Tree is the current tree; it stays valid until the next Update or Close.
+func (d *Document) Tree() *sitter.Tree { return d.tree }
+
+// Update applies edits (in order, each in the coordinates of the text left by
+// the previous one) to the tree and reparses text, the full text after all
+// edits, reusing every unchanged subtree of the old tree.
+func (d *Document) Update(ctx context.Context, edits []sitter.EditInput, text []byte) error {
+	for _, e := range edits {
+		if e.StartIndex > e.OldEndIndex || e.StartIndex > e.NewEndIndex {
+			return fmt.Errorf("invalid edit %+v", e)
+		}
+		editTree(d.tree, e)
+	}
+	tree, err := d.parser.ParseCtx(ctx, d.tree, text)
+	if err != nil {
+		return fmt.Errorf("reparse %s document: %w", d.lang.Name, err)
+	}
+	d.tree.Close()
+	d.tree = tree
+	d.text = text
+	return nil
+}
+
+// Replace reparses text from scratch, for a change the editor sent without
+// ranges (a full-document sync).
+func (d *Document) Replace(ctx context.Context, text []byte) error {
+	tree, err := d.parser.ParseCtx(ctx, nil, text)
+	if err != nil {
+		return fmt.Errorf("parse %s document: %w", d.lang.Name, err)
+	}
+	d.tree.Close()
+	d.tree = tree
+	d.text = text
+	return nil
+}
+
+// Close releases the tree and the parser.
+func (d *Document) Close() {
+	d.tree.Close()
+	d.parser.Close()
+}
