@@ -1,0 +1,233 @@
+package ggufgen
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+)
+
+// GGUF value types, as numbered by the GGUF specification.
+const (
+	typeUint8   uint32 = 0
+	typeInt8    uint32 = 1
+	typeUint16  uint32 = 2
+	typeInt16   uint32 = 3
+	typeUint32  uint32 = 4
+	typeInt32   uint32 = 5
+	typeFloat32 uint32 = 6
+	typeBool    uint32 = 7
+	typeString  uint32 = 8
+	typeArray   uint32 = 9
+	typeUint64  uint32 = 10
+	typeInt64   uint32 = 11
+	typeFloat64 uint32 = 12
+)
+
+// tensorTypeF32 is ggml's GGML_TYPE_F32.
+const tensorTypeF32 uint32 = 0
+
+// Alignment is the alignment of tensor data (GGUF's default, general.alignment).
+const Alignment = 32
+
+// KV is one metadata entry. Value must be one of: string, bool, uint8, int8,
+// uint16, int16, uint32, int32, uint64, int64, float32, float64, or a slice
+// of one of those ([]string, []int32, []float32, ...).
+type KV struct {
+	Key   string
+	Value any
+}
+
+// Tensor is one f32 tensor. Dims are in ggml order: Dims[0] is the length of
+// a row (the fastest-varying index), so a [n_embd, n_vocab] matrix has
+// n_vocab rows of n_embd values laid out one after the other in Data.
+type Tensor struct {
+	Name string
+	Dims []uint64
+	Data []float32
+}
+
+// File is the content of a GGUF v3 file made only of f32 tensors.
+type File struct {
+	KVs     []KV
+	Tensors []Tensor
+}
+
+// WriteTo writes f in the GGUF v3 format.
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	bw := bufio.NewWriter(cw)
+	e := &encoder{w: bw}
+
+	e.u32(0x46554747) // "GGUF" read as a little-endian uint32
+	e.u32(3)
+	e.u64(uint64(len(f.Tensors)))
+	e.u64(uint64(len(f.KVs)))
+	for _, kv := range f.KVs {
+		e.str(kv.Key)
+		e.value(kv.Value)
+	}
+	var offset uint64
+	for _, t := range f.Tensors {
+		n := uint64(1)
+		for _, d := range t.Dims {
+			n *= d
+		}
+		if n != uint64(len(t.Data)) {
+			return 0, fmt.Errorf("ggufgen: tensor %s: dims %v need %d values, have %d", t.Name, t.Dims, n, len(t.Data))
+		}
+		e.str(t.Name)
+		e.u32(uint32(len(t.Dims)))
+		for _, d := range t.Dims {
+			e.u64(d)
+		}
+		e.u32(tensorTypeF32)
+		e.u64(offset)
+		offset = align(offset + 4*n)
+	}
+	if e.err != nil {
+		return 0, e.err
+	}
+	if err := bw.Flush(); err != nil {
+		return cw.n, err
+	}
+	e.pad(cw.n)
+	for _, t := range f.Tensors {
+		for _, v := range t.Data {
+			e.u32(math.Float32bits(v))
+		}
+		e.pad(cw.n + int64(bw.Buffered()))
+	}
+	if e.err != nil {
+		return cw.n, e.err
+	}
+	err := bw.Flush()
+	return cw.n, err
+}
+
+func align(n uint64) uint64 { return (n + Alignment - 1) / Alignment * Alignment }
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// encoder writes little-endian GGUF primitives, remembering the first error.
+type encoder struct {
+	w   *bufio.Writer
+	err error
+	buf [8]byte
+}
+
+func (e *encoder) write(p []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(p)
+	}
+}
+
+func (e *encoder) u8(v uint8) { e.write([]byte{v}) }
+func (e *encoder) u16(v uint16) {
+	binary.LittleEndian.PutUint16(e.buf[:2], v)
+	e.write(e.buf[:2])
+}
+func (e *encoder) u32(v uint32) {
+	binary.LittleEndian.PutUint32(e.buf[:4], v)
+	e.write(e.buf[:4])
+}
+func (e *encoder) u64(v uint64) {
+	binary.LittleEndian.PutUint64(e.buf[:8], v)
+	e.write(e.buf[:8])
+}
+func (e *encoder) str(s string) {
+	e.u64(uint64(len(s)))
+	e.write([]byte(s))
+}
+
+// pad writes zero bytes until position pos is aligned.
+func (e *encoder) pad(pos int64) {
+	if n := int64(align(uint64(pos))) - pos; n > 0 {
+		e.write(make([]byte, n))
+	}
+}
+
+func (e *encoder) value(v any) {
+	switch v := v.(type) {
+	case string:
+		e.u32(typeString)
+		e.str(v)
+	case bool:
+		e.u32(typeBool)
+		if v {
+			e.u8(1)
+		} else {
+			e.u8(0)
+		}
+	case uint8:
+		e.u32(typeUint8)
+		e.u8(v)
+	case int8:
+		e.u32(typeInt8)
+		e.u8(uint8(v))
+	case uint16:
+		e.u32(typeUint16)
+		e.u16(v)
+	case int16:
+		e.u32(typeInt16)
+		e.u16(uint16(v))
+	case uint32:
+		e.u32(typeUint32)
+		e.u32(v)
+	case int32:
+		e.u32(typeInt32)
+		e.u32(uint32(v))
+	case uint64:
+		e.u32(typeUint64)
+		e.u64(v)
+	case int64:
+		e.u32(typeInt64)
+		e.u64(uint64(v))
+	case float32:
+		e.u32(typeFloat32)
+		e.u32(math.Float32bits(v))
+	case float64:
+		e.u32(typeFloat64)
+		e.u64(math.Float64bits(v))
+	case []string:
+		e.array(typeString, len(v))
+		for _, s := range v {
+			e.str(s)
+		}
+	case []int32:
+		e.array(typeInt32, len(v))
+		for _, x := range v {
+			e.u32(uint32(x))
+		}
+	case []uint32:
+		e.array(typeUint32, len(v))
+		for _, x := range v {
+			e.u32(x)
+		}
+	case []float32:
+		e.array(typeFloat32, len(v))
+		for _, x := range v {
+			e.u32(math.Float32bits(x))
+		}
+	default:
+		if e.err == nil {
+			e.err = fmt.Errorf("ggufgen: unsupported metadata value type %T", v)
+		}
+	}
+}
+
+func (e *encoder) array(elem uint32, n int) {
+	e.u32(typeArray)
+	e.u32(elem)
+	e.u64(uint64(n))
+}

@@ -1,0 +1,155 @@
+package ggufgen
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func build(t *testing.T, opts Options) []byte {
+	t.Helper()
+	f, err := Build(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	n, err := f.WriteTo(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(buf.Len()) {
+		t.Fatalf("WriteTo reported %d bytes, wrote %d", n, buf.Len())
+	}
+	return buf.Bytes()
+}
+
+func TestHeader(t *testing.T) {
+	b := build(t, Options{})
+	if string(b[:4]) != "GGUF" {
+		t.Fatalf("magic %q", b[:4])
+	}
+	if v := binary.LittleEndian.Uint32(b[4:]); v != 3 {
+		t.Errorf("version %d, want 3", v)
+	}
+	f, _ := Build(Options{})
+	if n := binary.LittleEndian.Uint64(b[8:]); n != uint64(len(f.Tensors)) {
+		t.Errorf("tensor count %d, want %d", n, len(f.Tensors))
+	}
+	if n := binary.LittleEndian.Uint64(b[16:]); n != uint64(len(f.KVs)) {
+		t.Errorf("kv count %d, want %d", n, len(f.KVs))
+	}
+	if len(b)%Alignment != 0 {
+		t.Errorf("file length %d not aligned to %d", len(b), Alignment)
+	}
+}
+
+func TestDeterministicForSeed(t *testing.T) {
+	a, b := build(t, Options{Seed: 7}), build(t, Options{Seed: 7})
+	if !bytes.Equal(a, b) {
+		t.Error("the same seed gave different files")
+	}
+	if c := build(t, Options{Seed: 8}); bytes.Equal(a, c) {
+		t.Error("different seeds gave the same file")
+	}
+}
+
+func TestVocab(t *testing.T) {
+	v := BuildVocab(Options{})
+	if v.Tokens[FirstByteID] != "<0x00>" || v.Tokens[FirstByteID+255] != "<0xFF>" || v.Types[FirstByteID+65] != TokenByte {
+		t.Error("byte tokens not at their fixed ids")
+	}
+	for _, c := range []string{"<|endoftext|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|im_start|>", "<|im_end|>"} {
+		id := v.ID(c)
+		if id < 0 || v.Types[id] != TokenControl {
+			t.Errorf("control token %s missing", c)
+		}
+	}
+	seen := map[string]bool{}
+	for _, tok := range v.Tokens {
+		if seen[tok] {
+			t.Errorf("duplicate token %q", tok)
+		}
+		seen[tok] = true
+	}
+	// Every multi-character piece needs its prefix to be reachable by SentencePiece merges.
+	for id, tok := range v.Tokens {
+		r := []rune(tok)
+		if v.Types[id] == TokenNormal && len(r) > 2 && !seen[string(r[:len(r)-1])] {
+			t.Errorf("token %q has no prefix token", tok)
+		}
+	}
+	if len(v.Tokens) < 256+300 {
+		t.Errorf("vocabulary of %d tokens, want a few hundred code fragments", len(v.Tokens))
+	}
+	if v.ID("<|fim_prefix|>") < 0 || BuildVocab(Options{NoFIM: true}).ID("<|fim_prefix|>") >= 0 {
+		t.Error("NoFIM does not drop the FIM markers")
+	}
+}
+
+func TestOutputRowsOfSilentTokensAreZero(t *testing.T) {
+	f, err := Build(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := BuildVocab(Options{})
+	var out Tensor
+	for _, tn := range f.Tensors {
+		if tn.Name == "output.weight" {
+			out = tn
+		}
+	}
+	embd := int(out.Dims[0])
+	isZero := func(id int) bool {
+		for _, x := range out.Data[id*embd : (id+1)*embd] {
+			if x != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for _, id := range []int{UnkID, BOSID, EOSID, v.ID("<|endoftext|>"), v.ID("<|fim_middle|>"), FirstByteID + 0x80, FirstByteID + 0xff, FirstByteID} {
+		if !isZero(id) {
+			t.Errorf("output row of %q is not zero", v.Tokens[id])
+		}
+	}
+	for _, id := range []int{FirstByteID + 'a', FirstByteID + '\n', v.ID("return")} {
+		if isZero(id) {
+			t.Errorf("output row of %q is zero", v.Tokens[id])
+		}
+	}
+	raw, _ := Build(Options{RawBytes: true})
+	for _, tn := range raw.Tensors {
+		if tn.Name == "output.weight" && tn.Data[(FirstByteID+0x80)*embd] == 0 {
+			t.Error("RawBytes left the row of <0x80> zero")
+		}
+	}
+}
+
+func TestWriteTestModel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := WriteTestModel(path, Options{Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, build(t, Options{Seed: 3})) {
+		t.Error("file differs from Build's content")
+	}
+	if err := WriteTestModel(filepath.Join(t.TempDir(), "no", "such", "dir.gguf"), Options{}); err == nil {
+		t.Error("writing into a missing directory succeeded")
+	}
+	if _, err := Build(Options{Embd: 10, Heads: 4}); err == nil {
+		t.Error("an embedding width not divisible by the heads was accepted")
+	}
+}
+
+func TestUnsupportedValueType(t *testing.T) {
+	f := &File{KVs: []KV{{"x", struct{}{}}}}
+	if _, err := f.WriteTo(&bytes.Buffer{}); err == nil {
+		t.Error("unsupported metadata type accepted")
+	}
+}
