@@ -1,0 +1,240 @@
+// Package auth guards Serval's HTTP API: Bearer-token authentication against
+// the token store (lookups cached for a few seconds) and a per-token rate
+// limit. Middleware answers 401 with a JSON error saying how to get a token,
+// and 429 with Retry-After when a token is over its limit.
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/store"
+)
+
+// Defaults of the per-token rate limit (Tabby's limit is 120/min too).
+const (
+	DefaultRatePerMinute = 120
+	DefaultBurst         = 240
+	DefaultCacheTTL      = 5 * time.Second
+)
+
+// ErrUnknownToken is what a TokenLookup returns for a token it does not know.
+// Lookups may wrap it.
+var ErrUnknownToken = errors.New("unknown token")
+
+// TokenLookup resolves a token secret to its name; unknown tokens give an
+// error wrapping ErrUnknownToken.
+type TokenLookup func(ctx context.Context, secret string) (name string, err error)
+
+// StoreLookup looks tokens up in the database.
+func StoreLookup(s *store.Store) TokenLookup {
+	return func(ctx context.Context, secret string) (string, error) {
+		name, err := s.LookupToken(ctx, secret)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", ErrUnknownToken
+		}
+		return name, err
+	}
+}
+
+// Config configures an Authenticator.
+type Config struct {
+	// Lookup resolves tokens; required.
+	Lookup TokenLookup
+	// RatePerMinute and Burst bound each token's requests; 0 means the default,
+	// a negative RatePerMinute disables the limit.
+	RatePerMinute float64
+	Burst         int
+	// CacheTTL is how long a successful lookup is trusted; revoked tokens
+	// stop working within this time. 0 means DefaultCacheTTL.
+	CacheTTL time.Duration
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Authenticator checks Bearer tokens and rate-limits them. It is safe for concurrent use.
+type Authenticator struct {
+	lookup TokenLookup
+	limit  rate.Limit // per second; rate.Inf when disabled
+	burst  int
+	perMin float64
+	ttl    time.Duration
+	now    func() time.Time
+
+	mu       sync.Mutex
+	cache    map[string]cachedToken   // by secret; only known tokens are cached
+	limiters map[string]*rate.Limiter // by token name
+}
+
+type cachedToken struct {
+	name    string
+	expires time.Time
+}
+
+// maxCached bounds the cache; only valid tokens enter it, so this is generous.
+const maxCached = 4096
+
+// New returns an Authenticator.
+func New(cfg Config) *Authenticator {
+	a := &Authenticator{
+		lookup:   cfg.Lookup,
+		perMin:   cfg.RatePerMinute,
+		burst:    cfg.Burst,
+		ttl:      cfg.CacheTTL,
+		now:      cfg.Now,
+		cache:    map[string]cachedToken{},
+		limiters: map[string]*rate.Limiter{},
+	}
+	if a.perMin == 0 {
+		a.perMin = DefaultRatePerMinute
+	}
+	if a.burst <= 0 {
+		a.burst = DefaultBurst
+	}
+	if a.ttl <= 0 {
+		a.ttl = DefaultCacheTTL
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.limit = rate.Limit(a.perMin / 60)
+	if a.perMin < 0 {
+		a.limit = rate.Inf
+	}
+	return a
+}
+
+type ctxKey struct{}
+
+// TokenName returns the name of the token that authenticated the request
+// carrying ctx ("" when auth is off).
+func TokenName(ctx context.Context) string {
+	name, _ := ctx.Value(ctxKey{}).(string)
+	return name
+}
+
+// WithTokenName returns ctx marked as authenticated by the token called name.
+func WithTokenName(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, name)
+}
+
+// UnauthorizedMessage tells a client how to get a token.
+const UnauthorizedMessage = "missing or invalid token: send the header 'Authorization: Bearer <token>'. " +
+	"Create a token on the server with `serval token create --name NAME`; " +
+	"the server's first start wrote one to <data-dir>/initial-token"
+
+// Middleware authenticates every request and applies the token's rate limit.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			unauthorized(w)
+			return
+		}
+		name, err := a.Authenticate(r.Context(), secret)
+		if errors.Is(err, ErrUnknownToken) {
+			unauthorized(w)
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "checking the token failed: "+err.Error())
+			return
+		}
+		if wait, ok := a.Allow(name); !ok {
+			secs := int(math.Ceil(wait.Seconds()))
+			if secs < 1 {
+				secs = 1
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+				"rate limit exceeded for token %q (%g requests per minute, burst %d); retry after %d s",
+				name, a.perMin, a.burst, secs))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithTokenName(r.Context(), name)))
+	})
+}
+
+// Authenticate returns the name of the token secret, from the cache when a
+// lookup of it succeeded within the TTL. Unknown tokens give ErrUnknownToken.
+func (a *Authenticator) Authenticate(ctx context.Context, secret string) (string, error) {
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.cache[secret]
+	a.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.name, nil
+	}
+	name, err := a.lookup(ctx, secret)
+	if err != nil {
+		if ok {
+			a.mu.Lock()
+			delete(a.cache, secret)
+			a.mu.Unlock()
+		}
+		return "", err
+	}
+	a.mu.Lock()
+	if len(a.cache) >= maxCached {
+		clear(a.cache)
+	}
+	a.cache[secret] = cachedToken{name: name, expires: now.Add(a.ttl)}
+	a.mu.Unlock()
+	return name, nil
+}
+
+// Allow takes one request from name's budget. When the budget is empty it
+// takes nothing and returns how long until a request would be allowed.
+func (a *Authenticator) Allow(name string) (retryAfter time.Duration, ok bool) {
+	if a.limit == rate.Inf {
+		return 0, true
+	}
+	a.mu.Lock()
+	lim, found := a.limiters[name]
+	if !found {
+		lim = rate.NewLimiter(a.limit, a.burst)
+		a.limiters[name] = lim
+	}
+	a.mu.Unlock()
+	now := a.now()
+	res := lim.ReserveN(now, 1)
+	if !res.OK() {
+		return time.Minute, false
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+func bearer(header string) (string, bool) {
+	const prefix = "bearer "
+	if len(header) <= len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
+		return "", false
+	}
+	token := strings.TrimSpace(header[len(prefix):])
+	return token, token != ""
+}
+
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="serval"`)
+	writeError(w, http.StatusUnauthorized, UnauthorizedMessage)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(api.ErrorResponse{Error: msg})
+}
