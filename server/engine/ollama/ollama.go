@@ -221,21 +221,17 @@ func (e *Engine) run(ctx context.Context, call func(context.Context, func(string
 	if emitErr != nil {
 		return usage, emitErr
 	}
-	if err != nil {
-		if cause := context.Cause(ctx); cause != nil {
-			if errors.Is(cause, errIdle) {
-				return usage, fmt.Errorf("ollama at %s: %w: %w", e.base, engine.ErrUnavailable, cause)
-			}
-			if !errors.Is(err, cause) {
-				return usage, fmt.Errorf("ollama: %w", cause)
-			}
+	if ctx.Err() != nil {
+		cause := context.Cause(ctx)
+		if errors.Is(cause, errIdle) {
+			return usage, fmt.Errorf("ollama at %s: %w: %w", e.base, engine.ErrUnavailable, cause)
 		}
+		return usage, fmt.Errorf("ollama: %w", cause)
+	}
+	if err != nil {
 		var status api.StatusError
 		if errors.As(err, &status) && status.StatusCode < 500 {
 			return usage, fmt.Errorf("ollama: %w", err)
-		}
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return usage, err
 		}
 		return usage, fmt.Errorf("ollama at %s: %w", e.base, errors.Join(engine.ErrUnavailable, err))
 	}
