@@ -102,7 +102,8 @@ func (c *Client) Complete(ctx context.Context, req *CompletionRequest) (*Complet
 
 // CompleteStream sends a streamed completion request and calls onDelta with
 // each new piece of text as it arrives. If onDelta returns an error the
-// request is abandoned and that error returned. A Tabby server that ignores
+// request is abandoned and that error returned, with the response so far
+// (ID and text) when any text had arrived. A Tabby server that ignores
 // "stream" answers plain JSON; its whole text is then passed to onDelta once.
 // The returned response holds the concatenated text and any debug data.
 func (c *Client) CompleteStream(ctx context.Context, req *CompletionRequest, onDelta func(delta string) error) (*CompletionResponse, error) {
@@ -124,7 +125,7 @@ func (c *Client) CompleteStream(ctx context.Context, req *CompletionRequest, onD
 		}
 		if len(plain.Choices) > 0 && plain.Choices[0].Text != "" {
 			if err := onDelta(plain.Choices[0].Text); err != nil {
-				return nil, err
+				return &plain, err
 			}
 		}
 		return &plain, nil
@@ -153,13 +154,18 @@ func (c *Client) CompleteStream(ctx context.Context, req *CompletionRequest, onD
 		}
 		return nil
 	})
+	out.Choices = []Choice{{Index: 0, Text: text.String()}}
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
+		if len(out.Choices[0].Text) > 0 && out.ID != "" {
+			// The caller may have stopped the stream on purpose (the text is
+			// complete): it still needs the ID and the text so far.
+			return out, err
+		}
 		return nil, err
 	}
-	out.Choices = []Choice{{Index: 0, Text: text.String()}}
 	return out, nil
 }
 
