@@ -1,0 +1,340 @@
+-- serval: Neovim client for serval-agent, Serval's LSP completion agent.
+--
+-- require('serval').setup{} starts the agent for every file buffer and shows
+-- its inline completions as ghost text: drawn by serval.ghost on Neovim
+-- 0.7-0.11, by the built-in vim.lsp.inline_completion from 0.12. The agent
+-- can also be started by nvim-lspconfig (serval.lspconfig) or by 0.11+'s
+-- vim.lsp.config/vim.lsp.enable (lsp/serval.lua); the ghost text, keys and
+-- status then attach through LspAttach the same way.
+local compat = require('serval.compat')
+local ghost = require('serval.ghost')
+
+local M = {}
+
+M.name = 'serval'
+
+local defaults = {
+  -- The agent command; `serval-agent` on PATH unless SERVAL_AGENT names one.
+  cmd = nil,
+  -- Server endpoint and token; nil leaves them to the agent's environment
+  -- (SERVAL_ENDPOINT, SERVAL_TOKEN) and configuration file.
+  endpoint = nil,
+  token = nil,
+  -- Filetypes to attach to; nil = every buffer backed by a file.
+  filetypes = nil,
+  -- Request completions while typing (false: only on the trigger key).
+  auto_trigger = true,
+  -- Start the agent from setup(); false when lspconfig or vim.lsp.enable does.
+  start = true,
+  hl_group = 'Comment',
+  keymaps = {
+    accept = '<Tab>',
+    accept_word = '<M-Right>',
+    accept_line = '<M-Down>',
+    dismiss = '<C-]>',
+    next = '<M-]>',
+    prev = '<M-[>',
+    trigger = '<M-\\>',
+  },
+}
+
+M.options = vim.deepcopy(defaults)
+
+-- Last serval/status the agent sent, per client id.
+local statuses = {}
+
+local function agent_cmd(opts)
+  if opts.cmd then
+    return opts.cmd
+  end
+  return { vim.env.SERVAL_AGENT or 'serval-agent' }
+end
+
+local function init_options(opts)
+  local server = {}
+  if opts.endpoint then
+    server.endpoint = opts.endpoint
+  end
+  if opts.token then
+    server.token = opts.token
+  end
+  return {
+    server = server,
+    editor = { name = 'Neovim', version = vim.fn.matchstr(vim.fn.execute('version'), 'NVIM v\\zs[^\n]*') },
+    plugin = { name = 'serval.nvim', version = '0.1.0' },
+  }
+end
+
+local function capabilities()
+  local caps = vim.lsp.protocol.make_client_capabilities()
+  caps.textDocument = caps.textDocument or {}
+  caps.textDocument.inlineCompletion = caps.textDocument.inlineCompletion or { dynamicRegistration = false }
+  return caps
+end
+
+local function on_status(_, result, ctx)
+  if type(result) == 'table' and ctx and ctx.client_id then
+    statuses[ctx.client_id] = result
+    if vim.api.nvim_exec_autocmds then
+      pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'ServalStatus', modeline = false })
+    end
+  end
+end
+
+local function root_dir(bufnr)
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  local dir = name ~= '' and vim.fn.fnamemodify(name, ':p:h') or vim.fn.getcwd()
+  local git = vim.fn.finddir('.git', dir .. ';')
+  if git ~= '' then
+    return vim.fn.fnamemodify(git, ':p:h:h')
+  end
+  return dir
+end
+
+--- The LSP client configuration for the agent: what vim.lsp.start,
+--- vim.lsp.config and nvim-lspconfig are given. `opts` as in setup().
+function M.lsp_config(opts)
+  opts = vim.tbl_deep_extend('force', M.options, opts or {})
+  return {
+    name = M.name,
+    cmd = agent_cmd(opts),
+    filetypes = opts.filetypes,
+    init_options = init_options(opts),
+    capabilities = capabilities(),
+    handlers = { ['serval/status'] = on_status },
+    -- 0.7 has no LspAttach event: attach from here (harmless twice later).
+    on_attach = function(client, bufnr)
+      M.attach(client, bufnr)
+    end,
+  }
+end
+
+local function feed(keys, remap)
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), remap and 'm' or 'n', false)
+end
+
+-- Run what `lhs` did before we mapped it (another plugin's mapping, or the
+-- key itself): Tab still inserts a tab when no ghost text is showing.
+local function fall_through(lhs, previous)
+  if previous and previous.callback then
+    local out = previous.callback()
+    if previous.expr == 1 and type(out) == 'string' then
+      feed(out, previous.noremap ~= 1)
+    end
+  elseif previous and previous.rhs and previous.rhs ~= '' then
+    if previous.expr == 1 then
+      feed(vim.api.nvim_eval(previous.rhs), previous.noremap ~= 1)
+    else
+      feed(previous.rhs, previous.noremap ~= 1)
+    end
+  else
+    feed(lhs, false)
+  end
+end
+
+local function previous_mapping(lhs, bufnr)
+  local found
+  vim.api.nvim_buf_call(bufnr, function()
+    found = vim.fn.maparg(lhs, 'i', false, true)
+  end)
+  if type(found) == 'table' and next(found) ~= nil and found.desc ~= 'serval' then
+    return found
+  end
+  return nil
+end
+
+local function map(bufnr, lhs, fn)
+  if lhs and lhs ~= '' then
+    vim.keymap.set('i', lhs, fn, { buffer = bufnr, silent = true, desc = 'serval' })
+  end
+end
+
+local builtin = compat.has('0.12') and vim.lsp.inline_completion ~= nil
+
+local function set_keymaps(bufnr)
+  local keys = M.options.keymaps
+  local accept_prev = previous_mapping(keys.accept, bufnr)
+  if builtin then
+    local ic = vim.lsp.inline_completion
+    map(bufnr, keys.accept, function()
+      if not (M.enabled() and ic.get({ bufnr = bufnr })) then
+        fall_through(keys.accept, accept_prev)
+      end
+    end)
+    map(bufnr, keys.next, function() ic.select({ bufnr = bufnr, count = 1 }) end)
+    map(bufnr, keys.prev, function() ic.select({ bufnr = bufnr, count = -1 }) end)
+    return
+  end
+  map(bufnr, keys.accept, function()
+    if not ghost.accept(bufnr) then
+      fall_through(keys.accept, accept_prev)
+    end
+  end)
+  map(bufnr, keys.accept_word, function() ghost.accept(bufnr, 'word') end)
+  map(bufnr, keys.accept_line, function() ghost.accept(bufnr, 'line') end)
+  map(bufnr, keys.dismiss, function() ghost.dismiss(bufnr, true) end)
+  map(bufnr, keys.next, function() ghost.cycle(bufnr, 1) end)
+  map(bufnr, keys.prev, function() ghost.cycle(bufnr, -1) end)
+  map(bufnr, keys.trigger, function() ghost.trigger(bufnr) end)
+end
+
+local attached = {}
+
+--- Wire ghost text, keys and status for the agent `client` in `bufnr`.
+--- Called on LspAttach (0.8+) and from on_attach (0.7).
+function M.attach(client, bufnr)
+  if client.name ~= M.name then
+    return
+  end
+  local key = client.id .. ':' .. bufnr
+  if attached[key] then
+    return
+  end
+  attached[key] = true
+  if builtin then
+    vim.lsp.inline_completion.enable(M.enabled(), { bufnr = bufnr })
+  else
+    ghost.configure({ auto_trigger = M.options.auto_trigger, hl_group = M.options.hl_group })
+    ghost.attach(client, bufnr)
+  end
+  set_keymaps(bufnr)
+end
+
+local function wanted(bufnr)
+  if vim.bo[bufnr].buftype ~= '' or vim.api.nvim_buf_get_name(bufnr) == '' then
+    return false
+  end
+  local fts = M.options.filetypes
+  if not fts then
+    return true
+  end
+  return vim.tbl_contains(fts, vim.bo[bufnr].filetype)
+end
+
+local client_id_07
+
+--- Start (or reuse) the agent for `bufnr`.
+function M.start(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  if not wanted(bufnr) then
+    return nil
+  end
+  local config = M.lsp_config()
+  if vim.lsp.start then
+    config.root_dir = root_dir(bufnr)
+    return vim.lsp.start(config, { bufnr = bufnr })
+  end
+  -- 0.7: one client for the session, attached to each buffer.
+  local client = client_id_07 and vim.lsp.get_client_by_id(client_id_07)
+  if not client or compat.is_stopped(client) then
+    config.root_dir = root_dir(bufnr)
+    client_id_07 = vim.lsp.start_client(config)
+  end
+  if client_id_07 then
+    vim.lsp.buf_attach_client(bufnr, client_id_07)
+  end
+  return client_id_07
+end
+
+local enabled = true
+
+function M.enabled()
+  return enabled
+end
+
+--- Turn completions on or off (all buffers); returns the new state.
+function M.toggle(on)
+  if on == nil then
+    on = not enabled
+  end
+  enabled = on
+  if builtin then
+    for _, client in ipairs(compat.all_clients(M.name)) do
+      for bufnr in pairs(client.attached_buffers or {}) do
+        vim.lsp.inline_completion.enable(on, { bufnr = bufnr })
+      end
+    end
+  else
+    ghost.set_enabled(on)
+  end
+  return on
+end
+
+--- The agent's state in a word or two: "off", "not running", or the kind of
+--- its last serval/status notification ("ready", "disconnected", ...).
+function M.status()
+  local clients = compat.all_clients(M.name)
+  if #clients == 0 then
+    return 'not running', nil
+  end
+  local st = statuses[clients[1].id]
+  local kind = st and (st.kind or st.status) or 'starting'
+  if not enabled then
+    return 'off', st
+  end
+  return tostring(kind), st
+end
+
+--- For 'statusline': "Serval: ready", "Serval: off", ...
+function M.statusline()
+  local kind = M.status()
+  return 'Serval: ' .. kind
+end
+
+local function status_command()
+  local kind, st = M.status()
+  local lines = { 'serval: ' .. kind }
+  if st and st.message then
+    table.insert(lines, '  ' .. tostring(st.message))
+  end
+  for _, client in ipairs(compat.all_clients(M.name)) do
+    table.insert(lines, string.format('  client %d: %s', client.id, table.concat(client.config.cmd or {}, ' ')))
+  end
+  table.insert(lines, '  ghost text: ' .. (builtin and 'vim.lsp.inline_completion' or 'serval.ghost'))
+  vim.api.nvim_echo({ { table.concat(lines, '\n') } }, false, {})
+end
+
+--- Define :ServalStatus, :ServalToggle and the LspAttach hook (idempotent;
+--- plugin/serval.lua calls it at startup).
+function M.define_commands()
+  vim.api.nvim_create_user_command('ServalStatus', status_command, { desc = "Show serval-agent's status" })
+  vim.api.nvim_create_user_command('ServalToggle', function()
+    local on = M.toggle()
+    vim.api.nvim_echo({ { 'serval: completions ' .. (on and 'on' or 'off') } }, false, {})
+  end, { desc = 'Turn Serval completions on or off' })
+  if compat.has('0.8') then
+    local group = vim.api.nvim_create_augroup('serval_attach', { clear = true })
+    vim.api.nvim_create_autocmd('LspAttach', {
+      group = group,
+      callback = function(args)
+        local client = vim.lsp.get_client_by_id(args.data.client_id)
+        if client then
+          M.attach(client, args.buf)
+        end
+      end,
+    })
+  end
+end
+
+--- Configure and (unless opts.start == false) start the agent for file buffers.
+function M.setup(opts)
+  M.options = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
+  M.define_commands()
+  if M.options.start == false then
+    return
+  end
+  local group = vim.api.nvim_create_augroup('serval_start', { clear = true })
+  vim.api.nvim_create_autocmd({ 'FileType', 'BufReadPost', 'BufNewFile' }, {
+    group = group,
+    callback = function(args)
+      M.start(args.buf)
+    end,
+  })
+  for _, bufnr in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(bufnr) then
+      M.start(bufnr)
+    end
+  end
+end
+
+return M

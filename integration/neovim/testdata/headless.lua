@@ -1,0 +1,211 @@
+-- Headless end-to-end scenario for serval.nvim, run as
+--   nvim --headless -u NONE -i NONE -c 'luafile headless.lua' FILE
+-- with SERVAL_NVIM_PLUGIN (the plugin dir), SERVAL_AGENT (the agent binary),
+-- SERVAL_TEST_OUT (where the JSON report goes), SERVAL_TEST_MODE
+-- (setup | lspconfig | enable), SERVAL_TEST_LINE (1-based line to type on)
+-- and SERVAL_TEST_TYPE (text typed there, one key at a time).
+--
+-- It types like a person (keys go through nvim_input and the main loop, so
+-- autocmds and mappings run as they would), waits for ghost text, reads the
+-- extmarks back, accepts with <Tab> and writes the file. The Go test checks
+-- the report and the file on disk. Every wait is bounded.
+local out_path = assert(vim.env.SERVAL_TEST_OUT, 'SERVAL_TEST_OUT')
+local report = { steps = {}, version = vim.fn.matchstr(vim.fn.execute('version'), 'NVIM v\\zs[^\n]*') }
+
+local function write_report()
+  local f = assert(io.open(out_path, 'w'))
+  f:write(vim.fn.json_encode(report))
+  f:close()
+end
+
+local function step(name)
+  table.insert(report.steps, name)
+end
+
+local function sleep(ms)
+  local co = coroutine.running()
+  vim.defer_fn(function()
+    assert(coroutine.resume(co))
+  end, ms)
+  coroutine.yield()
+end
+
+local function wait_for(what, timeout_ms, cond)
+  local waited = 0
+  while true do
+    local ok, value = pcall(cond)
+    if ok and value then
+      return value
+    end
+    if waited >= timeout_ms then
+      error(string.format('timed out after %d ms waiting for %s', timeout_ms, what), 0)
+    end
+    sleep(25)
+    waited = waited + 25
+  end
+end
+
+vim.opt.runtimepath:prepend(assert(vim.env.SERVAL_NVIM_PLUGIN, 'SERVAL_NVIM_PLUGIN'))
+vim.cmd('runtime! plugin/serval.lua')
+vim.cmd('filetype on')
+vim.o.swapfile = false
+vim.o.expandtab = false
+
+local serval = require('serval')
+local ghost = require('serval.ghost')
+local has012 = vim.fn.has('nvim-0.12') == 1
+local mode = vim.env.SERVAL_TEST_MODE or 'setup'
+local agent = { vim.env.SERVAL_AGENT or 'serval-agent' }
+
+local function start_agent()
+  if mode == 'setup' then
+    serval.setup({ cmd = agent })
+  elseif mode == 'lspconfig' then
+    -- nvim-lspconfig is not installable here: give its default_config to
+    -- vim.lsp.start exactly as lspconfig would.
+    local config = require('serval.lspconfig').default_config({ cmd = agent })
+    config.name = 'serval'
+    config.root_dir = config.root_dir(vim.api.nvim_buf_get_name(0))
+    vim.lsp.start(config)
+  elseif mode == 'enable' then
+    vim.lsp.config('serval', { cmd = agent })
+    vim.lsp.enable('serval')
+    vim.cmd('edit') -- re-run FileType so the enabled config attaches
+  else
+    error('unknown SERVAL_TEST_MODE ' .. mode)
+  end
+end
+
+-- Ghost text as drawn: the extmarks' virt_text and virt_lines, joined.
+local function drawn_ghost()
+  local ns
+  if has012 then
+    ns = vim.api.nvim_get_namespaces()['nvim.lsp.inline_completion']
+  else
+    ns = ghost.namespace
+  end
+  if not ns then
+    return nil
+  end
+  local marks = vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })
+  if #marks == 0 then
+    return nil
+  end
+  local d = marks[1][4]
+  local parts = {}
+  for _, chunk in ipairs(d.virt_text or {}) do
+    table.insert(parts, chunk[1])
+  end
+  local lines = { table.concat(parts) }
+  for _, vl in ipairs(d.virt_lines or {}) do
+    local l = {}
+    for _, chunk in ipairs(vl) do
+      table.insert(l, chunk[1])
+    end
+    table.insert(lines, table.concat(l))
+  end
+  local text = table.concat(lines, '\n')
+  if text == '' then
+    return nil
+  end
+  return { text = text, row = marks[1][2], col = marks[1][3], pos = d.virt_text_pos }
+end
+
+local function buffer_lines()
+  return vim.api.nvim_buf_get_lines(0, 0, -1, false)
+end
+
+local function type_text(text)
+  for ch in text:gmatch('[%z\1-\127\194-\244][\128-\191]*') do
+    vim.api.nvim_input(ch == '<' and '<lt>' or ch)
+    sleep(40)
+  end
+end
+
+local function scenario()
+  start_agent()
+  wait_for('the agent to attach', 15000, function()
+    return #require('serval.compat').clients(0, 'serval') > 0
+  end)
+  step('attached')
+  wait_for('serval/status ready', 15000, function()
+    return serval.status() == 'ready'
+  end)
+  report.statusline = serval.statusline()
+  step('ready')
+
+  local line = tonumber(vim.env.SERVAL_TEST_LINE or '1')
+  vim.api.nvim_win_set_cursor(0, { line, 0 })
+  vim.api.nvim_input('A')
+  sleep(50)
+  type_text(vim.env.SERVAL_TEST_TYPE or '')
+  local shown = wait_for('ghost text', 30000, drawn_ghost)
+  step('ghost')
+  report.ghost = shown.text
+  report.ghost_pos = shown.pos
+  report.ghost_state = has012 and shown.text or ghost.text()
+  local pos = vim.api.nvim_win_get_cursor(0)
+  report.cursor = { pos[1] - 1, pos[2] }
+  report.before = buffer_lines()
+
+  if not has012 then
+    -- Accept one word, then the rest with Tab: the buffer must end up the same.
+    local first = shown.text
+    vim.api.nvim_input('<M-Right>')
+    wait_for('a partial accept', 5000, function()
+      return table.concat(buffer_lines(), '\n') ~= table.concat(report.before, '\n')
+    end)
+    report.after_word = buffer_lines()
+    local rest = drawn_ghost()
+    report.ghost_after_word = rest and rest.text or ''
+    step('accept-word')
+    if report.ghost_after_word == '' then
+      -- The word was all there was: nothing left for Tab.
+      report.after = buffer_lines()
+    else
+      assert(first:sub(-#report.ghost_after_word) == report.ghost_after_word,
+        'ghost after accepting a word is not the rest of the suggestion')
+    end
+  end
+  if not report.after then
+    local before_tab = table.concat(buffer_lines(), '\n')
+    vim.api.nvim_input('<Tab>')
+    wait_for('Tab to insert the suggestion', 5000, function()
+      return table.concat(buffer_lines(), '\n') ~= before_tab and not drawn_ghost()
+    end)
+    report.after = buffer_lines()
+  end
+  local cur = vim.api.nvim_win_get_cursor(0)
+  report.cursor_after = { cur[1] - 1, cur[2] }
+  step('accepted')
+
+  -- With completions off, Tab falls through and inserts a tab.
+  vim.cmd('ServalToggle')
+  report.statusline_off = serval.statusline()
+  local before_plain = table.concat(buffer_lines(), '\n')
+  vim.api.nvim_input('<Tab>')
+  wait_for('Tab to fall through', 5000, function()
+    return table.concat(buffer_lines(), '\n') ~= before_plain
+  end)
+  local l = vim.api.nvim_get_current_line()
+  report.fallthrough_char = l:sub(cur[2] + 1, cur[2] + 1)
+  vim.api.nvim_input('<BS><Esc>')
+  sleep(100)
+  vim.cmd('ServalToggle')
+  step('fallthrough')
+
+  vim.cmd('write')
+  step('written')
+end
+
+local co = coroutine.create(function()
+  local ok, err = xpcall(scenario, debug.traceback)
+  if not ok then
+    report.error = tostring(err)
+  end
+  write_report()
+  vim.cmd('qall!')
+end)
+vim.defer_fn(function()
+  assert(coroutine.resume(co))
+end, 10)
