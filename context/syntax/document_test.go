@@ -1,0 +1,171 @@
+package syntax
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	sitter "github.com/smacker/go-tree-sitter"
+)
+
+// dump renders every named node of a tree with its type, byte range and
+// points, so that two trees compare equal only when structure and positions
+// agree. Anonymous tokens are left out: tree-sitter may keep or drop a
+// trailing terminator token (Go's final "\n") depending on how the text was
+// reached, without any effect on the named structure.
+func dump(n *sitter.Node) string {
+	var b strings.Builder
+	var walk func(n *sitter.Node, depth int)
+	walk = func(n *sitter.Node, depth int) {
+		fmt.Fprintf(&b, "%*s%s %d-%d %v-%v\n", depth, "", n.Type(), n.StartByte(), n.EndByte(), n.StartPoint(), n.EndPoint())
+		for i := range int(n.NamedChildCount()) {
+			walk(n.NamedChild(i), depth+1)
+		}
+	}
+	walk(n, 0)
+	return b.String()
+}
+
+// pointAt is the tree-sitter point of a byte offset.
+func pointAt(text []byte, off int) sitter.Point {
+	row := strings.Count(string(text[:off]), "\n")
+	col := off - (strings.LastIndex(string(text[:off]), "\n") + 1)
+	return sitter.Point{Row: uint32(row), Column: uint32(col)}
+}
+
+// editFor describes replacing text[start:end] with ins.
+func editFor(text []byte, start, end int, ins string) (sitter.EditInput, []byte) {
+	next := append(append(append([]byte{}, text[:start]...), ins...), text[end:]...)
+	return sitter.EditInput{
+		StartIndex:  uint32(start),
+		OldEndIndex: uint32(end),
+		NewEndIndex: uint32(start + len(ins)),
+		StartPoint:  pointAt(text, start),
+		OldEndPoint: pointAt(text, end),
+		NewEndPoint: pointAt(next, start+len(ins)),
+	}, next
+}
+
+// TestIncrementalMatchesFreshParse applies random edits (typing, deleting,
+// pasting lines) to each language's sample, then undoes them, and checks
+// that the incrementally updated tree equals a fresh parse of the text,
+// positions included: after every undo (the text is the valid original
+// again) and after every edit whose text still parses without errors.
+// Texts with syntax errors are not compared, since tree-sitter's error
+// recovery may legitimately differ between an incremental and a fresh parse.
+func TestIncrementalMatchesFreshParse(t *testing.T) {
+	inserts := []string{"x", "\n", "foo(bar)", "\n\t// note\n", " ", "1 + 2", "\"s\"", "\n\n", "{"}
+	ctx := context.Background()
+	for _, l := range Languages() {
+		t.Run(l.Name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, uint64(len(l.Name))))
+			text := []byte(declSources[l.Name].src)
+			doc, err := NewDocument(ctx, l, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer doc.Close()
+			check := func(step int, strict bool) {
+				t.Helper()
+				fresh, err := l.Parse(ctx, text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer fresh.Close()
+				if !strict && fresh.RootNode().HasError() {
+					return
+				}
+				if got, want := dump(doc.Root()), dump(fresh.RootNode()); got != want {
+					t.Fatalf("step %d: incremental tree differs from a fresh parse of %q\n got:\n%s\nwant:\n%s", step, text, got, want)
+				}
+			}
+			compared := 0
+			for step := range 80 {
+				start := rng.IntN(len(text) + 1)
+				end := min(len(text), start+rng.IntN(6))
+				removed := string(text[start:end])
+				ins := inserts[rng.IntN(len(inserts))]
+				var e1, e2 sitter.EditInput
+				e1, text = editFor(text, start, end, ins)
+				edits := []sitter.EditInput{e1}
+				// Some changes carry a second edit, in the coordinates left
+				// by the first; the undo then reverts both.
+				second := step%4 == 0
+				if second {
+					e2, text = editFor(text, start, start, "\n")
+					edits = append(edits, e2)
+				}
+				if err := doc.Update(ctx, edits, text); err != nil {
+					t.Fatal(err)
+				}
+				check(step, false)
+				undo := []sitter.EditInput{}
+				if second {
+					e2, text = editFor(text, start, start+1, "")
+					undo = append(undo, e2)
+				}
+				e1, text = editFor(text, start, start+len(ins), removed)
+				undo = append(undo, e1)
+				if err := doc.Update(ctx, undo, text); err != nil {
+					t.Fatal(err)
+				}
+				if string(text) != declSources[l.Name].src {
+					t.Fatalf("step %d: undo did not restore the text", step)
+				}
+				check(step, true)
+				compared++
+			}
+		})
+	}
+}
+
+func TestUpdateRejectsInvalidEdit(t *testing.T) {
+	l, _ := ByName("go")
+	doc, err := NewDocument(context.Background(), l, []byte("package p\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer doc.Close()
+	bad := sitter.EditInput{StartIndex: 5, OldEndIndex: 2, NewEndIndex: 5}
+	if err := doc.Update(context.Background(), []sitter.EditInput{bad}, []byte("package q\n")); err == nil {
+		t.Error("Update accepted an edit whose end is before its start")
+	}
+}
+
+// FuzzWindow feeds arbitrary text and cursors to NewWindow and checks that
+// the windows stay exact slices around the cursor, within budget.
+func FuzzWindow(f *testing.F) {
+	for name, tc := range declSources {
+		f.Add(name, tc.src, len(tc.src)/2, 40, 30)
+	}
+	f.Add("go", "package p\nfunc f() {\n\tx := 1\n}\n", 20, 5, 5)
+	f.Add("python", "\xff\xfe\n\tdef", 3, 2, 1)
+	f.Fuzz(func(t *testing.T, lang, text string, off, pb, sb int) {
+		l, ok := ByName(lang)
+		if !ok {
+			l, _ = ByName("go")
+		}
+		src := []byte(text)
+		if off < 0 || off > len(src) || pb < 0 || sb < 0 {
+			return
+		}
+		tree, err := l.Parse(context.Background(), src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tree.Close()
+		w := NewWindow(tree.RootNode(), src, off, pb, sb)
+		if !strings.HasSuffix(text[:off], w.Prefix) || !strings.HasPrefix(text[off:], w.Suffix) {
+			t.Fatalf("windows %q|%q are not slices around the cursor", w.Prefix, w.Suffix)
+		}
+		if off > pb && len(w.Header)+len(w.Prefix) > pb {
+			t.Fatalf("prefix window %d bytes over budget %d", len(w.Header)+len(w.Prefix), pb)
+		}
+		if len(w.Suffix) > sb && off+sb < len(src) {
+			t.Fatalf("suffix window %d bytes over budget %d", len(w.Suffix), sb)
+		}
+		_ = IdentifiersNear(tree.RootNode(), src, off, 3)
+	})
+}

@@ -1,0 +1,292 @@
+package syntax
+
+import (
+	"bytes"
+	"strings"
+	"unicode/utf8"
+
+	sitter "github.com/smacker/go-tree-sitter"
+)
+
+// Window is the text around a cursor that goes to the model as prefix and
+// suffix.
+type Window struct {
+	// Header holds the first lines of the functions and classes that
+	// enclose the start of the prefix window when that start is inside
+	// them; it is empty when the window starts at top level.
+	Header string
+	// Prefix is the text from a statement or declaration boundary up to
+	// the cursor. The model sees Header + Prefix.
+	Prefix string
+	// Suffix is the text from the cursor up to a statement or
+	// declaration boundary.
+	Suffix string
+}
+
+// maxHeaderShare bounds the enclosing headers to this fraction of the
+// prefix budget, so a long signature cannot crowd out the code around the
+// cursor.
+const maxHeaderShare = 2
+
+// NewWindow cuts the prefix and suffix windows around offset out of src,
+// whose syntax tree is root. Budgets are in bytes; the prefix window
+// (header included) and the suffix window stay within them. When the
+// budget reaches into the middle of a statement, the window is shortened to
+// the nearest statement or declaration boundary (or a line boundary where
+// the tree offers none), never cut mid-token.
+func NewWindow(root *sitter.Node, src []byte, offset, prefixBudget, suffixBudget int) Window {
+	offset = max(0, min(offset, len(src)))
+	var w Window
+	start := 0
+	if offset > prefixBudget {
+		start = prefixStart(root, src, offset-prefixBudget, offset)
+		w.Header = fitHeader(root, src, &start, offset, prefixBudget)
+	}
+	w.Prefix = string(src[start:offset])
+	end := len(src)
+	if len(src)-offset > suffixBudget {
+		end = suffixEnd(root, src, offset, offset+suffixBudget)
+	}
+	w.Suffix = string(src[offset:end])
+	return w
+}
+
+// fitHeader returns the headers enclosing *start and, to make room for
+// them within budget, moves *start forward to a later boundary. When no
+// later line boundary leaves room, it returns no header and leaves *start.
+func fitHeader(root *sitter.Node, src []byte, start *int, offset, budget int) string {
+	s := *start
+	for range 3 {
+		h := header(root, src, s, budget/maxHeaderShare)
+		if h == "" || len(h)+offset-s <= budget {
+			*start = s
+			return h
+		}
+		next := prefixStart(root, src, offset-budget+len(h), offset)
+		if next <= s || (next > 0 && src[next-1] != '\n') {
+			break
+		}
+		s = next
+	}
+	return ""
+}
+
+// Text is the prefix as the model sees it: header and prefix window.
+func (w Window) Text() string { return w.Header + w.Prefix }
+
+// prefixStart returns the first line start at or after from (and before
+// cursor) that begins a whole statement or declaration: the largest named
+// node starting at the line's first non-blank byte either ends a line or
+// holds the cursor. Without one it falls back to the first line start
+// after from.
+func prefixStart(root *sitter.Node, src []byte, from, cursor int) int {
+	tc := sitter.NewTreeCursor(root)
+	defer tc.Close()
+	first := -1
+	for ls := nextLineStart(src, from); ls >= 0 && ls < cursor; ls = nextLineStart(src, ls+1) {
+		if first < 0 {
+			first = ls
+		}
+		p := skipBlanks(src, ls)
+		if p >= cursor {
+			break
+		}
+		n := largestNodeStartingAt(tc, root, p)
+		if n != nil && n.IsNamed() && (int(n.EndByte()) >= cursor || endsLine(src, int(n.EndByte()))) {
+			return ls
+		}
+	}
+	if first >= 0 {
+		return first
+	}
+	// The budget is shorter than the cursor's line: start after a blank
+	// so that no token is cut.
+	for p := from; p < cursor; p++ {
+		if isBlank(src[p]) {
+			return p + 1
+		}
+	}
+	return cursor
+}
+
+// suffixEnd returns the last line end after cursor and at or before limit
+// (just past its newline) that ends a whole statement or declaration: the
+// largest named node ending at the line's last non-blank byte starts a
+// line or before the cursor. Without one it falls back to the last line
+// end before limit.
+func suffixEnd(root *sitter.Node, src []byte, cursor, limit int) int {
+	tc := sitter.NewTreeCursor(root)
+	defer tc.Close()
+	last := -1
+	for nl := bytes.LastIndexByte(src[cursor:limit], '\n'); nl >= 0; nl = bytes.LastIndexByte(src[cursor:cursor+nl], '\n') {
+		end := cursor + nl // the newline
+		if last < 0 {
+			last = end + 1
+		}
+		q := end
+		for q > cursor && isBlank(src[q-1]) {
+			q--
+		}
+		if q <= cursor {
+			continue
+		}
+		n := largestNodeEndingAt(tc, root, q)
+		if n != nil && n.IsNamed() && (int(n.StartByte()) <= cursor || startsLine(src, int(n.StartByte()))) {
+			return end + 1
+		}
+	}
+	if last >= 0 {
+		return last
+	}
+	for limit > cursor && limit < len(src) && !utf8.RuneStart(src[limit]) {
+		limit--
+	}
+	return limit
+}
+
+// largestNodeStartingAt descends from root to the outermost node that
+// starts exactly at p, or returns nil when no node starts there.
+func largestNodeStartingAt(tc *sitter.TreeCursor, root *sitter.Node, p int) *sitter.Node {
+	tc.Reset(root)
+	for tc.GoToFirstChildForByte(uint32(p)) >= 0 {
+		n := tc.CurrentNode()
+		switch s := int(n.StartByte()); {
+		case s == p:
+			return n
+		case s > p:
+			return nil
+		}
+	}
+	return nil
+}
+
+// largestNodeEndingAt descends from root to the outermost node that ends
+// exactly at q (exclusive end), or returns nil when none does.
+func largestNodeEndingAt(tc *sitter.TreeCursor, root *sitter.Node, q int) *sitter.Node {
+	tc.Reset(root)
+	for tc.GoToFirstChildForByte(uint32(q - 1)) >= 0 {
+		n := tc.CurrentNode()
+		switch e := int(n.EndByte()); {
+		case e == q:
+			return n
+		case int(n.StartByte()) > q-1:
+			return nil
+		}
+	}
+	return nil
+}
+
+func nextLineStart(src []byte, from int) int {
+	if from == 0 || (from <= len(src) && src[from-1] == '\n') {
+		return from
+	}
+	if nl := bytes.IndexByte(src[from:], '\n'); nl >= 0 {
+		return from + nl + 1
+	}
+	return -1
+}
+
+func skipBlanks(src []byte, p int) int {
+	for p < len(src) && isBlank(src[p]) {
+		p++
+	}
+	return p
+}
+
+func isBlank(b byte) bool { return b == ' ' || b == '\t' || b == '\r' }
+
+// header returns the header lines of every function or class (a node
+// with a body field) that encloses start, outermost first, within budget.
+func header(root *sitter.Node, src []byte, start, budget int) string {
+	var parts []string
+	total := 0
+	n := root
+	for n != nil {
+		var next *sitter.Node
+		count := int(n.ChildCount())
+		for i := range count {
+			c := n.Child(i)
+			if int(c.StartByte()) < start && int(c.EndByte()) > start {
+				next = c
+				break
+			}
+			if int(c.StartByte()) >= start {
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		if body := next.ChildByFieldName("body"); body != nil && int(body.StartByte()) <= start {
+			h := headerText(src, next, body)
+			if total+len(h) > budget {
+				break
+			}
+			parts = append(parts, h)
+			total += len(h)
+		}
+		n = next
+	}
+	return strings.Join(parts, "")
+}
+
+// headerText is the text of n from the start of its first line to the end
+// of the line that opens body: "func f() {\n", "class A:\n".
+func headerText(src []byte, n, body *sitter.Node) string {
+	from := lineStart(src, int(n.StartByte()))
+	bs := int(body.StartByte())
+	var to int
+	if startsLine(src, bs) {
+		to = lineStart(src, bs) // the body begins on its own line (Python)
+	} else {
+		to = lineEnd(src, bs)
+	}
+	if to <= from {
+		return ""
+	}
+	h := string(src[from:to])
+	if !strings.HasSuffix(h, "\n") {
+		h += "\n"
+	}
+	return h
+}
+
+// startsLine reports whether only blanks precede offset on its line.
+func startsLine(src []byte, offset int) bool {
+	for i := offset - 1; i >= 0; i-- {
+		switch src[i] {
+		case '\n':
+			return true
+		case ' ', '\t', '\r':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// endsLine reports whether only blanks follow offset on its line.
+func endsLine(src []byte, offset int) bool {
+	for i := offset; i < len(src); i++ {
+		switch src[i] {
+		case '\n':
+			return true
+		case ' ', '\t', '\r':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func lineStart(src []byte, offset int) int {
+	return bytes.LastIndexByte(src[:offset], '\n') + 1
+}
+
+// lineEnd is the offset just past the newline that ends offset's line.
+func lineEnd(src []byte, offset int) int {
+	if nl := bytes.IndexByte(src[offset:], '\n'); nl >= 0 {
+		return offset + nl + 1
+	}
+	return len(src)
+}
