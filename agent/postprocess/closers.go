@@ -1,0 +1,116 @@
+package postprocess
+
+import "strings"
+
+// matchClosers decides how many bytes after the cursor the completion
+// replaces. Editors insert closers as the user types (`(` gives `()`), and
+// models write them again: `foo(` + `a, b)` before the auto-inserted `)`
+// would read `foo(a, b))`. Every way of overlapping the completion's end
+// with the start of the rest of the line is scored by how balanced the
+// resulting line is (mismatched or unmatched closers, an unterminated
+// string), and the best one wins, the shortest replace range on a tie, so
+// that a closer is neither doubled nor lost: `foo(` + `bar(x)` before `)`
+// keeps the `)`.
+func matchClosers(cc *cursorContext, text string) (string, int) {
+	rest := cc.lineSuffix
+	if rest == "" || text == "" {
+		return text, 0
+	}
+	lx := lexicalFor(cc.lang)
+	best, bestScore := 0, lineImbalance(lx, cc.linePrefix+text+rest)
+	if bestScore == 0 {
+		return text, 0
+	}
+	for k := 1; k <= len(rest); k++ {
+		head := rest[:k]
+		if !onlyClosers(head) {
+			break
+		}
+		if !strings.HasSuffix(text, strings.TrimLeft(head, " \t")) {
+			continue
+		}
+		if score := lineImbalance(lx, cc.linePrefix+text+rest[k:]); score < bestScore {
+			best, bestScore = k, score
+		}
+	}
+	return text, best
+}
+
+// lineImbalance counts what is wrong with the brackets and quotes of text
+// read from the start of its first line: closers that close nothing or the
+// wrong opener, and a string left open at the end. Openers left open are
+// not counted: a later line may close them.
+func lineImbalance(lx lexical, text string) int {
+	bad := 0
+	var stack []byte
+	for _, b := range scanBrackets(lx, text) {
+		if isOpener(b.ch) {
+			stack = append(stack, b.ch)
+			continue
+		}
+		n := len(stack)
+		if n == 0 || closerOf(stack[n-1]) != b.ch {
+			bad++
+			if n > 0 && !strings.ContainsRune(string(stack), rune(openerOf(b.ch))) {
+				continue
+			}
+		}
+		// Pop to the matching opener, counting skipped ones as mismatches.
+		for n > 0 {
+			top := stack[n-1]
+			stack = stack[:n-1]
+			n--
+			if closerOf(top) == b.ch {
+				break
+			}
+			bad++
+		}
+	}
+	if unterminatedString(lx, text) {
+		bad++
+	}
+	return bad
+}
+
+func openerOf(ch byte) byte {
+	switch ch {
+	case ')':
+		return '('
+	case ']':
+		return '['
+	case '}':
+		return '{'
+	}
+	return 0
+}
+
+// unterminatedString reports whether the last line of text ends inside a
+// single-line string literal.
+func unterminatedString(lx lexical, text string) bool {
+	line := text[strings.LastIndexByte(text, '\n')+1:]
+	for i := 0; i < len(line); i++ {
+		switch ch := line[i]; ch {
+		case '"', '\'', '`':
+			if ch == '\'' && lx.charQuote {
+				continue
+			}
+			if ch == '`' && !lx.backtick {
+				continue
+			}
+			end := stringEnd(line, i)
+			if end >= len(line) || line[end] != ch {
+				return true
+			}
+			i = end
+		case '#':
+			if lx.hashComment {
+				return false
+			}
+		case '/':
+			if lx.slashComment && i+1 < len(line) && line[i+1] == '/' {
+				return false
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,246 @@
+package postprocess
+
+import (
+	"strings"
+)
+
+// limitScope cuts a multi-line completion where it leaves the block the
+// cursor is in, or where it starts a new top-level declaration.
+//
+// Brace languages follow the completion's brackets from the cursor: the
+// first closer that closes a bracket opened before the cursor leaves the
+// block, unless the same line reopens one (`} else {`, `} catch (e) {`,
+// `}, {`) or the next line continues the statement (`else`, `catch`,
+// `finally`, `while`). Where the suffix closes that block too, the
+// completion stops before its closer; where it does not (the user is
+// writing the end of the file), the closer's line is kept. The brackets come
+// from a tree-sitter parse of a window of prefix + completion + suffix when
+// the language has a grammar (so brackets in strings, comments and
+// multi-line literals never count), and from a lexical scan otherwise.
+//
+// Indentation languages (Python) end the block at the first line indented
+// less than the cursor's line, except for `else`/`elif`/`except`/`finally`
+// at the level of the block's header.
+func limitScope(cc *cursorContext, text string) string {
+	if !strings.Contains(text, "\n") {
+		return text
+	}
+	if indentationBlocks(cc.lang) {
+		return limitScopeByIndentation(cc, text)
+	}
+	tokens, ok := treeBrackets(cc, text)
+	if !ok {
+		lx := lexicalFor(cc.lang)
+		tokens = bracketTokens{
+			completion: scanBrackets(lx, text),
+			suffix:     firstUnmatchedCloser(scanBrackets(lx, cc.suffix)),
+		}
+	}
+	return limitScopeByBrackets(cc, text, tokens)
+}
+
+// bracketTokens are the brackets limitScope follows.
+type bracketTokens struct {
+	completion []bracket // the completion's brackets, offsets in the completion
+	suffix     byte      // the suffix's first closer of a bracket opened before the cursor, or 0
+	// cursorTopLevel reports that the cursor is outside every block; when
+	// unknown (no grammar), the cursor line's indentation decides.
+	cursorTopLevel, topLevelKnown bool
+}
+
+// firstUnmatchedCloser returns the first closer in brackets that closes a
+// bracket opened before them, or 0.
+func firstUnmatchedCloser(brackets []bracket) byte {
+	depth := 0
+	for _, b := range brackets {
+		if isOpener(b.ch) {
+			depth++
+			continue
+		}
+		if depth--; depth < 0 {
+			return b.ch
+		}
+	}
+	return 0
+}
+
+// indentationBlocks reports languages whose blocks are made by indentation.
+func indentationBlocks(lang string) bool {
+	switch lang {
+	case "python", "yaml", "coffeescript", "nim", "haml", "pug", "sass":
+		return true
+	}
+	return false
+}
+
+// continuationKeywords start a line that continues the statement whose
+// block the previous line closed.
+var continuationKeywords = []string{"else", "elif", "catch", "except", "finally", "while", "case", "default"}
+
+func startsWithKeyword(line string, keywords []string) bool {
+	t := strings.TrimLeft(line, " \t")
+	for _, kw := range keywords {
+		if strings.HasPrefix(t, kw) && (len(t) == len(kw) || !isWordByte(t[len(kw)])) {
+			return true
+		}
+	}
+	return false
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+func limitScopeByBrackets(cc *cursorContext, text string, tok bracketTokens) string {
+	topLevel := tok.cursorTopLevel
+	if !tok.topLevelKnown {
+		topLevel = leadingWhitespace(cc.linePrefix) == "" && !isBlank(cc.linePrefix+firstLine(text))
+	}
+	depth := 0
+	finishedConstruct := false // the completion opened and closed a block at the cursor's level
+	bi := 0
+	lineStart := 0
+	for lineStart <= len(text) {
+		end := lineEnd(text, lineStart)
+		line := text[lineStart:end]
+		if lineStart > 0 && depth == 0 && startsDeclaration(line) && (!topLevel || finishedConstruct) {
+			return strings.TrimRight(text[:lineStart], " \t\n")
+		}
+		for ; bi < len(tok.completion) && tok.completion[bi].off < end; bi++ {
+			b := tok.completion[bi]
+			if isOpener(b.ch) {
+				depth++
+				continue
+			}
+			depth--
+			if depth == 0 {
+				finishedConstruct = true
+			}
+			if depth >= 0 || continues(text, tok.completion[bi+1:], b, end, depth) {
+				continue
+			}
+			// The completion leaves the cursor's block here.
+			if tok.suffix == b.ch {
+				cut := b.off
+				if isBlank(text[lineStart:b.off]) {
+					cut = lineStart
+				}
+				return strings.TrimRight(text[:cut], " \t\n")
+			}
+			return text[:end]
+		}
+		lineStart = end + 1
+	}
+	return text
+}
+
+// continues reports whether the block closed by b (leaving depth below
+// zero) is continued: brackets later on the same line come back to depth
+// zero, or the next non-blank line starts with a continuation keyword.
+func continues(text string, after []bracket, b bracket, end, depth int) bool {
+	d := depth
+	for _, a := range after {
+		if a.off >= end {
+			break
+		}
+		if isOpener(a.ch) {
+			d++
+		} else {
+			d--
+		}
+		if d >= 0 {
+			return true
+		}
+	}
+	if !isBlank(text[b.off+1 : end]) {
+		return false
+	}
+	for rest := text[min(end+1, len(text)):]; rest != ""; {
+		line := rest[:lineEnd(rest, 0)]
+		if !isBlank(line) {
+			return startsWithKeyword(line, continuationKeywords)
+		}
+		rest = rest[min(len(line)+1, len(rest)):]
+	}
+	return false
+}
+
+// startsDeclaration reports a line that starts at column 0 with code that
+// is neither a closer nor a preprocessor line: in brace languages, the start
+// of a new top-level declaration.
+func startsDeclaration(line string) bool {
+	if line == "" || line[0] == ' ' || line[0] == '\t' {
+		return false
+	}
+	return !strings.ContainsRune(")]}#", rune(line[0]))
+}
+
+func firstLine(text string) string {
+	return text[:lineEnd(text, 0)]
+}
+
+// limitScopeByIndentation is the scope rule of indentation languages.
+func limitScopeByIndentation(cc *cursorContext, text string) string {
+	tab := cc.indent.Width
+	cursorLine := cc.linePrefix + firstLine(text)
+	level := indentColumns(leadingWhitespace(cursorLine), tab)
+	if isBlank(cursorLine) {
+		level = indentColumns(cc.linePrefix, tab)
+	}
+	header := headerIndent(cc.prefix[:len(cc.prefix)-len(cc.linePrefix)], level, tab)
+	wentDeeper := false
+	lineStart := len(firstLine(text)) + 1
+	for lineStart <= len(text) {
+		end := lineEnd(text, lineStart)
+		line := text[lineStart:end]
+		if !isBlank(line) {
+			n := indentColumns(leadingWhitespace(line), tab)
+			switch {
+			case n > level:
+				wentDeeper = true
+			case n < level && !(n == header && startsWithKeyword(line, continuationKeywords)):
+				return strings.TrimRight(text[:lineStart], " \t\n")
+			case n == level && level == 0 && wentDeeper && !startsWithKeyword(line, continuationKeywords):
+				// A new top-level statement after a finished block.
+				return strings.TrimRight(text[:lineStart], " \t\n")
+			}
+		}
+		lineStart = end + 1
+	}
+	return text
+}
+
+// headerIndent returns the indentation of the nearest line above the
+// cursor indented less than level (the header of the cursor's block), or -1.
+func headerIndent(above string, level, tab int) int {
+	for lines := 0; above != "" && lines < maxWindowLines; lines++ {
+		above = strings.TrimSuffix(above, "\n")
+		i := strings.LastIndexByte(above, '\n')
+		line := above[i+1:]
+		above = above[:i+1]
+		if isBlank(line) {
+			continue
+		}
+		if n := indentColumns(leadingWhitespace(line), tab); n < level {
+			return n
+		}
+	}
+	return -1
+}
+
+// indentColumns counts the columns of leading whitespace, a tab advancing
+// to the next multiple of tab.
+func indentColumns(ws string, tab int) int {
+	if tab <= 0 {
+		tab = 4
+	}
+	n := 0
+	for i := 0; i < len(ws); i++ {
+		if ws[i] == '\t' {
+			n += tab - n%tab
+		} else {
+			n++
+		}
+	}
+	return n
+}

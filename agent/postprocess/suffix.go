@@ -1,0 +1,184 @@
+package postprocess
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// trimSuffixOverlap removes the part of the completion that the document
+// already has right after it: trailing lines equal (or near-equal) to the
+// next lines of the suffix, and a tail of a mid-line completion that
+// repeats the rest of the cursor's line. Lines are only removed when that
+// does not leave an opener of the completion without its closer.
+func trimSuffixOverlap(cc *cursorContext, text string) string {
+	text = trimLineTailOverlap(cc, text)
+	lines := strings.Split(text, "\n")
+	if len(lines) < 2 {
+		return text
+	}
+	// Offsets of the completion's non-blank lines after the first.
+	var starts []int
+	off := len(lines[0]) + 1
+	for _, line := range lines[1:] {
+		if !isBlank(line) {
+			starts = append(starts, off)
+		}
+		off += len(line) + 1
+	}
+	next := cc.suffixLines(len(starts))
+	lx := lexicalFor(cc.lang)
+	fullDepth, _ := bracketDepth(scanBrackets(lx, text))
+	for k := min(len(starts), len(next)); k > 0; k-- {
+		cut := starts[len(starts)-k]
+		tail := nonBlankLines(text[cut:])
+		if !linesNearEqual(tail, next[:k]) {
+			continue
+		}
+		kept := strings.TrimRight(text[:cut], " \t\n")
+		if d, _ := bracketDepth(scanBrackets(lx, kept)); d > max(0, fullDepth) {
+			continue
+		}
+		return kept
+	}
+	return text
+}
+
+// trimLineTailOverlap cuts a completion's tail that repeats the text after
+// the cursor on its line: `a, b)` before `b)` becomes `a, `. Tails made only
+// of closers are left to matchClosers, which covers them with the replace
+// range instead.
+func trimLineTailOverlap(cc *cursorContext, text string) string {
+	rest := strings.TrimRight(cc.lineSuffix, " \t")
+	if rest == "" || onlyClosers(rest) {
+		return text
+	}
+	for k := len(rest); k > 0; k-- {
+		head := rest[:k]
+		if k < len(rest) && (k < 3 || onlyClosers(head)) {
+			break
+		}
+		if strings.HasSuffix(text, head) && len(head) < len(strings.TrimSpace(text)) {
+			return text[:len(text)-len(head)]
+		}
+	}
+	return text
+}
+
+// dropSuffixDuplicate reports whether the completion's first lines are the
+// document's next lines (the rest of the cursor's line, then the following
+// non-blank lines) up to a 5% edit distance: the model copied the code below
+// the cursor instead of writing new code.
+func dropSuffixDuplicate(cc *cursorContext, text string) bool {
+	got := nonBlankLines(text)
+	if len(got) == 0 {
+		return false
+	}
+	got = got[:min(len(got), 3)]
+	var next []string
+	if !isBlank(cc.lineSuffix) {
+		next = append(next, cc.lineSuffix)
+	}
+	next = append(next, cc.suffixLines(len(got))...)
+	if len(next) < len(got) {
+		return false
+	}
+	return linesNearEqual(got, next[:len(got)])
+}
+
+// nonBlankLines splits text into its non-blank lines, trimmed.
+func nonBlankLines(text string) []string {
+	var out []string
+	for line := range strings.SplitSeq(text, "\n") {
+		if t := strings.TrimSpace(line); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// linesNearEqual compares two runs of lines, ignoring surrounding
+// whitespace, and allows an edit distance of 5% of their length.
+func linesNearEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x := trimmedJoin(a)
+	y := trimmedJoin(b)
+	if x == y {
+		return true
+	}
+	allowed := max(len(x), len(y)) / 20
+	return allowed > 0 && editDistanceWithin(x, y, allowed)
+}
+
+func trimmedJoin(lines []string) string {
+	var b strings.Builder
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(strings.TrimSpace(l))
+	}
+	return b.String()
+}
+
+// editDistanceWithin reports whether the Levenshtein distance between a and
+// b (in bytes) is at most limit; it gives up early once no alignment can.
+func editDistanceWithin(a, b string, limit int) bool {
+	if d := len(a) - len(b); d > limit || -d > limit {
+		return false
+	}
+	const maxLen = 2048 // bound the quadratic work on long lines
+	if len(a) > maxLen || len(b) > maxLen {
+		return false
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		best := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			best = min(best, cur[j])
+		}
+		if best > limit {
+			return false
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)] <= limit
+}
+
+// onlyClosers reports whether s is made of closing brackets, quotes,
+// statement ends and spaces: what editors insert automatically.
+func onlyClosers(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune(")]}\"'`;, \t", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// dropShort returns a discard reason for a completion too short to be worth
+// showing or made only of punctuation, and "" otherwise.
+func dropShort(cc *cursorContext, text string) string {
+	t := strings.TrimSpace(text)
+	if cc.minLength > 0 && utf8.RuneCountInString(t) < cc.minLength {
+		return ReasonTooShort
+	}
+	for _, r := range t {
+		if !unicode.IsPunct(r) && !unicode.IsSymbol(r) && !unicode.IsSpace(r) {
+			return ""
+		}
+	}
+	return ReasonPunctuation
+}

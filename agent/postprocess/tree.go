@@ -1,0 +1,157 @@
+package postprocess
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	sitter "github.com/smacker/go-tree-sitter"
+
+	"github.com/servalhq/serval/context/syntax"
+)
+
+// The parse window around the cursor: the document is never reparsed as a
+// whole per completion, only the enclosing top-level construct, bounded.
+const (
+	maxWindowLines = 150
+	maxWindowBytes = 8 << 10
+)
+
+// parsers pools one *sitter.Parser per grammar: parsers are not safe for
+// concurrent use, and building one per call would cost more than parsing.
+var parsers sync.Map // *sitter.Language -> *sync.Pool
+
+func parserFor(lang *sitter.Language) (*sitter.Parser, func()) {
+	v, _ := parsers.LoadOrStore(lang, &sync.Pool{New: func() any {
+		p := sitter.NewParser()
+		p.SetLanguage(lang)
+		return p
+	}})
+	pool := v.(*sync.Pool)
+	p := pool.Get().(*sitter.Parser)
+	return p, func() { pool.Put(p) }
+}
+
+// treeBrackets parses prefix window + completion + suffix window and
+// returns the brackets limitScope follows, read from the syntax tree's
+// tokens. It reports false when the language has no grammar.
+func treeBrackets(cc *cursorContext, text string) (bracketTokens, bool) {
+	lang, ok := syntax.LanguageFor(cc.lang, "")
+	if !ok {
+		return bracketTokens{}, false
+	}
+	before := prefixWindow(cc.prefix)
+	after := suffixWindow(cc.suffix)
+	src := make([]byte, 0, len(before)+len(text)+len(after))
+	src = append(append(append(src, before...), text...), after...)
+
+	parser, release := parserFor(lang.Sitter)
+	defer release()
+	tree, err := parser.ParseCtx(context.Background(), nil, src)
+	if err != nil || tree == nil {
+		return bracketTokens{}, false
+	}
+	defer tree.Close()
+	root := tree.RootNode()
+
+	cursor := uint32(len(before))
+	textEnd := cursor + uint32(len(text))
+	var tok bracketTokens
+	var completion, suffix []bracket
+	collectBrackets(root, cursor, textEnd, &completion)
+	collectBrackets(root, textEnd, uint32(len(src)), &suffix)
+	for i := range completion {
+		completion[i].off -= int(cursor)
+	}
+	tok.completion = completion
+	tok.suffix = firstUnmatchedCloser(suffix)
+
+	// The cursor is at top level when no top-level node spans from an
+	// earlier line to the cursor.
+	lineStart := uint32(strings.LastIndexByte(before, '\n') + 1)
+	tok.topLevelKnown = true
+	tok.cursorTopLevel = true
+	for i := 0; i < int(root.ChildCount()); i++ {
+		ch := root.Child(i)
+		if ch.StartByte() < lineStart && ch.EndByte() > cursor {
+			tok.cursorTopLevel = false
+			break
+		}
+		if ch.StartByte() >= cursor {
+			break
+		}
+	}
+	return tok, true
+}
+
+// collectBrackets appends the bracket tokens of n that start in [from, to),
+// skipping strings, comments and tokens the parser invented (MISSING).
+func collectBrackets(n *sitter.Node, from, to uint32, out *[]bracket) {
+	if n.EndByte() <= from || n.StartByte() >= to {
+		return
+	}
+	typ := n.Type()
+	if opaqueNode(typ) {
+		return
+	}
+	count := int(n.ChildCount())
+	if count == 0 {
+		if len(typ) == 1 && strings.ContainsRune("()[]{}", rune(typ[0])) &&
+			n.StartByte() >= from && n.EndByte()-n.StartByte() == 1 && !n.IsMissing() {
+			*out = append(*out, bracket{off: int(n.StartByte()), ch: typ[0]})
+		}
+		return
+	}
+	for i := 0; i < count; i++ {
+		ch := n.Child(i)
+		if ch.StartByte() >= to {
+			break
+		}
+		collectBrackets(ch, from, to, out)
+	}
+}
+
+// opaqueNode reports node types whose brackets are text, not code.
+func opaqueNode(typ string) bool {
+	for _, s := range []string{"comment", "string", "char", "regex", "heredoc"} {
+		if strings.Contains(typ, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// prefixWindow returns the end of prefix from the start of the enclosing
+// top-level construct: back to the last line starting a declaration at
+// column 0, at most maxWindowLines lines and maxWindowBytes bytes.
+func prefixWindow(prefix string) string {
+	start := len(prefix)
+	// The cursor's own line is always in.
+	start = strings.LastIndexByte(prefix[:start], '\n') + 1
+	for lines := 0; start > 0 && lines < maxWindowLines && len(prefix)-start < maxWindowBytes; lines++ {
+		if startsDeclaration(prefix[start:lineEnd(prefix, start)]) {
+			break
+		}
+		start = strings.LastIndexByte(prefix[:start-1], '\n') + 1
+	}
+	return prefix[start:]
+}
+
+// suffixWindow returns the start of suffix up to the end of the enclosing
+// top-level construct: through the first line that starts with a closer at
+// column 0, or before the first line starting a declaration there.
+func suffixWindow(suffix string) string {
+	end := lineEnd(suffix, 0)
+	for lines := 0; end < len(suffix) && lines < maxWindowLines && end < maxWindowBytes; lines++ {
+		next := lineEnd(suffix, end+1)
+		line := suffix[end+1 : next]
+		if startsDeclaration(line) {
+			break
+		}
+		end = next
+		if line != "" && strings.ContainsRune(")]}", rune(line[0])) {
+			break
+		}
+	}
+	return suffix[:end]
+}
