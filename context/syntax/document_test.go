@@ -169,3 +169,23 @@ func FuzzWindow(f *testing.F) {
 		_ = IdentifiersNear(tree.RootNode(), src, off, 3)
 	})
 }
+
+// TestEditTreeShiftsRows checks the edited (not yet reparsed) tree: nodes
+// after an edit that inserts a line move one row down. go-tree-sitter's own
+// Tree.Edit gets this wrong (it passes the old end point as the new one).
+func TestEditTreeShiftsRows(t *testing.T) {
+	l, _ := ByName("go")
+	text := []byte("package p\n\nfunc A() {}\n\nfunc B() {}\n")
+	tree, err := l.Parse(context.Background(), text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	e, _ := editFor(text, 10, 10, "\n\n")
+	editTree(tree, e)
+	root := tree.RootNode()
+	last := root.NamedChild(int(root.NamedChildCount()) - 1)
+	if got := last.StartPoint(); got.Row != 6 || last.StartByte() != 26 {
+		t.Errorf("func B after the edit starts at %v (byte %d), want row 6 (byte 26)", got, last.StartByte())
+	}
+}
