@@ -1,0 +1,267 @@
+package prompt
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/engine"
+)
+
+// Defaults of Config fields left at zero.
+const (
+	DefaultContextSize     = 2048
+	DefaultMaxOutputTokens = 64 // Tabby's default
+	// DefaultCutStride is the mean spacing, in lines, of the anchor lines the
+	// prefix may be cut at (see Config.CutStride).
+	DefaultCutStride = 8
+	// minPromptBudget is the least room for prefix, suffix and snippets a
+	// configuration must leave.
+	minPromptBudget = 16
+)
+
+// Config configures a Builder.
+type Config struct {
+	// Template is the FIM format; the zero Template means "qwen".
+	Template Template
+	// ContextSize is the engine's context length in tokens (0: DefaultContextSize).
+	ContextSize int
+	// MaxOutputTokens is the default generation budget (0: DefaultMaxOutputTokens);
+	// a request's max_tokens overrides it, up to half the context.
+	MaxOutputTokens int
+	// Tokenizer counts tokens exactly. Nil means estimate: one token per
+	// three bytes, rounded up per piece, which over-counts typical code.
+	Tokenizer engine.Tokenizer
+	// MaxPrefixTokens caps the prefix (0: whatever the suffix and snippets leave).
+	MaxPrefixTokens int
+	// MaxSuffixTokens caps the suffix (0: a quarter of the budget).
+	MaxSuffixTokens int
+	// MaxSnippetTokens caps the snippets (0: a quarter of the budget).
+	MaxSnippetTokens int
+	// CutStride is the mean spacing in lines of the anchor lines at which an
+	// over-long prefix is cut (0: DefaultCutStride; 1: cut at the first line
+	// that fits). Anchors are chosen by the lines' content, so the same lines
+	// stay anchors while the user types and the prompt's start stays put
+	// until the budget overflows past the anchor.
+	CutStride int
+}
+
+// Builder builds prompts for one model and configuration. It is safe for
+// concurrent use if its Tokenizer is.
+type Builder struct {
+	cfg      Config
+	count    func(string) int
+	overhead int // tokens of the template with empty prefix and suffix
+}
+
+// Prompt is a finished prompt and what went into it.
+type Prompt struct {
+	// Text is the model input, template applied.
+	Text string
+	// Stop are the stop words to apply to the generated text.
+	Stop []string
+	// MaxTokens is the generation budget the prompt was sized for.
+	MaxTokens int
+	// Language is the resolved VS Code language id ("unknown" when not recognised).
+	Language string
+	// Snippets are the context snippets included, declarations first, in the
+	// order they appear in Text.
+	Snippets []api.Snippet
+	// Token counts of each part (exact with a Tokenizer, estimated without).
+	PrefixTokens, SuffixTokens, SnippetTokens, TotalTokens int
+	// PrefixTruncated and SuffixTruncated report whether the budget cut them.
+	PrefixTruncated, SuffixTruncated bool
+	// Raw is true when the prompt came from debug_options.raw_prompt.
+	Raw bool
+}
+
+// FieldError is a problem with one field of the request; the HTTP layer
+// answers 400 with its message.
+type FieldError struct {
+	Field  string // JSON path, for example "segments.prefix"
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// NewBuilder checks cfg and returns a Builder.
+func NewBuilder(cfg Config) (*Builder, error) {
+	if cfg.Template.IsZero() {
+		cfg.Template, _ = LookupTemplate("qwen")
+	}
+	if cfg.ContextSize == 0 {
+		cfg.ContextSize = DefaultContextSize
+	}
+	if cfg.MaxOutputTokens == 0 {
+		cfg.MaxOutputTokens = DefaultMaxOutputTokens
+	}
+	if cfg.CutStride <= 0 {
+		cfg.CutStride = DefaultCutStride
+	}
+	if cfg.ContextSize < 0 || cfg.MaxOutputTokens < 0 || cfg.MaxPrefixTokens < 0 || cfg.MaxSuffixTokens < 0 || cfg.MaxSnippetTokens < 0 {
+		return nil, fmt.Errorf("prompt: negative size in config %+v", cfg)
+	}
+	b := &Builder{cfg: cfg, count: estimateTokens}
+	if cfg.Tokenizer != nil {
+		b.count = cfg.Tokenizer.CountTokens
+	}
+	b.overhead = b.count(cfg.Template.Render("", ""))
+	if free := cfg.ContextSize - cfg.MaxOutputTokens - b.overhead; free < minPromptBudget {
+		return nil, fmt.Errorf("prompt: context size %d leaves %d tokens for the prompt after %d output tokens and the %q template; need at least %d",
+			cfg.ContextSize, free, cfg.MaxOutputTokens, cfg.Template.Name, minPromptBudget)
+	}
+	return b, nil
+}
+
+// estimateTokens over-counts: code averages three to four bytes per token.
+func estimateTokens(s string) int { return (len(s) + 2) / 3 }
+
+// Template returns the builder's template.
+func (b *Builder) Template() Template { return b.cfg.Template }
+
+// Build makes the prompt for req. Over-long input is cut to the budget,
+// never rejected; the only errors are *FieldError values for requests
+// without segments.prefix or raw_prompt, or with a raw_prompt too long for
+// the context.
+func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
+	if req == nil {
+		return Prompt{}, &FieldError{Field: "segments.prefix", Reason: "required (empty request)"}
+	}
+	filepath := ""
+	if req.Segments != nil {
+		filepath = req.Segments.Filepath
+	}
+	l := LookupLanguage(req.Language, filepath)
+	p := Prompt{
+		Stop:      stopWords(l, b.cfg.Template),
+		MaxTokens: b.maxTokens(req.MaxTokens),
+		Language:  l.ID,
+	}
+	budget := b.cfg.ContextSize - p.MaxTokens
+
+	if req.DebugOptions != nil && req.DebugOptions.RawPrompt != "" {
+		p.Text, p.Raw = req.DebugOptions.RawPrompt, true
+		p.TotalTokens = b.count(p.Text)
+		if p.TotalTokens > budget {
+			return Prompt{}, &FieldError{Field: "debug_options.raw_prompt",
+				Reason: fmt.Sprintf("%d tokens, over the %d the context leaves after %d output tokens", p.TotalTokens, budget, p.MaxTokens)}
+		}
+		return p, nil
+	}
+	if req.Segments == nil {
+		return Prompt{}, &FieldError{Field: "segments.prefix", Reason: "required (or debug_options.raw_prompt)"}
+	}
+	seg := req.Segments
+
+	free := budget - b.overhead
+	suffixCap := pick(b.cfg.MaxSuffixTokens, free/4)
+	snippetCap := pick(b.cfg.MaxSnippetTokens, free/4)
+	var snippets []api.Snippet
+	if req.DebugOptions == nil || !req.DebugOptions.DisableRetrievalAugmentedCodeCompletion {
+		snippets = prioritized(seg)
+	}
+
+	// The parts are sized one after another; the exact count of the joined
+	// text can differ from the sum of the parts' counts (tokens merge across
+	// the joins), so the result is checked and the prefix shrunk if needed.
+	// Each round shrinks something, and there are few rounds.
+	shrink := 0
+	for round := 0; ; round++ {
+		suffix, suffixTokens, suffixCut := keepHead(seg.Suffix, min(suffixCap, free), b.count)
+		block, included, snippetTokens := b.snippetBlock(l, snippets, min(snippetCap, free-suffixTokens))
+		prefixBudget := max(0, free-suffixTokens-snippetTokens-shrink)
+		if b.cfg.MaxPrefixTokens > 0 {
+			prefixBudget = min(prefixBudget, b.cfg.MaxPrefixTokens)
+		}
+		prefix, prefixTokens, prefixCut := keepTail(seg.Prefix, prefixBudget, b.cfg.CutStride, b.count)
+
+		p.Text = b.cfg.Template.Render(block+prefix, suffix)
+		p.Snippets, p.SnippetTokens = included, snippetTokens
+		p.PrefixTokens, p.SuffixTokens = prefixTokens, suffixTokens
+		p.PrefixTruncated, p.SuffixTruncated = prefixCut, suffixCut
+		p.TotalTokens = b.count(p.Text)
+		over := p.TotalTokens - budget
+		if over <= 0 {
+			return p, nil
+		}
+		switch {
+		case round >= 8:
+			return Prompt{}, fmt.Errorf("prompt: %d tokens still over the %d-token budget after %d rounds: %w", p.TotalTokens, budget, round, engine.ErrPromptTooLong)
+		case prefixTokens > 0:
+			shrink += over + 1
+		case len(snippets) > 0:
+			snippets = nil
+		default:
+			suffixCap = max(0, suffixTokens-over-1)
+		}
+	}
+}
+
+// maxTokens is the request's output budget, clamped to half the context.
+func (b *Builder) maxTokens(requested int) int {
+	if requested <= 0 {
+		return b.cfg.MaxOutputTokens
+	}
+	return min(requested, b.cfg.ContextSize/2)
+}
+
+func pick(configured, fallback int) int {
+	if configured > 0 {
+		return configured
+	}
+	return fallback
+}
+
+// prioritized lists the request's context in priority order: declarations,
+// snippets from changed files, snippets from recently opened files. Empty
+// bodies and exact repeats are left out.
+func prioritized(seg *api.Segments) []api.Snippet {
+	var out []api.Snippet
+	seen := make(map[api.Snippet]bool)
+	add := func(s api.Snippet) {
+		key := api.Snippet{Filepath: s.Filepath, Body: s.Body}
+		if strings.TrimSpace(s.Body) == "" || seen[key] {
+			return
+		}
+		seen[key] = true
+		out = append(out, s)
+	}
+	for _, d := range seg.Declarations {
+		add(api.Snippet{Filepath: d.Filepath, Body: d.Body})
+	}
+	for _, s := range seg.RelevantSnippetsFromChangedFiles {
+		add(s)
+	}
+	for _, s := range seg.RelevantSnippetsFromRecentlyOpenedFiles {
+		add(s)
+	}
+	return out
+}
+
+// snippetBlock writes snippets as comments of the language, each a
+// "Path: <filepath>" line and the body, followed by a blank line. Snippets
+// are taken whole in priority order; one that does not fit what is left of
+// budget is skipped, and a smaller one after it may still fit.
+func (b *Builder) snippetBlock(l Language, snippets []api.Snippet, budget int) (string, []api.Snippet, int) {
+	var block strings.Builder
+	var included []api.Snippet
+	used := 0
+	for _, s := range snippets {
+		if used >= budget {
+			break
+		}
+		text := strings.TrimRight(s.Body, "\n")
+		if s.Filepath != "" {
+			text = "Path: " + s.Filepath + "\n" + text
+		}
+		text = l.Comment(text) + "\n"
+		cost := b.count(text)
+		if used+cost > budget {
+			continue
+		}
+		block.WriteString(text)
+		included = append(included, s)
+		used += cost
+	}
+	return block.String(), included, used
+}
