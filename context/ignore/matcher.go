@@ -1,0 +1,151 @@
+package ignore
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// DefaultExcludes are the globs of files that never reach a model, whatever
+// .gitignore says: environment files, keys and anything named like a secret.
+var DefaultExcludes = []string{".env*", "*.pem", "*.key", "id_rsa*", "*secret*", "*.p12"}
+
+// skippedDirs are directories that never hold code worth indexing:
+// version control data, dependencies and caches.
+var skippedDirs = map[string]bool{
+	".git": true, ".hg": true, ".svn": true, "node_modules": true, "vendor": true,
+	"__pycache__": true, ".venv": true, "venv": true, ".tox": true, ".mypy_cache": true,
+	".pytest_cache": true, ".next": true, ".nuxt": true, ".gradle": true, ".idea": true,
+	".cache": true, "bower_components": true,
+}
+
+// Matcher answers, for paths inside one workspace root, whether .gitignore
+// ignores them and whether an exclusion glob makes them off limits. It
+// loads .gitignore files lazily (LoadDir) on the indexer's goroutines; the
+// lookups are in-memory and safe for concurrent use.
+type Matcher struct {
+	root     string
+	excludes []string
+
+	mu sync.RWMutex
+	// byDir maps a slash-separated directory relative to root ("" for the
+	// root) to its .gitignore, or nil when it has none.
+	byDir map[string]*Patterns
+}
+
+// NewMatcher returns a matcher for the workspace at root. excludes are
+// globs matched against every path segment (case-insensitively); nil means
+// DefaultExcludes. It reads root's .gitignore and .git/info/exclude.
+func NewMatcher(root string, excludes []string) (*Matcher, error) {
+	if excludes == nil {
+		excludes = DefaultExcludes
+	}
+	for _, g := range excludes {
+		if _, err := path.Match(strings.ToLower(g), ""); err != nil {
+			return nil, fmt.Errorf("exclusion glob %q: %w", g, err)
+		}
+	}
+	m := &Matcher{root: root, excludes: excludes, byDir: make(map[string]*Patterns)}
+	if err := m.LoadDir(""); err != nil {
+		return nil, err
+	}
+	if data, err := os.ReadFile(filepath.Join(root, ".git", "info", "exclude")); err == nil {
+		m.mu.Lock()
+		root := m.byDir[""]
+		info := ParsePatterns(data)
+		merged := &Patterns{list: append(append([]pattern{}, info.list...), root.list...)}
+		m.byDir[""] = merged
+		m.mu.Unlock()
+	}
+	return m, nil
+}
+
+// Root is the workspace root the matcher was made for.
+func (m *Matcher) Root() string { return m.root }
+
+// LoadDir (re)reads the .gitignore of directory rel (slash-separated,
+// relative to root). A missing file is not an error.
+func (m *Matcher) LoadDir(rel string) error {
+	data, err := os.ReadFile(filepath.Join(m.root, filepath.FromSlash(rel), ".gitignore"))
+	var p *Patterns
+	switch {
+	case err == nil:
+		p = ParsePatterns(data)
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		p = &Patterns{}
+	default:
+		return fmt.Errorf("read .gitignore in %q: %w", rel, err)
+	}
+	m.mu.Lock()
+	m.byDir[rel] = p
+	m.mu.Unlock()
+	return nil
+}
+
+// Excluded reports whether a segment of rel matches an exclusion glob.
+func (m *Matcher) Excluded(rel string) bool {
+	for _, seg := range strings.Split(strings.ToLower(rel), "/") {
+		for _, g := range m.excludes {
+			if ok, _ := path.Match(strings.ToLower(g), seg); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// SkippedDir reports whether a directory name is one the index never
+// enters (version control, dependencies, caches).
+func SkippedDir(name string) bool { return skippedDirs[name] }
+
+// Ignored reports whether .gitignore ignores rel (slash-separated,
+// relative to root) or one of its parent directories, or whether one of
+// them is a directory the index never enters. Directories whose .gitignore
+// has not been loaded count as having none.
+func (m *Matcher) Ignored(rel string, isDir bool) bool {
+	if rel == "" || rel == "." {
+		return false
+	}
+	parts := strings.Split(rel, "/")
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i := range parts {
+		if i < len(parts)-1 || isDir {
+			if skippedDirs[parts[i]] {
+				return true
+			}
+		}
+		if m.ignoredAt(parts, i, i < len(parts)-1 || isDir) {
+			return true
+		}
+	}
+	return false
+}
+
+// ignoredAt applies every loaded .gitignore from the root down to the
+// parent of parts[i] to the path parts[:i+1]; the deepest file that has a
+// matching line decides.
+func (m *Matcher) ignoredAt(parts []string, i int, isDir bool) bool {
+	ignored := false
+	for d := 0; d <= i; d++ {
+		p := m.byDir[strings.Join(parts[:d], "/")]
+		if p == nil {
+			continue
+		}
+		if ign, ok := p.Match(strings.Join(parts[d:i+1], "/"), isDir); ok {
+			ignored = ign
+		}
+	}
+	return ignored
+}
+
+// Allowed reports whether a file may feed completion context: neither
+// ignored nor excluded.
+func (m *Matcher) Allowed(rel string) bool {
+	return !m.Excluded(rel) && !m.Ignored(rel, false)
+}
