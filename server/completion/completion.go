@@ -1,0 +1,233 @@
+// Package completion is the service between the HTTP handlers and the
+// engine: it validates a Tabby completion request, builds the prompt
+// (server/prompt), runs it on the engine, matches stop words on the streamed
+// text (the stop text is never returned) and reports usage and timing.
+package completion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/prompt"
+)
+
+// Prompter builds the engine prompt for a request; *prompt.Builder is one.
+type Prompter interface {
+	Build(req *api.CompletionRequest) (prompt.Prompt, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	Engine  engine.Engine // required
+	Prompts Prompter      // required
+	// ContextSize is passed to engines as the budgeted context (Ollama's num_ctx).
+	ContextSize int
+	// RecentIDs bounds the memory of completion ids → language used to fill
+	// the language of events (0: 4096).
+	RecentIDs int
+}
+
+// Service completes code. It is safe for concurrent use.
+type Service struct {
+	engine  engine.Engine
+	prompts Prompter
+	numCtx  int
+	recent  *recentLanguages
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Engine == nil || cfg.Prompts == nil {
+		return nil, errors.New("completion: Engine and Prompts are required")
+	}
+	if cfg.RecentIDs <= 0 {
+		cfg.RecentIDs = 4096
+	}
+	return &Service{engine: cfg.Engine, prompts: cfg.Prompts, numCtx: cfg.ContextSize, recent: newRecentLanguages(cfg.RecentIDs)}, nil
+}
+
+// Engine returns the service's engine (for health and metrics).
+func (s *Service) Engine() engine.Engine { return s.engine }
+
+// Stream receives each new piece of completion text as it is decided (after
+// stop-word matching), with the completion's id. Returning an error stops the
+// generation.
+type Stream func(id, delta string) error
+
+// Result is a finished completion.
+type Result struct {
+	ID     string
+	Text   string        // the whole completion, stop word excluded
+	Prompt prompt.Prompt // what was sent to the engine
+	Usage  engine.Usage
+	// StopWord is the stop word that ended the text, "" otherwise.
+	StopWord string
+}
+
+// errStopWord ends the engine's generation when a stop word completed.
+var errStopWord = errors.New("completion: stop word reached")
+
+// Default decoding settings: greedy, as completions should be repeatable.
+const (
+	MaxTemperature = 2.0
+	MaxOutputLimit = 4096
+)
+
+// Validate checks the fields the prompt builder does not: a *prompt.FieldError
+// names the offending field.
+func Validate(req *api.CompletionRequest) error {
+	if req.Temperature != nil && (*req.Temperature < 0 || *req.Temperature > MaxTemperature) {
+		return &prompt.FieldError{Field: "temperature", Reason: fmt.Sprintf("must be between 0 and %g", MaxTemperature)}
+	}
+	if req.MaxTokens < 0 || req.MaxTokens > MaxOutputLimit {
+		return &prompt.FieldError{Field: "max_tokens", Reason: fmt.Sprintf("must be between 0 and %d", MaxOutputLimit)}
+	}
+	switch req.Mode {
+	case "", "standard", "next_edit_suggestion":
+	default:
+		return &prompt.FieldError{Field: "mode", Reason: fmt.Sprintf("unknown mode %q (want standard or next_edit_suggestion)", req.Mode)}
+	}
+	return nil
+}
+
+// NewID returns a fresh completion id in Tabby's form.
+func NewID() string { return "cmpl-" + uuid.NewString() }
+
+// Complete runs one completion. stream, when not nil, receives the text as
+// it is generated; the Result holds it all either way. Errors: a
+// *prompt.FieldError for a bad request, the engine's errors
+// (engine.ErrQueueFull, ...), ctx's error when the client went away, or
+// stream's error.
+func (s *Service) Complete(ctx context.Context, req *api.CompletionRequest, stream Stream) (*Result, error) {
+	if err := Validate(req); err != nil {
+		return nil, err
+	}
+	p, err := s.prompts.Build(req)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{ID: NewID(), Prompt: p}
+	s.recent.add(res.ID, p.Language)
+
+	ereq := engine.Request{
+		Prompt:    p.Text,
+		MaxTokens: p.MaxTokens,
+		Stop:      p.Stop,
+		NumCtx:    s.numCtx,
+	}
+	if req.Temperature != nil {
+		ereq.Temperature = *req.Temperature
+	}
+	if req.Seed != nil {
+		ereq.Seed = *req.Seed
+	}
+
+	var text strings.Builder
+	matcher := prompt.NewStopMatcher(p.Stop)
+	send := func(out string) error {
+		if out == "" {
+			return nil
+		}
+		text.WriteString(out)
+		if stream != nil {
+			return stream(res.ID, out)
+		}
+		return nil
+	}
+	emit := func(delta string) error {
+		out, stopped := matcher.Push(delta)
+		if err := send(out); err != nil {
+			return err
+		}
+		if stopped {
+			return errStopWord
+		}
+		return nil
+	}
+	usage, err := s.engine.Complete(ctx, ereq, emit)
+	res.Usage = usage
+	switch {
+	case errors.Is(err, errStopWord):
+		res.Usage.StopReason = "stop"
+	case err != nil:
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			return nil, fmt.Errorf("%w (%v)", ctxErr, err)
+		}
+		return nil, err
+	default:
+		if err := send(matcher.Flush()); err != nil {
+			return nil, err
+		}
+	}
+	res.StopWord = matcher.Matched()
+	res.Text = text.String()
+	return res, nil
+}
+
+// Timing breaks total (the request's whole time in the server) into the
+// engine's parts and the server's own overhead, in milliseconds.
+func Timing(u engine.Usage, total time.Duration) *api.Timing {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	overhead := total - u.QueueWait - u.PromptEval - u.Generation
+	if overhead < 0 {
+		overhead = 0
+	}
+	return &api.Timing{
+		QueueMS:      ms(u.QueueWait),
+		PromptEvalMS: ms(u.PromptEval),
+		GenerationMS: ms(u.Generation),
+		OverheadMS:   ms(overhead),
+		TotalMS:      ms(total),
+	}
+}
+
+// Usage converts the engine's counts to the wire type.
+func Usage(u engine.Usage) *api.Usage {
+	return &api.Usage{
+		PromptTokens:    u.PromptTokens,
+		ReusedTokens:    u.ReusedTokens,
+		EvaluatedTokens: u.EvaluatedTokens,
+		GeneratedTokens: u.GeneratedTokens,
+	}
+}
+
+// Language returns the language of a recent completion id, "" when unknown
+// (events for it then carry the client's language, if any).
+func (s *Service) Language(id string) string { return s.recent.get(id) }
+
+// recentLanguages remembers the language of the last n completion ids.
+type recentLanguages struct {
+	mu    sync.Mutex
+	byID  map[string]string
+	order []string // ring of ids, oldest at next
+	next  int
+}
+
+func newRecentLanguages(n int) *recentLanguages {
+	return &recentLanguages{byID: make(map[string]string, n), order: make([]string, n)}
+}
+
+func (r *recentLanguages) add(id, lang string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old := r.order[r.next]; old != "" {
+		delete(r.byID, old)
+	}
+	r.order[r.next] = id
+	r.next = (r.next + 1) % len(r.order)
+	r.byID[id] = lang
+}
+
+func (r *recentLanguages) get(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byID[id]
+}

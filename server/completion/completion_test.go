@@ -1,0 +1,159 @@
+package completion_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/completion"
+	"github.com/servalhq/serval/server/completion/completiontest"
+	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/prompt"
+)
+
+func newService(t *testing.T, eng engine.Engine) *completion.Service {
+	t.Helper()
+	b, err := prompt.NewBuilder(prompt.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := completion.New(completion.Config{Engine: eng, Prompts: b, ContextSize: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func req(prefix string) *api.CompletionRequest {
+	return &api.CompletionRequest{Language: "go", Segments: &api.Segments{Prefix: prefix, Suffix: "\n}"}}
+}
+
+func TestCompleteStopsAtStopWordAndHidesIt(t *testing.T) {
+	// "\n\n" is a stop word for every language; it arrives split across deltas.
+	eng := &completiontest.Engine{Deltas: []string{"x := 1", "\n", "\nfunc main() {}", "never"}}
+	s := newService(t, eng)
+	var deltas []string
+	var ids []string
+	res, err := s.Complete(context.Background(), req("func f() {\n\t"), func(id, d string) error {
+		deltas = append(deltas, d)
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Text != "x := 1" || strings.Join(deltas, "") != "x := 1" {
+		t.Fatalf("text %q deltas %q", res.Text, deltas)
+	}
+	if res.StopWord != "\n\n" || res.Usage.StopReason != "stop" {
+		t.Fatalf("stop word %q reason %q", res.StopWord, res.Usage.StopReason)
+	}
+	if !strings.HasPrefix(res.ID, "cmpl-") || ids[0] != res.ID {
+		t.Fatalf("id %q, stream ids %q", res.ID, ids)
+	}
+	if s.Language(res.ID) != "go" {
+		t.Fatalf("language of %s = %q", res.ID, s.Language(res.ID))
+	}
+	got := eng.Requests()[0]
+	if !strings.Contains(got.Prompt, "func f() {") || got.MaxTokens != prompt.DefaultMaxOutputTokens || got.Temperature != 0 || len(got.Stop) == 0 {
+		t.Fatalf("engine request %+v", got)
+	}
+}
+
+func TestCompleteFlushesHeldBackText(t *testing.T) {
+	// A trailing "\n" could start a stop word; at the end it is returned.
+	eng := &completiontest.Engine{Deltas: []string{"return x", "\n"}}
+	res, err := newService(t, eng).Complete(context.Background(), req("func f() int {\n\t"), nil)
+	if err != nil || res.Text != "return x\n" || res.Usage.StopReason != "eos" {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+func TestCompletePassesDecodingSettings(t *testing.T) {
+	eng := &completiontest.Engine{Deltas: []string{"a"}}
+	temp, seed := float32(0.7), uint32(42)
+	r := req("x")
+	r.Temperature, r.Seed, r.MaxTokens = &temp, &seed, 16
+	if _, err := newService(t, eng).Complete(context.Background(), r, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := eng.Requests()[0]
+	if got.Temperature != 0.7 || got.Seed != 42 || got.MaxTokens != 16 || got.NumCtx != 2048 {
+		t.Fatalf("%+v", got)
+	}
+}
+
+func TestCompleteErrors(t *testing.T) {
+	var fe *prompt.FieldError
+	bad := func(mut func(*api.CompletionRequest)) error {
+		r := req("x")
+		mut(r)
+		_, err := newService(t, &completiontest.Engine{}).Complete(context.Background(), r, nil)
+		return err
+	}
+	for field, mut := range map[string]func(*api.CompletionRequest){
+		"temperature":     func(r *api.CompletionRequest) { v := float32(-1); r.Temperature = &v },
+		"max_tokens":      func(r *api.CompletionRequest) { r.MaxTokens = -5 },
+		"mode":            func(r *api.CompletionRequest) { r.Mode = "chat" },
+		"segments.prefix": func(r *api.CompletionRequest) { r.Segments = nil },
+	} {
+		if err := bad(mut); !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%s: err = %v", field, err)
+		}
+	}
+
+	_, err := newService(t, &completiontest.Engine{Err: engine.ErrQueueFull}).Complete(context.Background(), req("x"), nil)
+	if !errors.Is(err, engine.ErrQueueFull) {
+		t.Errorf("queue full: %v", err)
+	}
+
+	stop := errors.New("client gone")
+	_, err = newService(t, &completiontest.Engine{Deltas: []string{"abc", "def"}}).Complete(context.Background(), req("x"), func(string, string) error { return stop })
+	if !errors.Is(err, stop) {
+		t.Errorf("stream error: %v", err)
+	}
+}
+
+func TestCompleteCancelled(t *testing.T) {
+	eng := &completiontest.Engine{Deltas: []string{"a", "b"}, Hold: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := newService(t, eng).Complete(ctx, req("x"), func(string, string) error { cancel(); return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if !eng.WaitIdle(1, 5*time.Second) {
+		t.Fatal("engine call still running")
+	}
+}
+
+func TestTiming(t *testing.T) {
+	u := engine.Usage{QueueWait: time.Millisecond, PromptEval: 2 * time.Millisecond, Generation: 3 * time.Millisecond}
+	tm := completion.Timing(u, 7*time.Millisecond)
+	if tm.QueueMS != 1 || tm.PromptEvalMS != 2 || tm.GenerationMS != 3 || tm.OverheadMS != 1 || tm.TotalMS != 7 {
+		t.Fatalf("%+v", tm)
+	}
+	if completion.Timing(u, time.Millisecond).OverheadMS != 0 {
+		t.Fatal("negative overhead")
+	}
+}
+
+func TestRecentLanguagesIsBounded(t *testing.T) {
+	b, _ := prompt.NewBuilder(prompt.Config{})
+	s, _ := completion.New(completion.Config{Engine: &completiontest.Engine{}, Prompts: b, RecentIDs: 2})
+	var ids []string
+	for _, lang := range []string{"go", "python", "rust"} {
+		r := req("x")
+		r.Language = lang
+		res, err := s.Complete(context.Background(), r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.ID)
+	}
+	if s.Language(ids[0]) != "" || s.Language(ids[1]) != "python" || s.Language(ids[2]) != "rust" {
+		t.Fatalf("%q %q %q", s.Language(ids[0]), s.Language(ids[1]), s.Language(ids[2]))
+	}
+}

@@ -1,0 +1,156 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/completion"
+	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/prompt"
+)
+
+// handleCompletions serves POST /v1/completions: plain JSON, or server-sent
+// events when the body says "stream": true.
+func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var req api.CompletionRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var sse *sseWriter
+	var stream completion.Stream
+	if req.Stream {
+		sse = &sseWriter{w: w}
+		stream = sse.delta
+	}
+	res, err := s.svc.Complete(r.Context(), &req, stream)
+	if err != nil {
+		if sse != nil && sse.started {
+			sse.fail(err)
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.metrics.observeCompletion(res.Usage)
+
+	var debug *api.DebugData
+	if req.DebugOptions != nil {
+		debug = debugData(&req, res, time.Since(start))
+	}
+	if sse != nil {
+		sse.finish(res.ID, debug)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.CompletionResponse{
+		ID:        res.ID,
+		Choices:   []api.Choice{{Index: 0, Text: res.Text}},
+		DebugData: debug,
+	})
+}
+
+func debugData(req *api.CompletionRequest, res *completion.Result, total time.Duration) *api.DebugData {
+	d := &api.DebugData{Timing: completion.Timing(res.Usage, total), Usage: completion.Usage(res.Usage)}
+	if req.DebugOptions.ReturnPrompt {
+		d.Prompt = res.Prompt.Text
+	}
+	if req.DebugOptions.ReturnSnippets {
+		d.Snippets = res.Prompt.Snippets
+	}
+	return d
+}
+
+// fail writes err as a JSON error with the status it maps to. A client that
+// went away gets nothing.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		re *requestError
+		fe *prompt.FieldError
+	)
+	switch {
+	case errors.As(err, &re):
+		writeError(w, re.code, re.msg)
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, fe.Error())
+	case errors.Is(err, engine.ErrQueueFull):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "server busy: every slot is in use and the queue is full; retry shortly")
+	case errors.Is(err, engine.ErrUnavailable):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, engine.ErrPromptTooLong):
+		writeError(w, http.StatusBadRequest, "segments: "+err.Error())
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The client went away: nobody reads an answer.
+		w.WriteHeader(statusClientClosed)
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusRequestTimeout, "completion timed out")
+	default:
+		s.log.Error("request failed", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// statusClientClosed is recorded (nginx's 499) when the client disconnected.
+const statusClientClosed = 499
+
+// sseWriter streams completion events. The response starts with the first
+// event, so errors before any text still get a real status code.
+type sseWriter struct {
+	w       http.ResponseWriter
+	started bool
+	buf     []byte
+}
+
+func (s *sseWriter) start() {
+	if s.started {
+		return
+	}
+	s.started = true
+	h := s.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	s.w.WriteHeader(http.StatusOK)
+}
+
+func (s *sseWriter) event(v any) error {
+	s.start()
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	s.buf = append(s.buf[:0], "data: "...)
+	s.buf = append(s.buf, b...)
+	s.buf = append(s.buf, '\n', '\n')
+	if _, err := s.w.Write(s.buf); err != nil {
+		return err
+	}
+	return http.NewResponseController(s.w).Flush()
+}
+
+func (s *sseWriter) delta(id, text string) error {
+	return s.event(api.StreamEvent{ID: id, Choices: []api.Choice{{Index: 0, Text: text}}})
+}
+
+func (s *sseWriter) finish(id string, debug *api.DebugData) {
+	if debug != nil {
+		s.event(api.StreamEvent{ID: id, Choices: []api.Choice{}, DebugData: debug})
+	}
+	s.start()
+	s.w.Write([]byte("data: [DONE]\n\n"))
+	http.NewResponseController(s.w).Flush()
+}
+
+// fail ends a started stream with an error event (no [DONE]).
+func (s *sseWriter) fail(err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.event(api.StreamEvent{Choices: []api.Choice{}, Error: err.Error()})
+}

@@ -1,0 +1,170 @@
+// Package httpapi is Serval's HTTP layer: the Tabby-compatible routes
+// (/v1/completions plain and streamed, /v1/health, /v1/events,
+// /v1beta/server_setting), /metrics, request decoding with field-naming
+// 400s, body limits, and the mapping of errors to status codes. Handlers are
+// thin: decode and validate once, make one call, write the answer.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/auth"
+	"github.com/servalhq/serval/server/completion"
+	"github.com/servalhq/serval/server/store"
+)
+
+// MaxBodyBytes bounds request bodies; larger ones get 413.
+const MaxBodyBytes = 1 << 20
+
+// Config configures a Server.
+type Config struct {
+	Service *completion.Service // required
+	Store   *store.Store        // required: events are stored here
+	// Auth guards every route; nil serves without authentication (--no-auth).
+	Auth *auth.Authenticator
+	// Version is reported by /v1/health.
+	Version api.Version
+	// Logger receives request errors; nil discards them.
+	Logger *slog.Logger
+	// Registry receives the metrics; nil makes a fresh one.
+	Registry *prometheus.Registry
+}
+
+// Server serves the API. Build it with New.
+type Server struct {
+	svc     *completion.Service
+	store   *store.Store
+	auth    *auth.Authenticator
+	log     *slog.Logger
+	metrics *metrics
+	health  api.HealthState // static part, filled at New
+	handler http.Handler
+	methods map[string][]string // path → allowed methods, for 405s
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Service == nil || cfg.Store == nil {
+		return nil, errors.New("httpapi: Service and Store are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{svc: cfg.Service, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger, methods: map[string][]string{}}
+	s.metrics = newMetrics(cfg.Registry, cfg.Service.Engine())
+	s.health = api.HealthState{
+		Arch:        runtime.GOARCH,
+		CPUInfo:     cpuInfo(),
+		CPUCount:    runtime.NumCPU(),
+		CUDADevices: []string{},
+		Version:     cfg.Version,
+	}
+
+	mux := http.NewServeMux()
+	s.route(mux, "POST /v1/completions", s.handleCompletions)
+	s.route(mux, "GET /v1/health", s.handleHealth)
+	s.route(mux, "POST /v1/health", s.handleHealth)
+	s.route(mux, "POST /v1/events", s.handleEvents)
+	s.route(mux, "GET /v1beta/server_setting", s.handleServerSetting)
+	s.route(mux, "GET /metrics", s.metrics.handler(cfg.Registry).ServeHTTP)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allowed := s.methods[r.URL.Path]; len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+": method not allowed; use "+strings.Join(allowed, " or "))
+			return
+		}
+		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
+	})
+	s.handler = recoverPanics(s.log, mux)
+	return s, nil
+}
+
+// route registers h under pattern behind auth and the request metrics.
+func (s *Server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.methods[path] = append(s.methods[path], method)
+	mux.Handle(pattern, s.metrics.instrument(pattern, s.guard(h)))
+}
+
+func (s *Server) guard(h http.Handler) http.Handler {
+	if s.auth == nil {
+		return h
+	}
+	return s.auth.Middleware(h)
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully,
+// giving in-flight requests up to grace to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// ctx is done, so requests' contexts are cancelled too: streams end
+	// promptly and Shutdown only waits for them to write their last bytes.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	return nil
+}
+
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				writeError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cpuInfo returns the CPU model name for /v1/health.
+func cpuInfo() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
