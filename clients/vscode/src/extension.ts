@@ -1,0 +1,314 @@
+// Serval for VS Code: a thin shell around serval-agent. It launches the agent over
+// stdio, passes settings and the token (kept in SecretStorage), shows the agent's
+// status, and lets VS Code's own inline-suggestion UI, fed by vscode-languageclient,
+// do the rest. Completion logic lives in the agent, not here.
+import * as fs from "node:fs";
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  State,
+  TransportKind,
+} from "vscode-languageclient/node";
+import { findAgent } from "./binary";
+import { acceptedLength, ShownItem } from "./partial";
+import { RestartPolicy } from "./restart";
+import { agentArgs, agentOptions, AgentOptions, ExtensionSettings, validateEndpoint } from "./settings";
+import { parseStatus, StatusKind, statusView } from "./status";
+
+const tokenKey = "serval.token";
+
+class Serval implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private readonly log: vscode.LogOutputChannel;
+  private readonly item: vscode.StatusBarItem;
+  private readonly policy = new RestartPolicy();
+  private agentStatus: { kind: StatusKind; message: string } = { kind: "starting", message: "" };
+  private inFlight = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  /** The suggestion last shown per document, to notice partial acceptance. */
+  private readonly shown = new Map<string, ShownItem & { protocolItem: unknown }>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.log = vscode.window.createOutputChannel("Serval", { log: true });
+    this.item = vscode.window.createStatusBarItem("serval.status", vscode.StatusBarAlignment.Right, 100);
+    this.item.name = "Serval";
+    this.render();
+    this.item.show();
+    this.disposables.push(
+      this.log,
+      this.item,
+      vscode.commands.registerCommand("serval.toggleInlineCompletion", () => this.toggle()),
+      vscode.commands.registerCommand("serval.setToken", () => this.setToken()),
+      vscode.commands.registerCommand("serval.signOut", () => this.signOut()),
+      vscode.commands.registerCommand("serval.showLogs", () => this.log.show(true)),
+      vscode.commands.registerCommand("serval.restartAgent", () => {
+        this.policy.reset();
+        return this.restart();
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => this.onConfigChange(e)),
+      vscode.workspace.onDidChangeTextDocument((e) => this.onDocumentChange(e)),
+      vscode.workspace.onDidCloseTextDocument((d) => this.shown.delete(d.uri.toString())),
+    );
+  }
+
+  private settings(): ExtensionSettings {
+    const c = vscode.workspace.getConfiguration("serval");
+    return {
+      endpoint: c.get<string>("server.endpoint", ""),
+      logLevel: c.get<string>("agent.logLevel", "info"),
+      agentPath: c.get<string>("agent.path", ""),
+    };
+  }
+
+  private async options(): Promise<AgentOptions> {
+    const token = await this.context.secrets.get(tokenKey);
+    return agentOptions(this.settings(), token, { name: vscode.env.appName, version: vscode.version });
+  }
+
+  private enabledFor(document: vscode.TextDocument): boolean {
+    return vscode.workspace.getConfiguration("serval", document).get<boolean>("inlineCompletion.enabled", true);
+  }
+
+  async start(): Promise<void> {
+    const s = this.settings();
+    const bad = validateEndpoint(s.endpoint);
+    if (bad) {
+      this.log.appendLine(bad);
+      void vscode.window.showWarningMessage(bad, "Open Settings").then((c) => {
+        if (c) void vscode.commands.executeCommand("workbench.action.openSettings", "serval.server.endpoint");
+      });
+    }
+    const found = findAgent(s.agentPath, this.context.extensionPath, {
+      isExecutable: (f) => {
+        try {
+          fs.accessSync(f, fs.constants.X_OK);
+          return fs.statSync(f).isFile();
+        } catch {
+          return false;
+        }
+      },
+      env: { PATH: process.env.PATH },
+      platform: process.platform,
+      arch: process.arch,
+    });
+    if ("error" in found) {
+      this.setStatus("agentMissing", found.error);
+      this.log.appendLine(found.error);
+      const choice = await vscode.window.showErrorMessage(found.error, "Open Settings");
+      if (choice) {
+        await vscode.commands.executeCommand("workbench.action.openSettings", "serval.agent.path");
+      }
+      return;
+    }
+    this.log.appendLine(`starting ${found.path} (${found.source})`);
+    const server: ServerOptions = { command: found.path, args: agentArgs(s.logLevel), transport: TransportKind.stdio };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+      initializationOptions: await this.options(),
+      outputChannel: this.log,
+      revealOutputChannelOn: 4, // never: the status bar tells, the log explains
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Continue, handled: true }),
+        closed: () => this.onAgentClosed(),
+      },
+      middleware: {
+        provideInlineCompletionItems: async (document, position, context, token, next) => {
+          if (!this.enabledFor(document) || this.disabledGlobally()) {
+            return null;
+          }
+          this.inFlight++;
+          this.render();
+          try {
+            const result = await next(document, position, context, token);
+            this.remember(document, result);
+            return result;
+          } finally {
+            this.inFlight--;
+            this.render();
+          }
+        },
+      },
+    };
+    const client = new LanguageClient("serval", "Serval", server, clientOptions);
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Running) {
+        this.setStatus("ready", "");
+      }
+    });
+    this.client = client;
+    try {
+      await client.start();
+    } catch (err) {
+      this.log.appendLine(`serval-agent failed to start: ${String(err)}`);
+      this.setStatus("agentCrashed", String(err));
+      return;
+    }
+    client.onNotification("serval/status", (params: unknown) => {
+      const st = parseStatus(params);
+      if (st) this.setStatus(st.kind, st.message);
+    });
+  }
+
+  private disabledGlobally(): boolean {
+    return this.context.globalState.get<boolean>("serval.disabled", false);
+  }
+
+  private onAgentClosed() {
+    if (this.stopping) {
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    const delay = this.policy.onCrash(Date.now());
+    if (delay === undefined) {
+      this.setStatus("agentCrashed", "it stopped too often in the last minute; use Serval: Restart Agent");
+      this.log.appendLine("serval-agent stopped too often; not restarting. Run 'Serval: Restart Agent' once it is fixed.");
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    this.setStatus("agentCrashed", `restarting in ${delay / 1000} s`);
+    this.restartTimer = setTimeout(() => void this.restart(), delay);
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+
+  /** remember keeps the first shown item and tells the agent it was shown. */
+  private remember(document: vscode.TextDocument, result: vscode.InlineCompletionItem[] | vscode.InlineCompletionList | null | undefined) {
+    const items = Array.isArray(result) ? result : result?.items ?? [];
+    const first = items[0];
+    if (!first || typeof first.insertText !== "string" || !this.client) {
+      this.shown.delete(document.uri.toString());
+      return;
+    }
+    const range = first.range;
+    const protocolItem = {
+      insertText: first.insertText,
+      range: range ? this.client.code2ProtocolConverter.asRange(range) : undefined,
+      command: first.command ? { title: first.command.title, command: first.command.command, arguments: first.command.arguments } : undefined,
+    };
+    const startOffset = range ? document.offsetAt(range.start) : -1;
+    this.shown.set(document.uri.toString(), {
+      insertText: first.insertText,
+      startOffset,
+      replaced: range ? document.getText(range) : "",
+      protocolItem,
+    });
+    void this.client.sendNotification("textDocument/didShowCompletion", { item: protocolItem });
+  }
+
+  private onDocumentChange(e: vscode.TextDocumentChangeEvent) {
+    const key = e.document.uri.toString();
+    const item = this.shown.get(key);
+    if (!item || e.contentChanges.length !== 1 || !this.client) {
+      return;
+    }
+    this.shown.delete(key);
+    const n = acceptedLength(item, e.contentChanges[0]);
+    if (n > 0) {
+      void this.client.sendNotification("textDocument/didPartiallyAcceptCompletion", { item: item.protocolItem, acceptedLength: n });
+    }
+  }
+
+  private setStatus(kind: StatusKind, message: string) {
+    this.agentStatus = { kind, message };
+    this.render();
+  }
+
+  private render() {
+    let kind = this.agentStatus.kind;
+    if (this.disabledGlobally() && (kind === "ready" || kind === "fetching")) {
+      kind = "disabled";
+    } else if (kind === "ready" && this.inFlight > 0) {
+      kind = "fetching";
+    }
+    const v = statusView(kind, this.agentStatus.message);
+    this.item.text = v.text;
+    this.item.tooltip = v.tooltip;
+    this.item.command = v.command;
+    this.item.backgroundColor = v.background ? new vscode.ThemeColor(v.background) : undefined;
+    this.item.accessibilityInformation = { label: v.tooltip };
+  }
+
+  private async toggle() {
+    await this.context.globalState.update("serval.disabled", !this.disabledGlobally());
+    this.render();
+  }
+
+  private async setToken() {
+    const token = await vscode.window.showInputBox({
+      title: "Serval: Set Token",
+      prompt: "Paste a token from `serval token create --name <you>` (or the server's initial-token file)",
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.trim() === "" ? "The token is empty" : undefined),
+    });
+    if (token === undefined) {
+      return;
+    }
+    await this.context.secrets.store(tokenKey, token.trim());
+    await this.pushConfiguration();
+  }
+
+  private async signOut() {
+    await this.context.secrets.delete(tokenKey);
+    // An empty token never overrides a set one in the agent, so forgetting it needs a fresh agent.
+    await this.restart();
+  }
+
+  private async pushConfiguration() {
+    if (!this.client || !this.client.isRunning()) {
+      return this.restart();
+    }
+    await this.client.sendNotification("workspace/didChangeConfiguration", { settings: { serval: await this.options() } });
+  }
+
+  private async onConfigChange(e: vscode.ConfigurationChangeEvent) {
+    if (e.affectsConfiguration("serval.agent.path") || e.affectsConfiguration("serval.agent.logLevel")) {
+      await this.restart();
+    } else if (e.affectsConfiguration("serval.server")) {
+      await this.pushConfiguration();
+    } else if (e.affectsConfiguration("serval.inlineCompletion")) {
+      this.render();
+    }
+  }
+
+  async restart() {
+    clearTimeout(this.restartTimer);
+    await this.stop();
+    this.stopping = false;
+    this.setStatus("starting", "");
+    await this.start();
+  }
+
+  async stop() {
+    this.stopping = true;
+    const c = this.client;
+    this.client = undefined;
+    if (c) {
+      try {
+        await c.stop(5000);
+      } catch (err) {
+        this.log.appendLine(`stopping serval-agent: ${String(err)}`);
+      }
+    }
+  }
+
+  dispose() {
+    clearTimeout(this.restartTimer);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+let serval: Serval | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  serval = new Serval(context);
+  context.subscriptions.push(serval);
+  await serval.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await serval?.stop();
+}
