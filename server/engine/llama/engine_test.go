@@ -1,0 +1,523 @@
+package llama
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/servalhq/serval/integration/testsupport/ggufgen"
+	"github.com/servalhq/serval/integration/testsupport/llamalib"
+	"github.com/servalhq/serval/server/engine"
+)
+
+// testModel writes the generated test model once per option set.
+var testModels sync.Map // Options -> path
+
+func testModel(t testing.TB, opts ggufgen.Options) string {
+	t.Helper()
+	if p, ok := testModels.Load(opts); ok {
+		return p.(string)
+	}
+	dir, err := os.MkdirTemp("", "serval-llama-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "model.gguf")
+	if err := ggufgen.WriteTestModel(p, opts); err != nil {
+		t.Fatal(err)
+	}
+	actual, _ := testModels.LoadOrStore(opts, p)
+	return actual.(string)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testModels.Range(func(_, v any) bool {
+		os.RemoveAll(filepath.Dir(v.(string)))
+		return true
+	})
+	os.Exit(code)
+}
+
+// openTest opens an engine on the generated model (or cfg.ModelPath) with one thread.
+func openTest(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	cfg.LibDir = llamalib.Dir(t)
+	if cfg.ModelPath == "" {
+		cfg.ModelPath = testModel(t, ggufgen.Options{})
+	}
+	if cfg.Threads == 0 {
+		cfg.Threads = 1
+	}
+	if cfg.CtxSize == 0 {
+		cfg.CtxSize = 4096
+	}
+	e, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// complete runs req and returns the concatenated text and the chunks.
+func complete(t testing.TB, e *Engine, req engine.Request) (string, []string, engine.Usage) {
+	t.Helper()
+	var chunks []string
+	u, err := e.Complete(context.Background(), req, func(s string) error {
+		chunks = append(chunks, s)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Complete(%q): %v", req.Prompt, err)
+	}
+	return strings.Join(chunks, ""), chunks, u
+}
+
+const goPrompt = "<|fim_prefix|>package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(<|fim_suffix|>)\n}\n<|fim_middle|>"
+
+var prompts = []string{
+	goPrompt,
+	"<|fim_prefix|>def fib(n):\n    if n < 2:\n        return n\n    <|fim_suffix|><|fim_middle|>",
+	"<|fim_prefix|>function add(a, b) {\n  return <|fim_suffix|>\n}<|fim_middle|>",
+	"<|fim_prefix|>fn main() {\n    let x = <|fim_suffix|>;\n}<|fim_middle|>",
+}
+
+func TestGenerationIsDeterministicAndVisible(t *testing.T) {
+	e := openTest(t, Config{})
+	first, _, u := complete(t, e, engine.Request{Prompt: goPrompt, MaxTokens: 16})
+	if strings.TrimSpace(first) == "" {
+		t.Fatalf("completion %q has no visible text", first)
+	}
+	if u.GeneratedTokens != 16 || u.StopReason != "max_tokens" {
+		t.Errorf("usage %+v, want 16 generated tokens stopped by max_tokens", u)
+	}
+	if u.PromptTokens != e.CountTokens(goPrompt) || u.PromptTokens == 0 {
+		t.Errorf("PromptTokens %d, CountTokens %d", u.PromptTokens, e.CountTokens(goPrompt))
+	}
+	again, _, _ := complete(t, e, engine.Request{Prompt: goPrompt, MaxTokens: 16})
+	fresh, _, _ := complete(t, openTest(t, Config{}), engine.Request{Prompt: goPrompt, MaxTokens: 16})
+	if again != first || fresh != first {
+		t.Errorf("greedy completions differ: %q, %q (same engine), %q (fresh engine)", first, again, fresh)
+	}
+}
+
+func TestStreamsTokenByToken(t *testing.T) {
+	e := openTest(t, Config{})
+	text, chunks, u := complete(t, e, engine.Request{Prompt: goPrompt, MaxTokens: 24})
+	if len(chunks) < 2 {
+		t.Fatalf("%d chunks for %d tokens; want streaming", len(chunks), u.GeneratedTokens)
+	}
+	for _, c := range chunks {
+		if c == "" {
+			t.Error("empty chunk emitted")
+		}
+	}
+	// A shorter generation is a prefix of a longer one: the stream comes in order.
+	short, _, _ := complete(t, e, engine.Request{Prompt: goPrompt, MaxTokens: 8})
+	if !strings.HasPrefix(text, short) {
+		t.Errorf("8-token completion %q is not a prefix of the 24-token one %q", short, text)
+	}
+}
+
+func TestMaxTokens(t *testing.T) {
+	e := openTest(t, Config{})
+	for _, n := range []int{1, 5, 33} {
+		_, _, u := complete(t, e, engine.Request{Prompt: prompts[1], MaxTokens: n})
+		if u.GeneratedTokens != n || u.StopReason != "max_tokens" {
+			t.Errorf("MaxTokens %d: usage %+v", n, u)
+		}
+	}
+}
+
+func TestNeverEmitsInvalidUTF8(t *testing.T) {
+	e := openTest(t, Config{ModelPath: testModel(t, ggufgen.Options{RawBytes: true, Seed: 11})})
+	total := 0
+	for _, p := range prompts {
+		text, chunks, u := complete(t, e, engine.Request{Prompt: p, MaxTokens: 64})
+		for _, c := range chunks {
+			if !utf8.ValidString(c) {
+				t.Errorf("invalid UTF-8 chunk %q", c)
+			}
+		}
+		total += u.GeneratedTokens
+		t.Logf("%d tokens -> %q", u.GeneratedTokens, text)
+	}
+	if total == 0 {
+		t.Fatal("no tokens generated")
+	}
+}
+
+func TestSamplingWithTemperature(t *testing.T) {
+	e := openTest(t, Config{})
+	req := engine.Request{Prompt: goPrompt, MaxTokens: 24, Temperature: 1.5, TopP: 0.95, Seed: 42}
+	a, _, _ := complete(t, e, req)
+	b, _, _ := complete(t, e, req)
+	if a != b {
+		t.Errorf("same seed gave %q and %q", a, b)
+	}
+	seen := map[string]bool{a: true}
+	for seed := uint32(1); seed <= 5; seed++ {
+		req.Seed = seed
+		s, _, _ := complete(t, e, req)
+		seen[s] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("six seeds at temperature 1.5 all gave %q", a)
+	}
+}
+
+func TestPrefixReuse(t *testing.T) {
+	e := openTest(t, Config{})
+	base := "<|fim_prefix|>" + strings.Repeat("func f() int {\n\treturn 1\n}\n", 20)
+	first := base + "<|fim_suffix|><|fim_middle|>"
+	_, _, u1 := complete(t, e, engine.Request{Prompt: first, MaxTokens: 4})
+	if u1.ReusedTokens != 0 || u1.EvaluatedTokens != u1.PromptTokens {
+		t.Errorf("first request: %+v, want nothing reused", u1)
+	}
+	second := base + "func g<|fim_suffix|><|fim_middle|>"
+	text, _, u2 := complete(t, e, engine.Request{Prompt: second, MaxTokens: 8})
+	shared := e.CountTokens(base)
+	if u2.ReusedTokens < shared-1 || u2.ReusedTokens+u2.EvaluatedTokens != u2.PromptTokens {
+		t.Errorf("second request: %+v, want about %d reused", u2, shared)
+	}
+	// The cache must not change the result.
+	fresh, _, u3 := complete(t, openTest(t, Config{}), engine.Request{Prompt: second, MaxTokens: 8})
+	if fresh != text || u3.ReusedTokens != 0 {
+		t.Errorf("with cache %q, without %q (%+v)", text, fresh, u3)
+	}
+	// The identical prompt again reuses all but the last token.
+	_, _, u4 := complete(t, e, engine.Request{Prompt: second, MaxTokens: 8})
+	if u4.ReusedTokens != u4.PromptTokens-1 || u4.EvaluatedTokens != 1 {
+		t.Errorf("repeated prompt: %+v", u4)
+	}
+}
+
+func TestRoutesToSlotWithLongestPrefix(t *testing.T) {
+	e := openTest(t, Config{Parallel: 2})
+	a := "<|fim_prefix|>" + strings.Repeat("def a():\n    return 1\n", 10)
+	b := "<|fim_prefix|>" + strings.Repeat("class B:\n    pass\n", 10)
+	complete(t, e, engine.Request{Prompt: a, MaxTokens: 2})
+	// The first slot holds a; b goes to the other free slot with nothing in common,
+	// the least-filled one wins on ties... either way a then finds its own slot.
+	complete(t, e, engine.Request{Prompt: b, MaxTokens: 2})
+	_, _, ua := complete(t, e, engine.Request{Prompt: a + "x", MaxTokens: 2})
+	_, _, ub := complete(t, e, engine.Request{Prompt: b + "y", MaxTokens: 2})
+	if ua.ReusedTokens < e.CountTokens(a)-1 || ub.ReusedTokens < e.CountTokens(b)-1 {
+		t.Errorf("reuse a %+v, b %+v: requests not routed to the slot holding their prefix", ua, ub)
+	}
+}
+
+func TestCancellationFreesTheSlot(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	emitted := 0
+	u, err := e.Complete(ctx, engine.Request{Prompt: goPrompt}, func(string) error {
+		emitted++
+		if emitted == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || u.StopReason != "cancelled" {
+		t.Fatalf("err %v, usage %+v; want context.Canceled and stop reason cancelled", err, u)
+	}
+	if info := e.Info(); info.Busy != 0 || info.Queued != 0 {
+		t.Errorf("after cancel: %+v", info)
+	}
+	text, _, _ := complete(t, e, engine.Request{Prompt: goPrompt, MaxTokens: 4})
+	if text == "" {
+		t.Error("no completion after a cancelled one")
+	}
+}
+
+func TestEmitErrorStopsGeneration(t *testing.T) {
+	e := openTest(t, Config{})
+	boom := errors.New("client went away")
+	calls := 0
+	u, err := e.Complete(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 100}, func(string) error {
+		calls++
+		return boom
+	})
+	if !errors.Is(err, boom) || calls != 1 || u.GeneratedTokens >= 100 {
+		t.Errorf("err %v after %d emits, usage %+v", err, calls, u)
+	}
+	if info := e.Info(); info.Busy != 0 {
+		t.Errorf("slot still busy: %+v", info)
+	}
+}
+
+func TestMoreRequestsThanSlotsAllComplete(t *testing.T) {
+	single := openTest(t, Config{})
+	want := map[string]string{}
+	for _, p := range prompts {
+		want[p], _, _ = complete(t, single, engine.Request{Prompt: p, MaxTokens: 12})
+	}
+	e := openTest(t, Config{Parallel: 2, MaxQueue: 16})
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*len(prompts))
+	for range 3 {
+		for _, p := range prompts {
+			wg.Go(func() {
+				var b strings.Builder
+				_, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: 12}, func(s string) error {
+					b.WriteString(s)
+					return nil
+				})
+				if err == nil && b.String() != want[p] {
+					err = fmt.Errorf("prompt %.20q: batched %q, alone %q", p, b.String(), want[p])
+				}
+				errs <- err
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if info := e.Info(); info.Busy != 0 || info.Queued != 0 {
+		t.Errorf("after all requests: %+v", info)
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 1})
+	// The first request generates until cancelled, holding the only slot.
+	busy, release := context.WithCancel(context.Background())
+	defer release()
+	started := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		first := true
+		e.Complete(busy, engine.Request{Prompt: goPrompt}, func(string) error {
+			if first {
+				first = false
+				close(started)
+			}
+			return nil
+		})
+	})
+	<-started
+	queued := make(chan engine.Usage, 1)
+	wg.Go(func() {
+		u, err := e.Complete(context.Background(), engine.Request{Prompt: prompts[1], MaxTokens: 2}, func(string) error { return nil })
+		if err != nil {
+			t.Error(err)
+		}
+		queued <- u
+	})
+	for i := 0; e.Info().Queued != 1; i++ {
+		if i > 1000 {
+			t.Fatal("second request never queued")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := e.Complete(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 2}, func(string) error { return nil }); !errors.Is(err, engine.ErrQueueFull) {
+		t.Errorf("third request: %v, want ErrQueueFull", err)
+	}
+	release()
+	wg.Wait()
+	if u := <-queued; u.QueueWait <= 0 {
+		t.Errorf("queued request reports no queue wait: %+v", u)
+	}
+}
+
+func TestCancelWhileQueued(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 2})
+	// The first request generates until cancelled, holding the only slot.
+	busy, release := context.WithCancel(context.Background())
+	defer release()
+	started := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		first := true
+		e.Complete(busy, engine.Request{Prompt: goPrompt}, func(string) error {
+			if first {
+				first = false
+				close(started)
+			}
+			return nil
+		})
+	})
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.Complete(ctx, engine.Request{Prompt: goPrompt, MaxTokens: 2}, func(string) error { return nil })
+		errc <- err
+	}()
+	for i := 0; e.Info().Queued != 1; i++ {
+		if i > 1000 {
+			t.Fatal("request never queued")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("queued request: %v", err)
+	}
+	if q := e.Info().Queued; q != 0 {
+		t.Errorf("%d still queued", q)
+	}
+	release()
+	wg.Wait()
+}
+
+func TestPromptTooLong(t *testing.T) {
+	e := openTest(t, Config{CtxSize: 64})
+	_, err := e.Complete(context.Background(), engine.Request{Prompt: strings.Repeat("x y ", 100)}, func(string) error { return nil })
+	if !errors.Is(err, engine.ErrPromptTooLong) {
+		t.Errorf("err %v, want ErrPromptTooLong", err)
+	}
+	// Generation stops when the slot's context is full.
+	_, _, u := complete(t, e, engine.Request{Prompt: "x", MaxTokens: 1000})
+	if u.GeneratedTokens >= 64 || u.GeneratedTokens == 0 {
+		t.Errorf("usage %+v in a 64-token context", u)
+	}
+}
+
+func TestOddPrompts(t *testing.T) {
+	e := openTest(t, Config{})
+	for _, p := range []string{"", "\x00", "a\x00b", "\xff\xfe", "<|fim_middle|>", strings.Repeat("é", 50)} {
+		if _, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: 3}, func(string) error { return nil }); err != nil {
+			t.Errorf("prompt %q: %v", p, err)
+		}
+	}
+}
+
+func TestInfoAndFIMDetection(t *testing.T) {
+	e := openTest(t, Config{Parallel: 3, MaxQueue: 5})
+	info := e.Info()
+	if info.Model != "serval-test-tiny" || info.Device != "cpu" || info.Slots != 3 || info.MaxQueue != 5 || info.ContextSize != 4096 || info.FIMTemplate != "qwen" {
+		t.Errorf("info %+v", info)
+	}
+	plain := openTest(t, Config{ModelPath: testModel(t, ggufgen.Options{NoFIM: true, Name: "plain"})})
+	if got := plain.Info().FIMTemplate; got != "" {
+		t.Errorf("model without FIM tokens: template %q", got)
+	}
+}
+
+func TestChatTemplate(t *testing.T) {
+	e := openTest(t, Config{})
+	if e.ChatTemplate() != ggufgen.ChatTemplate {
+		t.Fatalf("chat template %q", e.ChatTemplate())
+	}
+	got, err := e.ApplyChatTemplate([]engine.Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	var b strings.Builder
+	u, err := e.Chat(context.Background(), engine.ChatRequest{Messages: []engine.Message{{Role: "user", Content: "Hi"}}, MaxTokens: 5}, func(s string) error {
+		b.WriteString(s)
+		return nil
+	})
+	if err != nil || u.GeneratedTokens != 5 || b.Len() == 0 {
+		t.Errorf("chat: %v, %+v, %q", err, u, b.String())
+	}
+	if _, err := e.ApplyChatTemplate(nil); err == nil {
+		t.Error("no messages accepted")
+	}
+}
+
+func TestSharedTinyRandomModel(t *testing.T) {
+	path := llamalib.SharedModel(t, "llama-2-tiny-random.gguf")
+	e := openTest(t, Config{ModelPath: path, CtxSize: 512})
+	_, _, u := complete(t, e, engine.Request{Prompt: "def hello():", MaxTokens: 8})
+	if u.PromptTokens == 0 {
+		t.Errorf("usage %+v", u)
+	}
+	if got := e.Info().FIMTemplate; got != "" {
+		t.Errorf("llama-2 vocabulary detected as FIM template %q", got)
+	}
+}
+
+func TestBadModelFiles(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile(testModel(t, ggufgen.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"empty.gguf":     nil,
+		"text.gguf":      []byte("this is not a model\n"),
+		"truncated.gguf": good[:len(good)/3],
+		"header.gguf":    good[:200],
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(context.Background(), Config{ModelPath: p, LibDir: dir})
+		if err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %v does not name the file", name, err)
+		}
+	}
+	for _, p := range []string{filepath.Join(dir, "missing.gguf"), dir} {
+		if _, err := Open(context.Background(), Config{ModelPath: p, LibDir: dir}); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %v", p, err)
+		}
+	}
+}
+
+func TestMissingLibraries(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Open(context.Background(), Config{ModelPath: testModel(t, ggufgen.Options{}), LibDir: dir})
+	if !errors.Is(err, ErrLibrariesMissing) || !strings.Contains(err.Error(), "make deps") || !strings.Contains(err.Error(), "--lib-dir") {
+		t.Errorf("error %v; want ErrLibrariesMissing telling to run make deps or set --lib-dir", err)
+	}
+}
+
+func TestUnknownDevice(t *testing.T) {
+	_, err := Open(context.Background(), Config{ModelPath: testModel(t, ggufgen.Options{}), Device: "tpu"})
+	if err == nil || !strings.Contains(err.Error(), "tpu") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestDefaultLibDir(t *testing.T) {
+	exe, _ := os.Executable()
+	exe, _ = filepath.EvalSymlinks(exe)
+	if got, want := DefaultLibDir("cuda"), filepath.Join(filepath.Dir(exe), "lib", "cuda"); got != want {
+		t.Errorf("DefaultLibDir(cuda) = %s, want %s", got, want)
+	}
+	t.Setenv("SERVAL_LIB_DIR", "/x")
+	if got := ResolveLibDir("", "cpu"); got != "/x" {
+		t.Errorf("ResolveLibDir with $SERVAL_LIB_DIR = %s", got)
+	}
+	if got := ResolveLibDir("/flag", "cpu"); got != "/flag" {
+		t.Errorf("ResolveLibDir with a flag = %s", got)
+	}
+}
+
+func TestClosedEngine(t *testing.T) {
+	cfg := Config{ModelPath: testModel(t, ggufgen.Options{}), LibDir: llamalib.Dir(t), Threads: 1, CtxSize: 256}
+	e, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := e.Complete(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil }); err == nil {
+		t.Error("Complete on a closed engine succeeded")
+	}
+}

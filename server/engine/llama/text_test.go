@@ -1,0 +1,142 @@
+package llama
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/servalhq/serval/integration/testsupport/ggufgen"
+)
+
+func TestUTF8BufferJoinsSplitCharacters(t *testing.T) {
+	var b utf8Buffer
+	euro := []byte("€") // e2 82 ac
+	if got := b.write([]byte("a")); got != "a" {
+		t.Errorf("got %q", got)
+	}
+	if got := b.write(euro[:1]); got != "" {
+		t.Errorf("first byte of € emitted %q", got)
+	}
+	if got := b.write(euro[1:2]); got != "" {
+		t.Errorf("second byte of € emitted %q", got)
+	}
+	if got := b.write(append(euro[2:], 'b')); got != "€b" {
+		t.Errorf("got %q, want €b", got)
+	}
+}
+
+func TestUTF8BufferDropsInvalidBytes(t *testing.T) {
+	var b utf8Buffer
+	if got := b.write([]byte{'x', 0xff, 'y', 0x80}); got != "xy" {
+		t.Errorf("got %q", got)
+	}
+	// A start byte followed by a non-continuation byte can never complete.
+	if got := b.write([]byte{0xe2, 'z'}); got != "z" {
+		t.Errorf("got %q", got)
+	}
+	b.write([]byte{0xf0, 0x9f})
+	b.flush()
+	if got := b.write([]byte("ok")); got != "ok" {
+		t.Errorf("after flush: %q", got)
+	}
+}
+
+func FuzzUTF8Buffer(f *testing.F) {
+	f.Add([]byte("héllo €"), 3)
+	f.Add([]byte{0xe2, 0x82, 0xac, 0xff, 0xf0, 0x9f, 0x98, 0x80}, 1)
+	f.Fuzz(func(t *testing.T, data []byte, chunk int) {
+		if chunk <= 0 || chunk > 16 {
+			chunk = 1
+		}
+		var b utf8Buffer
+		var out strings.Builder
+		for i := 0; i < len(data); i += chunk {
+			s := b.write(data[i:min(i+chunk, len(data))])
+			if !utf8.ValidString(s) {
+				t.Fatalf("invalid output %q", s)
+			}
+			out.WriteString(s)
+		}
+		if utf8.Valid(data) && out.String() != string(data) && len(b.pending) == 0 {
+			t.Fatalf("valid input %q came out as %q", data, out.String())
+		}
+		if utf8.Valid(data) && !strings.HasPrefix(string(data), out.String()) {
+			t.Fatalf("valid input %q came out as %q", data, out.String())
+		}
+	})
+}
+
+func TestDetectFIMTemplate(t *testing.T) {
+	cases := []struct {
+		name   string
+		tokens []string
+		want   string
+	}{
+		{"", []string{"a", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"}, "qwen"},
+		{"", []string{"<fim_prefix>", "<fim_suffix>", "<fim_middle>"}, "starcoder"},
+		{"", []string{"▁<PRE>", "▁<SUF>", "▁<MID>"}, "codellama"},
+		{"", []string{"<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"}, "deepseek"},
+		{"", []string{"[PREFIX]", "[SUFFIX]"}, "codestral"},
+		{"", []string{"<|fim_prefix|>", "<|fim_suffix|>"}, ""},
+		{"Qwen2.5 Coder 0.5B Instruct", nil, "qwen"},
+		{"starcoderbase-1b", nil, "starcoder"},
+		{"CodeLlama-7b-hf", nil, "codellama"},
+		{"deepseek-coder-1.3b-base", nil, "deepseek"},
+		{"Codestral-22B", nil, "codestral"},
+		{"Llama-2", []string{"<s>", "</s>"}, ""},
+	}
+	for _, c := range cases {
+		if got := detectFIMTemplate(c.name, c.tokens); got != c.want {
+			t.Errorf("detect(%q, %v) = %q, want %q", c.name, c.tokens, got, c.want)
+		}
+	}
+}
+
+func testModelBytes(t testing.TB) []byte {
+	f, err := ggufgen.Build(ggufgen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestParseGGUF(t *testing.T) {
+	data := testModelBytes(t)
+	h, err := parseGGUF(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Version != 3 || h.Strings["general.name"] != "serval-test-tiny" || h.Strings["general.architecture"] != "llama" ||
+		h.Uints["llama.context_length"] != 8192 || len(h.Tokens) != len(ggufgen.BuildVocab(ggufgen.Options{}).Tokens) || h.TensorCount == 0 {
+		t.Errorf("header %+v", h)
+	}
+	for _, n := range []int{0, 3, 4, 8, 23, 100, 5000, len(data) / 2} {
+		if _, err := parseGGUF(bytes.NewReader(data[:n]), int64(n)); err == nil {
+			t.Errorf("file truncated to %d bytes accepted", n)
+		}
+	}
+	bad := bytes.Clone(data)
+	bad[4] = 9 // version
+	if _, err := parseGGUF(bytes.NewReader(bad), int64(len(bad))); err == nil {
+		t.Error("version 9 accepted")
+	}
+	if _, err := readGGUFHeader(os.DevNull); err == nil {
+		t.Error("empty file accepted")
+	}
+}
+
+func FuzzParseGGUF(f *testing.F) {
+	data := testModelBytes(f)
+	f.Add(data[:4096])
+	f.Add([]byte("GGUF\x03\x00\x00\x00"))
+	f.Add([]byte("not gguf"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parseGGUF(bytes.NewReader(b), int64(len(b))) // must not panic or hang
+	})
+}

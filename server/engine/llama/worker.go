@@ -1,0 +1,253 @@
+package llama
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	yz "github.com/hybridgroup/yzma/pkg/llama"
+
+	"github.com/servalhq/serval/server/engine"
+)
+
+// work is the engine's single worker: it owns the llama.cpp context and
+// runs decode steps while any slot has a job.
+func (e *Engine) work() {
+	defer close(e.workerDone)
+	for {
+		e.mu.Lock()
+		for len(e.queue) > 0 {
+			s := e.bestFreeSlot(e.queue[0].tokens)
+			if s == nil {
+				break
+			}
+			s.job = e.queue[0]
+			e.queue = e.queue[1:]
+		}
+		var active []*slot
+		for _, s := range e.slots {
+			if s.job != nil {
+				s.cur = s.job
+				active = append(active, s)
+			}
+		}
+		closed := e.stopping
+		e.mu.Unlock()
+
+		if len(active) == 0 {
+			if closed {
+				return
+			}
+			<-e.wake
+			continue
+		}
+		e.step(active, closed)
+	}
+}
+
+// step advances every active slot by one decode.
+func (e *Engine) step(active []*slot, closed bool) {
+	e.batch.Clear()
+	e.decoding = e.decoding[:0]
+	budget := e.cfg.BatchSize
+	var inBatch []*slot
+
+	// Generating slots first (one token each), then prompt chunks.
+	for _, generating := range []bool{true, false} {
+		for _, s := range active {
+			j := s.cur
+			if j == nil {
+				continue // released earlier in this step
+			}
+			if !s.started {
+				if generating {
+					continue
+				}
+				e.start(s)
+			}
+			if s.generating != generating {
+				continue
+			}
+			if closed {
+				e.release(s, "error", errClosed)
+				continue
+			}
+			if j.cancelled.Load() || j.ctx.Err() != nil {
+				e.release(s, "cancelled", nil)
+				continue
+			}
+			if budget == 0 {
+				continue
+			}
+			s.added, s.logitIdx = 0, -1
+			pos := len(s.cached)
+			if generating {
+				e.batch.Add(s.last, yz.Pos(pos), []yz.SeqId{s.seq}, true)
+				s.added, s.logitIdx = 1, e.batch.NTokens-1
+				budget--
+			} else {
+				n := min(budget, len(j.tokens)-s.prompt)
+				for i := range n {
+					last := s.prompt+i == len(j.tokens)-1
+					e.batch.Add(j.tokens[s.prompt+i], yz.Pos(pos+i), []yz.SeqId{s.seq}, last)
+					if last {
+						s.logitIdx = e.batch.NTokens - 1
+					}
+				}
+				s.added = n
+				budget -= n
+			}
+			inBatch = append(inBatch, s)
+			e.decoding = append(e.decoding, j)
+		}
+	}
+	if len(inBatch) == 0 {
+		return
+	}
+
+	rc, err := yz.Decode(e.lctx, e.batch)
+	e.decoding = e.decoding[:0]
+	if err != nil || rc != 0 {
+		// Drop whatever part of the batch reached the cache, so each
+		// slot's cached tokens describe its cache exactly again.
+		for _, s := range inBatch {
+			e.trimCache(s, len(s.cached))
+		}
+		if rc == 2 { // aborted: the jobs were cancelled (or the engine is closing)
+			return // the next step releases them
+		}
+		if err == nil {
+			err = fmt.Errorf("llama_decode returned %d", rc)
+			if rc == 1 {
+				err = errors.New("llama_decode: no room in the KV cache")
+			}
+		}
+		for _, s := range inBatch {
+			e.release(s, "error", fmt.Errorf("llama: %w", err))
+		}
+		return
+	}
+
+	for _, s := range inBatch {
+		j := s.cur
+		if s.generating {
+			s.cached = append(s.cached, s.last)
+		} else {
+			s.cached = append(s.cached, j.tokens[s.prompt:s.prompt+s.added]...)
+			s.prompt += s.added
+			if s.prompt < len(j.tokens) {
+				continue // more prompt to evaluate
+			}
+			s.generating = true
+			s.genStart = time.Now()
+		}
+		e.sample(s)
+	}
+}
+
+// start sets up a slot for its new job: reuse the cached prefix, drop the
+// rest of the slot's cache, and build the sampler.
+func (e *Engine) start(s *slot) {
+	j := s.cur
+	s.started = true
+	s.generating = false
+	s.text.flush()
+	s.promptFrom = time.Now()
+	s.usage = engine.Usage{PromptTokens: len(j.tokens), QueueWait: s.promptFrom.Sub(j.enqueued)}
+
+	reuse := commonPrefix(s.cached, j.tokens)
+	if reuse == len(j.tokens) {
+		reuse-- // the last prompt token is evaluated again to get its logits
+	}
+	e.trimCache(s, reuse)
+	s.prompt = len(s.cached)
+	s.usage.ReusedTokens = s.prompt
+	s.usage.EvaluatedTokens = len(j.tokens) - s.prompt
+
+	chain := yz.SamplerChainInit(yz.SamplerChainDefaultParams())
+	if j.req.Temperature <= 0 {
+		yz.SamplerChainAdd(chain, yz.SamplerInitGreedy())
+	} else {
+		if j.req.TopP > 0 && j.req.TopP < 1 {
+			yz.SamplerChainAdd(chain, yz.SamplerInitTopP(j.req.TopP, 1))
+		}
+		yz.SamplerChainAdd(chain, yz.SamplerInitTemp(j.req.Temperature))
+		yz.SamplerChainAdd(chain, yz.SamplerInitDist(j.req.Seed))
+	}
+	s.sampler = chain
+}
+
+// trimCache keeps the first n cached tokens of slot s and drops the rest of
+// its sequence from the KV cache (all of it when partial removal fails).
+func (e *Engine) trimCache(s *slot, n int) {
+	if n >= len(s.cached) {
+		s.cached = s.cached[:min(n, len(s.cached))]
+		// Still drop anything beyond: a failed decode may have left entries.
+		yz.MemorySeqRm(e.mem, s.seq, yz.Pos(len(s.cached)), -1)
+		return
+	}
+	if ok, err := yz.MemorySeqRm(e.mem, s.seq, yz.Pos(n), -1); ok && err == nil {
+		s.cached = s.cached[:n]
+		return
+	}
+	yz.MemorySeqRm(e.mem, s.seq, -1, -1)
+	s.cached = s.cached[:0]
+}
+
+// sample picks slot s's next token after a decode and streams its text.
+func (e *Engine) sample(s *slot) {
+	j := s.cur
+	tok := yz.SamplerSample(s.sampler, e.lctx, s.logitIdx)
+	if s.usage.GeneratedTokens == 0 {
+		s.usage.PromptEval = s.genStart.Sub(s.promptFrom)
+	}
+	if yz.VocabIsEOG(e.vocab, tok) {
+		e.release(s, "eos", nil)
+		return
+	}
+	s.usage.GeneratedTokens++
+	if cap(s.piece) < 256 {
+		s.piece = make([]byte, 256)
+	}
+	n := yz.TokenToPiece(e.vocab, tok, s.piece[:cap(s.piece)], 0, false)
+	if n < 0 { // the buffer is too small: -n bytes are needed
+		s.piece = make([]byte, -n)
+		n = yz.TokenToPiece(e.vocab, tok, s.piece, 0, false)
+	}
+	if n > 0 {
+		if text := s.text.write(s.piece[:n]); text != "" {
+			j.push(text)
+		}
+	}
+	s.last = tok
+	switch {
+	case j.req.MaxTokens > 0 && s.usage.GeneratedTokens >= j.req.MaxTokens:
+		e.release(s, "max_tokens", nil)
+	case len(s.cached)+1 >= e.cfg.CtxSize:
+		e.release(s, "max_tokens", nil) // the slot's context is full
+	}
+}
+
+// release ends slot s's job and frees the slot.
+func (e *Engine) release(s *slot, reason string, err error) {
+	j := s.cur
+	s.cur = nil
+	s.text.flush()
+	if s.sampler != 0 {
+		yz.SamplerFree(s.sampler)
+		s.sampler = 0
+	}
+	s.usage.StopReason = reason
+	if s.generating {
+		s.usage.Generation = time.Since(s.genStart)
+	} else if s.started {
+		s.usage.PromptEval = time.Since(s.promptFrom)
+	}
+	s.started, s.generating = false, false
+	e.mu.Lock()
+	s.job = nil
+	e.useClock++
+	s.lastUsed = e.useClock
+	e.mu.Unlock()
+	j.finish(s.usage, err)
+}
