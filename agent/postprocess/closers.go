@@ -8,32 +8,44 @@ import "strings"
 // would read `foo(a, b))`. Every way of overlapping the completion's end
 // with the start of the rest of the line is scored by how balanced the
 // resulting line is (mismatched or unmatched closers, an unterminated
-// string), and the best one wins, the shortest replace range on a tie, so
-// that a closer is neither doubled nor lost: `foo(` + `bar(x)` before `)`
-// keeps the `)`.
+// string), and the best one wins, so that a closer is neither doubled nor
+// lost: `foo(` + `bar(x)` before `)` keeps the `)`, `from '` + `./x';`
+// before `'` replaces the `'`.
 func matchClosers(cc *cursorContext, text string) (string, int) {
 	rest := cc.lineSuffix
 	if rest == "" || text == "" {
 		return text, 0
 	}
 	lx := lexicalFor(cc.lang)
-	best, bestScore := 0, lineImbalance(lx, cc.linePrefix+text+rest)
+	best, bestScore := 0, lineImbalance(lx, cc.linePrefix+text+rest)+commentedOut(lx, cc.linePrefix+text, rest)
 	if bestScore == 0 {
 		return text, 0
 	}
+	bestExact := false
 	for k := 1; k <= len(rest); k++ {
 		head := rest[:k]
 		if !onlyClosers(head) {
 			break
 		}
-		if !strings.HasSuffix(text, strings.TrimLeft(head, " \t")) {
-			continue
-		}
-		if score := lineImbalance(lx, cc.linePrefix+text+rest[k:]); score < bestScore {
-			best, bestScore = k, score
+		score := lineImbalance(lx, cc.linePrefix+text+rest[k:]) + commentedOut(lx, cc.linePrefix+text, rest[k:])
+		// Between equally good ranges, one the completion ends with
+		// exactly (`);` over `);`) beats a shorter one (which would leave
+		// `;;`); otherwise the shortest wins.
+		exact := strings.HasSuffix(text, strings.TrimLeft(head, " \t"))
+		if score < bestScore || score == bestScore && exact && !bestExact {
+			best, bestScore, bestExact = k, score, exact
 		}
 	}
 	return text, best
+}
+
+// commentedOut counts the closers of rest that a line comment at the end
+// of line would swallow.
+func commentedOut(lx lexical, line, rest string) int {
+	if _, inComment := lineEndState(lx, line); !inComment {
+		return 0
+	}
+	return strings.Count(rest, ")") + strings.Count(rest, "]") + strings.Count(rest, "}")
 }
 
 // lineImbalance counts what is wrong with the brackets and quotes of text
@@ -87,6 +99,13 @@ func openerOf(ch byte) byte {
 // unterminatedString reports whether the last line of text ends inside a
 // single-line string literal.
 func unterminatedString(lx lexical, text string) bool {
+	inString, _ := lineEndState(lx, text)
+	return inString
+}
+
+// lineEndState reports whether the last line of text ends inside a string
+// literal or a line comment.
+func lineEndState(lx lexical, text string) (inString, inComment bool) {
 	line := text[strings.LastIndexByte(text, '\n')+1:]
 	for i := 0; i < len(line); i++ {
 		switch ch := line[i]; ch {
@@ -99,18 +118,18 @@ func unterminatedString(lx lexical, text string) bool {
 			}
 			end := stringEnd(line, i)
 			if end >= len(line) || line[end] != ch {
-				return true
+				return true, false
 			}
 			i = end
 		case '#':
 			if lx.hashComment {
-				return false
+				return false, true
 			}
 		case '/':
 			if lx.slashComment && i+1 < len(line) && line[i+1] == '/' {
-				return false
+				return false, true
 			}
 		}
 	}
-	return false
+	return false, false
 }

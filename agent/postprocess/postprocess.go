@@ -132,7 +132,7 @@ func process(in Input) (Result, bool) {
 	text = trimLeadingSpace(cc, text)
 	text = reindent(cc, text)
 
-	before := strings.TrimRight(text, " \t\n")
+	before := text
 	text = limitMidLine(cc, text)
 	text = limitScope(cc, text)
 	if isBlank(text) {
@@ -142,7 +142,7 @@ func process(in Input) (Result, bool) {
 	if isBlank(text) {
 		return discard(ReasonRepetition), true
 	}
-	cut := len(strings.TrimRight(text, " \t\n")) < len(before)
+	cut := len(text) < len(before)
 
 	text = trimSuffixOverlap(cc, text)
 	if dropSuffixDuplicate(cc, text) || isBlank(text) {

@@ -75,7 +75,7 @@ func indentationBlocks(lang string) bool {
 
 // continuationKeywords start a line that continues the statement whose
 // block the previous line closed.
-var continuationKeywords = []string{"else", "elif", "catch", "except", "finally", "while", "case", "default"}
+var continuationKeywords = []string{"else", "elif", "catch", "except", "finally"}
 
 func startsWithKeyword(line string, keywords []string) bool {
 	t := strings.TrimLeft(line, " \t")
@@ -135,8 +135,10 @@ func limitScopeByBrackets(cc *cursorContext, text string, tok bracketTokens) str
 }
 
 // continues reports whether the block closed by b (leaving depth below
-// zero) is continued: brackets later on the same line come back to depth
-// zero, or the next non-blank line starts with a continuation keyword.
+// zero) is continued: the rest of its line comes back to depth zero
+// (`} else {`, `} catch (e) {`, `}, {`, but not `} while (x);`), or the
+// line has nothing else and the next non-blank line starts with a
+// continuation keyword (`else` on its own line).
 func continues(text string, after []bracket, b bracket, end, depth int) bool {
 	d := depth
 	for _, a := range after {
@@ -148,9 +150,9 @@ func continues(text string, after []bracket, b bracket, end, depth int) bool {
 		} else {
 			d--
 		}
-		if d >= 0 {
-			return true
-		}
+	}
+	if d >= 0 {
+		return true
 	}
 	if !isBlank(text[b.off+1 : end]) {
 		return false

@@ -161,10 +161,9 @@ func reindent(cc *cursorContext, text string) string {
 
 // spaceUnit finds how many spaces the model used per level: the most common
 // step between the indentation of consecutive space-indented lines, else
-// the smallest indentation, else fallback.
+// fallback (the document's tab width).
 func spaceUnit(cursorIndent string, lines []string, fallback int) int {
 	steps := map[int]int{}
-	smallest := 0
 	prev := -1
 	if !strings.Contains(cursorIndent, "\t") {
 		prev = len(cursorIndent)
@@ -179,9 +178,6 @@ func spaceUnit(cursorIndent string, lines []string, fallback int) int {
 			continue
 		}
 		n := len(ws)
-		if n > 0 && (smallest == 0 || n < smallest) {
-			smallest = n
-		}
 		if prev >= 0 && n > prev {
 			steps[n-prev]++
 		}
@@ -196,8 +192,6 @@ func spaceUnit(cursorIndent string, lines []string, fallback int) int {
 	switch {
 	case best > 0:
 		return best
-	case smallest > 0 && smallest <= 8:
-		return smallest
 	case fallback > 0:
 		return fallback
 	}
