@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,7 +105,7 @@ const statusClientClosed = 499
 type sseWriter struct {
 	w       http.ResponseWriter
 	started bool
-	buf     []byte
+	buf     bytes.Buffer
 }
 
 func (s *sseWriter) start() {
@@ -121,14 +122,15 @@ func (s *sseWriter) start() {
 
 func (s *sseWriter) event(v any) error {
 	s.start()
-	b, err := json.Marshal(v)
-	if err != nil {
+	s.buf.Reset()
+	s.buf.WriteString("data: ")
+	enc := json.NewEncoder(&s.buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // Encode ends the line with \n
 		return err
 	}
-	s.buf = append(s.buf[:0], "data: "...)
-	s.buf = append(s.buf, b...)
-	s.buf = append(s.buf, '\n', '\n')
-	if _, err := s.w.Write(s.buf); err != nil {
+	s.buf.WriteByte('\n')
+	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
 		return err
 	}
 	return http.NewResponseController(s.w).Flush()

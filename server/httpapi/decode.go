@@ -72,7 +72,9 @@ func decodeError(err error) error {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // code is full of < and >; keep it readable
+	enc.Encode(v)
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {

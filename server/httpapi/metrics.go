@@ -70,15 +70,20 @@ func (m *metrics) handler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
-// instrument counts in-flight requests and observes their latency.
+// instrument counts in-flight requests and observes their latency under
+// route ("" means the pattern the mux matched).
 func (m *metrics) instrument(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		label := route
+		if label == "" {
+			label = r.Pattern
+		}
 		start := time.Now()
 		m.inFlight.Inc()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		defer func() {
 			m.inFlight.Dec()
-			m.latency.WithLabelValues(route, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
+			m.latency.WithLabelValues(label, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -39,6 +39,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the metrics; nil makes a fresh one.
 	Registry *prometheus.Registry
+	// Extra are more routes mounted behind the same auth and request
+	// metrics (the OpenAI-compatible API of server/openaiapi).
+	Extra []Registrar
+}
+
+// Registrar mounts routes on a mux; wrap adds auth, rate limit and metrics.
+type Registrar interface {
+	Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler)
 }
 
 // Server serves the API. Build it with New.
@@ -81,6 +89,9 @@ func New(cfg Config) (*Server, error) {
 	s.route(mux, "POST /v1/events", s.handleEvents)
 	s.route(mux, "GET /v1beta/server_setting", s.handleServerSetting)
 	s.route(mux, "GET /metrics", s.metrics.handler(cfg.Registry).ServeHTTP)
+	for _, x := range cfg.Extra {
+		x.Register(mux, func(h http.Handler) http.Handler { return s.metrics.instrument("", s.guard(h)) })
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allowed := s.methods[r.URL.Path]; len(allowed) > 0 {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/servalhq/serval/server/api"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0"
+
+// errUsage marks command-line mistakes (exit status 2).
+var errUsage = errors.New("usage error")
+
+// env reads an environment variable; tests pass a map's lookup.
+type env func(string) string
+
+const usage = `serval: a self-hosted, Tabby-compatible code completion server.
+
+Usage:
+  serval serve [flags]               start the server (serval serve --help for flags)
+  serval token create --name NAME    create an API token; prints it once, as the last line
+  serval token list                  list token names
+  serval token revoke NAME           revoke a token
+  serval stats                       completions shown/accepted per language
+  serval version                     print the version
+
+Every command takes --data-dir (default $SERVAL_DATA_DIR, else ~/.serval).
+`
+
+// run is the whole program; main only adds signals and the exit status.
+func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "token":
+		return runToken(ctx, rest, getenv, stdout, stderr)
+	case "stats":
+		return runStats(ctx, rest, getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		v := buildVersion()
+		fmt.Fprintf(stdout, "serval %s (commit %s, built %s)\n", v.GitDescribe, orUnknown(v.GitSHA), orUnknown(v.BuildDate))
+		return nil
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	}
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses args, turning flag errors into errUsage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
+
+// defaultDataDir is $SERVAL_DATA_DIR, else ~/.serval.
+func defaultDataDir(getenv env) string {
+	if d := getenv("SERVAL_DATA_DIR"); d != "" {
+		return d
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".serval")
+	}
+	return ".serval"
+}
+
+func dataDirFlag(fs *flag.FlagSet, getenv env) *string {
+	return fs.String("data-dir", defaultDataDir(getenv), "directory for the database, tokens and downloaded models ($SERVAL_DATA_DIR)")
+}
+
+// buildVersion describes this binary for /v1/health.
+func buildVersion() api.Version {
+	v := api.Version{GitDescribe: version}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				v.GitSHA = s.Value
+			case "vcs.time":
+				if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
+					v.BuildDate = t.Format("2006-01-02")
+					v.BuildTimestamp = t.Format(time.RFC3339)
+				}
+			case "vcs.modified":
+				if s.Value == "true" && !strings.HasSuffix(v.GitDescribe, "-dirty") {
+					v.GitDescribe += "-dirty"
+				}
+			}
+		}
+	}
+	return v
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

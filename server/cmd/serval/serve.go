@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/servalhq/serval/server/auth"
+	"github.com/servalhq/serval/server/completion"
+	"github.com/servalhq/serval/server/engine/llama"
+	"github.com/servalhq/serval/server/httpapi"
+	"github.com/servalhq/serval/server/models"
+	"github.com/servalhq/serval/server/openaiapi"
+	"github.com/servalhq/serval/server/prompt"
+	"github.com/servalhq/serval/server/store"
+)
+
+// serveConfig is every setting of `serval serve`, one flag each.
+type serveConfig struct {
+	model          string
+	host           string
+	port           int
+	dataDir        string
+	device         string
+	parallel       int
+	maxQueue       int
+	ctxSize        int
+	threads        int
+	libDir         string
+	promptTemplate string
+	registry       string
+	maxTokens      int
+	noAuth         bool
+	rateLimit      float64
+	rateBurst      int
+	shutdownGrace  time.Duration
+}
+
+func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
+	fs.StringVar(&c.model, "model", "Qwen2.5-Coder-0.5B", "GGUF file path, or a registry name (downloaded into <data-dir>/models when missing)")
+	fs.StringVar(&c.host, "host", "127.0.0.1", "address to listen on")
+	fs.IntVar(&c.port, "port", 8080, "port to listen on (0: any free port, printed at startup)")
+	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(getenv), "directory for the database, tokens and downloaded models ($SERVAL_DATA_DIR)")
+	fs.StringVar(&c.device, "device", "cpu", "cpu, cuda or auto")
+	fs.IntVar(&c.parallel, "parallel", 1, "requests decoded concurrently (slots)")
+	fs.IntVar(&c.maxQueue, "max-queue", 0, "requests that may wait for a slot before the server answers 503 (0: 4 × --parallel, -1: none)")
+	fs.IntVar(&c.ctxSize, "ctx-size", 0, "context size per slot in tokens (0: the model's, at most 4096)")
+	fs.IntVar(&c.threads, "threads", 0, "llama.cpp threads (0: the cores this process may use)")
+	fs.StringVar(&c.libDir, "lib-dir", "", "directory of the llama.cpp libraries (default $SERVAL_LIB_DIR, else bin/lib/<device> beside the executable)")
+	fs.StringVar(&c.promptTemplate, "prompt-template", "", "FIM template override: a name ("+strings.Join(prompt.TemplateNames(), ", ")+") or a literal with {prefix} and {suffix}")
+	fs.StringVar(&c.registry, "registry", "", "TOML file extending or overriding the model registry")
+	fs.IntVar(&c.maxTokens, "max-tokens", prompt.DefaultMaxOutputTokens, "default tokens generated per completion")
+	fs.BoolVar(&c.noAuth, "no-auth", false, "serve without tokens (refused unless --host is a loopback address)")
+	fs.Float64Var(&c.rateLimit, "rate-limit", auth.DefaultRatePerMinute, "requests per minute per token (-1: unlimited)")
+	fs.IntVar(&c.rateBurst, "rate-burst", auth.DefaultBurst, "requests a token may make at once before the rate limit applies")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a shutdown waits for requests in flight")
+}
+
+// validate checks what flags alone can tell.
+func (c *serveConfig) validate() error {
+	if c.port < 0 || c.port > 65535 {
+		return fmt.Errorf("%w: --port %d is not a port", errUsage, c.port)
+	}
+	if c.parallel < 1 {
+		return fmt.Errorf("%w: --parallel must be at least 1", errUsage)
+	}
+	if c.maxQueue < -1 {
+		return fmt.Errorf("%w: --max-queue must be -1 (none), 0 (default) or more", errUsage)
+	}
+	if c.ctxSize < 0 || c.threads < 0 || c.maxTokens < 1 {
+		return fmt.Errorf("%w: --ctx-size and --threads must not be negative, --max-tokens must be positive", errUsage)
+	}
+	if c.rateBurst < 1 {
+		return fmt.Errorf("%w: --rate-burst must be at least 1", errUsage)
+	}
+	if c.noAuth && !isLoopback(c.host) {
+		return fmt.Errorf("%w: --no-auth is refused unless the server listens only on loopback (--host 127.0.0.1, ::1 or localhost); --host %q would expose an open server", errUsage, c.host)
+	}
+	return nil
+}
+
+// isLoopback reports whether host names only loopback addresses.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// libDir resolves --lib-dir, then $SERVAL_LIB_DIR, then bin/lib/<device> beside the executable.
+func (c *serveConfig) resolvedLibDir(getenv env) string {
+	if c.libDir != "" {
+		return c.libDir
+	}
+	if d := getenv("SERVAL_LIB_DIR"); d != "" {
+		return d
+	}
+	return llama.DefaultLibDir(c.device)
+}
+
+// runServe implements `serval serve`.
+func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := newFlagSet("serval serve", stderr)
+	cfg.flags(fs, getenv)
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	// Settings in one place, as the server will use them.
+	fmt.Fprintln(stderr, "serval", buildVersion().GitDescribe, "settings:")
+	fs.VisitAll(func(f *flag.Flag) { fmt.Fprintf(stderr, "  --%-16s %s\n", f.Name, f.Value) })
+
+	// Listen first: a busy port fails before the model is loaded.
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
+	if err != nil {
+		return fmt.Errorf("listen on %s:%d: %w", cfg.host, cfg.port, err)
+	}
+	defer ln.Close()
+
+	st, err := store.Open(ctx, cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var authn *auth.Authenticator
+	if !cfg.noAuth {
+		if err := ensureInitialToken(ctx, st, cfg.dataDir, stdout); err != nil {
+			return err
+		}
+		authn = auth.New(auth.Config{Lookup: auth.StoreLookup(st), RatePerMinute: cfg.rateLimit, Burst: cfg.rateBurst})
+	} else {
+		fmt.Fprintln(stderr, "serval: --no-auth: serving without tokens on loopback only")
+	}
+
+	reg, err := models.LoadRegistry(cfg.registry)
+	if err != nil {
+		return err
+	}
+	modelPath, entry, err := reg.Resolve(ctx, cfg.model, cfg.dataDir, stderr)
+	if err != nil {
+		return err
+	}
+	eng, err := llama.Open(ctx, llama.Config{
+		ModelPath: modelPath,
+		LibDir:    cfg.resolvedLibDir(getenv),
+		Device:    cfg.device,
+		Parallel:  cfg.parallel,
+		MaxQueue:  cfg.maxQueue,
+		CtxSize:   cfg.ctxSize,
+		Threads:   cfg.threads,
+	})
+	if err != nil {
+		if errors.Is(err, llama.ErrLibrariesMissing) {
+			return fmt.Errorf("%w\nRun `make deps` (or `make build`), or point --lib-dir or $SERVAL_LIB_DIR at the directory holding libllama.so", err)
+		}
+		return err
+	}
+	defer eng.Close()
+	info := eng.Info()
+
+	tmpl, err := prompt.ChooseTemplate(cfg.promptTemplate, entry.Template, info.FIMTemplate)
+	if err != nil {
+		return fmt.Errorf("%w: --prompt-template: %v", errUsage, err)
+	}
+	builder, err := prompt.NewBuilder(prompt.Config{
+		Template:        tmpl,
+		ContextSize:     info.ContextSize,
+		MaxOutputTokens: cfg.maxTokens,
+		Tokenizer:       eng,
+	})
+	if err != nil {
+		return err
+	}
+	svc, err := completion.New(completion.Config{Engine: eng, Prompts: builder, ContextSize: info.ContextSize})
+	if err != nil {
+		return err
+	}
+	openai := &openaiapi.Handler{Completion: eng, CompletionModel: info.Model, Log: logger}
+	if entry.Kind == models.KindChat {
+		openai.Chat, openai.ChatModel = eng, info.Model
+	}
+	srv, err := httpapi.New(httpapi.Config{
+		Service: svc,
+		Store:   st,
+		Auth:    authn,
+		Version: buildVersion(),
+		Logger:  logger,
+		Extra:   []httpapi.Registrar{openai},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "serval: model %s (%s, template %s, %d slots × %d tokens, device %s)\n",
+		info.Model, modelPath, tmpl.Name, info.Slots, info.ContextSize, info.Device)
+	// Tests and scripts read this line to find the port.
+	fmt.Fprintf(stderr, "serval: listening on http://%s\n", ln.Addr())
+	err = srv.Serve(ctx, ln, cfg.shutdownGrace)
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "serval: shut down")
+	}
+	return err
+}
+
+// InitialTokenFile is written at the first start, mode 0600.
+const initialTokenFile = "initial-token"
+
+// ensureInitialToken creates a first token when there is none, so that a
+// fresh `make run` is usable at once: printed once and saved to
+// <data-dir>/initial-token (mode 0600).
+func ensureInitialToken(ctx context.Context, st *store.Store, dataDir string, stdout io.Writer) error {
+	n, err := st.CountTokens(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	secret, err := st.CreateToken(ctx, "initial")
+	if errors.Is(err, store.ErrTokenExists) {
+		return nil // another process just made it
+	}
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dataDir, initialTokenFile)
+	if err := writeSecretFile(path, secret+"\n"); err != nil {
+		return fmt.Errorf("save the initial token: %w", err)
+	}
+	fmt.Fprintf(stdout, "serval: created the first API token %q, saved to %s (shown only now; more with `serval token create --name NAME`):\n%s\n",
+		"initial", path, secret)
+	return nil
+}
+
+// writeSecretFile writes data readable by the owner only, replacing any old file.
+func writeSecretFile(path, data string) error {
+	tmp := path + ".tmp"
+	os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

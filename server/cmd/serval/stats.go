@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/servalhq/serval/server/store"
+)
+
+// runStats implements `serval stats`: per-language counts of the events
+// clients reported.
+func runStats(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serval stats", stderr)
+	dataDir := dataDirFlag(fs, getenv)
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	st, err := store.Open(ctx, *dataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	if len(stats) == 0 {
+		fmt.Fprintln(stdout, "no events yet (clients report shown/accepted completions to /v1/events)")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "LANGUAGE\tSHOWN\tACCEPTED\tDISMISSED\tACCEPTANCE\t")
+	var total store.LanguageStats
+	for _, l := range stats {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f%%\t\n", l.Language, l.Shown, l.Accepted, l.Dismissed, 100*l.AcceptanceRate())
+		total.Shown += l.Shown
+		total.Accepted += l.Accepted
+		total.Dismissed += l.Dismissed
+	}
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f%%\t\n", "all", total.Shown, total.Accepted, total.Dismissed, 100*total.AcceptanceRate())
+	return tw.Flush()
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/servalhq/serval/server/store"
+)
+
+// runToken implements `serval token create|list|revoke`.
+func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: serval token create|list|revoke", errUsage)
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet("serval token "+sub, stderr)
+	dataDir := dataDirFlag(fs, getenv)
+	var name *string
+	switch sub {
+	case "create":
+		name = fs.String("name", "", "name of the new token (who or what uses it)")
+	case "revoke":
+		name = fs.String("name", "", "name of the token to revoke (or give it as the argument)")
+	case "list":
+	default:
+		return fmt.Errorf("%w: unknown token command %q (want create, list or revoke)", errUsage, sub)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if sub == "revoke" && *name == "" && fs.NArg() == 1 {
+		*name = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if name != nil && *name == "" {
+		return fmt.Errorf("%w: serval token %s needs a name (--name NAME)", errUsage, sub)
+	}
+
+	st, err := store.Open(ctx, *dataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch sub {
+	case "create":
+		secret, err := st.CreateToken(ctx, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Created token %q. It is shown only this once; clients send it as 'Authorization: Bearer <token>':\n", *name)
+		fmt.Fprintln(stdout, secret)
+	case "list":
+		tokens, err := st.ListTokens(ctx)
+		if err != nil {
+			return err
+		}
+		if len(tokens) == 0 {
+			fmt.Fprintln(stdout, "no tokens (create one with `serval token create --name NAME`)")
+			return nil
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tCREATED")
+		for _, t := range tokens {
+			fmt.Fprintf(tw, "%s\t%s\n", t.Name, t.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"))
+		}
+		return tw.Flush()
+	case "revoke":
+		if err := st.RevokeToken(ctx, *name); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Revoked token %q (running servers stop accepting it within a few seconds).\n", *name)
+	}
+	return nil
+}
