@@ -1,0 +1,228 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// conn is the editor's end of a JSON-RPC 2.0 connection over stdio with
+// LSP's Content-Length framing. It stamps every response with the time it
+// was read, so latencies do not include the bench's own scheduling.
+type conn struct {
+	w  io.Writer
+	wm sync.Mutex // serializes writes
+
+	mu      sync.Mutex
+	nextID  int64
+	pending map[int64]chan response // guarded by mu
+	closed  error                   // guarded by mu; set when the read loop ends
+
+	// onNotify receives server notifications (serval/status, window/logMessage).
+	onNotify func(method string, params json.RawMessage)
+}
+
+type response struct {
+	Result   json.RawMessage
+	Err      *rpcError
+	Received time.Time
+}
+
+type rpcError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *rpcError) Error() string { return fmt.Sprintf("LSP error %d: %s", e.Code, e.Message) }
+
+type wireMessage struct {
+	JSONRPC string           `json:"jsonrpc"`
+	ID      *json.RawMessage `json:"id,omitempty"`
+	Method  string           `json:"method,omitempty"`
+	Params  json.RawMessage  `json:"params,omitempty"`
+	Result  json.RawMessage  `json:"result,omitempty"`
+	Error   *rpcError        `json:"error,omitempty"`
+}
+
+func newConn(w io.Writer, onNotify func(string, json.RawMessage)) *conn {
+	return &conn{w: w, pending: map[int64]chan response{}, onNotify: onNotify}
+}
+
+// readLoop reads messages until r fails; it owns r. It returns the error
+// that ended it (io.EOF when the agent closed its stdout).
+func (c *conn) readLoop(r io.Reader) error {
+	br := bufio.NewReaderSize(r, 1<<16)
+	for {
+		body, err := readFrame(br)
+		if err != nil {
+			c.mu.Lock()
+			c.closed = err
+			for id, ch := range c.pending {
+				close(ch)
+				delete(c.pending, id)
+			}
+			c.mu.Unlock()
+			return err
+		}
+		now := time.Now()
+		var m wireMessage
+		if err := json.Unmarshal(body, &m); err != nil {
+			continue // a broken message from the agent is its problem; keep reading
+		}
+		switch {
+		case m.Method != "" && m.ID != nil:
+			// A request from the agent (workspace/configuration,
+			// client/registerCapability, ...): the editor says "nothing".
+			c.reply(*m.ID, m.Method)
+		case m.Method != "":
+			if c.onNotify != nil {
+				c.onNotify(m.Method, m.Params)
+			}
+		case m.ID != nil:
+			id, err := strconv.ParseInt(string(*m.ID), 10, 64)
+			if err != nil {
+				continue
+			}
+			c.mu.Lock()
+			ch := c.pending[id]
+			delete(c.pending, id)
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- response{Result: m.Result, Err: m.Error, Received: now}
+			}
+		}
+	}
+}
+
+func (c *conn) reply(id json.RawMessage, method string) {
+	var result any
+	if method == "workspace/configuration" {
+		result = []any{}
+	}
+	msg := struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Result  any             `json:"result"`
+	}{"2.0", id, result}
+	_ = c.write(msg) // a failed write shows up as a closed connection on the next request
+}
+
+func readFrame(br *bufio.Reader) ([]byte, error) {
+	length := -1
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			break
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
+			n, err := strconv.Atoi(strings.TrimSpace(value))
+			if err != nil || n < 0 || n > 64<<20 {
+				return nil, fmt.Errorf("bad Content-Length %q", value)
+			}
+			length = n
+		}
+	}
+	if length < 0 {
+		return nil, errors.New("message without Content-Length")
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+func (c *conn) write(msg any) error {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	c.wm.Lock()
+	defer c.wm.Unlock()
+	if _, err := fmt.Fprintf(c.w, "Content-Length: %d\r\n\r\n", len(body)); err != nil {
+		return err
+	}
+	_, err = c.w.Write(body)
+	return err
+}
+
+// Notify sends a notification.
+func (c *conn) Notify(method string, params any) error {
+	return c.write(struct {
+		JSONRPC string `json:"jsonrpc"`
+		Method  string `json:"method"`
+		Params  any    `json:"params"`
+	}{"2.0", method, params})
+}
+
+// Start sends a request and returns its id and a channel that gets the
+// response (or is closed if the connection ends first).
+func (c *conn) Start(method string, params any) (int64, <-chan response, error) {
+	c.mu.Lock()
+	if c.closed != nil {
+		err := c.closed
+		c.mu.Unlock()
+		return 0, nil, fmt.Errorf("agent connection closed: %w", err)
+	}
+	c.nextID++
+	id := c.nextID
+	ch := make(chan response, 1)
+	c.pending[id] = ch
+	c.mu.Unlock()
+	err := c.write(struct {
+		JSONRPC string `json:"jsonrpc"`
+		ID      int64  `json:"id"`
+		Method  string `json:"method"`
+		Params  any    `json:"params"`
+	}{"2.0", id, method, params})
+	if err != nil {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+		return 0, nil, fmt.Errorf("send %s: %w", method, err)
+	}
+	return id, ch, nil
+}
+
+// Cancel sends $/cancelRequest for id.
+func (c *conn) Cancel(id int64) error {
+	return c.Notify("$/cancelRequest", map[string]int64{"id": id})
+}
+
+// Call sends a request and waits for its response.
+func (c *conn) Call(ctx context.Context, method string, params, result any) error {
+	id, ch, err := c.Start(method, params)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		_ = c.Cancel(id)
+		return fmt.Errorf("%s: %w", method, ctx.Err())
+	case resp, ok := <-ch:
+		if !ok {
+			return fmt.Errorf("%s: agent connection closed", method)
+		}
+		if resp.Err != nil {
+			return fmt.Errorf("%s: %w", method, resp.Err)
+		}
+		if result != nil && len(resp.Result) > 0 {
+			if err := json.Unmarshal(resp.Result, result); err != nil {
+				return fmt.Errorf("%s: decode result: %w", method, err)
+			}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,528 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Agent is an LSP completion agent to measure: a name for the report and
+// the command that starts it speaking LSP over stdio.
+type Agent struct {
+	Name    string
+	Command []string
+}
+
+// RunConfig is how the editor plays the traces.
+type RunConfig struct {
+	// Endpoint and Token are what the agent is told to use (the bench's
+	// counting proxy in front of the server).
+	Endpoint string
+	Token    string
+	// Speed divides every typing delay (2 = twice as fast as the trace).
+	Speed float64
+	// Settle is how long to wait after a trace's last key for answers.
+	Settle time.Duration
+	// WorkDir holds the agent's files: workspace, HOME, stderr log.
+	WorkDir string
+	Proxy   *CountingProxy
+}
+
+// KeyResult is what happened after one keystroke.
+type KeyResult struct {
+	Trace     int           `json:"trace"`
+	Index     int           `json:"index"`
+	At        time.Time     `json:"-"`
+	NextGap   time.Duration `json:"-"` // time until the next key (Settle after the last)
+	Paused    bool          `json:"paused"`
+	Answered  bool          `json:"answered"` // a non-empty suggestion came back
+	Latency   time.Duration `json:"-"`
+	Shown     bool          `json:"shown"` // ... and before the next key
+	FromCache bool          `json:"from_cache"`
+	Text      string        `json:"text,omitempty"` // the suggestion, as it would be inserted at the cursor
+	Expected  string        `json:"-"`              // what the typist typed next
+}
+
+// AgentRun is everything observed while one agent played all traces.
+type AgentRun struct {
+	Agent       string        `json:"agent"`
+	Method      string        `json:"method"` // textDocument/inlineCompletion or textDocument/completion
+	InitLatency time.Duration `json:"-"`
+	Keys        []KeyResult   `json:"-"`
+	Requests    int           `json:"server_requests"`
+	Usage       ProcUsage     `json:"-"`
+	Errors      int           `json:"errors"` // LSP error responses
+	Duration    time.Duration `json:"-"`
+}
+
+const (
+	methodInline     = "textDocument/inlineCompletion"
+	methodCompletion = "textDocument/completion"
+)
+
+// Play starts the agent, replays every trace against it, and stops it.
+func Play(ctx context.Context, agent Agent, traces []Trace, cfg RunConfig) (*AgentRun, error) {
+	if len(agent.Command) == 0 {
+		return nil, errors.New("agent command is empty")
+	}
+	if cfg.Speed <= 0 {
+		cfg.Speed = 1
+	}
+	dir := filepath.Join(cfg.WorkDir, agent.Name)
+	workspace := filepath.Join(dir, "workspace")
+	home := filepath.Join(dir, "home")
+	for _, d := range []string{workspace, filepath.Join(home, ".tabby-client", "agent")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	// tabby-agent reads its server only from here (see peer-tabby-agent.md).
+	tabbyConfig := fmt.Sprintf("[server]\nendpoint = %q\ntoken = %q\n\n[anonymousUsageTracking]\ndisable = true\n", cfg.Endpoint, cfg.Token)
+	if err := os.WriteFile(filepath.Join(home, ".tabby-client", "agent", "config.toml"), []byte(tabbyConfig), 0o600); err != nil {
+		return nil, err
+	}
+	stderr, err := os.Create(filepath.Join(dir, "stderr.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer stderr.Close()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, agent.Command[0], agent.Command[1:]...)
+	cmd.Dir = workspace
+	cmd.Env = append(os.Environ(), "HOME="+home, "SERVAL_ENDPOINT="+cfg.Endpoint, "SERVAL_TOKEN="+cfg.Token)
+	cmd.Stderr = stderr
+	cmd.WaitDelay = 3 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	spawned := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", agent.Name, err)
+	}
+	c := newConn(stdin, nil)
+	readDone := make(chan error, 1)
+	go func() { readDone <- c.readLoop(stdout) }()
+
+	run := &AgentRun{Agent: agent.Name}
+	e := &editor{c: c, cfg: cfg, run: run, workspace: workspace}
+	playErr := e.play(runCtx, traces, spawned)
+
+	// Usage is read while the agent is still alive.
+	if u, err := ReadProcUsage(cmd.Process.Pid); err == nil {
+		run.Usage = u
+	}
+	e.waitAnswers()
+	shutdown(c, readDone)
+	_ = stdin.Close()
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case <-waitErr:
+	case <-time.After(5 * time.Second):
+		cancel() // kills the process; Wait returns within WaitDelay
+		<-waitErr
+	}
+	if playErr != nil {
+		return run, fmt.Errorf("%s: %w (agent stderr: %s)", agent.Name, playErr, stderr.Name())
+	}
+	return run, nil
+}
+
+// shutdown asks the agent to exit the LSP way, bounded in time.
+func shutdown(c *conn, readDone <-chan error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = c.Call(ctx, "shutdown", nil, nil)
+	_ = c.Notify("exit", nil)
+	select {
+	case <-readDone:
+	case <-time.After(3 * time.Second):
+	}
+}
+
+type editor struct {
+	c         *conn
+	cfg       RunConfig
+	run       *AgentRun
+	workspace string
+	method    string
+	fullSync  bool
+
+	wg sync.WaitGroup // one per request in flight
+	mu sync.Mutex     // guards run.Keys and run.Errors
+}
+
+type initializeResult struct {
+	Capabilities struct {
+		TextDocumentSync         json.RawMessage `json:"textDocumentSync"`
+		InlineCompletionProvider json.RawMessage `json:"inlineCompletionProvider"`
+		CompletionProvider       json.RawMessage `json:"completionProvider"`
+		PositionEncoding         string          `json:"positionEncoding"`
+	} `json:"capabilities"`
+}
+
+func present(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	return s != "" && s != "null" && s != "false"
+}
+
+func (e *editor) initialize(ctx context.Context, spawned time.Time) error {
+	params := map[string]any{
+		"processId": os.Getpid(),
+		"rootUri":   fileURI(e.workspace),
+		"workspaceFolders": []map[string]string{
+			{"uri": fileURI(e.workspace), "name": "workspace"},
+		},
+		"clientInfo": map[string]string{"name": "serval-bench", "version": "1"},
+		"capabilities": map[string]any{
+			"general": map[string]any{"positionEncodings": []string{"utf-16"}},
+			"textDocument": map[string]any{
+				"synchronization":  map[string]any{"dynamicRegistration": false},
+				"inlineCompletion": map[string]any{"dynamicRegistration": false},
+				"completion":       map[string]any{"completionItem": map[string]any{"snippetSupport": false}},
+			},
+		},
+		"initializationOptions": map[string]any{
+			"server": map[string]string{"endpoint": e.cfg.Endpoint, "token": e.cfg.Token},
+		},
+	}
+	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var res initializeResult
+	if err := e.c.Call(ictx, "initialize", params, &res); err != nil {
+		return err
+	}
+	e.run.InitLatency = time.Since(spawned)
+	caps := res.Capabilities
+	switch {
+	case present(caps.InlineCompletionProvider):
+		e.method = methodInline
+	case present(caps.CompletionProvider):
+		e.method = methodCompletion
+	default:
+		return errors.New("agent offers neither inline completion nor completion")
+	}
+	e.run.Method = e.method
+	// textDocumentSync: a number or {change: n}; 1 = full text, 2 = incremental.
+	var kind int
+	if json.Unmarshal(caps.TextDocumentSync, &kind) != nil {
+		var opts struct {
+			Change int `json:"change"`
+		}
+		_ = json.Unmarshal(caps.TextDocumentSync, &opts)
+		kind = opts.Change
+	}
+	e.fullSync = kind == 1
+	return e.c.Notify("initialized", map[string]any{})
+}
+
+func (e *editor) play(ctx context.Context, traces []Trace, spawned time.Time) error {
+	if err := e.initialize(ctx, spawned); err != nil {
+		return fmt.Errorf("initialize: %w", err)
+	}
+	start := time.Now()
+	counter := e.cfg.Proxy
+	before := 0
+	if counter != nil {
+		before = counter.Completions(time.Time{}, time.Now())
+	}
+	for i, tr := range traces {
+		if err := e.playTrace(ctx, i, tr); err != nil {
+			return fmt.Errorf("trace %s: %w", tr.Name, err)
+		}
+	}
+	e.run.Duration = time.Since(start)
+	if counter != nil {
+		e.run.Requests = counter.Completions(time.Time{}, time.Now()) - before
+	}
+	return nil
+}
+
+// document is the editor's copy of one open file and its cursor.
+type document struct {
+	uri       string
+	text      string
+	version   int
+	cursor    int // byte offset
+	line      int // cursor line
+	lineStart int // byte offset where the cursor line starts
+}
+
+func (d *document) position() map[string]int {
+	return map[string]int{"line": d.line, "character": utf16Len(d.text[d.lineStart:d.cursor])}
+}
+
+// insert types s at the cursor and returns the LSP change event.
+func (d *document) insert(s string, full bool) map[string]any {
+	pos := d.position()
+	d.text = d.text[:d.cursor] + s + d.text[d.cursor:]
+	d.cursor += len(s)
+	if n := strings.Count(s, "\n"); n > 0 {
+		d.line += n
+		d.lineStart = d.cursor - len(s) + strings.LastIndexByte(s, '\n') + 1
+	}
+	d.version++
+	if full {
+		return map[string]any{"text": d.text}
+	}
+	return map[string]any{"range": map[string]any{"start": pos, "end": pos}, "text": s}
+}
+
+func (e *editor) playTrace(ctx context.Context, ti int, tr Trace) error {
+	name := fmt.Sprintf("t%02d_%s", ti, filepath.Base(tr.Path))
+	path := filepath.Join(e.workspace, name)
+	if err := os.WriteFile(path, []byte(tr.Text), 0o644); err != nil {
+		return err
+	}
+	doc := &document{uri: fileURI(path), text: tr.Text, version: 1, cursor: tr.Offset}
+	doc.line = strings.Count(tr.Text[:tr.Offset], "\n")
+	doc.lineStart = strings.LastIndexByte(tr.Text[:tr.Offset], '\n') + 1
+	if err := e.c.Notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{
+		"uri": doc.uri, "languageId": tr.LanguageID, "version": doc.version, "text": doc.text,
+	}}); err != nil {
+		return err
+	}
+	// Let the agent take in the file before the first key, as a person would.
+	if err := sleepCtx(ctx, 300*time.Millisecond); err != nil {
+		return err
+	}
+
+	typed := 0 // bytes of tr.Typed typed so far
+	var inFlight int64
+	next := time.Now()
+	for ki, key := range tr.Keys {
+		next = next.Add(time.Duration(key.Delay / e.cfg.Speed * float64(time.Millisecond)))
+		if err := sleepUntil(ctx, next); err != nil {
+			return err
+		}
+		if inFlight != 0 {
+			_ = e.c.Cancel(inFlight) // a newer keystroke supersedes it, as in an editor
+		}
+		change := doc.insert(key.Text, e.fullSync)
+		at := time.Now()
+		if err := e.c.Notify("textDocument/didChange", map[string]any{
+			"textDocument":   map[string]any{"uri": doc.uri, "version": doc.version},
+			"contentChanges": []any{change},
+		}); err != nil {
+			return err
+		}
+		typed += len(key.Text)
+		gap := e.cfg.Settle
+		if ki+1 < len(tr.Keys) {
+			gap = time.Duration(tr.Keys[ki+1].Delay / e.cfg.Speed * float64(time.Millisecond))
+		}
+		e.mu.Lock()
+		e.run.Keys = append(e.run.Keys, KeyResult{
+			Trace: ti, Index: ki, At: at, NextGap: gap,
+			Paused:   ki+1 == len(tr.Keys) || tr.Keys[ki+1].Delay >= PauseThresholdMs,
+			Expected: tr.Typed[typed:],
+		})
+		k := len(e.run.Keys) - 1
+		e.mu.Unlock()
+		id, err := e.request(doc, k, at)
+		if err != nil {
+			return err
+		}
+		inFlight = id
+	}
+	if err := sleepCtx(ctx, e.cfg.Settle); err != nil {
+		return err
+	}
+	return e.c.Notify("textDocument/didClose", map[string]any{"textDocument": map[string]any{"uri": doc.uri}})
+}
+
+// request asks for a suggestion at the cursor and records the answer into
+// run.Keys[k] when it comes.
+func (e *editor) request(doc *document, k int, at time.Time) (int64, error) {
+	params := map[string]any{
+		"textDocument": map[string]any{"uri": doc.uri},
+		"position":     doc.position(),
+	}
+	if e.method == methodInline {
+		params["context"] = map[string]any{"triggerKind": 2}
+	} else {
+		params["context"] = map[string]any{"triggerKind": 1}
+	}
+	// What the suggestion's range may cover before the cursor: the line so far.
+	linePrefix := doc.text[doc.lineStart:doc.cursor]
+	id, ch, err := e.c.Start(e.method, params)
+	if err != nil {
+		return 0, err
+	}
+	cursorLine := doc.line
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		resp, ok := <-ch // closed when the connection ends
+		if !ok {
+			return
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if resp.Err != nil {
+			if resp.Err.Code != -32800 { // RequestCancelled is the editor's doing
+				e.run.Errors++
+			}
+			return
+		}
+		text := suggestionText(e.method, resp.Result, cursorLine, linePrefix)
+		if text == "" {
+			return
+		}
+		kr := &e.run.Keys[k]
+		kr.Answered = true
+		kr.Latency = resp.Received.Sub(at)
+		kr.Shown = kr.Latency < kr.NextGap
+		kr.Text = text
+		if e.cfg.Proxy != nil {
+			kr.FromCache = e.cfg.Proxy.Completions(at, resp.Received) == 0
+		}
+	}()
+	return id, nil
+}
+
+// waitAnswers waits (bounded) for the answers still in flight.
+func (e *editor) waitAnswers() {
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+type lspRange struct {
+	Start struct{ Line, Character int } `json:"start"`
+	End   struct{ Line, Character int } `json:"end"`
+}
+
+type suggestionItem struct {
+	InsertText json.RawMessage `json:"insertText"`
+	Range      *lspRange       `json:"range"`
+	TextEdit   *struct {
+		NewText string    `json:"newText"`
+		Range   *lspRange `json:"range"`
+		Insert  *lspRange `json:"insert"`
+	} `json:"textEdit"`
+	Label string `json:"label"`
+}
+
+// suggestionText is the first item of a result as it would read after the
+// cursor: an item whose range starts before the cursor repeats what is
+// already typed on the line, which is cut off.
+func suggestionText(method string, raw json.RawMessage, cursorLine int, linePrefix string) string {
+	var items []suggestionItem
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	if raw[0] == '[' {
+		_ = json.Unmarshal(raw, &items)
+	} else {
+		var list struct {
+			Items []suggestionItem `json:"items"`
+		}
+		_ = json.Unmarshal(raw, &list)
+		items = list.Items
+	}
+	if len(items) == 0 {
+		return ""
+	}
+	it := items[0]
+	var text string
+	var rng *lspRange
+	switch {
+	case it.TextEdit != nil:
+		text = it.TextEdit.NewText
+		rng = it.TextEdit.Range
+		if rng == nil {
+			rng = it.TextEdit.Insert
+		}
+	case len(it.InsertText) > 0:
+		if err := json.Unmarshal(it.InsertText, &text); err != nil {
+			var snippet struct {
+				Value string `json:"value"`
+			}
+			_ = json.Unmarshal(it.InsertText, &snippet)
+			text = snippet.Value
+		}
+		rng = it.Range
+	case method == methodCompletion:
+		text = it.Label
+	}
+	if rng != nil && rng.Start.Line == cursorLine {
+		// Characters from the range start to the cursor are already typed.
+		startByte := byteOffsetUTF16(linePrefix, rng.Start.Character)
+		already := linePrefix[startByte:]
+		if strings.HasPrefix(text, already) {
+			text = text[len(already):]
+		}
+	}
+	return text
+}
+
+func byteOffsetUTF16(s string, units int) int {
+	n := 0
+	for i, r := range s {
+		if n >= units {
+			return i
+		}
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return len(s)
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+func fileURI(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	return "file://" + filepath.ToSlash(abs)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	if d := time.Until(t); d > 0 {
+		return sleepCtx(ctx, d)
+	}
+	return nil
+}

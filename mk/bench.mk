@@ -1,0 +1,32 @@
+# serval-bench: the headless completion-latency benchmark (integration/bench).
+#
+#   make bench-agents   serval-agent vs tabby-agent@1.5.0, same server, same traces
+#   BENCH_ARGS='--go-traces 6 --python-traces 6' make bench-agents   a longer run
+
+TABBY_DIR := $(ROOT)/.cache/tabby
+TABBY_AGENT := $(TABBY_DIR)/node_modules/tabby-agent/dist/cli.js
+BENCH_MODEL := $(ROOT)/.cache/bench/test-model.gguf
+BENCH_OUT ?= $(ROOT)/integration/bench/out
+BENCH_ARGS ?=
+
+.PHONY: bench-agents bench-tools
+
+$(TABBY_AGENT):
+	@command -v npm >/dev/null || { echo "npm is needed for tabby-agent (apt-get install npm)"; exit 1; }
+	mkdir -p $(TABBY_DIR)
+	cd $(TABBY_DIR) && npm install --no-audit --no-fund --loglevel=error tabby-agent@1.5.0
+
+$(BENCH_MODEL):
+	mkdir -p $(dir $@)
+	$(GO) run ./integration/cmd/serval-testmodel -o $@
+
+bench-tools: build $(TABBY_AGENT) $(BENCH_MODEL)
+	$(GO) build -o $(BIN)/serval-bench ./integration/bench/cmd/serval-bench
+
+bench-agents: bench-tools
+	$(BIN)/serval-bench --serval $(BIN)/serval --model $(BENCH_MODEL) \
+		--agent serval=$(BIN)/serval-agent \
+		--agent 'tabby=node $(TABBY_AGENT) --lsp --stdio' \
+		--out $(BENCH_OUT) $(BENCH_ARGS)
+
+BENCH_TARGETS += bench-agents
