@@ -23,7 +23,8 @@ type cursorContext struct {
 	linePrefix string // the cursor's line up to the cursor
 	lineSuffix string // the cursor's line after the cursor, without its line end
 
-	indent    Indent // resolved: Width > 0
+	indent    Indent // as given; see indentStyle
+	detected  *Indent
 	minLength int    // resolved: < 0 disables
 	crlf      bool   // the document uses CRLF line ends
 }
@@ -45,9 +46,6 @@ func normalize(in Input) (*cursorContext, string) {
 		cc.lineSuffix = cc.suffix[:i]
 	}
 	cc.indent = in.Indent
-	if cc.indent.Width <= 0 {
-		cc.indent = detectIndent(cc.lang, cc.prefix, cc.suffix, in.Indent.Tabs)
-	}
 	cc.minLength = in.MinLength
 	if cc.minLength == 0 {
 		cc.minLength = DefaultMinLength
@@ -107,6 +105,20 @@ func isBlank(s string) bool {
 // leadingWhitespace returns the spaces and tabs that start line.
 func leadingWhitespace(line string) string {
 	return line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+}
+
+// indentStyle returns the document's indentation: Input.Indent when set,
+// otherwise detected from the text around the cursor (once, and only when
+// a filter asks: single-line completions never need it).
+func (cc *cursorContext) indentStyle() Indent {
+	if cc.indent.Width > 0 {
+		return cc.indent
+	}
+	if cc.detected == nil {
+		in := detectIndent(cc.lang, cc.prefix, cc.suffix, cc.indent.Tabs)
+		cc.detected = &in
+	}
+	return *cc.detected
 }
 
 // midLine reports whether text other than whitespace follows the cursor on

@@ -116,10 +116,10 @@ func TestComplete(t *testing.T) {
 		completion string
 		want       bool
 	}{
-		{"return 1", false},                  // may grow
-		{"x := 1\n\treturn x\n", false},      // still inside the block
-		{"return 1\n}", false},               // "}" may become "} else {"... or is the end: undecided
-		{"return 1\n}\n", true},              // left the block on a finished line
+		{"return 1", false},                   // may grow
+		{"x := 1\n\treturn x\n", false},       // still inside the block
+		{"return 1\n}", false},                // "}" may become "} else {"... or is the end: undecided
+		{"return 1\n}\n", true},               // left the block on a finished line
 		{"return 1\n}\n\nfunc g() {\n", true}, // and went on
 	}
 	for _, c := range cases {

@@ -76,7 +76,8 @@ func lineNearEqual(a, b string) bool {
 // repeatedBlock returns the index of the first line of the second copy of
 // a block of 2..maxRepeatBlockSize lines that follows itself immediately,
 // or -1. Blocks of only closers or shorter than 10 non-space bytes are
-// common in real code (`}` `}`) and ignored.
+// common in real code (`}` `}`) and ignored, and so are blocks of one line
+// repeated (left to repeatedLineRun and its threshold).
 func repeatedBlock(lines []string) int {
 	trimmed := make([]string, len(lines))
 	for i, l := range lines {
@@ -92,6 +93,15 @@ func repeatedBlock(lines []string) int {
 	return -1
 }
 
+func allSame(lines []string) bool {
+	for _, l := range lines[1:] {
+		if l != lines[0] {
+			return false
+		}
+	}
+	return true
+}
+
 func blockEqual(a, b []string) bool {
 	for i := range a {
 		if a[i] != b[i] {
@@ -102,6 +112,9 @@ func blockEqual(a, b []string) bool {
 }
 
 func substantial(block []string) bool {
+	if allSame(block) {
+		return false // a run of one line, repeatedLineRun's business
+	}
 	n := 0
 	for _, l := range block {
 		if !onlyClosers(l) {

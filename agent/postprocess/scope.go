@@ -25,9 +25,6 @@ func limitScope(cc *cursorContext, text string) string {
 	if !strings.Contains(text, "\n") {
 		return text
 	}
-	if indentationBlocks(cc.lang) {
-		return limitScopeByIndentation(cc, text)
-	}
 	tokens, ok := treeBrackets(cc, text)
 	if !ok {
 		lx := lexicalFor(cc.lang)
@@ -35,6 +32,9 @@ func limitScope(cc *cursorContext, text string) string {
 			completion: scanBrackets(lx, text),
 			suffix:     firstUnmatchedCloser(scanBrackets(lx, cc.suffix)),
 		}
+	}
+	if indentationBlocks(cc.lang) {
+		return limitScopeByIndentation(cc, text, tokens)
 	}
 	return limitScopeByBrackets(cc, text, tokens)
 }
@@ -46,6 +46,40 @@ type bracketTokens struct {
 	// cursorTopLevel reports that the cursor is outside every block; when
 	// unknown (no grammar), the cursor line's indentation decides.
 	cursorTopLevel, topLevelKnown bool
+	// literals are the spans of the completion inside strings and comments
+	// that cover a line start (multi-line strings, docstrings); known only
+	// from a syntax tree.
+	literals []span
+}
+
+// span is a byte range [start, end) of the completion.
+type span struct{ start, end int }
+
+// inLiteral reports whether offset off of the completion lies strictly
+// inside a multi-line string or comment.
+func (t *bracketTokens) inLiteral(off int) bool {
+	for _, s := range t.literals {
+		if s.start < off && off < s.end {
+			return true
+		}
+	}
+	return false
+}
+
+// depthAt returns the bracket depth of the completion at offset off.
+func (t *bracketTokens) depthAt(off int) int {
+	d := 0
+	for _, b := range t.completion {
+		if b.off >= off {
+			break
+		}
+		if isOpener(b.ch) {
+			d++
+		} else {
+			d--
+		}
+	}
+	return d
 }
 
 // firstUnmatchedCloser returns the first closer in brackets that closes a
@@ -182,8 +216,10 @@ func firstLine(text string) string {
 }
 
 // limitScopeByIndentation is the scope rule of indentation languages.
-func limitScopeByIndentation(cc *cursorContext, text string) string {
-	tab := cc.indent.Width
+// Lines that start inside brackets or inside a multi-line string are
+// continuation lines whose indentation means nothing.
+func limitScopeByIndentation(cc *cursorContext, text string, tok bracketTokens) string {
+	tab := cc.indentStyle().Width
 	cursorLine := cc.linePrefix + firstLine(text)
 	level := indentColumns(leadingWhitespace(cursorLine), tab)
 	if isBlank(cursorLine) {
@@ -195,7 +231,7 @@ func limitScopeByIndentation(cc *cursorContext, text string) string {
 	for lineStart <= len(text) {
 		end := lineEnd(text, lineStart)
 		line := text[lineStart:end]
-		if !isBlank(line) {
+		if !isBlank(line) && tok.depthAt(lineStart) <= 0 && !tok.inLiteral(lineStart) {
 			n := indentColumns(leadingWhitespace(line), tab)
 			switch {
 			case n > level:

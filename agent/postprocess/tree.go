@@ -58,10 +58,14 @@ func treeBrackets(cc *cursorContext, text string) (bracketTokens, bool) {
 	textEnd := cursor + uint32(len(text))
 	var tok bracketTokens
 	var completion, suffix []bracket
-	collectBrackets(root, cursor, textEnd, &completion)
-	collectBrackets(root, textEnd, uint32(len(src)), &suffix)
+	collectBrackets(root, cursor, textEnd, &completion, &tok.literals)
+	collectBrackets(root, textEnd, uint32(len(src)), &suffix, nil)
 	for i := range completion {
 		completion[i].off -= int(cursor)
+	}
+	for i := range tok.literals {
+		tok.literals[i].start -= int(cursor)
+		tok.literals[i].end -= int(cursor)
 	}
 	tok.completion = completion
 	tok.suffix = firstUnmatchedCloser(suffix)
@@ -85,13 +89,18 @@ func treeBrackets(cc *cursorContext, text string) (bracketTokens, bool) {
 }
 
 // collectBrackets appends the bracket tokens of n that start in [from, to),
-// skipping strings, comments and tokens the parser invented (MISSING).
-func collectBrackets(n *sitter.Node, from, to uint32, out *[]bracket) {
+// skipping strings, comments and tokens the parser invented (MISSING). The
+// spans of strings and comments that hold a newline go to literals when it
+// is not nil.
+func collectBrackets(n *sitter.Node, from, to uint32, out *[]bracket, literals *[]span) {
 	if n.EndByte() <= from || n.StartByte() >= to {
 		return
 	}
 	typ := n.Type()
 	if opaqueNode(typ) {
+		if literals != nil && n.EndPoint().Row > n.StartPoint().Row {
+			*literals = append(*literals, span{int(n.StartByte()), int(n.EndByte())})
+		}
 		return
 	}
 	count := int(n.ChildCount())
@@ -107,7 +116,7 @@ func collectBrackets(n *sitter.Node, from, to uint32, out *[]bracket) {
 		if ch.StartByte() >= to {
 			break
 		}
-		collectBrackets(ch, from, to, out)
+		collectBrackets(ch, from, to, out, literals)
 	}
 }
 

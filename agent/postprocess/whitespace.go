@@ -42,39 +42,45 @@ func detectIndent(lang, prefix, suffix string, tabs bool) Indent {
 	if tabs {
 		return Indent{Tabs: true, Width: 4}
 	}
-	const sampleLines = 400
+	const sampleLines = 100
 	var tabLines, spaceLines int
 	steps := map[int]int{}
 	prev := -1
-	sample := func(text string, fromEnd bool) {
-		lines := strings.Split(text, "\n")
-		if len(lines) > sampleLines {
-			if fromEnd {
-				lines = lines[len(lines)-sampleLines:]
-			} else {
-				lines = lines[:sampleLines]
-			}
+	count := func(line string) {
+		if isBlank(line) {
+			return
 		}
+		ws := leadingWhitespace(line)
+		switch {
+		case strings.HasPrefix(ws, "\t"):
+			tabLines++
+		case ws != "":
+			spaceLines++
+		}
+		if strings.Contains(ws, "\t") {
+			prev = -1
+			return
+		}
+		if n := len(ws); prev >= 0 && n > prev {
+			steps[n-prev]++
+		}
+		prev = len(ws)
+	}
+	// Sample the lines nearest the cursor: the last ones of the prefix and
+	// the first ones of the suffix.
+	sample := func(text string, fromEnd bool) {
 		prev = -1
-		for _, line := range lines {
-			if isBlank(line) {
-				continue
+		if fromEnd {
+			start := len(text)
+			for n := 0; n < sampleLines && start > 0; n++ {
+				start = strings.LastIndexByte(text[:start-1], '\n') + 1
 			}
-			ws := leadingWhitespace(line)
-			switch {
-			case strings.HasPrefix(ws, "\t"):
-				tabLines++
-			case ws != "":
-				spaceLines++
-			}
-			if !strings.Contains(ws, "\t") {
-				if n := len(ws); prev >= 0 && n > prev {
-					steps[n-prev]++
-				}
-				prev = len(ws)
-			} else {
-				prev = -1
-			}
+			text = text[start:]
+		}
+		for n := 0; n < sampleLines && text != ""; n++ {
+			end := lineEnd(text, 0)
+			count(text[:end])
+			text = text[min(end+1, len(text)):]
 		}
 	}
 	sample(prefix, true)
@@ -117,7 +123,7 @@ func reindent(cc *cursorContext, text string) string {
 		return text
 	}
 	lines := strings.Split(text, "\n")
-	want := cc.indent
+	want := cc.indentStyle()
 	unit := want.Width
 	if want.Tabs {
 		unit = spaceUnit(leadingWhitespace(cc.linePrefix), lines[1:], want.Width)
