@@ -25,8 +25,8 @@ type cursorContext struct {
 
 	indent    Indent // as given; see indentStyle
 	detected  *Indent
-	minLength int    // resolved: < 0 disables
-	crlf      bool   // the document uses CRLF line ends
+	minLength int  // resolved: < 0 disables
+	crlf      bool // the document uses CRLF line ends
 }
 
 // normalize bounds and cleans the input and returns the cursor context and

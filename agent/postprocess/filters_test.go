@@ -53,9 +53,9 @@ func TestDetectIndent(t *testing.T) {
 		{"python", "def f():\n    if x:\n        y()\n    return 1\n", Indent{Width: 4}},
 		{"javascript", "function f() {\n  if (x) {\n    y();\n  }\n}\n", Indent{Width: 2}},
 		{"c", "int f() {\n\tif (x) {\n\t\ty();\n\t}\n}\n", Indent{Tabs: true, Width: 4}},
-		{"go", "package main\n", Indent{Tabs: true, Width: 4}},       // gofmt's convention
-		{"python", "import os\n", Indent{Width: 4}},                  // nothing to go by
-		{"java", "class A {\n   int x;\n}\n", Indent{Width: 3}},      // odd widths too
+		{"go", "package main\n", Indent{Tabs: true, Width: 4}},      // gofmt's convention
+		{"python", "import os\n", Indent{Width: 4}},                 // nothing to go by
+		{"java", "class A {\n   int x;\n}\n", Indent{Width: 3}},     // odd widths too
 		{"c", "a\n\tb\n\tc\n    d\n", Indent{Tabs: true, Width: 4}}, // mixed: the majority
 	}
 	for _, c := range cases {
