@@ -3,6 +3,7 @@ package prompt
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/engine"
@@ -52,6 +53,37 @@ type Builder struct {
 	cfg      Config
 	count    func(string) int
 	overhead int // tokens of the template with empty prefix and suffix
+
+	// lineTokens caches the token counts of single lines: consecutive
+	// requests share almost all their lines, and a tokenizer call per line
+	// would dominate the time of a long prefix.
+	lineMu     sync.Mutex
+	lineTokens map[string]int
+}
+
+// maxCachedLines bounds Builder.lineTokens; when full it starts over.
+const maxCachedLines = 1 << 14
+
+// countLine counts one line's tokens, through the cache when counting is
+// exact (the estimate is cheaper than a map lookup).
+func (b *Builder) countLine(line string) int {
+	if b.cfg.Tokenizer == nil {
+		return b.count(line)
+	}
+	b.lineMu.Lock()
+	n, ok := b.lineTokens[line]
+	b.lineMu.Unlock()
+	if ok {
+		return n
+	}
+	n = b.count(line)
+	b.lineMu.Lock()
+	if len(b.lineTokens) >= maxCachedLines {
+		clear(b.lineTokens)
+	}
+	b.lineTokens[strings.Clone(line)] = n
+	b.lineMu.Unlock()
+	return n
 }
 
 // Prompt is a finished prompt and what went into it.
@@ -101,7 +133,7 @@ func NewBuilder(cfg Config) (*Builder, error) {
 	if cfg.ContextSize < 0 || cfg.MaxOutputTokens < 0 || cfg.MaxPrefixTokens < 0 || cfg.MaxSuffixTokens < 0 || cfg.MaxSnippetTokens < 0 {
 		return nil, fmt.Errorf("prompt: negative size in config %+v", cfg)
 	}
-	b := &Builder{cfg: cfg, count: estimateTokens}
+	b := &Builder{cfg: cfg, count: estimateTokens, lineTokens: make(map[string]int)}
 	if cfg.Tokenizer != nil {
 		b.count = cfg.Tokenizer.CountTokens
 	}
@@ -167,13 +199,13 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 	// Each round shrinks something, and there are few rounds.
 	shrink := 0
 	for round := 0; ; round++ {
-		suffix, suffixTokens, suffixCut := keepHead(seg.Suffix, min(suffixCap, free), b.count)
+		suffix, suffixTokens, suffixCut := keepHead(seg.Suffix, min(suffixCap, free), b.count, b.countLine)
 		block, included, snippetTokens := b.snippetBlock(l, snippets, min(snippetCap, free-suffixTokens))
 		prefixBudget := max(0, free-suffixTokens-snippetTokens-shrink)
 		if b.cfg.MaxPrefixTokens > 0 {
 			prefixBudget = min(prefixBudget, b.cfg.MaxPrefixTokens)
 		}
-		prefix, prefixTokens, prefixCut := keepTail(seg.Prefix, prefixBudget, b.cfg.CutStride, b.count)
+		prefix, prefixTokens, prefixCut := keepTail(seg.Prefix, prefixBudget, b.cfg.CutStride, b.count, b.countLine)
 
 		p.Text = b.cfg.Template.Render(block+prefix, suffix)
 		p.Snippets, p.SnippetTokens = included, snippetTokens

@@ -62,9 +62,23 @@ var builtinTemplates = map[string]struct {
 		special: []string{"<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>",
 			"<|endoftext|>", "<file_sep>", "<filename>", "<reponame>"},
 	},
+	// StarCoder in suffix-prefix-middle order, which it was trained on as
+	// well (FIM paper's SPM variant): the suffix comes first, so while the
+	// user types only the end of the prompt changes and an engine's prompt
+	// cache reuses nearly all of it.
+	"starcoder-spm": {
+		format: "<fim_prefix><fim_suffix>{suffix}<fim_middle>{prefix}",
+		special: []string{"<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>",
+			"<|endoftext|>", "<file_sep>", "<filename>", "<reponame>"},
+	},
 	// CodeLlama 7B/13B.
 	"codellama": {
 		format:  "<PRE> {prefix} <SUF>{suffix} <MID>",
+		special: []string{"<PRE>", "<SUF>", "<MID>", "<EOT>", "</s>"},
+	},
+	// CodeLlama's suffix-first infilling format (its suffix_first option).
+	"codellama-spm": {
+		format:  "<PRE> <SUF>{suffix} <MID> {prefix}",
 		special: []string{"<PRE>", "<SUF>", "<MID>", "<EOT>", "</s>"},
 	},
 	// DeepSeek-Coder: full-width vertical bars and U+2581 (lower one eighth block).
@@ -202,6 +216,7 @@ func DetectTemplate(hasToken func(text string) bool) (Template, bool) {
 		{"starcoder", "<fim_prefix>"},
 		{"deepseek", "<｜fim▁begin｜>"},
 		{"codellama", "<PRE>"},
+		{"codellama", "▁<PRE>"},
 		{"codestral", "[PREFIX]"},
 	} {
 		if hasToken(c.marker) {

@@ -18,8 +18,10 @@ const minAnchorLen = 8
 // count, and whether anything was cut. The cut is at a line boundary,
 // preferably at an anchor line (see isAnchor) as long as that keeps at least
 // half the budget; only a single line longer than the budget is cut inside
-// the line (at a character boundary, keeping its end).
-func keepTail(prefix string, budget, stride int, count func(string) int) (string, int, bool) {
+// the line (at a character boundary, keeping its end). count counts a whole
+// text, countLine one line (it may cache). Only the kept lines and one more
+// are looked at, so a long prefix costs no more than a short one.
+func keepTail(prefix string, budget, stride int, count, countLine func(string) int) (string, int, bool) {
 	if prefix == "" {
 		return "", 0, false
 	}
@@ -31,62 +33,87 @@ func keepTail(prefix string, budget, stride int, count func(string) int) (string
 			return prefix, n, false
 		}
 	}
-	lines := strings.SplitAfter(prefix, "\n")
-	// kept[i-first] is the token count of lines[i:], for the lines that fit.
-	var kept []int
-	first, sum := len(lines), 0
-	for i := len(lines) - 1; i >= 0; i-- {
-		c := count(lines[i])
+	// Walk back from the cursor's line: starts[k] is where the k-th line
+	// before it begins (k = 0: the cursor's line), kept[k] the tokens from
+	// there to the end.
+	var starts, kept []int
+	sum := 0
+	for end := len(prefix); ; {
+		var start int
+		if len(starts) == 0 {
+			start = strings.LastIndexByte(prefix, '\n') + 1
+		} else if end == 0 {
+			break
+		} else {
+			start = strings.LastIndexByte(prefix[:end-1], '\n') + 1
+		}
+		c := countLine(prefix[start:end])
 		if sum+c > budget {
 			break
 		}
 		sum += c
-		first = i
-		kept = append(kept, sum)
+		starts, kept = append(starts, start), append(kept, sum)
+		end = start
 	}
 	switch {
-	case first == len(lines):
+	case len(starts) == 0:
 		// Not even the cursor's line fits: keep the end of it.
-		text, n := fitTail(lines[len(lines)-1], budget, count)
+		text, n := fitTail(prefix[strings.LastIndexByte(prefix, '\n')+1:], budget, count)
 		return text, n, true
-	case first == 0:
+	case starts[len(starts)-1] == 0:
 		// Each line fits, only the joined text did not; the caller's exact
 		// check shrinks the budget and comes back.
 		return prefix, sum, false
 	}
-	keptFrom := func(i int) int { return kept[len(lines)-1-i] }
-	start := first
-	for i := first; i < len(lines)-1 && 2*keptFrom(i) >= budget; i++ {
-		if isAnchor(lines[i], stride) {
-			start = i
-			break
+	// The earliest anchor among the kept lines (never the cursor's line),
+	// unless it would leave less than half the budget used. When no line
+	// of the window is an anchor at the given spacing, try half the spacing:
+	// a coarser landmark that is still chosen by content alone.
+	k := len(starts) - 1
+	lo := 1 // lines lo..k are candidates
+	for lo <= k && 2*kept[lo] < budget {
+		lo++
+	}
+	hashes := make([]uint32, len(starts))
+	for i := lo; i <= k; i++ {
+		hashes[i] = anchorHash(prefix[starts[i]:starts[i-1]])
+	}
+search:
+	for d := stride; d > 1; d /= 2 {
+		for i := len(starts) - 1; i >= lo; i-- {
+			if hashes[i] != 0 && hashes[i]%uint32(d) == 0 {
+				k = i
+				break search
+			}
 		}
 	}
-	return strings.Join(lines[start:], ""), keptFrom(start), true
+	return prefix[starts[k]:], kept[k], true
 }
 
-// isAnchor reports whether a prefix cut may start at line. About one line in
-// stride (among lines long enough) is an anchor, chosen by a hash of the
-// line's text: the choice does not depend on where the line is, so it stays
-// the same while the user types below it, and the prompt's start only moves
-// when the budget overflows past it.
-func isAnchor(line string, stride int) bool {
-	if stride <= 1 {
-		return true
-	}
+// anchorHash returns the hash that decides whether a prefix cut may start
+// at line: about one line in stride (among lines long enough) has a hash
+// divisible by stride. The choice depends on the line's text alone, not on
+// where it is, so it stays the same while the user types below it, and the
+// prompt's start only moves when the budget overflows past it. Short lines
+// ("}", "return nil") repeat too often to be landmarks: they get 0, never
+// an anchor.
+func anchorHash(line string) uint32 {
 	line = strings.TrimRight(line, "\r\n")
 	if len(strings.TrimSpace(line)) < minAnchorLen {
-		return false
+		return 0
 	}
 	h := fnv.New32a()
 	h.Write([]byte(line))
-	return h.Sum32()%uint32(stride) == 0
+	if sum := h.Sum32(); sum != 0 {
+		return sum
+	}
+	return 1
 }
 
 // keepHead returns the start of suffix that fits budget tokens, its token
 // count, and whether anything was cut: whole lines, or the start of the
 // first line when even that is too long.
-func keepHead(suffix string, budget int, count func(string) int) (string, int, bool) {
+func keepHead(suffix string, budget int, count, countLine func(string) int) (string, int, bool) {
 	if suffix == "" {
 		return "", 0, false
 	}
@@ -100,7 +127,7 @@ func keepHead(suffix string, budget int, count func(string) int) (string, int, b
 	}
 	end, sum := 0, 0
 	for line := range strings.Lines(suffix) {
-		c := count(line)
+		c := countLine(line)
 		if sum+c > budget {
 			break
 		}
