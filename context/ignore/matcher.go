@@ -45,10 +45,8 @@ func NewMatcher(root string, excludes []string) (*Matcher, error) {
 	if excludes == nil {
 		excludes = DefaultExcludes
 	}
-	for _, g := range excludes {
-		if _, err := path.Match(strings.ToLower(g), ""); err != nil {
-			return nil, fmt.Errorf("exclusion glob %q: %w", g, err)
-		}
+	if err := CheckGlobs(excludes); err != nil {
+		return nil, err
 	}
 	m := &Matcher{root: root, excludes: excludes, byDir: make(map[string]*Patterns)}
 	if err := m.LoadDir(""); err != nil {
@@ -88,9 +86,27 @@ func (m *Matcher) LoadDir(rel string) error {
 }
 
 // Excluded reports whether a segment of rel matches an exclusion glob.
-func (m *Matcher) Excluded(rel string) bool {
+func (m *Matcher) Excluded(rel string) bool { return MatchExcluded(m.excludes, rel) }
+
+// CheckGlobs reports the first malformed glob, if any.
+func CheckGlobs(globs []string) error {
+	for _, g := range globs {
+		if _, err := path.Match(strings.ToLower(g), ""); err != nil {
+			return fmt.Errorf("exclusion glob %q: %w", g, err)
+		}
+	}
+	return nil
+}
+
+// MatchExcluded reports whether a segment of the slash-separated path rel
+// matches one of globs (case-insensitively); nil globs mean
+// DefaultExcludes.
+func MatchExcluded(globs []string, rel string) bool {
+	if globs == nil {
+		globs = DefaultExcludes
+	}
 	for _, seg := range strings.Split(strings.ToLower(rel), "/") {
-		for _, g := range m.excludes {
+		for _, g := range globs {
 			if ok, _ := path.Match(strings.ToLower(g), seg); ok {
 				return true
 			}

@@ -1,0 +1,413 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/servalhq/serval/server/api"
+)
+
+func writeFile(t testing.TB, root, name, content string) string {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// newGatherer starts a Gatherer on root and waits (boundedly) for the
+// initial index.
+func newGatherer(t testing.TB, root string, cfg Config) *Gatherer {
+	t.Helper()
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := g.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if root != "" {
+		if err := g.AddWorkspaceFolder(context.Background(), root); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-g.Ready():
+		case <-time.After(60 * time.Second):
+			t.Fatal("index not ready after 60s")
+		}
+	}
+	return g
+}
+
+// openAt opens a document whose text carries a <|> cursor marker and
+// returns its URI and the cursor offset.
+func openAt(t testing.TB, g *Gatherer, path, lang, marked string) (string, int) {
+	t.Helper()
+	off := strings.Index(marked, "<|>")
+	if off < 0 {
+		t.Fatal("no <|> marker")
+	}
+	text := marked[:off] + marked[off+3:]
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uri := "file://" + path
+	g.DidOpen(uri, path, lang, []byte(text))
+	return uri, off
+}
+
+func gather(t testing.TB, g *Gatherer, uri string, off int) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	res, err := g.Gather(ctx, Request{URI: uri, Offset: off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func hasDecl(decls []api.Declaration, substr string) bool {
+	for _, d := range decls {
+		if strings.Contains(d.Body, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasSnippet(snips []api.Snippet, substr string) bool {
+	for _, s := range snips {
+		if strings.Contains(s.Body, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+// eventually polls cond for up to 10 seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("after 10s: %s", what)
+}
+
+func TestDeclarationFromAnotherFile(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "go.mod", "module example.com/shop\n")
+	writeFile(t, root, "cart/total.go", `package cart
+
+// computeTotal sums the prices of items after the discount.
+func computeTotal(items []Item, discount float64) float64 {
+	sum := 0.0
+	for _, it := range items {
+		sum += it.Price
+	}
+	return sum * (1 - discount)
+}
+
+type Item struct {
+	Name  string
+	Price float64
+}
+`)
+	writeFile(t, root, "other/total.go", "package other\n\nfunc computeTotal() int { return 0 }\n")
+	g := newGatherer(t, root, Config{})
+	uri, off := openAt(t, g, filepath.Join(root, "cart", "checkout.go"), "go", `package cart
+
+func checkout(items []Item) float64 {
+	total := computeTotal<|>(items, 0.1)
+	return total
+}
+`)
+	res := gather(t, g, uri, off)
+	if !strings.HasSuffix(res.Prefix, "total := computeTotal") || !strings.HasPrefix(res.Suffix, "(items, 0.1)") {
+		t.Errorf("windows = %q | %q", res.Prefix, res.Suffix)
+	}
+	if len(res.Declarations) == 0 || !strings.HasPrefix(res.Declarations[0].Body, "func computeTotal(items []Item, discount float64) float64 {") {
+		t.Fatalf("first declaration is not computeTotal of the same package: %+v", res.Declarations)
+	}
+	if res.Declarations[0].Filepath != "cart/total.go" {
+		t.Errorf("filepath = %q, want cart/total.go", res.Declarations[0].Filepath)
+	}
+	if !hasDecl(res.Declarations, "type Item struct") {
+		t.Errorf("the Item type is missing: %+v", res.Declarations)
+	}
+	if hasDecl(res.Declarations, "func checkout") {
+		t.Error("the function the cursor is in was sent as a declaration")
+	}
+}
+
+func TestIgnoredAndSecretFilesNeverReachContext(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, ".gitignore", "private/\n")
+	writeFile(t, root, "private/keys.go", "package app\n\nfunc leakPrivate() string { return \"PRIVATE-TOKEN\" }\n")
+	writeFile(t, root, "app_secret.go", "package app\n\nfunc leakSecret() string { return \"SECRET-VALUE\" }\n")
+	writeFile(t, root, "public.go", "package app\n\nfunc publicHelper() {}\n")
+	g := newGatherer(t, root, Config{})
+
+	// The ignored and the secret file are open and edited in the editor too.
+	for _, name := range []string{"private/keys.go", "app_secret.go"} {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		text, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uri := "file://" + p
+		g.DidOpen(uri, p, "go", text)
+		text = append(text, []byte("\nfunc leakPrivate2() { leakSecret() }\n")...)
+		g.DidChange(uri, nil, text)
+	}
+	envPath := writeFile(t, root, ".env", "TOKEN=ENV-SECRET\n")
+	g.DidOpen("file://"+envPath, envPath, "dotenv", []byte("TOKEN=ENV-SECRET\n"))
+	if _, err := g.Gather(context.Background(), Request{URI: "file://" + envPath, Offset: 3}); !errors.Is(err, ErrExcluded) {
+		t.Errorf("Gather in .env: err = %v, want ErrExcluded", err)
+	}
+	time.Sleep(2 * g.cfg.OverlayDelay) // let the overlays of the open files settle
+
+	uri, off := openAt(t, g, filepath.Join(root, "main.go"), "go", `package app
+
+func main() {
+	publicHelper()
+	leakPrivate()
+	leakSecret()
+	leakPrivate2(<|>)
+}
+`)
+	res := gather(t, g, uri, off)
+	all := res.Prefix + res.Suffix
+	for _, d := range res.Declarations {
+		all += d.Filepath + d.Body
+	}
+	for _, s := range append(res.ChangedSnippets, res.OpenedSnippets...) {
+		all += s.Filepath + s.Body
+	}
+	for _, leak := range []string{"PRIVATE-TOKEN", "SECRET-VALUE", "ENV-SECRET", "func leakPrivate", "func leakSecret"} {
+		if strings.Contains(all, leak) {
+			t.Errorf("context contains %q from an ignored or secret file:\n%s", leak, all)
+		}
+	}
+	if !hasDecl(res.Declarations, "func publicHelper") {
+		t.Errorf("the allowed declaration is missing: %+v", res.Declarations)
+	}
+}
+
+func TestFileEditedOnDiskIsReflected(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "a.py", "def first():\n    pass\n")
+	g := newGatherer(t, root, Config{})
+	uri, off := openAt(t, g, filepath.Join(root, "main.py"), "python", "import a\n\ngenerated_helper(<|>)\n")
+	if res := gather(t, g, uri, off); hasDecl(res.Declarations, "generated_helper") {
+		t.Fatal("declaration present before the file exists")
+	}
+	// A code generator writes a new file; no editor event.
+	writeFile(t, root, "gen/b.py", "def generated_helper(x, y):\n    return x + y\n")
+	eventually(t, "the new file's declaration reaches the context", func() bool {
+		return hasDecl(gather(t, g, uri, off).Declarations, "def generated_helper(x, y):")
+	})
+	writeFile(t, root, "gen/b.py", "def generated_helper(x, y, z):\n    return x + y + z\n")
+	eventually(t, "the changed signature reaches the context", func() bool {
+		return hasDecl(gather(t, g, uri, off).Declarations, "def generated_helper(x, y, z):")
+	})
+	if err := os.Remove(filepath.Join(root, "gen", "b.py")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deleted declaration leaves the context", func() bool {
+		return !hasDecl(gather(t, g, uri, off).Declarations, "generated_helper")
+	})
+}
+
+func TestOpenDocumentUsesEditorText(t *testing.T) {
+	root := t.TempDir()
+	lib := writeFile(t, root, "lib.ts", "export function onDisk(): number { return 1; }\n")
+	g := newGatherer(t, root, Config{OverlayDelay: 10 * time.Millisecond})
+	g.DidOpen("file://"+lib, lib, "typescript", []byte("export function inEditor(a: string): number { return 2; }\n"))
+	uri, off := openAt(t, g, filepath.Join(root, "main.ts"), "typescript", "const x = onDisk() + inEditor(<|>);\n")
+	eventually(t, "the editor's declaration is used", func() bool {
+		res := gather(t, g, uri, off)
+		return hasDecl(res.Declarations, "function inEditor(a: string)") && !hasDecl(res.Declarations, "onDisk")
+	})
+	g.DidClose("file://" + lib)
+	eventually(t, "the disk version returns after close", func() bool {
+		return hasDecl(gather(t, g, uri, off).Declarations, "function onDisk()")
+	})
+}
+
+func TestSnippetsFromRecentWork(t *testing.T) {
+	root := t.TempDir()
+	g := newGatherer(t, root, Config{DisableGitDiff: true})
+	other := writeFile(t, root, "inventory.go", "package shop\n\nfunc restock() {}\n")
+	g.DidOpen("file://"+other, other, "go", []byte("package shop\n\nfunc restock() {}\n"))
+	text := "package shop\n\nfunc restock() {\n\twarehouse.reserveQuantity(sku, quantity)\n}\n"
+	g.DidChange("file://"+other, []Edit{{
+		StartByte: 30, OldEndByte: 31, NewEndByte: 71,
+		StartPoint: Point{2, 16}, OldEndPoint: Point{2, 17}, NewEndPoint: Point{4, 1},
+	}}, []byte(text))
+	viewed := writeFile(t, root, "pricing.go", "")
+	viewedText := "package shop\n\nfunc priceFor(sku string) float64 { return catalogue.lookupPrice(sku) }\n"
+	g.DidOpen("file://"+viewed, viewed, "go", []byte(viewedText))
+
+	uri, off := openAt(t, g, filepath.Join(root, "order.go"), "go", `package shop
+
+func order(sku string, quantity int) {
+	price := catalogue.lookupPrice(sku)
+	warehouse.reserveQuantity(sku, <|>)
+}
+`)
+	res := gather(t, g, uri, off)
+	if !hasSnippet(res.ChangedSnippets, "warehouse.reserveQuantity(sku, quantity)") {
+		t.Errorf("changed snippets lack the edit in inventory.go: %+v", res.ChangedSnippets)
+	}
+	if !hasSnippet(res.OpenedSnippets, "catalogue.lookupPrice(sku)") {
+		t.Errorf("opened snippets lack pricing.go: %+v", res.OpenedSnippets)
+	}
+	for _, s := range append(res.ChangedSnippets, res.OpenedSnippets...) {
+		if s.Filepath == "order.go" {
+			t.Errorf("a snippet of the current file was sent: %+v", s)
+		}
+		if s.Score <= 0 || s.Score > 1 {
+			t.Errorf("snippet score %v out of (0, 1]", s.Score)
+		}
+	}
+}
+
+func TestGitDiffIsRecentWork(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	root := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", root, "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	writeFile(t, root, "billing.go", "package shop\n\nfunc invoice() {}\n")
+	writeFile(t, root, ".gitignore", "ignored.go\n")
+	writeFile(t, root, "ignored.go", "package shop\n")
+	git("add", ".")
+	git("commit", "-q", "-m", "init")
+	g := newGatherer(t, root, Config{GitDiffDelay: 20 * time.Millisecond})
+	// Changed outside the editor, as a git checkout or another tool would.
+	writeFile(t, root, "billing.go", "package shop\n\nfunc invoice() {\n\tledger.appendInvoiceLine(customer, amount)\n}\n")
+	writeFile(t, root, "ignored.go", "package shop\n// ledger.appendInvoiceLine(customer, amount) IGNORED\n")
+	uri, off := openAt(t, g, filepath.Join(root, "pay.go"), "go", "package shop\n\nfunc pay(customer string, amount int) {\n\tledger.appendInvoiceLine(<|>)\n}\n")
+	eventually(t, "the git diff hunk becomes a changed-file snippet", func() bool {
+		return hasSnippet(gather(t, g, uri, off).ChangedSnippets, "ledger.appendInvoiceLine(customer, amount)")
+	})
+	if hasSnippet(gather(t, g, uri, off).ChangedSnippets, "IGNORED") {
+		t.Error("a snippet from an ignored file was sent")
+	}
+}
+
+func TestIncrementalChangeKeepsTreeCurrent(t *testing.T) {
+	g := newGatherer(t, "", Config{})
+	uri := "file:///virtual/a.go"
+	text := "package p\n\nfunc f() {\n}\n"
+	g.DidOpen(uri, "/virtual/a.go", "go", []byte(text))
+	// Type a statement into the body, one character at a time.
+	typed := "\tx := compute(1)\n"
+	pos := strings.Index(text, "{\n") + 2
+	row := uint32(3)
+	for i := range len(typed) {
+		ch := typed[i : i+1]
+		next := text[:pos] + ch + text[pos:]
+		col := uint32(strings.LastIndex(text[:pos], "\n"))
+		start := Point{Row: row, Column: uint32(pos) - col - 1}
+		end := start
+		if ch == "\n" {
+			end = Point{Row: row + 1, Column: 0}
+		} else {
+			end.Column++
+		}
+		g.DidChange(uri, []Edit{{StartByte: uint32(pos), OldEndByte: uint32(pos), NewEndByte: uint32(pos + 1),
+			StartPoint: start, OldEndPoint: start, NewEndPoint: end}}, []byte(next))
+		text = next
+		pos++
+		if ch == "\n" {
+			row++
+		}
+	}
+	d := g.docs[uri]
+	d.mu.Lock()
+	got := d.doc.Root().String()
+	lang := d.doc.Language()
+	d.mu.Unlock()
+	fresh, err := lang.Parse(context.Background(), []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if want := fresh.RootNode().String(); got != want {
+		t.Errorf("tree after typing differs from a fresh parse:\n got %s\nwant %s", got, want)
+	}
+	res := gather(t, g, uri, strings.Index(text, "(1)"))
+	if !strings.HasSuffix(res.Prefix, "x := compute") {
+		t.Errorf("prefix = %q", res.Prefix)
+	}
+}
+
+func TestGatherUnknownDocumentAndBadInput(t *testing.T) {
+	g := newGatherer(t, "", Config{})
+	if res, err := g.Gather(context.Background(), Request{URI: "file:///nope"}); err != nil || res.Prefix != "" {
+		t.Errorf("unknown document: %+v, %v", res, err)
+	}
+	g.DidOpen("u", "", "plaintext", []byte("line one\nline two\n"))
+	res, err := g.Gather(context.Background(), Request{URI: "u", Offset: 1 << 30})
+	if err != nil || res.Prefix != "line one\nline two\n" {
+		t.Errorf("offset past the end: %+v, %v", res, err)
+	}
+	// An edit that does not fit the text is survived by a full reparse.
+	g.DidOpen("v", "/v.go", "go", []byte("package p\n"))
+	g.DidChange("v", []Edit{{StartByte: 50, OldEndByte: 10, NewEndByte: 1}}, []byte("package q\n"))
+	if res := gather(t, g, "v", 9); res.Prefix != "package q" {
+		t.Errorf("after a bad edit, prefix = %q", res.Prefix)
+	}
+	if _, err := New(Config{Excludes: []string{"["}}); err == nil {
+		t.Error("New accepted a malformed exclusion glob")
+	}
+	if err := g.AddWorkspaceFolder(context.Background(), filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("AddWorkspaceFolder accepted a missing folder")
+	}
+}
+
+func FuzzGather(f *testing.F) {
+	f.Add("go", "package p\nfunc f() { g(1) }\n", 20, 5, 40)
+	f.Add("python", "def f():\n  return g(", 19, 0, 0)
+	f.Add("rust", "\x00\xff", 1, 1, 1)
+	g, err := New(Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer g.Close()
+	f.Fuzz(func(t *testing.T, lang, text string, off, pb, sb int) {
+		g.DidOpen("f", "/f."+lang, lang, []byte(text))
+		res, err := g.Gather(context.Background(), Request{URI: "f", Offset: off, PrefixBudget: pb, SuffixBudget: sb})
+		if err != nil {
+			return
+		}
+		if !strings.Contains(text, res.Suffix) {
+			t.Fatalf("suffix %q not from the text", res.Suffix)
+		}
+		g.DidClose("f")
+	})
+}
