@@ -164,7 +164,7 @@ func largestNodeStartingAt(tc *sitter.TreeCursor, root *sitter.Node, p int) *sit
 // exactly at q (exclusive end), or returns nil when none does.
 func largestNodeEndingAt(tc *sitter.TreeCursor, root *sitter.Node, q int) *sitter.Node {
 	tc.Reset(root)
-	for tc.GoToFirstChildForByte(uint32(q - 1)) >= 0 {
+	for tc.GoToFirstChildForByte(uint32(q-1)) >= 0 {
 		n := tc.CurrentNode()
 		switch e := int(n.EndByte()); {
 		case e == q:
