@@ -103,9 +103,10 @@ func NewID() string { return "cmpl-" + uuid.NewString() }
 
 // Complete runs one completion. stream, when not nil, receives the text as
 // it is generated; the Result holds it all either way. Errors: a
-// *prompt.FieldError for a bad request, the engine's errors
-// (engine.ErrQueueFull, ...), ctx's error when the client went away, or
-// stream's error.
+// *prompt.FieldError for a bad request (with a nil Result), the engine's
+// errors (engine.ErrQueueFull, ...), ctx's error when the client went away,
+// or stream's error; once the engine ran, the Result is returned with the
+// error so that its Usage can still be counted.
 func (s *Service) Complete(ctx context.Context, req *api.CompletionRequest, stream Stream) (*Result, error) {
 	if err := Validate(req); err != nil {
 		return nil, err
@@ -159,12 +160,12 @@ func (s *Service) Complete(ctx context.Context, req *api.CompletionRequest, stre
 		res.Usage.StopReason = "stop"
 	case err != nil:
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			return nil, fmt.Errorf("%w (%v)", ctxErr, err)
+			err = fmt.Errorf("%w (%v)", ctxErr, err)
 		}
-		return nil, err
+		return res, err
 	default:
 		if err := send(matcher.Flush()); err != nil {
-			return nil, err
+			return res, err
 		}
 	}
 	res.StopWord = matcher.Matched()

@@ -30,6 +30,9 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		stream = sse.delta
 	}
 	res, err := s.svc.Complete(r.Context(), &req, stream)
+	if res != nil {
+		s.metrics.observeCompletion(res.Usage)
+	}
 	if err != nil {
 		if sse != nil && sse.started {
 			sse.fail(err)
@@ -38,8 +41,6 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.metrics.observeCompletion(res.Usage)
-
 	var debug *api.DebugData
 	if req.DebugOptions != nil {
 		debug = debugData(&req, res, time.Since(start))

@@ -19,6 +19,7 @@ type metrics struct {
 	promptReused    prometheus.Counter
 	generated       prometheus.Counter
 	tokensPerSecond prometheus.Histogram
+	completions     *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, eng engine.Engine) *metrics {
@@ -49,6 +50,10 @@ func newMetrics(reg *prometheus.Registry, eng engine.Engine) *metrics {
 			Help:    "Generation speed of each completion.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14), // 1 .. 8192
 		}),
+		completions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "serval_completions_total",
+			Help: "Engine generations by why they stopped (eos, max_tokens, stop, cancelled, error).",
+		}, []string{"stop_reason"}),
 	}
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "serval_queue_depth",
@@ -62,7 +67,7 @@ func newMetrics(reg *prometheus.Registry, eng engine.Engine) *metrics {
 		Name: "serval_slots",
 		Help: "Engine slots (--parallel).",
 	}, func() float64 { return float64(eng.Info().Slots) })
-	reg.MustRegister(m.latency, m.inFlight, m.promptEvaluated, m.promptReused, m.generated, m.tokensPerSecond, queue, busy, slots)
+	reg.MustRegister(m.latency, m.inFlight, m.promptEvaluated, m.promptReused, m.generated, m.tokensPerSecond, m.completions, queue, busy, slots)
 	return m
 }
 
@@ -90,6 +95,9 @@ func (m *metrics) instrument(route string, next http.Handler) http.Handler {
 }
 
 func (m *metrics) observeCompletion(u engine.Usage) {
+	if u.StopReason != "" {
+		m.completions.WithLabelValues(u.StopReason).Inc()
+	}
 	m.promptEvaluated.Add(float64(u.EvaluatedTokens))
 	m.promptReused.Add(float64(u.ReusedTokens))
 	m.generated.Add(float64(u.GeneratedTokens))

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/servalhq/serval/server/store"
@@ -28,6 +29,11 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	case "list":
 	default:
 		return fmt.Errorf("%w: unknown token command %q (want create, list or revoke)", errUsage, sub)
+	}
+	if sub == "revoke" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		// `serval token revoke NAME [flags]`
+		fs.Set("name", args[0])
+		args = args[1:]
 	}
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
