@@ -150,8 +150,8 @@ func TestTreeBracketsSkipsLiterals(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: brackets %q, want %q", lang, got, want)
 		}
-		if tok.suffix != ')' {
-			t.Errorf("%s: suffix closer %q, want ')'", lang, tok.suffix)
+		if tok.suffix.ch != ')' || tok.suffix.off != 0 {
+			t.Errorf("%s: suffix closer %+v, want ')' at 0", lang, tok.suffix)
 		}
 	}
 	if _, ok := treeBrackets(at(t, "cobol", "|"), "x"); ok {
@@ -312,6 +312,25 @@ func TestEditDistanceWithin(t *testing.T) {
 	for _, c := range cases {
 		if got := editDistanceWithin(c.a, c.b, c.limit); got != c.want {
 			t.Errorf("%q %q within %d: got %v", c.a, c.b, c.limit, got)
+		}
+	}
+}
+
+func TestBetweenPair(t *testing.T) {
+	cases := []struct {
+		doc  string
+		want bool
+	}{
+		{"func f() {|}\n", true},
+		{"f(|)\n", true},
+		{"f( | )\n", true},
+		{"f(|]\n", false},
+		{"x := |}\n", false},
+	}
+	for _, c := range cases {
+		cc := at(t, "go", c.doc)
+		if got := betweenPair(cc.linePrefix, cc.lineSuffix); got != c.want {
+			t.Errorf("%q: got %v", c.doc, got)
 		}
 	}
 }

@@ -28,10 +28,8 @@ func limitScope(cc *cursorContext, text string) string {
 	tokens, ok := treeBrackets(cc, text)
 	if !ok {
 		lx := lexicalFor(cc.lang)
-		tokens = bracketTokens{
-			completion: scanBrackets(lx, text),
-			suffix:     firstUnmatchedCloser(scanBrackets(lx, cc.suffix)),
-		}
+		tokens = bracketTokens{completion: scanBrackets(lx, text)}
+		tokens.suffix = firstUnmatchedCloser(scanBrackets(lx, cc.suffix))
 	}
 	if indentationBlocks(cc.lang) {
 		return limitScopeByIndentation(cc, text, tokens)
@@ -42,7 +40,9 @@ func limitScope(cc *cursorContext, text string) string {
 // bracketTokens are the brackets limitScope follows.
 type bracketTokens struct {
 	completion []bracket // the completion's brackets, offsets in the completion
-	suffix     byte      // the suffix's first closer of a bracket opened before the cursor, or 0
+	// suffix is the suffix's first closer of a bracket opened before the
+	// cursor (ch 0 if none), its offset in the suffix.
+	suffix bracket
 	// cursorTopLevel reports that the cursor is outside every block; when
 	// unknown (no grammar), the cursor line's indentation decides.
 	cursorTopLevel, topLevelKnown bool
@@ -83,8 +83,8 @@ func (t *bracketTokens) depthAt(off int) int {
 }
 
 // firstUnmatchedCloser returns the first closer in brackets that closes a
-// bracket opened before them, or 0.
-func firstUnmatchedCloser(brackets []bracket) byte {
+// bracket opened before them, or a zero bracket.
+func firstUnmatchedCloser(brackets []bracket) bracket {
 	depth := 0
 	for _, b := range brackets {
 		if isOpener(b.ch) {
@@ -92,10 +92,10 @@ func firstUnmatchedCloser(brackets []bracket) byte {
 			continue
 		}
 		if depth--; depth < 0 {
-			return b.ch
+			return b
 		}
 	}
-	return 0
+	return bracket{}
 }
 
 // indentationBlocks reports languages whose blocks are made by indentation.
@@ -153,8 +153,13 @@ func limitScopeByBrackets(cc *cursorContext, text string, tok bracketTokens) str
 			if depth >= 0 || continues(text, tok.completion[bi+1:], b, end, depth) {
 				continue
 			}
-			// The completion leaves the cursor's block here.
-			if tok.suffix == b.ch {
+			// The completion leaves the cursor's block here. If the suffix
+			// closes it on a later line, the completion stops before its
+			// own closer. If the closer is right after the cursor (`{|}`),
+			// the completion keeps its closer line and the replace range
+			// covers the one after the cursor (matchClosers), so that the
+			// closer lands on its own line.
+			if tok.suffix.ch == b.ch && tok.suffix.off >= len(cc.lineSuffix) {
 				cut := b.off
 				if isBlank(text[lineStart:b.off]) {
 					cut = lineStart

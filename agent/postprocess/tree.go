@@ -69,6 +69,7 @@ func treeBrackets(cc *cursorContext, text string) (bracketTokens, bool) {
 	}
 	tok.completion = completion
 	tok.suffix = firstUnmatchedCloser(suffix)
+	tok.suffix.off -= int(textEnd)
 
 	// The cursor is at top level when no top-level node spans from an
 	// earlier line to the cursor.
