@@ -1,0 +1,158 @@
+// Command serval-agent is the language server editors spawn over stdio for
+// Serval's ghost-text completions (LSP 3.18 textDocument/inlineCompletion).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+
+	"github.com/servalhq/serval/agent"
+	"github.com/servalhq/serval/lsp"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func agentVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// run is the whole program; it returns the exit code. Nothing but LSP
+// messages is ever written to stdout.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.ReadCloser, stdout io.Writer, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serval-agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	_ = fs.Bool("stdio", true, "speak LSP over stdin/stdout (the default and only transport)")
+	logFile := fs.String("log-file", "", "write logs to this file instead of stderr")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (default: [logs] level of the config, else info)")
+	configPath := fs.String("config", agent.DefaultConfigPath(getenv), "the agent.toml file, watched for changes")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole session to this file")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: serval-agent [--stdio] [flags]\n\n"+
+			"Serval's language server. Editors start it and talk LSP over stdin/stdout.\n"+
+			"Configuration, lowest precedence first: defaults, the config file, SERVAL_ENDPOINT and\n"+
+			"SERVAL_TOKEN, initializationOptions, workspace/didChangeConfiguration (under \"serval\").\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "serval-agent %s\n", agentVersion())
+		return 0
+	}
+
+	stack := agent.NewConfigStack(getenv)
+	fileCfg, fileErr := agent.LoadConfigFile(*configPath)
+	cfg := stack.Set(agent.LayerFile, fileCfg)
+
+	logOut := stderr
+	if *logFile != "" {
+		f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintf(stderr, "serval-agent: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		logOut = f
+	}
+	level := *logLevel
+	if level == "" {
+		level = cfg.Logs.Level
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		fmt.Fprintf(stderr, "serval-agent: --log-level %q: want debug, info, warn or error\n", level)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: lv}))
+	if fileErr != nil {
+		log.Warn("config file ignored", "err", fileErr)
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			log.Error("cpu profile", "err", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+
+	var server *lsp.Server
+	a, err := agent.New(agent.Options{
+		Config:    stack,
+		Logger:    log,
+		UserAgent: "serval-agent/" + agentVersion(),
+		OnStatus: func(st agent.Status) {
+			log.Info("status", "status", st.Kind, "message", st.Message)
+			if server != nil {
+				server.SendStatus(st)
+			}
+		},
+	})
+	if err != nil {
+		log.Error("bad configuration", "err", err)
+		return 1
+	}
+	defer a.Close()
+	server = lsp.NewServer(a, lsp.Options{Name: "serval-agent", Version: agentVersion(), Logger: log})
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if err := agent.WatchConfigFile(watchCtx, *configPath, func(c agent.Config, err error) {
+		if err == nil {
+			err = a.SetConfigLayer(agent.LayerFile, c)
+		}
+		if err != nil {
+			log.Warn("config file change ignored", "err", err)
+			return
+		}
+		log.Info("config file reloaded", "path", *configPath)
+	}); err != nil {
+		log.Debug("config file not watched", "err", err)
+	}
+
+	log.Info("serval-agent started", "version", agentVersion(), "endpoint", cfg.Server.Endpoint, "config", *configPath)
+	err = server.Run(ctx, stdin, stdout, stdin)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, lsp.ErrExitWithoutShutdown):
+		log.Info("client went away without shutdown")
+		return 1
+	default:
+		log.Info("stopped", "err", err)
+		return 1
+	}
+}
