@@ -59,7 +59,9 @@ type AgentRun struct {
 	Requests    int           `json:"server_requests"`
 	Usage       ProcUsage     `json:"-"`
 	Errors      int           `json:"errors"` // LSP error responses
-	Duration    time.Duration `json:"-"`
+	// Exit is how the agent process ended after shutdown/exit ("" = status 0).
+	Exit     string        `json:"exit,omitempty"`
+	Duration time.Duration `json:"-"`
 }
 
 const (
@@ -130,11 +132,15 @@ func Play(ctx context.Context, agent Agent, traces []Trace, cfg RunConfig) (*Age
 	_ = stdin.Close()
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- cmd.Wait() }()
+	var exitErr error
 	select {
-	case <-waitErr:
+	case exitErr = <-waitErr:
 	case <-time.After(5 * time.Second):
 		cancel() // kills the process; Wait returns within WaitDelay
-		<-waitErr
+		exitErr = <-waitErr
+	}
+	if exitErr != nil {
+		run.Exit = exitErr.Error()
 	}
 	if playErr != nil {
 		return run, fmt.Errorf("%s: %w (agent stderr: %s)", agent.Name, playErr, stderr.Name())
