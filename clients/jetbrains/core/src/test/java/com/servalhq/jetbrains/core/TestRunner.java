@@ -14,7 +14,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * A JUnit-free runner: runs every {@link Test} method of the classes named on the command line, each
  * on a fresh instance with a 120 s bound, prints one line per test and then exactly
- * {@code N passed, N failed}; exits 1 when anything failed. An optional {@code --filter SUBSTRING}
+ * {@code N passed, N failed} (preceded by {@code N skipped} when a test threw {@link Skip}); exits 1
+ * when anything failed. An optional {@code --filter SUBSTRING}
  * runs only matching tests.
  */
 public final class TestRunner {
@@ -25,6 +26,7 @@ public final class TestRunner {
         String filter = "";
         int passed = 0;
         int failed = 0;
+        int skipped = 0;
         ExecutorService pool = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "test");
             t.setDaemon(true);
@@ -61,11 +63,16 @@ public final class TestRunner {
                     failed++;
                     System.out.println("FAIL " + name + ": did not finish within 120 s");
                 } catch (java.util.concurrent.ExecutionException e) {
-                    failed++;
                     Throwable cause = e.getCause();
                     if (cause instanceof InvocationTargetException ite && ite.getCause() != null) {
                         cause = ite.getCause();
                     }
+                    if (cause instanceof Skip) {
+                        skipped++;
+                        System.out.println("SKIP " + name + ": " + cause.getMessage());
+                        continue;
+                    }
+                    failed++;
                     System.out.println("FAIL " + name + ": " + cause);
                     for (StackTraceElement el : cause.getStackTrace()) {
                         if (el.getClassName().startsWith("com.servalhq")) {
@@ -74,6 +81,9 @@ public final class TestRunner {
                     }
                 }
             }
+        }
+        if (skipped > 0) {
+            System.out.println(skipped + " skipped");
         }
         System.out.println(passed + " passed, " + failed + " failed");
         System.out.flush();
