@@ -35,7 +35,11 @@ type Config struct {
 	Tokenizer engine.Tokenizer
 	// MaxPrefixTokens caps the prefix (0: whatever the suffix and snippets leave).
 	MaxPrefixTokens int
-	// MaxSuffixTokens caps the suffix (0: a quarter of the budget).
+	// MaxSuffixTokens caps the suffix (0: an eighth of the budget, about
+	// the 20 lines tabby-agent sends at a 2,048-token context). In
+	// prefix-suffix-middle templates the whole suffix follows the text being
+	// typed, so the engine evaluates it again at every keystroke: a short
+	// suffix is a latency lever on CPU.
 	MaxSuffixTokens int
 	// MaxSnippetTokens caps the snippets (0: a quarter of the budget).
 	MaxSnippetTokens int
@@ -54,35 +58,60 @@ type Builder struct {
 	count    func(string) int
 	overhead int // tokens of the template with empty prefix and suffix
 
-	// lineTokens caches the token counts of single lines: consecutive
-	// requests share almost all their lines, and a tokenizer call per line
-	// would dominate the time of a long prefix.
-	lineMu     sync.Mutex
-	lineTokens map[string]int
+	// reserve is kept free of the budget for tokens that joining the
+	// separately counted pieces might add (exact tokenizers only).
+	reserve int
+
+	// pieceTokens caches the token counts of pieces of text (see
+	// countText): consecutive requests share almost all their lines, and
+	// tokenizer calls would otherwise dominate the time of a long prefix.
+	pieceMu     sync.Mutex
+	pieceTokens map[string]int
 }
 
-// maxCachedLines bounds Builder.lineTokens; when full it starts over.
-const maxCachedLines = 1 << 14
+// maxBytesPerToken bounds the bytes one token can stand for (long runs of
+// spaces are single tokens in some vocabularies); text longer than
+// maxBytesPerToken times a budget cannot fit in it.
+const maxBytesPerToken = 32
 
-// countLine counts one line's tokens, through the cache when counting is
-// exact (the estimate is cheaper than a map lookup).
-func (b *Builder) countLine(line string) int {
-	if b.cfg.Tokenizer == nil {
-		return b.count(line)
+// maxCachedPieces bounds Builder.pieceTokens; when full it starts over.
+const maxCachedPieces = 1 << 14
+
+// pieceBytes is the longest piece countText hands to the tokenizer: llama.cpp
+// tokenizes in time that grows faster than the length (6 KB took 12 ms,
+// 800 bytes 0.4 ms, 40 bytes 27 µs with a 32,000-token SentencePiece
+// vocabulary), and short pieces repeat from one request to the next.
+const pieceBytes = 128
+
+// countText counts the tokens of s as the sum of its pieces: its lines,
+// with lines longer than pieceBytes split at character boundaries.
+func (b *Builder) countText(s string) int {
+	n := 0
+	for piece := range pieces(s) {
+		n += b.countPiece(piece)
 	}
-	b.lineMu.Lock()
-	n, ok := b.lineTokens[line]
-	b.lineMu.Unlock()
+	return n
+}
+
+// countPiece counts one piece's tokens, through the cache when counting is
+// exact (the estimate is cheaper than a map lookup).
+func (b *Builder) countPiece(piece string) int {
+	if b.cfg.Tokenizer == nil {
+		return b.count(piece)
+	}
+	b.pieceMu.Lock()
+	n, ok := b.pieceTokens[piece]
+	b.pieceMu.Unlock()
 	if ok {
 		return n
 	}
-	n = b.count(line)
-	b.lineMu.Lock()
-	if len(b.lineTokens) >= maxCachedLines {
-		clear(b.lineTokens)
+	n = b.count(piece)
+	b.pieceMu.Lock()
+	if len(b.pieceTokens) >= maxCachedPieces {
+		clear(b.pieceTokens)
 	}
-	b.lineTokens[strings.Clone(line)] = n
-	b.lineMu.Unlock()
+	b.pieceTokens[strings.Clone(piece)] = n
+	b.pieceMu.Unlock()
 	return n
 }
 
@@ -99,7 +128,9 @@ type Prompt struct {
 	// Snippets are the context snippets included, declarations first, in the
 	// order they appear in Text.
 	Snippets []api.Snippet
-	// Token counts of each part (exact with a Tokenizer, estimated without).
+	// Token counts of each part: with a Tokenizer, the sum of the exact
+	// counts of its lines (the engine's count of the joined text is the
+	// same or a little lower); without, an estimate that over-counts.
 	PrefixTokens, SuffixTokens, SnippetTokens, TotalTokens int
 	// PrefixTruncated and SuffixTruncated report whether the budget cut them.
 	PrefixTruncated, SuffixTruncated bool
@@ -133,12 +164,13 @@ func NewBuilder(cfg Config) (*Builder, error) {
 	if cfg.ContextSize < 0 || cfg.MaxOutputTokens < 0 || cfg.MaxPrefixTokens < 0 || cfg.MaxSuffixTokens < 0 || cfg.MaxSnippetTokens < 0 {
 		return nil, fmt.Errorf("prompt: negative size in config %+v", cfg)
 	}
-	b := &Builder{cfg: cfg, count: estimateTokens, lineTokens: make(map[string]int)}
+	b := &Builder{cfg: cfg, count: estimateTokens, pieceTokens: make(map[string]int)}
 	if cfg.Tokenizer != nil {
 		b.count = cfg.Tokenizer.CountTokens
+		b.reserve = 2 + (cfg.ContextSize-cfg.MaxOutputTokens)/64
 	}
 	b.overhead = b.count(cfg.Template.Render("", ""))
-	if free := cfg.ContextSize - cfg.MaxOutputTokens - b.overhead; free < minPromptBudget {
+	if free := cfg.ContextSize - cfg.MaxOutputTokens - b.overhead - b.reserve; free < minPromptBudget {
 		return nil, fmt.Errorf("prompt: context size %d leaves %d tokens for the prompt after %d output tokens and the %q template; need at least %d",
 			cfg.ContextSize, free, cfg.MaxOutputTokens, cfg.Template.Name, minPromptBudget)
 	}
@@ -173,7 +205,7 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 
 	if req.DebugOptions != nil && req.DebugOptions.RawPrompt != "" {
 		p.Text, p.Raw = req.DebugOptions.RawPrompt, true
-		p.TotalTokens = b.count(p.Text)
+		p.TotalTokens = b.countText(p.Text)
 		if p.TotalTokens > budget {
 			return Prompt{}, &FieldError{Field: "debug_options.raw_prompt",
 				Reason: fmt.Sprintf("%d tokens, over the %d the context leaves after %d output tokens", p.TotalTokens, budget, p.MaxTokens)}
@@ -186,47 +218,32 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 	seg := req.Segments
 
 	free := budget - b.overhead
-	suffixCap := pick(b.cfg.MaxSuffixTokens, free/4)
+	suffixCap := pick(b.cfg.MaxSuffixTokens, free/8)
 	snippetCap := pick(b.cfg.MaxSnippetTokens, free/4)
 	var snippets []api.Snippet
 	if req.DebugOptions == nil || !req.DebugOptions.DisableRetrievalAugmentedCodeCompletion {
 		snippets = prioritized(seg)
 	}
 
-	// The parts are sized one after another; the exact count of the joined
-	// text can differ from the sum of the parts' counts (tokens merge across
-	// the joins), so the result is checked and the prefix shrunk if needed.
-	// Each round shrinks something, and there are few rounds.
-	shrink := 0
-	for round := 0; ; round++ {
-		suffix, suffixTokens, suffixCut := keepHead(seg.Suffix, min(suffixCap, free), b.count, b.countLine)
-		block, included, snippetTokens := b.snippetBlock(l, snippets, min(snippetCap, free-suffixTokens))
-		prefixBudget := max(0, free-suffixTokens-snippetTokens-shrink)
-		if b.cfg.MaxPrefixTokens > 0 {
-			prefixBudget = min(prefixBudget, b.cfg.MaxPrefixTokens)
-		}
-		prefix, prefixTokens, prefixCut := keepTail(seg.Prefix, prefixBudget, b.cfg.CutStride, b.count, b.countLine)
-
-		p.Text = b.cfg.Template.Render(block+prefix, suffix)
-		p.Snippets, p.SnippetTokens = included, snippetTokens
-		p.PrefixTokens, p.SuffixTokens = prefixTokens, suffixTokens
-		p.PrefixTruncated, p.SuffixTruncated = prefixCut, suffixCut
-		p.TotalTokens = b.count(p.Text)
-		over := p.TotalTokens - budget
-		if over <= 0 {
-			return p, nil
-		}
-		switch {
-		case round >= 8:
-			return Prompt{}, fmt.Errorf("prompt: %d tokens still over the %d-token budget after %d rounds: %w", p.TotalTokens, budget, round, engine.ErrPromptTooLong)
-		case prefixTokens > 0:
-			shrink += over + 1
-		case len(snippets) > 0:
-			snippets = nil
-		default:
-			suffixCap = max(0, suffixTokens-over-1)
-		}
+	// Every count is a sum over short pieces (see countText), which is at
+	// least the count of the joined text for real tokenizers (a piece on its
+	// own never merges with its neighbours), so the parts add up to a safe
+	// total; the reserve covers vocabularies where a join costs a token.
+	free -= b.reserve
+	suffix, suffixTokens, suffixCut := keepHead(seg.Suffix, min(suffixCap, free), b.countText)
+	block, included, snippetTokens := b.snippetBlock(l, snippets, min(snippetCap, free-suffixTokens))
+	prefixBudget := max(0, free-suffixTokens-snippetTokens)
+	if b.cfg.MaxPrefixTokens > 0 {
+		prefixBudget = min(prefixBudget, b.cfg.MaxPrefixTokens)
 	}
+	prefix, prefixTokens, prefixCut := keepTail(seg.Prefix, prefixBudget, b.cfg.CutStride, b.countText)
+
+	p.Text = b.cfg.Template.Render(block+prefix, suffix)
+	p.Snippets, p.SnippetTokens = included, snippetTokens
+	p.PrefixTokens, p.SuffixTokens = prefixTokens, suffixTokens
+	p.PrefixTruncated, p.SuffixTruncated = prefixCut, suffixCut
+	p.TotalTokens = b.overhead + snippetTokens + prefixTokens + suffixTokens
+	return p, nil
 }
 
 // maxTokens is the request's output budget, clamped to half the context.
@@ -282,12 +299,15 @@ func (b *Builder) snippetBlock(l Language, snippets []api.Snippet, budget int) (
 		if used >= budget {
 			break
 		}
+		if len(s.Body) > maxBytesPerToken*(budget-used) {
+			continue // cannot fit: skip without formatting and counting it
+		}
 		text := strings.TrimRight(s.Body, "\n")
 		if s.Filepath != "" {
 			text = "Path: " + s.Filepath + "\n" + text
 		}
 		text = l.Comment(text) + "\n"
-		cost := b.count(text)
+		cost := b.countText(text)
 		if used+cost > budget {
 			continue
 		}

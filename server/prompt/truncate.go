@@ -6,32 +6,47 @@ import (
 	"unicode/utf8"
 )
 
-// maxBytesPerToken bounds how much text a budget of n tokens can cover; it
-// keeps the tokenizer calls of a cut short for huge inputs.
-const maxBytesPerToken = 8
-
 // minAnchorLen is the least length of a trimmed line that can be an anchor:
 // short lines ("}", "return nil") repeat too often to be stable landmarks.
 const minAnchorLen = 8
 
+// pieces yields the lines of s (with their newlines), each line longer than
+// pieceBytes split into pieces of at most pieceBytes at character
+// boundaries. Splitting depends only on the line, so a line's pieces are the
+// same wherever it appears.
+func pieces(s string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for line := range strings.Lines(s) {
+			for len(line) > pieceBytes {
+				cut := pieceBytes
+				for cut > 1 && !utf8.RuneStart(line[cut]) {
+					cut--
+				}
+				if !yield(line[:cut]) {
+					return
+				}
+				line = line[cut:]
+			}
+			if !yield(line) {
+				return
+			}
+		}
+	}
+}
+
 // keepTail returns the end of prefix that fits budget tokens, its token
 // count, and whether anything was cut. The cut is at a line boundary,
-// preferably at an anchor line (see isAnchor) as long as that keeps at least
-// half the budget; only a single line longer than the budget is cut inside
-// the line (at a character boundary, keeping its end). count counts a whole
-// text, countLine one line (it may cache). Only the kept lines and one more
-// are looked at, so a long prefix costs no more than a short one.
-func keepTail(prefix string, budget, stride int, count, countLine func(string) int) (string, int, bool) {
+// preferably at an anchor line (see anchorHash) as long as that keeps at
+// least half the budget; only a single line longer than the budget is cut
+// inside the line (at a piece boundary, keeping its end). count must add up
+// over pieces (see Builder.countText). Only the kept lines and one more are
+// looked at, so a long prefix costs no more than a short one.
+func keepTail(prefix string, budget, stride int, count func(string) int) (string, int, bool) {
 	if prefix == "" {
 		return "", 0, false
 	}
 	if budget <= 0 {
 		return "", 0, true
-	}
-	if len(prefix) <= maxBytesPerToken*budget {
-		if n := count(prefix); n <= budget {
-			return prefix, n, false
-		}
 	}
 	// Walk back from the cursor's line: starts[k] is where the k-th line
 	// before it begins (k = 0: the cursor's line), kept[k] the tokens from
@@ -47,7 +62,7 @@ func keepTail(prefix string, budget, stride int, count, countLine func(string) i
 		} else {
 			start = strings.LastIndexByte(prefix[:end-1], '\n') + 1
 		}
-		c := countLine(prefix[start:end])
+		c := count(prefix[start:end])
 		if sum+c > budget {
 			break
 		}
@@ -61,8 +76,6 @@ func keepTail(prefix string, budget, stride int, count, countLine func(string) i
 		text, n := fitTail(prefix[strings.LastIndexByte(prefix, '\n')+1:], budget, count)
 		return text, n, true
 	case starts[len(starts)-1] == 0:
-		// Each line fits, only the joined text did not; the caller's exact
-		// check shrinks the budget and comes back.
 		return prefix, sum, false
 	}
 	// The earliest anchor among the kept lines (never the cursor's line),
@@ -113,21 +126,16 @@ func anchorHash(line string) uint32 {
 // keepHead returns the start of suffix that fits budget tokens, its token
 // count, and whether anything was cut: whole lines, or the start of the
 // first line when even that is too long.
-func keepHead(suffix string, budget int, count, countLine func(string) int) (string, int, bool) {
+func keepHead(suffix string, budget int, count func(string) int) (string, int, bool) {
 	if suffix == "" {
 		return "", 0, false
 	}
 	if budget <= 0 {
 		return "", 0, true
 	}
-	if len(suffix) <= maxBytesPerToken*budget {
-		if n := count(suffix); n <= budget {
-			return suffix, n, false
-		}
-	}
 	end, sum := 0, 0
 	for line := range strings.Lines(suffix) {
-		c := countLine(line)
+		c := count(line)
 		if sum+c > budget {
 			break
 		}
@@ -142,59 +150,83 @@ func keepHead(suffix string, budget int, count, countLine func(string) int) (str
 	return suffix[:end], sum, end < len(suffix)
 }
 
-// fitTail returns the longest end of s, starting at a character boundary,
-// that counts at most budget tokens.
-func fitTail(s string, budget int, count func(string) int) (string, int) {
-	starts := runeStarts(s, max(0, len(s)-maxBytesPerToken*budget), len(s))
-	// The smallest start whose tail fits; tails shrink as the start grows.
-	lo, hi := 0, len(starts)
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if count(s[starts[mid]:]) <= budget {
-			hi = mid
-		} else {
-			lo = mid + 1
+// fitTail returns the longest end of line that counts at most budget
+// tokens: whole pieces, plus the end of the piece before them that fits.
+func fitTail(line string, budget int, count func(string) int) (string, int) {
+	var starts, costs []int
+	off := 0
+	for piece := range pieces(line) {
+		starts, costs = append(starts, off), append(costs, count(piece))
+		off += len(piece)
+	}
+	sum, k := 0, len(starts)
+	for k > 0 && sum+costs[k-1] <= budget {
+		k--
+		sum += costs[k]
+	}
+	start := len(line)
+	if k < len(starts) {
+		start = starts[k]
+	}
+	if k > 0 {
+		// The end of the piece that did not fit whole.
+		piece := line[starts[k-1]:start]
+		bounds := runeBounds(piece)
+		// The smallest boundary whose tail fits; tails shrink as it grows.
+		lo, hi := 0, len(bounds)
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if count(piece[bounds[mid]:]) <= budget-sum {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
+		}
+		if lo < len(bounds) && bounds[lo] < len(piece) {
+			tail := piece[bounds[lo]:]
+			sum += count(tail)
+			start -= len(tail)
 		}
 	}
-	if lo == len(starts) {
-		return "", 0
-	}
-	return s[starts[lo]:], count(s[starts[lo]:])
+	return line[start:], sum
 }
 
-// fitHead returns the longest start of s, ending at a character boundary,
-// that counts at most budget tokens.
-func fitHead(s string, budget int, count func(string) int) (string, int) {
-	limit := min(len(s), maxBytesPerToken*budget)
-	var ends []int // character boundaries in (0, limit]
-	for i := 1; i <= limit; i++ {
-		if i == len(s) || utf8.RuneStart(s[i]) {
-			ends = append(ends, i)
+// fitHead returns the longest start of line that counts at most budget
+// tokens: whole pieces, plus the start of the next piece that fits.
+func fitHead(line string, budget int, count func(string) int) (string, int) {
+	end, sum := 0, 0
+	for piece := range pieces(line) {
+		c := count(piece)
+		if sum+c <= budget {
+			sum += c
+			end += len(piece)
+			continue
 		}
-	}
-	// The largest end whose head fits.
-	lo, hi := 0, len(ends)
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if count(s[:ends[mid]]) <= budget {
-			lo = mid + 1
-		} else {
-			hi = mid
+		bounds := runeBounds(piece)
+		// The largest boundary whose head fits.
+		lo, hi := 0, len(bounds)
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if count(piece[:bounds[mid]]) <= budget-sum {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
 		}
+		if lo > 0 {
+			sum += count(piece[:bounds[lo-1]])
+			end += bounds[lo-1]
+		}
+		break
 	}
-	if lo == 0 {
-		return "", 0
-	}
-	return s[:ends[lo-1]], count(s[:ends[lo-1]])
+	return line[:end], sum
 }
 
-// runeStarts lists the byte offsets in [from, to) where a character starts.
-func runeStarts(s string, from, to int) []int {
-	var out []int
-	for i := from; i < to; i++ {
-		if utf8.RuneStart(s[i]) {
-			out = append(out, i)
-		}
+// runeBounds lists the character boundaries of s: 0, ..., len(s).
+func runeBounds(s string) []int {
+	out := make([]int, 0, len(s)+1)
+	for i := range s {
+		out = append(out, i)
 	}
-	return out
+	return append(out, len(s))
 }
