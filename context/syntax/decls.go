@@ -44,6 +44,16 @@ const (
 	HeadBytes = 480
 )
 
+// maxDeclDepth is how deep below the root a declaration may start in each
+// grammar (Go: source_file > type_declaration > type_spec > interface_type
+// > method_elem is 4; a class member inside a nested namespace or module
+// is deeper). Limiting it spares the query cursor most function bodies,
+// which halves the cost of indexing.
+var maxDeclDepth = map[string]uint32{
+	"go": 4, "python": 6, "javascript": 6, "typescript": 6, "tsx": 6, "rust": 6,
+	"java": 6, "c": 6, "cpp": 8, "ruby": 7, "php": 6,
+}
+
 var (
 	queryMu sync.Mutex
 	queries = map[string]*sitter.Query{}
@@ -80,6 +90,7 @@ func (l *Language) Declarations(root *sitter.Node, src []byte) ([]Decl, error) {
 	qc := sitter.NewQueryCursor()
 	defer qc.Close()
 	qc.Exec(q, root)
+	setMaxStartDepth(qc, maxDeclDepth[l.Name])
 
 	var decls []Decl
 	for {

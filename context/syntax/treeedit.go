@@ -16,6 +16,7 @@ typedef struct {
 } serval_input_edit;
 
 void ts_tree_edit(void *self, const serval_input_edit *edit);
+void ts_query_cursor_set_max_start_depth(void *self, uint32_t max_start_depth);
 */
 import "C"
 
@@ -41,4 +42,13 @@ func editTree(tree *sitter.Tree, e sitter.EditInput) {
 		new_end_point: C.serval_point{row: C.uint32_t(e.NewEndPoint.Row), column: C.uint32_t(e.NewEndPoint.Column)},
 	}
 	C.ts_tree_edit(ctree, &in)
+}
+
+// setMaxStartDepth limits the depth below the start node at which query
+// matches may begin, which lets the cursor skip function bodies when
+// looking for declarations. go-tree-sitter does not expose it.
+func setMaxStartDepth(qc *sitter.QueryCursor, depth uint32) {
+	// sitter.QueryCursor's first field is the *C.TSQueryCursor (bindings.go).
+	cqc := *(*unsafe.Pointer)(unsafe.Pointer(qc))
+	C.ts_query_cursor_set_max_start_depth(cqc, C.uint32_t(depth))
 }
