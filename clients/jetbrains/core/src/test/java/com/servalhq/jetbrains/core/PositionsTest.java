@@ -101,4 +101,43 @@ public class PositionsTest {
             }
         }
     }
+
+    /**
+     * Edits described the way IDE listeners see them (offset, old fragment, new text, document after)
+     * become ranges that, applied to the document before, give the document after.
+     */
+    @Test
+    public void changesFromEditsReplayExactly() {
+        Random random = new Random(11);
+        String[] pieces = {"a", "bc", " ", "\t", "\n", "\r\n", "😀", "世界", "x\ny", ""};
+        for (int round = 0; round < 300; round++) {
+            StringBuilder before = new StringBuilder();
+            int n = random.nextInt(12);
+            for (int i = 0; i < n; i++) {
+                before.append(pieces[random.nextInt(pieces.length)]);
+            }
+            // Edit at a boundary that splits neither a surrogate pair nor a CRLF.
+            int start = boundary(before, random.nextInt(before.length() + 1));
+            int end = boundary(before, start + random.nextInt(before.length() - start + 1));
+            String oldFragment = before.substring(start, end);
+            String newText = pieces[random.nextInt(pieces.length)] + pieces[random.nextInt(pieces.length)];
+            StringBuilder after = new StringBuilder(before).replace(start, end, newText);
+            if (start > 0 && before.charAt(start - 1) == '\r' && (newText + after.substring(start + newText.length())).startsWith("\n")) {
+                continue; // the edit would join a CR with a following LF: IDE documents hold no CR at all
+            }
+            TextChange change = TextChange.fromEdit(new TextLineMap(after), start, oldFragment, newText);
+            int[] span = Positions.offsetsOf(new TextLineMap(before), change.range());
+            String replayed = new StringBuilder(before).replace(span[0], span[1], change.text()).toString();
+            Check.equal(after.toString(), replayed, "replay of replacing [" + start + "," + end + ") of " + before.toString().replace("\n", "\\n").replace("\r", "\\r"));
+        }
+    }
+
+    private static int boundary(CharSequence s, int offset) {
+        if (offset > 0 && offset < s.length()
+                && ((Character.isHighSurrogate(s.charAt(offset - 1)) && Character.isLowSurrogate(s.charAt(offset)))
+                || (s.charAt(offset - 1) == '\r' && s.charAt(offset) == '\n'))) {
+            return offset - 1;
+        }
+        return offset;
+    }
 }
