@@ -1,6 +1,7 @@
 -- Headless end-to-end scenario for serval.nvim, run as
 --   nvim --headless -u NONE -i NONE -c 'luafile headless.lua' FILE
 -- with SERVAL_NVIM_PLUGIN (the plugin dir), SERVAL_AGENT (the agent binary),
+-- SERVAL_TEST_ENDPOINT/SERVAL_TEST_TOKEN (setup mode) or SERVAL_ENDPOINT/SERVAL_TOKEN,
 -- SERVAL_TEST_OUT (where the JSON report goes), SERVAL_TEST_MODE
 -- (setup | lspconfig | enable), SERVAL_TEST_LINE (1-based line to type on)
 -- and SERVAL_TEST_TYPE (text typed there, one key at a time).
@@ -59,7 +60,9 @@ local agent = { vim.env.SERVAL_AGENT or 'serval-agent' }
 
 local function start_agent()
   if mode == 'setup' then
-    serval.setup({ cmd = agent })
+    -- Endpoint and token through setup options (initializationOptions);
+    -- the other modes leave them to the agent's environment.
+    serval.setup({ cmd = agent, endpoint = vim.env.SERVAL_TEST_ENDPOINT, token = vim.env.SERVAL_TEST_TOKEN })
   elseif mode == 'lspconfig' then
     -- nvim-lspconfig is not installable here: give its default_config to
     -- vim.lsp.start exactly as lspconfig would.

@@ -78,6 +78,8 @@ local function on_status(_, result, ctx)
     if vim.api.nvim_exec_autocmds then
       pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'ServalStatus', modeline = false })
     end
+    -- Statuslines showing M.statusline() are only redrawn on events: make one.
+    pcall(vim.cmd, 'redrawstatus!')
   end
 end
 
