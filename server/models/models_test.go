@@ -397,3 +397,69 @@ func FuzzLoadRegistry(f *testing.F) {
 		}
 	})
 }
+
+// stallingServer sends half of a file and then nothing until the test ends.
+func stallingServer(t *testing.T, content []byte) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(content)))
+		w.Write(content[:len(content)/2])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-req.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	return srv
+}
+
+func TestResolveStalledTransferIsAborted(t *testing.T) {
+	content := bytes.Repeat([]byte("gguf"), 16<<10)
+	sum := sha256.Sum256(content)
+	srv := stallingServer(t, content)
+	r := registryFor(t, srv.URL+"/tiny.gguf", hex.EncodeToString(sum[:]))
+	r.Download.StallTimeout = 50 * time.Millisecond
+	r.Download.Attempts = 2
+	dataDir := t.TempDir()
+	_, _, err := r.Resolve(context.Background(), "Tiny", dataDir, nil)
+	if err == nil || !strings.Contains(err.Error(), "no data for 50ms") {
+		t.Fatalf("error = %v, want a stall", err)
+	}
+	if fi, err := os.Stat(ModelFile(dataDir, "Tiny") + ".partial"); err != nil || fi.Size() == 0 {
+		t.Errorf("the partial download was not kept for resuming: %v", err)
+	}
+}
+
+func TestResolveCancelled(t *testing.T) {
+	content := bytes.Repeat([]byte("gguf"), 16<<10)
+	sum := sha256.Sum256(content)
+	srv := stallingServer(t, content)
+	r := registryFor(t, srv.URL+"/tiny.gguf", hex.EncodeToString(sum[:]))
+	ctx, cancel := context.WithCancel(context.Background())
+	// Cancel once the first half has arrived: the progress bar sees it.
+	progress := &cancelAfter{cancel: cancel, needle: "50.0%"}
+	_, _, err := r.Resolve(ctx, "Tiny", t.TempDir(), progress)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error = %v, want context.Canceled", err)
+	}
+}
+
+// cancelAfter cancels a context when the progress output mentions needle.
+type cancelAfter struct {
+	mu     sync.Mutex
+	buf    strings.Builder
+	needle string
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.needle) {
+		c.cancel()
+	}
+	return len(p), nil
+}

@@ -246,12 +246,14 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 	return p, nil
 }
 
-// maxTokens is the request's output budget, clamped to half the context.
+// maxTokens is the request's output budget, clamped to half the context and
+// to what leaves the prompt its minimum room.
 func (b *Builder) maxTokens(requested int) int {
 	if requested <= 0 {
 		return b.cfg.MaxOutputTokens
 	}
-	return min(requested, b.cfg.ContextSize/2)
+	limit := min(b.cfg.ContextSize/2, b.cfg.ContextSize-b.overhead-b.reserve-minPromptBudget)
+	return max(1, min(requested, limit))
 }
 
 func pick(configured, fallback int) int {

@@ -251,6 +251,14 @@ func TestBuildMaxTokens(t *testing.T) {
 	if p, _ := b.Build(req); p.MaxTokens != 500 {
 		t.Errorf("MaxTokens = %d, want half the context", p.MaxTokens)
 	}
+	// In a tiny context the prompt keeps its minimum room.
+	b = newTestBuilder(t, Config{ContextSize: 80, MaxOutputTokens: 8, Tokenizer: byteTokenizer{}})
+	req = completion("go", strings.Repeat("x", 500), strings.Repeat("y", 500))
+	req.MaxTokens = 1000
+	p, err := b.Build(req)
+	if err != nil || p.TotalTokens > 80-p.MaxTokens || !strings.HasSuffix(p.Text, "xxx<|fim_suffix|>yy<|fim_middle|>") {
+		t.Errorf("tiny context: %d tokens, max %d, %q, %v", p.TotalTokens, p.MaxTokens, p.Text, err)
+	}
 }
 
 func TestNewBuilderRejectsTinyContext(t *testing.T) {
