@@ -130,6 +130,8 @@ type report struct {
 	After          []string `json:"after"`
 	CursorAfter    [2]int   `json:"cursor_after"`
 	Fallthrough    string   `json:"fallthrough_char"`
+	Candidates     int      `json:"candidates"`
+	CycledChanged  bool     `json:"cycled_changed"`
 }
 
 // insertAt returns lines with text inserted at (row, col), 0-based bytes.
@@ -192,6 +194,18 @@ func runHeadless(t *testing.T, b nvimBuild, mode string, srv *servaltest.Server,
 	if r.Error != "" {
 		t.Fatalf("scenario failed after steps %v: %s\nnvim output:\n%s", r.Steps, r.Error, stderr.String())
 	}
+	wantSteps := []string{"attached", "ready", "ghost", "dismissed-on-move", "triggered", "dismissed-on-esc", "ghost-again", "accept-word", "accepted", "fallthrough", "written"}
+	if b.version == "0.12.4" {
+		// The built-in inline completion has its own keys for moving and cycling.
+		wantSteps = []string{"attached", "ready", "ghost", "dismissed-on-esc", "ghost-again", "accepted", "fallthrough", "written"}
+	}
+	if strings.Join(r.Steps, ",") != strings.Join(wantSteps, ",") {
+		t.Errorf("steps %v, want %v", r.Steps, wantSteps)
+	}
+	if b.version != "0.12.4" && r.Candidates < 1 {
+		t.Errorf("explicit trigger: %d candidates", r.Candidates)
+	}
+	t.Logf("Neovim %s: ghost %q, %d candidates on the explicit trigger (cycling changed the text: %v)", b.version, r.Ghost, r.Candidates, r.CycledChanged)
 	if r.Statusline != "Serval: ready" || r.StatuslineOff != "Serval: off" {
 		t.Errorf("statusline %q / %q, want Serval: ready / Serval: off", r.Statusline, r.StatuslineOff)
 	}

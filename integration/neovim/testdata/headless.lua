@@ -144,6 +144,32 @@ local function scenario()
   type_text(vim.env.SERVAL_TEST_TYPE or '')
   local shown = wait_for('ghost text', 30000, drawn_ghost)
   step('ghost')
+
+  if not has012 then
+    -- Moving the cursor dismisses it.
+    vim.api.nvim_input('<Left>')
+    wait_for('ghost text to go on cursor move', 5000, function() return not drawn_ghost() end)
+    vim.api.nvim_input('<Right>')
+    step('dismissed-on-move')
+    -- The explicit trigger asks for candidates (triggerKind Invoked) ...
+    vim.api.nvim_input('<M-\\>')
+    wait_for('ghost text on the explicit trigger', 30000, drawn_ghost)
+    report.candidates = ghost.count()
+    -- ... and the cycle keys go through them.
+    local first = drawn_ghost().text
+    vim.api.nvim_input('<M-]>')
+    sleep(100)
+    local cycled = drawn_ghost()
+    report.cycled_changed = cycled ~= nil and cycled.text ~= first
+    step('triggered')
+  end
+  -- Leaving Insert mode dismisses it; entering again asks again.
+  vim.api.nvim_input('<Esc>')
+  wait_for('ghost text to go on <Esc>', 5000, function() return not drawn_ghost() end)
+  step('dismissed-on-esc')
+  vim.api.nvim_input('A')
+  shown = wait_for('ghost text after InsertEnter', 30000, drawn_ghost)
+  step('ghost-again')
   report.ghost = shown.text
   report.ghost_pos = shown.pos
   report.ghost_state = has012 and shown.text or ghost.text()

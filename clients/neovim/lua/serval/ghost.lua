@@ -244,6 +244,12 @@ function M.visible(bufnr)
   return st ~= nil and st.visible ~= nil
 end
 
+--- How many candidates the agent returned for the ghost text showing.
+function M.count(bufnr)
+  local st = buffers[bufnr or vim.api.nvim_get_current_buf()]
+  return st and st.visible and st.items and #st.items or 0
+end
+
 --- The ghost text showing in `bufnr` (nil when none).
 function M.text(bufnr)
   local st = buffers[bufnr or vim.api.nvim_get_current_buf()]
@@ -388,6 +394,20 @@ function M.attach(client, bufnr)
     buffer = bufnr,
     callback = function()
       on_text_changed(bufnr)
+    end,
+  })
+  vim.api.nvim_create_autocmd('InsertEnter', {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      if enabled and options.auto_trigger then
+        -- After InsertEnter the cursor is where typing starts; ask there.
+        vim.schedule(function()
+          if vim.api.nvim_get_current_buf() == bufnr and vim.api.nvim_get_mode().mode:match('^i') then
+            M.request(bufnr, TRIGGER_AUTOMATIC)
+          end
+        end)
+      end
     end,
   })
   vim.api.nvim_create_autocmd('CursorMovedI', {

@@ -155,7 +155,7 @@ local builtin = compat.has('0.12') and vim.lsp.inline_completion ~= nil
 
 local function set_keymaps(bufnr)
   local keys = M.options.keymaps
-  local accept_prev = previous_mapping(keys.accept, bufnr)
+  local accept_prev = keys.accept and keys.accept ~= '' and previous_mapping(keys.accept, bufnr) or nil
   if builtin then
     local ic = vim.lsp.inline_completion
     map(bufnr, keys.accept, function()
