@@ -14,7 +14,7 @@ JB_UNIT_TESTS := MessageReaderTest JsonRpcConnectionTest PositionsTest Completio
 JAVA ?= java
 JAVAC ?= javac
 
-.PHONY: jetbrains-deps jetbrains-core test-jetbrains test-jetbrains-unit test-jetbrains-integration
+.PHONY: jetbrains-deps jetbrains-core jetbrains-agent-bundle test-jetbrains test-jetbrains-unit test-jetbrains-integration
 
 # Idempotent: installs only what is missing.
 jetbrains-deps:
@@ -44,5 +44,12 @@ test-jetbrains-integration: build jetbrains-core $(JB_MODEL)
 test-jetbrains: build jetbrains-core $(JB_MODEL)
 	$(JB_RUN_UNIT)
 	$(JB_RUN_INTEGRATION)
+
+# Puts this machine's serval-agent where the plugin's Gradle build bundles agents from
+# (clients/jetbrains/plugin/build/agent/<GOOS>-<GOARCH>/). The agent uses cgo (tree-sitter), so other
+# platforms' agents are built on those platforms and dropped into the same layout.
+jetbrains-agent-bundle: build
+	mkdir -p $(ROOT)/clients/jetbrains/plugin/build/agent/$$($(GO) env GOOS)-$$($(GO) env GOARCH)
+	cp $(BIN)/serval-agent $(ROOT)/clients/jetbrains/plugin/build/agent/$$($(GO) env GOOS)-$$($(GO) env GOARCH)/
 
 TEST_TARGETS += test-jetbrains
