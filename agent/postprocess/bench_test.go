@@ -83,3 +83,28 @@ func BenchmarkProcess(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProcessWorstCase feeds the pipeline inputs shaped to hit every
+// bound at once: a 16 KiB completion of long near-identical lines, a suffix
+// made of the same lines, a cursor line full of closers, and a 100,000-byte
+// single-line completion.
+func BenchmarkProcessWorstCase(b *testing.B) {
+	line := strings.Repeat("value = compute(alpha, beta, gamma) + ", 40)
+	var lines strings.Builder
+	for i := 0; lines.Len() < maxCompletionBytes; i++ {
+		fmt.Fprintf(&lines, "%s%d\n", line, i%7)
+	}
+	cases := []benchCase{
+		{"near-identical-lines", Input{Language: "python", Prefix: "def f():\n    ", Suffix: "\n" + lines.String(), Completion: lines.String()}},
+		{"closers", Input{Language: "go", Prefix: "x := f(" + strings.Repeat("(", 5000), Suffix: strings.Repeat(")", 20000), Completion: strings.Repeat("a)", 5000)}},
+		{"one-huge-line", Input{Language: "typescript", Prefix: "const s = \"", Suffix: "\";\n", Completion: strings.Repeat("abcdefghij", 10_000)}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Process(c.in)
+			}
+		})
+	}
+}

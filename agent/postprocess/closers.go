@@ -2,6 +2,10 @@ package postprocess
 
 import "strings"
 
+// maxAutoClosers bounds the run of closers after the cursor that
+// matchClosers considers replacing.
+const maxAutoClosers = 16
+
 // matchClosers decides how many bytes after the cursor the completion
 // replaces. Editors insert closers as the user types (`(` gives `()`), and
 // models write them again: `foo(` + `a, b)` before the auto-inserted `)`
@@ -22,7 +26,7 @@ func matchClosers(cc *cursorContext, text string) (string, int) {
 		return text, 0
 	}
 	bestExact := false
-	for k := 1; k <= len(rest); k++ {
+	for k := 1; k <= min(len(rest), maxAutoClosers); k++ {
 		head := rest[:k]
 		if !onlyClosers(head) {
 			break
@@ -55,22 +59,25 @@ func commentedOut(lx lexical, line, rest string) int {
 func lineImbalance(lx lexical, text string) int {
 	bad := 0
 	var stack []byte
+	open := map[byte]int{} // openers on the stack, by kind
 	for _, b := range scanBrackets(lx, text) {
 		if isOpener(b.ch) {
 			stack = append(stack, b.ch)
+			open[b.ch]++
 			continue
 		}
 		n := len(stack)
 		if n == 0 || closerOf(stack[n-1]) != b.ch {
 			bad++
-			if n > 0 && !strings.ContainsRune(string(stack), rune(openerOf(b.ch))) {
-				continue
+			if open[openerOf(b.ch)] == 0 {
+				continue // closes nothing: skip it
 			}
 		}
 		// Pop to the matching opener, counting skipped ones as mismatches.
 		for n > 0 {
 			top := stack[n-1]
 			stack = stack[:n-1]
+			open[top]--
 			n--
 			if closerOf(top) == b.ch {
 				break

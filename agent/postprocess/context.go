@@ -10,7 +10,7 @@ import (
 const (
 	maxPrefixWindow    = 16 << 10
 	maxSuffixWindow    = 16 << 10
-	maxCompletionBytes = 16 << 10
+	maxCompletionBytes = 8 << 10 // ~2,000 tokens, far beyond any useful completion
 )
 
 // cursorContext is what the filters know about the cursor's surroundings.

@@ -1,6 +1,7 @@
 package postprocess
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -331,6 +332,48 @@ func TestBetweenPair(t *testing.T) {
 		cc := at(t, "go", c.doc)
 		if got := betweenPair(cc.linePrefix, cc.lineSuffix); got != c.want {
 			t.Errorf("%q: got %v", c.doc, got)
+		}
+	}
+}
+
+// levenshtein is the textbook full-matrix distance the banded
+// editDistanceWithin is checked against.
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func TestEditDistanceWithinMatchesLevenshtein(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func() string {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = "ab c"[rng.IntN(4)]
+		}
+		return string(b)
+	}
+	for range 5000 {
+		a, b := word(), word()
+		d := levenshtein(a, b)
+		for limit := 0; limit <= 6; limit++ {
+			if got := editDistanceWithin(a, b, limit); got != (d <= limit) {
+				t.Fatalf("%q %q: distance %d, within %d reported %v", a, b, d, limit, got)
+			}
 		}
 	}
 }

@@ -6,6 +6,10 @@ import (
 	"unicode/utf8"
 )
 
+// maxOverlapLines bounds how many trailing lines trimSuffixOverlap compares
+// with the suffix.
+const maxOverlapLines = 32
+
 // trimSuffixOverlap removes the part of the completion that the document
 // already has right after it: trailing lines equal (or near-equal) to the
 // next lines of the suffix, and a tail of a mid-line completion that
@@ -26,6 +30,10 @@ func trimSuffixOverlap(cc *cursorContext, text string) string {
 		}
 		off += len(line) + 1
 	}
+	// A model repeats the next few lines, not pages: bound the search.
+	if len(starts) > maxOverlapLines {
+		starts = starts[len(starts)-maxOverlapLines:]
+	}
 	next := cc.suffixLines(len(starts))
 	lx := lexicalFor(cc.lang)
 	fullDepth, _ := bracketDepth(scanBrackets(lx, text))
@@ -44,6 +52,10 @@ func trimSuffixOverlap(cc *cursorContext, text string) string {
 	return text
 }
 
+// maxLineOverlap bounds the part of the cursor's line that
+// trimLineTailOverlap looks for at the completion's end.
+const maxLineOverlap = 256
+
 // trimLineTailOverlap cuts a completion's tail that repeats the text after
 // the cursor on its line: `a, b)` before `b)` becomes `a, `. Tails made only
 // of closers are left to matchClosers, which covers them with the replace
@@ -53,6 +65,7 @@ func trimLineTailOverlap(cc *cursorContext, text string) string {
 	if rest == "" || onlyClosers(rest) {
 		return text
 	}
+	rest = rest[:min(len(rest), maxLineOverlap)]
 	for k := len(rest); k > 0; k-- {
 		head := rest[:k]
 		if k < len(rest) && (k < 3 || onlyClosers(head)) {
@@ -124,30 +137,49 @@ func trimmedJoin(lines []string) string {
 }
 
 // editDistanceWithin reports whether the Levenshtein distance between a and
-// b (in bytes) is at most limit; it gives up early once no alignment can.
+// b (in bytes) is at most limit. Only the diagonal band of width limit is
+// computed, so the work is O(len * limit), and it gives up as soon as no
+// alignment can stay within the limit.
 func editDistanceWithin(a, b string, limit int) bool {
 	if d := len(a) - len(b); d > limit || -d > limit {
 		return false
 	}
-	const maxLen = 2048 // bound the quadratic work on long lines
+	if limit <= 0 {
+		return a == b
+	}
+	const maxLen = 4096 // longer texts are never near-duplicates worth the work
 	if len(a) > maxLen || len(b) > maxLen {
 		return false
 	}
+	inf := limit + 1
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
-		prev[j] = j
+		prev[j] = min(j, inf)
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		best := cur[0]
-		for j := 1; j <= len(b); j++ {
+		lo, hi := max(1, i-limit), min(len(b), i+limit)
+		cur[lo-1] = inf
+		best := inf
+		if lo == 1 {
+			cur[0] = min(i, inf)
+			best = cur[0]
+		}
+		for j := lo; j <= hi; j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			best = min(best, cur[j])
+			up := inf
+			if j <= i-1+limit {
+				up = prev[j]
+			}
+			v := min(up+1, cur[j-1]+1, prev[j-1]+cost, inf)
+			cur[j] = v
+			best = min(best, v)
+		}
+		if hi < len(b) {
+			cur[hi+1] = inf
 		}
 		if best > limit {
 			return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	sitter "github.com/smacker/go-tree-sitter"
 
@@ -13,8 +14,12 @@ import (
 // The parse window around the cursor: the document is never reparsed as a
 // whole per completion, only the enclosing top-level construct, bounded.
 const (
-	maxWindowLines = 150
-	maxWindowBytes = 8 << 10
+	maxWindowLines = 100
+	maxWindowBytes = 4 << 10
+	// parseTimeout bounds one parse (tree-sitter's own clock). Parsing a
+	// window takes tens of microseconds; a parse this slow means a
+	// pathological input, and the lexical scan takes over.
+	parseTimeout = 5 * time.Millisecond
 )
 
 // parsers pools one *sitter.Parser per grammar: parsers are not safe for
@@ -25,6 +30,7 @@ func parserFor(lang *sitter.Language) (*sitter.Parser, func()) {
 	v, _ := parsers.LoadOrStore(lang, &sync.Pool{New: func() any {
 		p := sitter.NewParser()
 		p.SetLanguage(lang)
+		p.SetOperationLimit(int(parseTimeout.Microseconds()))
 		return p
 	}})
 	pool := v.(*sync.Pool)
@@ -49,6 +55,8 @@ func treeBrackets(cc *cursorContext, text string) (bracketTokens, bool) {
 	defer release()
 	tree, err := parser.ParseCtx(context.Background(), nil, src)
 	if err != nil || tree == nil {
+		// A parse that ran out of time would resume on the next call.
+		parser.Reset()
 		return bracketTokens{}, false
 	}
 	defer tree.Close()
