@@ -90,21 +90,45 @@ func earliestStop(text string, stops []string) (start, length int) {
 // and emit what it returns; the text of a stop word is never returned, and a
 // tail that could be the start of a stop word is held back until the next
 // Push shows whether it is one. Call Flush when the generation ends to get
-// the held-back text. The output is exactly CutAtStop of the whole text, and
-// never splits a UTF-8 character. A StopMatcher is not safe for concurrent use.
+// the held-back text. The output is exactly CutAtStop of the whole text,
+// however it is split into deltas, and never splits a UTF-8 character.
+//
+// Each stop word is matched by its own Knuth-Morris-Pratt automaton, so a
+// Push costs O(len(delta) × number of stop words) whatever the words'
+// lengths (stop words can come from clients, through the OpenAI API).
+// A StopMatcher is not safe for concurrent use.
 type StopMatcher struct {
-	stops   []string
-	maxLen  int    // length of the longest stop word
-	pending string // text received but not yet returned
+	stops   []stopAutomaton
+	pending []byte // text received but not yet returned; it ends at offset seen
+	seen    int    // bytes pushed so far
+	cut     int    // offset of the earliest complete stop word so far, or -1
+	cutWord string
 	stopped bool
 	matched string
 }
 
+// stopAutomaton tracks one stop word over the stream.
+type stopAutomaton struct {
+	word  string
+	fail  []int // fail[i]: longest proper border of word[:i+1]
+	state int   // length of the longest end of the stream that is a proper prefix of word
+}
+
 // NewStopMatcher returns a matcher for stops (empty strings are ignored).
 func NewStopMatcher(stops []string) *StopMatcher {
-	m := &StopMatcher{stops: normalizeStops(append([]string(nil), stops...))}
-	for _, s := range m.stops {
-		m.maxLen = max(m.maxLen, len(s))
+	m := &StopMatcher{cut: -1}
+	for _, w := range normalizeStops(append([]string(nil), stops...)) {
+		fail := make([]int, len(w))
+		for i, k := 1, 0; i < len(w); i++ {
+			for k > 0 && w[i] != w[k] {
+				k = fail[k-1]
+			}
+			if w[i] == w[k] {
+				k++
+			}
+			fail[i] = k
+		}
+		m.stops = append(m.stops, stopAutomaton{word: w, fail: fail})
 	}
 	return m
 }
@@ -116,51 +140,65 @@ func (m *StopMatcher) Push(delta string) (out string, stopped bool) {
 	if m.stopped {
 		return "", true
 	}
-	m.pending += delta
-	if i, n := earliestStop(m.pending, m.stops); i >= 0 {
-		// A longer stop word starting before i could still complete; until it
-		// can be ruled out, the batch result is not known.
-		if j := m.partialStart(i); j < 0 {
-			out = m.pending[:i]
-			m.matched = m.pending[i : i+n]
-			m.pending = ""
-			m.stopped = true
-			return out, true
-		} else {
-			out, m.pending = m.pending[:j], m.pending[j:]
-			return out, false
+	base := m.seen - len(m.pending) // offset of pending[0]
+	m.pending = append(m.pending, delta...)
+	for i := 0; i < len(delta); i++ {
+		c, end := delta[i], m.seen+i+1
+		for k := range m.stops {
+			a := &m.stops[k]
+			for a.state > 0 && a.word[a.state] != c {
+				a.state = a.fail[a.state-1]
+			}
+			if a.word[a.state] == c {
+				a.state++
+			}
+			if a.state == len(a.word) {
+				start := end - len(a.word)
+				if m.cut < 0 || start < m.cut || (start == m.cut && len(a.word) > len(m.cutWord)) {
+					m.cut, m.cutWord = start, a.word
+				}
+				a.state = a.fail[a.state-1]
+			}
+		}
+		// A complete stop word decides the cut unless a stop word that
+		// started earlier may still complete.
+		if m.cut >= 0 && m.heldFrom(end) >= m.cut {
+			out = string(m.pending[:m.cut-base])
+			m.finish(m.cutWord)
+			// Only a stop word that is not valid UTF-8 can start inside a character.
+			return out[:runeBoundaryBefore(out, len(out))], true
 		}
 	}
-	hold := m.partialStart(len(m.pending))
-	if hold < 0 {
-		hold = len(m.pending)
+	m.seen += len(delta)
+	hold := m.heldFrom(m.seen)
+	if m.cut >= 0 {
+		hold = min(hold, m.cut)
 	}
-	hold = runeBoundaryBefore(m.pending, hold)
-	out, m.pending = m.pending[:hold], m.pending[hold:]
+	n := runeBoundaryBefore(m.pending, hold-base)
+	out, m.pending = string(m.pending[:n]), m.pending[n:]
 	return out, false
 }
 
-// partialStart returns the first position before end from which the rest of
-// the pending text is a proper prefix of a stop word, or -1.
-func (m *StopMatcher) partialStart(end int) int {
-	// Only a tail shorter than the longest stop word can be a proper prefix.
-	for j := max(0, len(m.pending)-m.maxLen+1); j < end; j++ {
-		tail := m.pending[j:]
-		for _, s := range m.stops {
-			if len(tail) < len(s) && strings.HasPrefix(s, tail) {
-				return j
-			}
-		}
+// heldFrom returns the offset where the earliest possible stop word still
+// in progress starts, or end when none is.
+func (m *StopMatcher) heldFrom(end int) int {
+	from := end
+	for _, a := range m.stops {
+		from = min(from, end-a.state)
 	}
-	return -1
+	return from
+}
+
+func (m *StopMatcher) finish(matched string) {
+	m.stopped, m.matched, m.pending = true, matched, nil
 }
 
 // runeBoundaryBefore moves i back so that s[:i] does not end inside an
 // incomplete UTF-8 sequence.
-func runeBoundaryBefore(s string, i int) int {
+func runeBoundaryBefore[T string | []byte](s T, i int) int {
 	for k := i - 1; k >= 0 && k >= i-utf8.UTFMax; k-- {
 		if utf8.RuneStart(s[k]) {
-			if !utf8.FullRuneInString(s[k:i]) {
+			if !utf8.FullRune([]byte(s[k:i])) {
 				return k
 			}
 			break
@@ -176,13 +214,11 @@ func (m *StopMatcher) Flush() string {
 	if m.stopped {
 		return ""
 	}
-	m.stopped = true
-	out, found := CutAtStop(m.pending, m.stops)
-	if found {
-		i, n := earliestStop(m.pending, m.stops)
-		m.matched = m.pending[i : i+n]
+	out := string(m.pending)
+	if m.cut >= 0 {
+		out = out[:m.cut-(m.seen-len(m.pending))]
 	}
-	m.pending = ""
+	m.finish(m.cutWord)
 	return out[:runeBoundaryBefore(out, len(out))]
 }
 

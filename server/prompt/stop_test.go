@@ -177,11 +177,12 @@ func FuzzStopMatcher(f *testing.F) {
 	f.Add("xabcdetail", []byte{3, 2, 1}, "bcde", "cd")
 	f.Add("naïve <｜fim▁end｜> rest", []byte{0, 5, 1, 0}, "<｜fim▁end｜>", "\n")
 	f.Add("aaaaab", []byte{}, "aab", "aaab")
+	f.Add("abababx", []byte{2, 2}, "ababx", "bab")
 	f.Fuzz(func(t *testing.T, text string, cuts []byte, stop1, stop2 string) {
-		if !utf8.ValidString(text) {
+		if !utf8.ValidString(text) || !utf8.ValidString(stop1) || !utf8.ValidString(stop2) {
 			return
 		}
-		stops := []string{stop1, stop2}
+		stops := []string{stop1, stop2, "\n\n"}
 		got := streamThrough(stops, text, cuts)
 		want, _ := CutAtStop(text, stops)
 		// Flush drops an incomplete trailing character; valid text has none.
@@ -192,6 +193,35 @@ func FuzzStopMatcher(f *testing.F) {
 			if s != "" && strings.Contains(got, s) {
 				t.Fatalf("output %q contains stop %q", got, s)
 			}
+		}
+	})
+}
+
+// BenchmarkStopMatcher streams 64 tokens of code through Go's stop words,
+// and a long text through a long stop word that keeps almost matching
+// (stop words can come from clients).
+func BenchmarkStopMatcher(b *testing.B) {
+	qwen, _ := LookupTemplate("qwen")
+	stops := StopWords("go", qwen)
+	tokens := strings.SplitAfter(strings.Repeat("\tif err != nil {\n\t\treturn err\n\t}\n", 13), " ")[:64]
+	b.Run("go-64-tokens", func(b *testing.B) {
+		for b.Loop() {
+			m := NewStopMatcher(stops)
+			for _, tok := range tokens {
+				m.Push(tok)
+			}
+			m.Flush()
+		}
+	})
+	long := strings.Repeat("a", 4096) + "b"
+	text := strings.Repeat("a", 64<<10)
+	b.Run("long-stop-64KiB", func(b *testing.B) {
+		for b.Loop() {
+			m := NewStopMatcher([]string{long})
+			for i := 0; i < len(text); i += 4 {
+				m.Push(text[i : i+4])
+			}
+			m.Flush()
 		}
 	})
 }
