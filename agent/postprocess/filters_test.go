@@ -122,6 +122,8 @@ func TestLimitScope(t *testing.T) {
 		{"python top level", "python", "|", "def a():\n    pass\n\n\ndef b():\n    pass", "def a():\n    pass"},
 		{"python docstring", "python", "def f():\n    |\n", "\"\"\"Doc\nat column 0.\n\"\"\"\n    return 1\nx = 2", "\"\"\"Doc\nat column 0.\n\"\"\"\n    return 1"},
 		{"single line", "go", "func f() {\n\t|\n}\n", "a() }", "a() }"},
+		{"suffix closer one level out", "go", "func f() {\n\tif x {|\n\treturn\n}\n", "\n\t\ty()\n\t}\n\treturn\n}", "\n\t\ty()\n\t}"},
+		{"closer right after the cursor", "go", "func f() {|}\n", "\n\ty()\n}\n\nfunc g() {}", "\n\ty()\n}"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -203,6 +205,8 @@ func TestTrimSuffixOverlap(t *testing.T) {
 		{"near-equal trailing line", "go", "func f() {\n\t|\n\treturn fmt.Errorf(\"load config: %w\", err)\n}\n", "log(err)\n\treturn fmt.Errorf(\"load confg: %w\", err)", "log(err)"},
 		{"short lines must be equal", "go", "func f() {\n\t|\n\treturn total, nil\n}\n", "total := 0\n\treturn totl, nil", "total := 0\n\treturn totl, nil"},
 		{"closer of its own block kept", "go", "func f() {\n\t|\n}\n", "if x {\n\t\ty()\n\t}", "if x {\n\t\ty()\n\t}"},
+		{"closer one level in kept", "go", "func f() {\n\tif x {|\n}\n", "\n\t\ty()\n\t}", "\n\t\ty()\n\t}"},
+		{"closer at the same level dropped", "go", "func f() {\n\tif x {|\n\t}\n}\n", "\n\t\ty()\n\t}", "\n\t\ty()"},
 		{"rest of line", "go", "x := f(a, |b)\n", "c, b)", "c, "},
 		{"closers left to matchClosers", "go", "x := f(|)\n", "a)", "a)"},
 		{"no overlap", "python", "def f():\n    |\n    return y\n", "y = 1\n    z = 2", "y = 1\n    z = 2"},

@@ -159,7 +159,7 @@ func limitScopeByBrackets(cc *cursorContext, text string, tok bracketTokens) str
 			// the completion keeps its closer line and the replace range
 			// covers the one after the cursor (matchClosers), so that the
 			// closer lands on its own line.
-			if tok.suffix.ch == b.ch && tok.suffix.off >= len(cc.lineSuffix) {
+			if tok.suffix.ch == b.ch && tok.suffix.off >= len(cc.lineSuffix) && sameBlockCloser(cc.suffix, tok.suffix.off, text, b.off) {
 				cut := b.off
 				if isBlank(text[lineStart:b.off]) {
 					cut = lineStart
@@ -171,6 +171,26 @@ func limitScopeByBrackets(cc *cursorContext, text string, tok bracketTokens) str
 		lineStart = end + 1
 	}
 	return text
+}
+
+// sameBlockCloser reports whether the suffix's closer at suffixOff and the
+// completion's closer at textOff close the same block, as far as layout
+// tells: when both start their lines, they must be indented alike. In
+// `if err != nil {|` above a function's closing `}`, the suffix's `}` pairs
+// with the `{` by count but is one level out: it closes the function, and
+// the completion's own `}` is needed.
+func sameBlockCloser(suffix string, suffixOff int, text string, textOff int) bool {
+	sIndent, sAlone := closerIndent(suffix, suffixOff)
+	tIndent, tAlone := closerIndent(text, textOff)
+	return !sAlone || !tAlone || sIndent == tIndent
+}
+
+// closerIndent returns the indentation of the line holding the closer at
+// off, and whether the closer is the first thing on it.
+func closerIndent(s string, off int) (string, bool) {
+	start := strings.LastIndexByte(s[:off], '\n') + 1
+	ws := s[start:off]
+	return ws, strings.Trim(ws, " \t") == ""
 }
 
 // continues reports whether the block closed by b (leaving depth below

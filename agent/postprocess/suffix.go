@@ -40,7 +40,7 @@ func trimSuffixOverlap(cc *cursorContext, text string) string {
 	for k := min(len(starts), len(next)); k > 0; k-- {
 		cut := starts[len(starts)-k]
 		tail := nonBlankLines(text[cut:])
-		if !linesNearEqual(tail, next[:k]) {
+		if !linesNearEqual(tail, next[:k]) || !closersAligned(text[cut:], next[:k]) {
 			continue
 		}
 		kept := strings.TrimRight(text[:cut], " \t\n")
@@ -55,6 +55,26 @@ func trimSuffixOverlap(cc *cursorContext, text string) string {
 // maxLineOverlap bounds the part of the cursor's line that
 // trimLineTailOverlap looks for at the completion's end.
 const maxLineOverlap = 256
+
+// closersAligned reports whether the closer-only lines among the
+// completion's tail and the suffix's lines have the same indentation: a `}`
+// one level out closes another block (see sameBlockCloser).
+func closersAligned(tail string, next []string) bool {
+	i := 0
+	for line := range strings.SplitSeq(tail, "\n") {
+		if isBlank(line) {
+			continue
+		}
+		if i >= len(next) {
+			break
+		}
+		if onlyClosers(strings.TrimSpace(line)) && leadingWhitespace(line) != leadingWhitespace(next[i]) {
+			return false
+		}
+		i++
+	}
+	return true
+}
 
 // trimLineTailOverlap cuts a completion's tail that repeats the text after
 // the cursor on its line: `a, b)` before `b)` becomes `a, `. Tails made only
