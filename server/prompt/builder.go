@@ -1,7 +1,9 @@
 package prompt
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -220,7 +222,7 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 	free := budget - b.overhead
 	suffixCap := pick(b.cfg.MaxSuffixTokens, free/8)
 	snippetCap := pick(b.cfg.MaxSnippetTokens, free/4)
-	var snippets []api.Snippet
+	var snippets []candidate
 	if req.DebugOptions == nil || !req.DebugOptions.DisableRetrievalAugmentedCodeCompletion {
 		snippets = prioritized(seg)
 	}
@@ -263,39 +265,53 @@ func pick(configured, fallback int) int {
 	return fallback
 }
 
+// candidate is a context snippet and its priority group: 0 declarations,
+// 1 snippets from changed files, 2 from recently opened files.
+type candidate struct {
+	api.Snippet
+	group int
+}
+
 // prioritized lists the request's context in priority order: declarations,
 // snippets from changed files, snippets from recently opened files. Empty
 // bodies and exact repeats are left out.
-func prioritized(seg *api.Segments) []api.Snippet {
-	var out []api.Snippet
+func prioritized(seg *api.Segments) []candidate {
+	var out []candidate
 	seen := make(map[api.Snippet]bool)
-	add := func(s api.Snippet) {
+	add := func(s api.Snippet, group int) {
 		key := api.Snippet{Filepath: s.Filepath, Body: s.Body}
 		if strings.TrimSpace(s.Body) == "" || seen[key] {
 			return
 		}
 		seen[key] = true
-		out = append(out, s)
+		out = append(out, candidate{s, group})
 	}
 	for _, d := range seg.Declarations {
-		add(api.Snippet{Filepath: d.Filepath, Body: d.Body})
+		add(api.Snippet{Filepath: d.Filepath, Body: d.Body}, 0)
 	}
 	for _, s := range seg.RelevantSnippetsFromChangedFiles {
-		add(s)
+		add(s, 1)
 	}
 	for _, s := range seg.RelevantSnippetsFromRecentlyOpenedFiles {
-		add(s)
+		add(s, 2)
 	}
 	return out
 }
 
 // snippetBlock writes snippets as comments of the language, each a
 // "Path: <filepath>" line and the body, followed by a blank line. Snippets
-// are taken whole in priority order; one that does not fit what is left of
-// budget is skipped, and a smaller one after it may still fit.
-func (b *Builder) snippetBlock(l Language, snippets []api.Snippet, budget int) (string, []api.Snippet, int) {
-	var block strings.Builder
-	var included []api.Snippet
+// are chosen whole in priority order; one that does not fit what is left of
+// budget is skipped, and a smaller one after it may still fit. The chosen
+// ones are written by group, and within a group by file path and body, not
+// in the client's order: agents re-rank snippets as the user types, and the
+// same set written the same way keeps the prompt's start, and so the
+// engine's prompt cache, intact.
+func (b *Builder) snippetBlock(l Language, snippets []candidate, budget int) (string, []api.Snippet, int) {
+	type chosen struct {
+		candidate
+		text string
+	}
+	var picked []chosen
 	used := 0
 	for _, s := range snippets {
 		if used >= budget {
@@ -313,9 +329,17 @@ func (b *Builder) snippetBlock(l Language, snippets []api.Snippet, budget int) (
 		if used+cost > budget {
 			continue
 		}
-		block.WriteString(text)
-		included = append(included, s)
+		picked = append(picked, chosen{s, text})
 		used += cost
+	}
+	slices.SortStableFunc(picked, func(x, y chosen) int {
+		return cmp.Or(cmp.Compare(x.group, y.group), cmp.Compare(x.Filepath, y.Filepath), cmp.Compare(x.Body, y.Body))
+	})
+	var block strings.Builder
+	included := make([]api.Snippet, 0, len(picked))
+	for _, c := range picked {
+		block.WriteString(c.text)
+		included = append(included, c.Snippet)
 	}
 	return block.String(), included, used
 }

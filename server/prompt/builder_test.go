@@ -305,7 +305,7 @@ func FuzzBuild(f *testing.F) {
 			}
 		}
 		// The prefix part is the snippet block, then an end of the input prefix.
-		block, _, _ := b.snippetBlock(LookupLanguage(lang, path), p.Snippets, 1<<30)
+		block := snippetText(b, LookupLanguage(lang, path), p.Snippets)
 		kept := betweenMarkers(tmpl, p.Text, "prefix")
 		if !strings.HasPrefix(kept, block) || !strings.HasSuffix(prefix, kept[len(block):]) {
 			t.Fatalf("kept prefix %q is not block %q + an end of %q", kept, block, prefix)
@@ -324,4 +324,42 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+// snippetText formats included snippets as Build writes them, in order.
+func snippetText(b *Builder, l Language, included []api.Snippet) string {
+	var out strings.Builder
+	for _, s := range included {
+		text, _, _ := b.snippetBlock(l, []candidate{{Snippet: s}}, 1<<30)
+		out.WriteString(text)
+	}
+	return out.String()
+}
+
+func TestBuildSnippetOrderIsCanonical(t *testing.T) {
+	a := api.Snippet{Filepath: "a.go", Body: "var A = 1", Score: 0.9}
+	z := api.Snippet{Filepath: "z.go", Body: "var Z = 2", Score: 0.8}
+	decl := api.Declaration{Filepath: "y.go", Body: "type Y int"}
+	b := newTestBuilder(t, Config{})
+	build := func(snippets ...api.Snippet) Prompt {
+		p, err := b.Build(&api.CompletionRequest{Language: "go", Segments: &api.Segments{
+			Prefix: "func main() {\n\t", Declarations: []api.Declaration{decl},
+			RelevantSnippetsFromChangedFiles: snippets,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p1, p2 := build(a, z), build(z, a) // the agent re-ranked them
+	if p1.Text != p2.Text {
+		t.Errorf("re-ranked snippets changed the prompt:\n%q\n%q", p1.Text, p2.Text)
+	}
+	// Declarations still come first, whatever their path.
+	if i, j := strings.Index(p1.Text, "y.go"), strings.Index(p1.Text, "a.go"); i < 0 || j < 0 || i > j {
+		t.Errorf("declaration not first: %q", p1.Text)
+	}
+	if got := []string{p2.Snippets[0].Filepath, p2.Snippets[1].Filepath, p2.Snippets[2].Filepath}; strings.Join(got, " ") != "y.go a.go z.go" {
+		t.Errorf("Snippets in %v, want the order of the text", got)
+	}
 }
