@@ -227,10 +227,11 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 		snippets = prioritized(seg)
 	}
 
-	// Every count is a sum over short pieces (see countText), which is at
-	// least the count of the joined text for real tokenizers (a piece on its
-	// own never merges with its neighbours), so the parts add up to a safe
-	// total; the reserve covers vocabularies where a join costs a token.
+	// Every count is a sum over short pieces (see countText). Pieces counted
+	// alone cannot merge across their boundaries, so for the vocabularies
+	// tried the sum is at least the count of the joined text (checked with
+	// llama.cpp in TestBuildFitsRealTokenizer); the reserve covers a
+	// vocabulary where a join costs a token.
 	free -= b.reserve
 	suffix, suffixTokens, suffixCut := keepHead(seg.Suffix, min(suffixCap, free), b.countText)
 	block, included, snippetTokens := b.snippetBlock(l, snippets, min(snippetCap, free-suffixTokens))
