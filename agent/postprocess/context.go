@@ -8,8 +8,8 @@ import (
 // Bounds that keep every call's work proportional to the completion, not
 // to the document: the filters never look further than these windows.
 const (
-	maxPrefixWindow    = 16 << 10
-	maxSuffixWindow    = 16 << 10
+	maxPrefixWindow    = 8 << 10
+	maxSuffixWindow    = 8 << 10
 	maxCompletionBytes = 8 << 10 // ~2,000 tokens, far beyond any useful completion
 )
 

@@ -29,7 +29,7 @@ func limitScope(cc *cursorContext, text string) string {
 	if !ok {
 		lx := lexicalFor(cc.lang)
 		tokens = bracketTokens{completion: scanBrackets(lx, text)}
-		tokens.suffix = firstUnmatchedCloser(scanBrackets(lx, cc.suffix))
+		tokens.suffix = firstUnmatchedCloser(scanBrackets(lx, suffixWindow(cc.suffix)))
 	}
 	if indentationBlocks(cc.lang) {
 		return limitScopeByIndentation(cc, text, tokens)

@@ -66,8 +66,9 @@ func treeBrackets(cc *cursorContext, text string) (bracketTokens, bool) {
 	textEnd := cursor + uint32(len(text))
 	var tok bracketTokens
 	var completion, suffix []bracket
-	collectBrackets(root, cursor, textEnd, &completion, &tok.literals)
-	collectBrackets(root, textEnd, uint32(len(src)), &suffix, nil)
+	kinds := symbolKindsFor(lang.Sitter)
+	kinds.collect(root, cursor, textEnd, &completion, &tok.literals)
+	kinds.collect(root, textEnd, uint32(len(src)), &suffix, nil)
 	for i := range completion {
 		completion[i].off -= int(cursor)
 	}
@@ -97,16 +98,43 @@ func treeBrackets(cc *cursorContext, text string) (bracketTokens, bool) {
 	return tok, true
 }
 
-// collectBrackets appends the bracket tokens of n that start in [from, to),
+// symbolKinds classifies a grammar's node symbols once, so that the walk
+// over a tree compares small integers instead of fetching type names.
+type symbolKinds struct {
+	opaque  []bool // strings, comments, char and regex literals
+	bracket []byte // the bracket a token symbol stands for, or 0
+}
+
+var kindsByLanguage sync.Map // *sitter.Language -> *symbolKinds
+
+func symbolKindsFor(lang *sitter.Language) *symbolKinds {
+	if v, ok := kindsByLanguage.Load(lang); ok {
+		return v.(*symbolKinds)
+	}
+	n := int(lang.SymbolCount())
+	k := &symbolKinds{opaque: make([]bool, n), bracket: make([]byte, n)}
+	for i := 0; i < n; i++ {
+		name := lang.SymbolName(sitter.Symbol(i))
+		k.opaque[i] = opaqueNode(name)
+		if len(name) == 1 && strings.ContainsRune("()[]{}", rune(name[0])) {
+			k.bracket[i] = name[0]
+		}
+	}
+	v, _ := kindsByLanguage.LoadOrStore(lang, k)
+	return v.(*symbolKinds)
+}
+
+// collect appends the bracket tokens of n that start in [from, to),
 // skipping strings, comments and tokens the parser invented (MISSING). The
 // spans of strings and comments that hold a newline go to literals when it
 // is not nil.
-func collectBrackets(n *sitter.Node, from, to uint32, out *[]bracket, literals *[]span) {
+func (k *symbolKinds) collect(n *sitter.Node, from, to uint32, out *[]bracket, literals *[]span) {
 	if n.EndByte() <= from || n.StartByte() >= to {
 		return
 	}
-	typ := n.Type()
-	if opaqueNode(typ) {
+	sym := int(n.Symbol())
+	known := sym < len(k.opaque)
+	if known && k.opaque[sym] {
 		if literals != nil && n.EndPoint().Row > n.StartPoint().Row {
 			*literals = append(*literals, span{int(n.StartByte()), int(n.EndByte())})
 		}
@@ -114,9 +142,8 @@ func collectBrackets(n *sitter.Node, from, to uint32, out *[]bracket, literals *
 	}
 	count := int(n.ChildCount())
 	if count == 0 {
-		if len(typ) == 1 && strings.ContainsRune("()[]{}", rune(typ[0])) &&
-			n.StartByte() >= from && n.EndByte()-n.StartByte() == 1 && !n.IsMissing() {
-			*out = append(*out, bracket{off: int(n.StartByte()), ch: typ[0]})
+		if known && k.bracket[sym] != 0 && n.StartByte() >= from && n.EndByte()-n.StartByte() == 1 && !n.IsMissing() {
+			*out = append(*out, bracket{off: int(n.StartByte()), ch: k.bracket[sym]})
 		}
 		return
 	}
@@ -125,7 +152,7 @@ func collectBrackets(n *sitter.Node, from, to uint32, out *[]bracket, literals *
 		if ch.StartByte() >= to {
 			break
 		}
-		collectBrackets(ch, from, to, out, literals)
+		k.collect(ch, from, to, out, literals)
 	}
 }
 
