@@ -11,6 +11,7 @@ const (
 	maxPrefixWindow    = 8 << 10
 	maxSuffixWindow    = 8 << 10
 	maxCompletionBytes = 8 << 10 // ~2,000 tokens, far beyond any useful completion
+	maxIndentWidth     = 16      // wider settings are taken as this
 )
 
 // cursorContext is what the filters know about the cursor's surroundings.
@@ -46,6 +47,7 @@ func normalize(in Input) (*cursorContext, string) {
 		cc.lineSuffix = cc.suffix[:i]
 	}
 	cc.indent = in.Indent
+	cc.indent.Width = min(cc.indent.Width, maxIndentWidth)
 	cc.minLength = in.MinLength
 	if cc.minLength == 0 {
 		cc.minLength = DefaultMinLength

@@ -56,6 +56,7 @@ func TestBadInput(t *testing.T) {
 		{"crlf document", Input{Language: "java", Prefix: "class A {\r\n  void f() {\r\n    ", Suffix: "\r\n  }\r\n}\r\n", Completion: "int x = 1;\r\n    int y = 2;"}, "keep"},
 		{"nul bytes", Input{Language: "c", Prefix: "int x = \x00", Suffix: "\x00;\n", Completion: "4\x002;"}, ""},
 		{"unknown language", Input{Language: "cobol", Prefix: "       PROCEDURE DIVISION.\n           ", Completion: "DISPLAY 'HELLO'.\n           STOP RUN."}, "keep"},
+		{"absurd indent width", Input{Language: "python", Prefix: "def f():\n", Completion: "\tif x:\n\t\treturn 1", Indent: Indent{Width: 1 << 40}}, "keep"},
 		{"lone carriage returns", Input{Language: "go", Prefix: "x := \r", Suffix: "\r", Completion: "\r\r\r"}, "discard"},
 	}
 	for _, c := range cases {
@@ -140,15 +141,18 @@ func TestComplete(t *testing.T) {
 }
 
 func FuzzProcess(f *testing.F) {
-	f.Add("go", "package main\n\nfunc main() {\n\t", "\n}\n", "fmt.Println(1)\n}\n\nfunc g() {}", 0)
-	f.Add("python", "def f(x):\n    if x:\n        ", "\n    return 0\n", "return 1\n    else:\n        return 2\nprint(3)", 0)
-	f.Add("typescript", "const x = foo(", ");\n", "a, b);\n", 4)
-	f.Add("rust", "fn f<'a>(s: &'a str) -> &'a str {\n    ", "\n}", "&s[..1]\n}\n\nfn g() {}", 0)
-	f.Add("c", "int main() {\r\n  ", "\r\n}\r\n", "return 0;\r\n}", 0)
-	f.Add("java", "", "", "\xff\x00", -1)
-	f.Add("unknown", "((((", "]]]]", "}}}}))))\n\t\t\n    x", 2)
-	f.Fuzz(func(t *testing.T, lang, prefix, suffix, completion string, minLength int) {
-		in := Input{Language: lang, Prefix: prefix, Suffix: suffix, Completion: completion, MinLength: minLength}
+	f.Add("go", "package main\n\nfunc main() {\n\t", "\n}\n", "fmt.Println(1)\n}\n\nfunc g() {}", 0, false, 0)
+	f.Add("python", "def f(x):\n    if x:\n        ", "\n    return 0\n", "return 1\n    else:\n        return 2\nprint(3)", 0, false, 4)
+	f.Add("typescript", "const x = foo(", ");\n", "a, b);\n", 4, false, 2)
+	f.Add("rust", "fn f<'a>(s: &'a str) -> &'a str {\n    ", "\n}", "&s[..1]\n}\n\nfn g() {}", 0, false, 0)
+	f.Add("c", "int main() {\r\n  ", "\r\n}\r\n", "return 0;\r\n}", 0, true, 8)
+	f.Add("java", "", "", "\xff\x00", -1, true, 0)
+	f.Add("unknown", "((((", "]]]]", "}}}}))))\n\t\t\n    x", 2, false, -3)
+	f.Add("go", "func f() {|", "}\n", "\n\tx()\n}\n", 0, true, 4)
+	f.Add("python", "x = \"\"\"", "\"\"\"\n", "doc\n  more\"\"\"\ny = 1", 0, false, 0)
+	f.Fuzz(func(t *testing.T, lang, prefix, suffix, completion string, minLength int, tabs bool, width int) {
+		in := Input{Language: lang, Prefix: prefix, Suffix: suffix, Completion: completion, MinLength: minLength,
+			Indent: Indent{Tabs: tabs, Width: width}}
 		r := Process(in)
 		checkResult(t, in, r)
 		Complete(in)
