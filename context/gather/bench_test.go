@@ -118,6 +118,7 @@ func BenchmarkGatherGoroot(b *testing.B) {
 	}
 	ctx := context.Background()
 	durations := make([]time.Duration, 0, b.N)
+	cpuBefore := cpuTime()
 	b.ResetTimer()
 	for i := range b.N {
 		s := sites[i%len(sites)]
@@ -128,6 +129,7 @@ func BenchmarkGatherGoroot(b *testing.B) {
 		durations = append(durations, time.Since(start))
 	}
 	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpuBefore).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
 	pct := func(p float64) float64 {
 		return float64(durations[min(len(durations)-1, int(p*float64(len(durations))))].Microseconds()) / 1000
@@ -138,9 +140,16 @@ func BenchmarkGatherGoroot(b *testing.B) {
 
 // BenchmarkIndexUpdate measures, with the standard library indexed, the
 // time from the fsnotify event of a changed file to the index holding its
-// new declarations. The file (a copy of net/http/server.go, ~4000 lines)
-// lives in a second folder sharing the same index.
+// new declarations. The file, a copy of a typical (net/http/cookie.go,
+// ~500 lines) or a very large (net/http/server.go, ~4000 lines) one, lives
+// in a second folder sharing the same index.
 func BenchmarkIndexUpdate(b *testing.B) {
+	for _, name := range []string{"net/http/cookie.go", "net/http/server.go"} {
+		b.Run(filepath.Base(name), func(b *testing.B) { benchmarkIndexUpdate(b, name) })
+	}
+}
+
+func benchmarkIndexUpdate(b *testing.B, name string) {
 	src := gorootSrc(b)
 	ix := index.New()
 	ws, err := index.Open(context.Background(), src, ix, index.Options{})
@@ -149,12 +158,12 @@ func BenchmarkIndexUpdate(b *testing.B) {
 	}
 	defer ws.Close()
 	<-ws.Ready()
-	text, err := os.ReadFile(filepath.Join(src, "net", "http", "server.go"))
+	text, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(name)))
 	if err != nil {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	path := filepath.Join(dir, "server.go")
+	path := filepath.Join(dir, filepath.Base(name))
 	if err := os.WriteFile(path, text, 0o644); err != nil {
 		b.Fatal(err)
 	}

@@ -52,31 +52,32 @@ func IdentifiersNear(root *sitter.Node, src []byte, offset, lookback int) []Iden
 		from = lineStart(src, from-1)
 	}
 	var found []Ident
-	var walk func(n *sitter.Node)
-	walk = func(n *sitter.Node) {
-		count := int(n.ChildCount())
-		if count == 0 {
-			if identifierTypes[n.Type()] {
-				found = append(found, Ident{
-					Name:      n.Content(src),
-					StartByte: n.StartByte(),
-					Role:      roleOf(n),
-				})
-			}
-			return
+	// Walk the leaves from the first node ending after from up to the
+	// cursor, in document order, with a cursor (Node.Child is O(index)).
+	tc := sitter.NewTreeCursor(root)
+	defer tc.Close()
+	if tc.GoToFirstChildForByte(uint32(from)) < 0 {
+		return nil
+	}
+walk:
+	for {
+		n := tc.CurrentNode()
+		if int(n.StartByte()) > offset {
+			break
 		}
-		for i := range count {
-			c := n.Child(i)
-			if int(c.EndByte()) < from {
+		if n.ChildCount() > 0 {
+			if tc.GoToFirstChildForByte(uint32(from)) >= 0 {
 				continue
 			}
-			if int(c.StartByte()) > offset {
-				break
+		} else if identifierTypes[n.Type()] {
+			found = append(found, Ident{Name: n.Content(src), StartByte: n.StartByte(), Role: roleOf(n)})
+		}
+		for !tc.GoToNextSibling() {
+			if !tc.GoToParent() {
+				break walk
 			}
-			walk(c)
 		}
 	}
-	walk(root)
 
 	out := make([]Ident, 0, len(found))
 	seen := make(map[string]bool, len(found))

@@ -200,32 +200,23 @@ func isBlank(b byte) bool { return b == ' ' || b == '\t' || b == '\r' }
 func header(root *sitter.Node, src []byte, start, budget int) string {
 	var parts []string
 	total := 0
-	n := root
-	for n != nil {
-		var next *sitter.Node
-		count := int(n.ChildCount())
-		for i := range count {
-			c := n.Child(i)
-			if int(c.StartByte()) < start && int(c.EndByte()) > start {
-				next = c
-				break
-			}
-			if int(c.StartByte()) >= start {
-				break
-			}
-		}
-		if next == nil {
+	tc := sitter.NewTreeCursor(root)
+	defer tc.Close()
+	// GoToFirstChildForByte finds the enclosing child in C; scanning with
+	// Node.Child would cost O(children²) at a large file's top level.
+	for tc.GoToFirstChildForByte(uint32(start)) >= 0 {
+		n := tc.CurrentNode()
+		if int(n.StartByte()) >= start {
 			break
 		}
-		if body := next.ChildByFieldName("body"); body != nil && int(body.StartByte()) <= start {
-			h := headerText(src, next, body)
+		if body := n.ChildByFieldName("body"); body != nil && int(body.StartByte()) <= start {
+			h := headerText(src, n, body)
 			if total+len(h) > budget {
 				break
 			}
 			parts = append(parts, h)
 			total += len(h)
 		}
-		n = next
 	}
 	return strings.Join(parts, "")
 }
