@@ -102,12 +102,13 @@ func Process(in Input) Result {
 }
 
 // Complete reports whether the completion streamed so far is already
-// finished: the pipeline cuts it, and a longer stream could only add text
-// that would be cut as well (the decision rests on complete lines). The
-// agent may stop generating when it returns true.
+// finished: the pipeline cuts it (or discards it after a cut), and a longer
+// stream could only add text that would be cut as well, because the same
+// result comes from its complete lines alone. The agent may stop
+// generating when it returns true.
 func Complete(in Input) bool {
 	r, cut := process(in)
-	if !cut || r.Discarded {
+	if !cut {
 		return false
 	}
 	// Decide only on whole lines: the text after the last newline may still
@@ -119,7 +120,7 @@ func Complete(in Input) bool {
 	}
 	in.Completion = raw[:last+1]
 	r2, cut2 := process(in)
-	return cut2 && !r2.Discarded && r2.Text == r.Text && r2.ReplaceSuffixLen == r.ReplaceSuffixLen
+	return cut2 && r2 == r
 }
 
 // process runs the pipeline and also reports whether a filter cut the tail

@@ -122,6 +122,8 @@ func TestComplete(t *testing.T) {
 		{"return 1\n}", false},                // "}" may become "} else {"... or is the end: undecided
 		{"return 1\n}\n", true},               // left the block on a finished line
 		{"return 1\n}\n\nfunc g() {\n", true}, // and went on
+		{"\n}\n\nfunc g() {\n", true},         // nothing in scope: a final discard
+		{"x\nx\nx\nx\nx\n", true},             // looping
 	}
 	for _, c := range cases {
 		in := base

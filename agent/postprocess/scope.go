@@ -154,12 +154,15 @@ func limitScopeByBrackets(cc *cursorContext, text string, tok bracketTokens) str
 				continue
 			}
 			// The completion leaves the cursor's block here. If the suffix
-			// closes it on a later line, the completion stops before its
-			// own closer. If the closer is right after the cursor (`{|}`),
-			// the completion keeps its closer line and the replace range
-			// covers the one after the cursor (matchClosers), so that the
-			// closer lands on its own line.
-			if tok.suffix.ch == b.ch && tok.suffix.off >= len(cc.lineSuffix) && sameBlockCloser(cc.suffix, tok.suffix.off, text, b.off) {
+			// closes the same block on a later line, the completion stops
+			// before its own closer. Otherwise it keeps its closer's line:
+			// nothing closes the block (the end of the file is being
+			// written), or the suffix's closer is one level out, or it is
+			// right after the cursor (`{|}`), where the replace range will
+			// cover it (matchClosers) so that the closer lands on its own
+			// line.
+			if tok.suffix.ch == b.ch && tok.suffix.off >= len(cc.lineSuffix) &&
+				sameBlockCloser(cc.suffix, tok.suffix.off, cc.linePrefix+text, len(cc.linePrefix)+b.off) {
 				cut := b.off
 				if isBlank(text[lineStart:b.off]) {
 					cut = lineStart
