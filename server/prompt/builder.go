@@ -26,6 +26,8 @@ const (
 // Config configures a Builder.
 type Config struct {
 	// Template is the FIM format; the zero Template means "qwen".
+	// Get one from LookupTemplate, ParseTemplate or ChooseTemplate (a
+	// Template with only Name, Format and SpecialTokens set works too).
 	Template Template
 	// ContextSize is the engine's context length in tokens (0: DefaultContextSize).
 	ContextSize int
@@ -151,7 +153,16 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // NewBuilder checks cfg and returns a Builder.
 func NewBuilder(cfg Config) (*Builder, error) {
-	if cfg.Template.IsZero() {
+	switch {
+	case !cfg.Template.IsZero():
+	case cfg.Template.Format != "":
+		// A Template built by hand rather than by LookupTemplate or ParseTemplate.
+		t, err := newTemplate(cfg.Template.Name, cfg.Template.Format, cfg.Template.SpecialTokens)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Template = t
+	default:
 		cfg.Template, _ = LookupTemplate("qwen")
 	}
 	if cfg.ContextSize == 0 {

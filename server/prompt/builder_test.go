@@ -363,3 +363,14 @@ func TestBuildSnippetOrderIsCanonical(t *testing.T) {
 		t.Errorf("Snippets in %v, want the order of the text", got)
 	}
 }
+
+func TestNewBuilderHandMadeTemplate(t *testing.T) {
+	b := newTestBuilder(t, Config{Template: Template{Name: "mine", Format: "<A>{prefix}<B>{suffix}<C>", SpecialTokens: []string{"<C>"}}})
+	p, err := b.Build(completion("go", "x", "y"))
+	if err != nil || p.Text != "<A>x<B>y<C>" || !contains(p.Stop, "<C>") {
+		t.Errorf("Build = %q, %q, %v", p.Text, p.Stop, err)
+	}
+	if _, err := NewBuilder(Config{Template: Template{Format: "no placeholders"}}); err == nil {
+		t.Error("a hand-made template without placeholders was accepted")
+	}
+}
