@@ -32,7 +32,7 @@ internal object LanguageIds {
         "Scala" to "scala",
         "Dart" to "dart",
         "Lua" to "lua",
-        "TEXT" to "plaintext",
+        "TEXT" to "plaintext"
     )
 
     fun of(file: VirtualFile): String {

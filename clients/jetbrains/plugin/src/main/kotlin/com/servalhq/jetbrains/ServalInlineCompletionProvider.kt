@@ -84,7 +84,7 @@ class ServalInlineCompletionProvider : InlineCompletionProvider {
 
         val suggestions = readAction {
             if (document.modificationStamp != asked.stamp) {
-                return@readAction emptyList() // typed on meanwhile; the newer request will answer
+                return@readAction emptyList<ServalSuggestion>() // typed on meanwhile; the newer request will answer
             }
             val lines = DocumentLineMap(document)
             list.items().mapNotNull { item ->
@@ -128,7 +128,10 @@ class ServalInlineCompletionProvider : InlineCompletionProvider {
          * (the user may have typed part of the ghost text since, so it is a suffix).
          */
         fun find(editor: Editor, data: UserDataHolder?, ghost: String, ghostStart: Int): ServalSuggestion? {
-            data?.getUserData(SUGGESTION)?.let { return it }
+            val fromData = data?.getUserData(SUGGESTION)
+            if (fromData != null) {
+                return fromData
+            }
             return editor.getUserData(LAST_SUGGESTIONS)?.firstOrNull {
                 val full = it.placement.ghostText()
                 full.endsWith(ghost) && it.caretOffset + (full.length - ghost.length) == ghostStart
@@ -151,7 +154,7 @@ class ServalSuggestion(
     val item: InlineCompletionItem,
     val placement: InlineCompletionItem.Placement,
     val caretOffset: Int,
-    val coveredText: String,
+    val coveredText: String
 )
 
 /**

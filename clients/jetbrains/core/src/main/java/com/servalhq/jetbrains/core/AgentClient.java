@@ -234,6 +234,7 @@ public final class AgentClient {
             stopped = true;
             cancelPendingStart();
             cancelAllInFlight();
+            nextReady.completeExceptionally(new IllegalStateException("the client was shut down"));
             Session s = session;
             session = null;
             if (s == null) {

@@ -166,17 +166,19 @@ public final class JsonRpcConnection {
                 }
                 dispatch(body);
             }
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             cause = new ConnectionClosedException("reading from " + name + " failed: " + e, e);
+        } finally {
+            shutdown(cause);
         }
-        shutdown(cause);
     }
 
     private void dispatch(byte[] body) {
         JsonElement parsed;
         try {
             parsed = JsonParser.parseString(new String(body, StandardCharsets.UTF_8));
-        } catch (JsonParseException e) {
+        } catch (JsonParseException | StackOverflowError e) {
+            // gson parses recursively: absurdly deep nesting is garbage too, not a dead reader thread.
             handler.onGarbage("frame is not JSON: " + MessageReader.preview(new String(body, StandardCharsets.UTF_8)), body.length);
             return;
         }

@@ -166,6 +166,15 @@ public class JsonRpcConnectionTest {
     }
 
     @Test
+    public void deeplyNestedJsonIsGarbageNotACrash() throws Exception {
+        agentWritesRaw("Content-Length: 200000\r\n\r\n" + "[".repeat(200000));
+        CompletableFuture<JsonElement> a = connection.request("a", null);
+        agentWrites("{\"jsonrpc\":\"2.0\",\"id\":" + nextSent().get("id") + ",\"result\":1}");
+        Check.equal(1, Check.await(a, "a").getAsInt(), "the reader survived");
+        Check.equal(1, garbage.size(), "reported: " + garbage);
+    }
+
+    @Test
     public void endOfStreamFailsPendingRequests() throws Exception {
         CompletableFuture<JsonElement> a = connection.request("a", null);
         nextSent();
