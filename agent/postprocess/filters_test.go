@@ -381,3 +381,37 @@ func TestEditDistanceWithinMatchesLevenshtein(t *testing.T) {
 		}
 	}
 }
+
+func TestDeclarationEnd(t *testing.T) {
+	cases := []struct{ lang, doc, text, want string }{
+		{"go", "package p\n\n|", "func a() {\n}\n\nfunc b() {\n}", "func a() {\n}"},
+		{"java", "class A {\n    |\n}\n", "void a() {\n    }\n\n    void b() {\n    }", "void a() {\n    }"},
+		{"python", "class A:\n    |\n", "def a(self):\n        pass\n\n    def b(self):\n        pass", "def a(self):\n        pass"},
+		{"rust", "impl A {\n    |\n}\n", "fn a(&self) {}\n    fn b(&self) {}", "fn a(&self) {}"},
+		{"c", "|", "int a(void) {\n    return 1;\n}\nint b(void) {\n    return 2;\n}", "int a(void) {\n    return 1;\n}"},
+		{"go", "func f() {\n\t|\n}\n", "x := 1\n\ty := 2", ""},                      // statements, not a declaration
+		{"go", "package p\n\n|", "func a() {\n\tx := 1", ""},                        // not finished
+		{"typescript", "class A {\n  |\n}\n", "// comment\n  a() {}\n  b() {}", ""}, // starts with a comment
+	}
+	for _, c := range cases {
+		cc := at(t, c.lang, c.doc)
+		tok, ok := treeBrackets(cc, c.text)
+		if !ok {
+			t.Fatalf("%s: no grammar", c.lang)
+		}
+		got := ""
+		if tok.declarationEnd > 0 {
+			got = c.text[:tok.declarationEnd]
+		}
+		if got != c.want {
+			t.Errorf("%s %q: declaration %q, want %q", c.lang, c.text, got, c.want)
+		}
+	}
+}
+
+func TestAfterDeclaration(t *testing.T) {
+	text := "fn a() {\n    }\n}\n}\n\nfn b() {}"
+	if got, want := afterDeclaration(text, len("fn a() {\n    }")), "fn a() {\n    }\n}\n}"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

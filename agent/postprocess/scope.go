@@ -18,6 +18,10 @@ import (
 // the language has a grammar (so brackets in strings, comments and
 // multi-line literals never count), and from a lexical scan otherwise.
 //
+// A completion that starts with a declaration (a function, a method, a
+// class, per the syntax tree) ends with that declaration: the model going
+// on to write the next method of the class is another suggestion.
+//
 // Indentation languages (Python) end the block at the first line indented
 // less than the cursor's line, except for `else`/`elif`/`except`/`finally`
 // at the level of the block's header.
@@ -28,13 +32,32 @@ func limitScope(cc *cursorContext, text string) string {
 	tokens, ok := treeBrackets(cc, text)
 	if !ok {
 		lx := lexicalFor(cc.lang)
-		tokens = bracketTokens{completion: scanBrackets(lx, text)}
+		tokens = bracketTokens{completion: scanBrackets(lx, text), declarationEnd: -1}
 		tokens.suffix = firstUnmatchedCloser(scanBrackets(lx, suffixWindow(cc.suffix)))
+	}
+	if tokens.declarationEnd > 0 {
+		text = afterDeclaration(text, tokens.declarationEnd)
 	}
 	if indentationBlocks(cc.lang) {
 		return limitScopeByIndentation(cc, text, tokens)
 	}
 	return limitScopeByBrackets(cc, text, tokens)
+}
+
+// afterDeclaration cuts text after the line where its first declaration
+// ends, keeping the lines of closers that follow right after it: they close
+// blocks around the cursor, and the bracket rules decide about them.
+func afterDeclaration(text string, declarationEnd int) string {
+	end := lineEnd(text, declarationEnd-1)
+	for end < len(text) {
+		next := lineEnd(text, end+1)
+		line := strings.TrimSpace(text[end+1 : next])
+		if line == "" || !onlyClosers(line) {
+			break
+		}
+		end = next
+	}
+	return text[:end]
 }
 
 // bracketTokens are the brackets limitScope follows.
@@ -50,6 +73,10 @@ type bracketTokens struct {
 	// that cover a line start (multi-line strings, docstrings); known only
 	// from a syntax tree.
 	literals []span
+	// declarationEnd is where the declaration the completion starts with
+	// (a function, a method, a class) ends, or -1: one declaration per
+	// completion, the next one is another suggestion.
+	declarationEnd int
 }
 
 // span is a byte range [start, end) of the completion.

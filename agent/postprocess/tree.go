@@ -1,6 +1,7 @@
 package postprocess
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -80,6 +81,8 @@ func treeBrackets(cc *cursorContext, text string) (bracketTokens, bool) {
 	tok.suffix = firstUnmatchedCloser(suffix)
 	tok.suffix.off -= int(textEnd)
 
+	tok.declarationEnd = declarationEnd(root, src, cursor, textEnd)
+
 	// The cursor is at top level when no top-level node spans from an
 	// earlier line to the cursor.
 	lineStart := uint32(strings.LastIndexByte(before, '\n') + 1)
@@ -96,6 +99,42 @@ func treeBrackets(cc *cursorContext, text string) (bracketTokens, bool) {
 		}
 	}
 	return tok, true
+}
+
+// declarationEnd returns where, in the completion, the declaration it
+// starts with ends (a function, method, class, type...), or -1 when it does
+// not start with one or the declaration does not end inside it.
+func declarationEnd(root *sitter.Node, src []byte, cursor, textEnd uint32) int {
+	text := src[cursor:textEnd]
+	first := cursor + uint32(len(text)-len(bytes.TrimLeft(text, " \t\n")))
+	if first >= textEnd {
+		return -1
+	}
+	lineStart := bytes.LastIndexByte(src[:first], '\n') + 1
+	at := sitter.Point{Row: uint32(bytes.Count(src[:first], []byte{'\n'})), Column: first - uint32(lineStart)}
+	var decl *sitter.Node
+	for n := root.NamedDescendantForPointRange(at, at); n != nil && n.StartByte() == first; n = n.Parent() {
+		if declarationNode(n.Type()) {
+			decl = n
+		}
+	}
+	if decl == nil || decl.HasError() || decl.EndByte() > textEnd {
+		return -1
+	}
+	return int(decl.EndByte() - cursor)
+}
+
+// declarationNode reports the node types of declarations that a
+// completion writes one at a time.
+func declarationNode(typ string) bool {
+	switch typ {
+	case "function_declaration", "method_declaration", "function_definition", "method_definition",
+		"class_declaration", "class_definition", "decorated_definition", "interface_declaration",
+		"enum_declaration", "constructor_declaration", "type_declaration", "type_alias_declaration",
+		"function_item", "impl_item", "trait_item", "struct_item", "enum_item", "method", "class", "module":
+		return true
+	}
+	return false
 }
 
 // symbolKinds classifies a grammar's node symbols once, so that the walk
