@@ -42,7 +42,10 @@ func lineOffset(text string, line int) int {
 	return off
 }
 
-func newTypingTrace(text string, fromLine, toLine, every int, window bool) typingTrace {
+// windowChars > 0 makes an agent-style client: the last windowChars
+// characters before the cursor, from the next line start on (Serval's agent
+// sends 8,000).
+func newTypingTrace(text string, fromLine, toLine, every int, window bool, windowChars ...int) typingTrace {
 	from, to := lineOffset(text, fromLine), lineOffset(text, toLine)
 	var tr typingTrace
 	for pos := from; pos <= to; pos += every {
@@ -50,6 +53,10 @@ func newTypingTrace(text string, fromLine, toLine, every int, window bool) typin
 		if window {
 			prefix = lastLines(prefix, 20)
 			suffix = firstLines(suffix, 20)
+		}
+		if len(windowChars) > 0 && len(prefix) > windowChars[0] {
+			prefix = prefix[len(prefix)-windowChars[0]:]
+			prefix = prefix[strings.IndexByte(prefix, '\n')+1:]
 		}
 		tr.requests = append(tr.requests, &api.CompletionRequest{
 			Language: "go",
@@ -205,13 +212,23 @@ func BenchmarkTypingReuse(b *testing.B) {
 		{"wholefile/naive", false, 1, "qwen"},
 		{"wholefile/anchored-spm", false, 0, "starcoder-spm"},
 		{"window20/anchored", true, 0, "qwen"},
+		{"agent8000chars/anchored", false, 0, "qwen"},
+		{"agent8000chars/naive", false, 1, "qwen"},
+		{"agent8000chars-ctx16384/anchored", false, 0, "qwen"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			tr := newTypingTrace(text, 2000, 2150, 3, c.window)
+			if strings.HasPrefix(c.name, "agent8000chars") {
+				tr = newTypingTrace(text, 2000, 2150, 3, false, 8000)
+			}
 			tmpl, _ := LookupTemplate(c.template)
 			var r reuse
 			for b.Loop() {
-				builder := newTestBuilder(b, Config{Template: tmpl, ContextSize: 2048, MaxOutputTokens: 64, Tokenizer: byteTokenizer{}, CutStride: c.stride})
+				ctx := 2048
+				if strings.Contains(c.name, "ctx16384") {
+					ctx = 16384
+				}
+				builder := newTestBuilder(b, Config{Template: tmpl, ContextSize: ctx, MaxOutputTokens: 64, Tokenizer: byteTokenizer{}, CutStride: c.stride})
 				r = measureReuse(b, builder, tr)
 			}
 			b.ReportMetric(100*r.evaluatedFraction(), "%evaluated")
