@@ -27,6 +27,20 @@ type conn struct {
 
 	// onNotify receives server notifications (serval/status, window/logMessage).
 	onNotify func(method string, params json.RawMessage)
+
+	// log, when set, gets every message in both directions (--lsp-log).
+	log   io.Writer
+	logMu sync.Mutex
+	start time.Time
+}
+
+func (c *conn) logMessage(dir string, body []byte) {
+	if c.log == nil {
+		return
+	}
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	fmt.Fprintf(c.log, "%9.3f %s %s\n", time.Since(c.start).Seconds(), dir, body)
 }
 
 type response struct {
@@ -52,7 +66,7 @@ type wireMessage struct {
 }
 
 func newConn(w io.Writer, onNotify func(string, json.RawMessage)) *conn {
-	return &conn{w: w, pending: map[int64]chan response{}, onNotify: onNotify}
+	return &conn{w: w, pending: map[int64]chan response{}, onNotify: onNotify, start: time.Now()}
 }
 
 // readLoop reads messages until r fails; it owns r. It returns the error
@@ -72,6 +86,7 @@ func (c *conn) readLoop(r io.Reader) error {
 			return err
 		}
 		now := time.Now()
+		c.logMessage("<-", body)
 		var m wireMessage
 		if err := json.Unmarshal(body, &m); err != nil {
 			continue // a broken message from the agent is its problem; keep reading
@@ -149,6 +164,7 @@ func (c *conn) write(msg any) error {
 	if err != nil {
 		return err
 	}
+	c.logMessage("->", body)
 	c.wm.Lock()
 	defer c.wm.Unlock()
 	if _, err := fmt.Fprintf(c.w, "Content-Length: %d\r\n\r\n", len(body)); err != nil {

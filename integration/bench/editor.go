@@ -33,6 +33,8 @@ type RunConfig struct {
 	// WorkDir holds the agent's files: workspace, HOME, stderr log.
 	WorkDir string
 	Proxy   *CountingProxy
+	// LSPLog writes every LSP message to <WorkDir>/<agent>/lsp.log.
+	LSPLog bool
 }
 
 // KeyResult is what happened after one keystroke.
@@ -44,6 +46,7 @@ type KeyResult struct {
 	Paused    bool          `json:"paused"`
 	Answered  bool          `json:"answered"` // a non-empty suggestion came back
 	Latency   time.Duration `json:"-"`
+	LatencyMs float64       `json:"latency_ms,omitempty"`
 	Shown     bool          `json:"shown"` // ... and before the next key
 	FromCache bool          `json:"from_cache"`
 	Text      string        `json:"text,omitempty"` // the suggestion, as it would be inserted at the cursor
@@ -57,6 +60,7 @@ type AgentRun struct {
 	InitLatency time.Duration `json:"-"`
 	Keys        []KeyResult   `json:"-"`
 	Requests    int           `json:"server_requests"`
+	ServerTimes []float64     `json:"server_times_ms"` // completion requests answered in full, ascending
 	Usage       ProcUsage     `json:"-"`
 	Errors      int           `json:"errors"` // LSP error responses
 	// Exit is how the agent process ended after shutdown/exit ("" = status 0).
@@ -116,6 +120,14 @@ func Play(ctx context.Context, agent Agent, traces []Trace, cfg RunConfig) (*Age
 		return nil, fmt.Errorf("start %s: %w", agent.Name, err)
 	}
 	c := newConn(stdin, nil)
+	if cfg.LSPLog {
+		f, err := os.Create(filepath.Join(dir, "lsp.log"))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		c.log = f
+	}
 	readDone := make(chan error, 1)
 	go func() { readDone <- c.readLoop(stdout) }()
 
@@ -242,10 +254,6 @@ func (e *editor) play(ctx context.Context, traces []Trace, spawned time.Time) er
 	}
 	start := time.Now()
 	counter := e.cfg.Proxy
-	before := 0
-	if counter != nil {
-		before = counter.Completions(time.Time{}, time.Now())
-	}
 	for i, tr := range traces {
 		if err := e.playTrace(ctx, i, tr); err != nil {
 			return fmt.Errorf("trace %s: %w", tr.Name, err)
@@ -253,7 +261,9 @@ func (e *editor) play(ctx context.Context, traces []Trace, spawned time.Time) er
 	}
 	e.run.Duration = time.Since(start)
 	if counter != nil {
-		e.run.Requests = counter.Completions(time.Time{}, time.Now()) - before
+		end := time.Now()
+		e.run.Requests = counter.Completions(start, end)
+		e.run.ServerTimes = counter.ServerTimes(start, end)
 	}
 	return nil
 }
@@ -392,6 +402,7 @@ func (e *editor) request(doc *document, k int, at time.Time) (int64, error) {
 		kr := &e.run.Keys[k]
 		kr.Answered = true
 		kr.Latency = resp.Received.Sub(at)
+		kr.LatencyMs = ms(kr.Latency)
 		kr.Shown = kr.Latency < kr.NextGap
 		kr.Text = text
 		if e.cfg.Proxy != nil {

@@ -19,8 +19,10 @@ type CountingProxy struct {
 
 	mu     sync.Mutex
 	starts []time.Time // completion request start times, ascending; guarded by mu
-	other  int         // requests to other paths; guarded by mu
-	failed int         // requests the server could not be reached for; guarded by mu
+	// durations[i] is how long request i took to answer in full (0 while in flight); guarded by mu
+	durations []time.Duration
+	other     int // requests to other paths; guarded by mu
+	failed    int // requests the server could not be reached for; guarded by mu
 }
 
 // NewCountingProxy forwards to upstream (the server's base URL).
@@ -46,15 +48,40 @@ func IsCompletionPath(path string) bool {
 }
 
 func (c *CountingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
+	completion := r.Method == http.MethodPost && IsCompletionPath(r.URL.Path)
 	c.mu.Lock()
-	if r.Method == http.MethodPost && IsCompletionPath(r.URL.Path) {
+	now := time.Now() // under the lock, so starts stays ascending
+	i := len(c.starts)
+	if completion {
 		c.starts = append(c.starts, now)
+		c.durations = append(c.durations, 0)
 	} else {
 		c.other++
 	}
 	c.mu.Unlock()
 	c.proxy.ServeHTTP(w, r)
+	if completion && r.Context().Err() == nil {
+		c.mu.Lock()
+		c.durations[i] = time.Since(now)
+		c.mu.Unlock()
+	}
+}
+
+// ServerTimes returns how long the completion requests that started in
+// [from, to) and were answered in full took, in milliseconds, ascending.
+func (c *CountingProxy) ServerTimes(from, to time.Time) []float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	lo := sort.Search(len(c.starts), func(i int) bool { return !c.starts[i].Before(from) })
+	hi := sort.Search(len(c.starts), func(i int) bool { return !c.starts[i].Before(to) })
+	var out []float64
+	for _, d := range c.durations[lo:hi] {
+		if d > 0 {
+			out = append(out, float64(d)/float64(time.Millisecond))
+		}
+	}
+	sort.Float64s(out)
+	return out
 }
 
 // Completions counts the completion requests that started in [from, to).

@@ -113,6 +113,8 @@ type Result struct {
 	Keystrokes int       `json:"keystrokes_per_agent"`
 	Server     string    `json:"server"`
 	Agents     []Summary `json:"agents"`
+	// Keys is every keystroke's outcome, per agent, in play order.
+	Keys map[string][]KeyResult `json:"keys"`
 }
 
 type row struct {
@@ -129,6 +131,7 @@ var rows = []row{
 	{"latency p50 (ms)", func(s Summary) Num { return s.LatencyP50 }, "%.0f", true},
 	{"latency p95 (ms)", func(s Summary) Num { return s.LatencyP95 }, "%.0f", true},
 	{"latency p99 (ms)", func(s Summary) Num { return s.LatencyP99 }, "%.0f", true},
+	{"server time per request p50 (ms)", func(s Summary) Num { return s.ServerP50 }, "%.0f", true},
 	{"keystrokes answered", func(s Summary) Num { return Num(s.Answered) }, "%.0f", true},
 	{"shown before next key", func(s Summary) Num { return Num(s.Shown) }, "%.0f", true},
 	{"suggestions shown per pause", func(s Summary) Num { return s.ShownPerPause }, "%.2f", true},

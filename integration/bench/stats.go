@@ -103,6 +103,10 @@ type Summary struct {
 	ExactMatch     Num `json:"exact_match"` // of shown suggestions
 	EditSimilarity Num `json:"edit_similarity"`
 
+	// ServerP50 is the median time the server took for the completion
+	// requests this agent made (answered in full, through the proxy).
+	ServerP50 Num `json:"server_p50_ms"`
+
 	InitMs     Num `json:"init_ms"`
 	CPUSeconds Num `json:"agent_cpu_s"`
 	PeakRSSMB  Num `json:"agent_peak_rss_mb"`
@@ -154,6 +158,7 @@ func Summarize(run *AgentRun) Summary {
 	s.LatencyP50 = Num(Percentile(s.Latencies, 50))
 	s.LatencyP95 = Num(Percentile(s.Latencies, 95))
 	s.LatencyP99 = Num(Percentile(s.Latencies, 99))
+	s.ServerP50 = Num(Percentile(run.ServerTimes, 50))
 	s.ShownPerPause = ratio(float64(shownAtPause), float64(s.Pauses))
 	s.RequestsPer100 = ratio(100*float64(run.Requests), float64(s.Keystrokes))
 	s.CacheShare = ratio(float64(cached), float64(s.Keystrokes))

@@ -77,6 +77,7 @@ type options struct {
 	settle     time.Duration
 	out        string
 	serveExtra string
+	lspLog     bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -98,7 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.maxBody, "max-body", 160, "largest function body to retype, bytes")
 	fs.Float64Var(&o.speed, "speed", 1, "typing speed factor (2 = delays halved)")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "wait after each trace's last key")
-	fs.StringVar(&o.out, "out", "integration/bench/out", "directory for bench.json, bench.md, latency-cdf.svg")
+	fs.StringVar(&o.out, "out", "integration/bench/out", "directory for bench.json, bench.md, latency-cdf.svg and work/ (agent logs)")
+	fs.BoolVar(&o.lspLog, "lsp-log", false, "log every LSP message to <out>/work/<agent>/lsp.log")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -129,11 +131,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "serval-bench-")
-	if err != nil {
+	// The agents' workspaces and stderr logs stay beside the results for a look afterwards.
+	work := filepath.Join(o.out, "work")
+	if err := os.RemoveAll(work); err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
 
 	serverURL, token := o.serverURL, o.token
 	if o.servalBin != "" {
@@ -169,13 +174,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, t := range traces {
 		keys += len(t.Keys)
 	}
-	result := &bench.Result{Seed: o.seed, Speed: o.speed, Traces: traces, Keystrokes: keys, Server: serverURL}
+	result := &bench.Result{Seed: o.seed, Speed: o.speed, Traces: traces, Keystrokes: keys, Server: serverURL,
+		Keys: map[string][]bench.KeyResult{}}
 	fmt.Fprintf(stderr, "serval-bench: %d traces, %d keystrokes per agent, server %s\n", len(traces), keys, serverURL)
 	for _, agent := range o.agents {
 		before, _ := bench.ScrapeMetrics(ctx, serverURL, token)
 		fmt.Fprintf(stderr, "serval-bench: playing %s (%s)\n", agent.Name, strings.Join(agent.Command, " "))
 		ar, err := bench.Play(ctx, agent, traces, bench.RunConfig{
-			Endpoint: endpoint, Token: token, Speed: o.speed, Settle: o.settle, WorkDir: work, Proxy: proxy,
+			Endpoint: endpoint, Token: token, Speed: o.speed, Settle: o.settle, WorkDir: work, Proxy: proxy, LSPLog: o.lspLog,
 		})
 		if err != nil {
 			return err
@@ -184,6 +190,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		s := bench.Summarize(ar)
 		s.PromptReuse = bench.PromptReuse(before, after)
 		result.Agents = append(result.Agents, s)
+		result.Keys[agent.Name] = ar.Keys
 	}
 	return writeResults(result, o.out, stdout)
 }
