@@ -229,6 +229,9 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 		return Prompt{}, &FieldError{Field: "segments.prefix", Reason: "required (or debug_options.raw_prompt)"}
 	}
 	seg := req.Segments
+	if strings.Contains(seg.Prefix, "\r\n") || strings.Contains(seg.Suffix, "\r\n") {
+		p.Stop = withCRLF(p.Stop)
+	}
 
 	free := budget - b.overhead
 	suffixCap := pick(b.cfg.MaxSuffixTokens, free/8)

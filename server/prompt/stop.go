@@ -1,6 +1,7 @@
 package prompt
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -31,6 +32,18 @@ func stopWords(l Language, t Template) []string {
 	}
 	words = append(words, t.SpecialTokens...)
 	return normalizeStops(words)
+}
+
+// withCRLF adds, for each stop word with a line break, its variant with
+// Windows line breaks: a model completing a CRLF file writes "\r\n".
+func withCRLF(stops []string) []string {
+	out := slices.Clone(stops)
+	for _, w := range stops {
+		if strings.Contains(w, "\n") {
+			out = append(out, strings.ReplaceAll(w, "\n", "\r\n"))
+		}
+	}
+	return normalizeStops(out)
 }
 
 func normalizeStops(words []string) []string {

@@ -225,3 +225,20 @@ func BenchmarkStopMatcher(b *testing.B) {
 		}
 	})
 }
+
+func TestStopWordsForCRLFFiles(t *testing.T) {
+	b := newTestBuilder(t, Config{})
+	p, err := b.Build(completion("go", "package main\r\n\r\nfunc main() {\r\n\t", "\r\n}\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"\n\n", "\r\n\r\n", "\nfunc", "\r\nfunc", "\r\n//"} {
+		if !contains(p.Stop, w) {
+			t.Errorf("CRLF file: stop words lack %q", w)
+		}
+	}
+	p, _ = b.Build(completion("go", "package main\n", ""))
+	if contains(p.Stop, "\r\nfunc") {
+		t.Error("LF file got CRLF stop words")
+	}
+}
