@@ -10,7 +10,6 @@ import {
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
-  State,
   TransportKind,
 } from "vscode-languageclient/node";
 import { findAgent } from "./binary";
@@ -136,10 +135,10 @@ class Serval implements vscode.Disposable {
       },
     };
     const client = new LanguageClient("serval", "Serval", server, clientOptions);
-    client.onDidChangeState((e) => {
-      if (e.newState === State.Running) {
-        this.setStatus("ready", "");
-      }
+    // Registered before start: the agent reports its first status during initialize.
+    client.onNotification("serval/status", (params: unknown) => {
+      const st = parseStatus(params);
+      if (st) this.setStatus(st.kind, st.message);
     });
     this.client = client;
     try {
@@ -147,12 +146,7 @@ class Serval implements vscode.Disposable {
     } catch (err) {
       this.log.appendLine(`serval-agent failed to start: ${String(err)}`);
       this.setStatus("agentCrashed", String(err));
-      return;
     }
-    client.onNotification("serval/status", (params: unknown) => {
-      const st = parseStatus(params);
-      if (st) this.setStatus(st.kind, st.message);
-    });
   }
 
   private disabledGlobally(): boolean {

