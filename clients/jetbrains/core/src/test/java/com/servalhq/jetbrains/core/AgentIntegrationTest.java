@@ -137,13 +137,17 @@ public class AgentIntegrationTest {
         return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
     }
 
-    /** Asks for completions at a few places until one has items (a random-weight model may yield nothing at a given spot). */
-    private InlineCompletionItem firstItem(AgentClient client, String uri, String[] lines) throws Exception {
+    /** An item and where it was asked for. */
+    private record Asked(InlineCompletionItem item, Position position) {
+    }
+
+    /** Asks for completions at a few line ends until one has items (a random-weight model may yield nothing at a given spot). */
+    private Asked firstItem(AgentClient client, String uri, String[] lines) throws Exception {
         for (int attempt = 0; attempt < lines.length; attempt++) {
             Position at = new Position(attempt, lines[attempt].length());
             InlineCompletionList list = Check.await(client.inlineCompletion(uri, at, TriggerKind.INVOKED), "completion at " + at);
             if (!list.isEmpty()) {
-                return list.items().get(0);
+                return new Asked(list.items().get(0), at);
             }
         }
         throw new AssertionError("no completion items at any of " + lines.length + " positions\nlog:\n" + tail());
@@ -166,19 +170,44 @@ public class AgentIntegrationTest {
             StringBuilder text = new StringBuilder(String.join("\n", lines));
             Check.await(client.openDocument(uri, "python", 1, text.toString(), text::toString), "didOpen");
 
-            InlineCompletionItem item = firstItem(client, uri, lines);
-            Check.isTrue(!item.insertText().isEmpty(), "an item with text");
-            TextLineMap map = new TextLineMap(text);
+            Asked asked = firstItem(client, uri, lines);
+            InlineCompletionItem item = asked.item();
             log.add("INFO completion item: " + item.raw());
+            TextLineMap map = new TextLineMap(text);
+            int caret = Positions.offsetAt(map, asked.position());
+            InlineCompletionItem.Placement placement = item.place(map, caret);
+            Check.isTrue(placement != null, "the item's range fits the document at the caret: " + item.raw());
+            Check.isTrue(!placement.ghostText().isEmpty(), "there is ghost text to show");
             Check.await(client.didShow(item), "didShowCompletion");
+
+            // Accept a word the way the plugin does: type it into the document, report the partial
+            // acceptance, ask again at the new caret. The agent answers from its typed-ahead cache.
+            String ghost = placement.ghostText();
+            int take = Math.min(PartialAcceptance.nextWordLength(ghost), ghost.length() - 1);
+            System.out.println("partial accept: " + take + " of " + ghost.length() + " units of the ghost text");
+            if (take > 0) {
+                String part = ghost.substring(0, take);
+                text.insert(caret, part);
+                map = new TextLineMap(text);
+                Check.await(client.changeDocument(uri, 2, List.of(TextChange.fromEdit(map, caret, "", part))), "didChange (typed part)");
+                Check.await(client.partiallyAccepted(item, placement.typedLength() + take), "didPartiallyAcceptCompletion");
+                int newCaret = caret + take;
+                InlineCompletionList rest = Check.await(client.inlineCompletion(uri, Positions.positionAt(map, newCaret), TriggerKind.INVOKED), "completion after the partial accept");
+                Check.isTrue(!rest.isEmpty(), "the rest of the suggestion is offered again");
+                InlineCompletionItem.Placement restPlacement = rest.items().get(0).place(map, newCaret);
+                Check.isTrue(restPlacement != null, "the new item fits the document");
+                Check.equal(ghost.substring(take), restPlacement.ghostText(), "the ghost text continues where the accepted part ended");
+                item = rest.items().get(0);
+            }
             Check.await(client.accepted(item), "acceptance command (workspace/executeCommand)");
 
             // Incremental edit, then two requests back to back: the agent debounces automatic
             // triggers, so the first is still in flight when the second supersedes it.
+            map = new TextLineMap(text);
             int end = text.length();
             Position endPos = Positions.positionAt(map, end);
             text.append("\ndef mul(a, b):\n    return a *");
-            Check.await(client.changeDocument(uri, 2, List.of(new TextChange(new Range(endPos, endPos), "\ndef mul(a, b):\n    return a *"))), "didChange");
+            Check.await(client.changeDocument(uri, 3, List.of(new TextChange(new Range(endPos, endPos), "\ndef mul(a, b):\n    return a *"))), "didChange");
             Position cursor = new Position(lines.length + 1, "    return a *".length());
             CompletableFuture<InlineCompletionList> first = client.inlineCompletion(uri, cursor, TriggerKind.AUTOMATIC);
             CompletableFuture<InlineCompletionList> second = client.inlineCompletion(uri, cursor, TriggerKind.AUTOMATIC);
@@ -191,7 +220,7 @@ public class AgentIntegrationTest {
             map = new TextLineMap(text);
             Position tail = Positions.positionAt(map, text.length());
             text.append("\nzq_unseen = ");
-            Check.await(client.changeDocument(uri, 3, List.of(new TextChange(new Range(tail, tail), "\nzq_unseen = "))), "didChange");
+            Check.await(client.changeDocument(uri, 4, List.of(new TextChange(new Range(tail, tail), "\nzq_unseen = "))), "didChange");
             Position unseen = new Position(tail.line() + 1, "zq_unseen = ".length());
             InlineCompletionList whileDown = Check.await(client.inlineCompletion(uri, unseen, TriggerKind.INVOKED), "completion with the server down");
             Check.isTrue(whileDown.isEmpty(), "no items without a server");
