@@ -280,7 +280,11 @@ func callSites(b *testing.B, root string, langName string, ext string, sameDir b
 		}
 		trees[p] = parsed{tree, text}
 	}
-	q, err := sitter.NewQuery([]byte(`(call_expression function: [(identifier) @callee (selector_expression field: (field_identifier) @callee) (member_expression property: (property_identifier) @callee)] arguments: (_) @args)`), lang.Sitter)
+	callQuery := map[string]string{
+		"go":         `(call_expression function: [(identifier) @callee (selector_expression field: (field_identifier) @callee)] arguments: (_) @args)`,
+		"typescript": `(call_expression function: [(identifier) @callee (member_expression property: (property_identifier) @callee)] arguments: (_) @args)`,
+	}
+	q, err := sitter.NewQuery([]byte(callQuery[langName]), lang.Sitter)
 	if err != nil {
 		b.Fatal(err)
 	}
