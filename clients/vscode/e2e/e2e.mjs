@@ -229,6 +229,13 @@ async function main() {
       }, 10_000, 200).catch(() => readFileSync(goFile, "utf8"));
       check("Tab inserts the suggestion and the saved file has it", hasAll(saved) && saved.includes("\treturn a"), `file:\n${saved}\nwanted lines: ${JSON.stringify(lines)}`);
       await page.screenshot({ path: path.join(out, "accepted.png") });
+      // The acceptance went through the agent to the server's statistics.
+      const stats = await waitFor("an accepted completion in serval stats", () => {
+        const text = execFileSync(path.join(bin, "serval"), ["stats", "--data-dir", dataDir], { encoding: "utf8" });
+        const go = text.split("\n").find((l) => l.trim().startsWith("go "));
+        return go && Number(go.trim().split(/\s+/)[2]) >= 1 && text;
+      }, 15_000, 500).catch((e) => String(e));
+      check("the server recorded the acceptance", /\bgo\s+\d+\s+[1-9]/.test(stats), stats);
     }
   } catch (err) {
     // Leave what a person would look at: the window and the status bar's items.
