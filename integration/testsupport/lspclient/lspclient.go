@@ -161,7 +161,8 @@ func (c *Client) Received(method string) []Message {
 
 // WaitFor waits until a message with method for which match returns true has
 // been received (match nil accepts any), or ctx ends. It only looks at
-// messages after the first skip ones of that method.
+// messages after the first skip ones of that method. match runs with the
+// client's lock held: it must not call the client.
 func (c *Client) WaitFor(ctx context.Context, method string, skip int, match func(json.RawMessage) bool) (Message, error) {
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()

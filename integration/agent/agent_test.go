@@ -1,0 +1,410 @@
+// Package agent_test drives the real serval-agent binary over stdio with the
+// test LSP client, against the real serval server (generated test model)
+// and, for failure cases, against in-process stand-ins.
+package agent_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.lsp.dev/protocol"
+
+	"github.com/servalhq/serval/integration/testsupport/llamalib"
+	"github.com/servalhq/serval/integration/testsupport/lspclient"
+	"github.com/servalhq/serval/integration/testsupport/servaltest"
+	"github.com/servalhq/serval/lsp"
+	"github.com/servalhq/serval/server/api"
+)
+
+var agentBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// agentBinary returns $SERVAL_BIN_DIR/serval-agent (make test builds it) or
+// builds one from this checkout.
+func agentBinary(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv("SERVAL_BIN_DIR"); dir != "" {
+		p := filepath.Join(dir, "serval-agent")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	agentBuild.once.Do(func() {
+		root := llamalib.RepoRoot()
+		dir := filepath.Join(root, ".cache", "agenttest")
+		if agentBuild.err = os.MkdirAll(dir, 0o755); agentBuild.err != nil {
+			return
+		}
+		tmp := filepath.Join(dir, fmt.Sprintf("serval-agent-%d.tmp", os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", tmp, "./agent/cmd/serval-agent")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			agentBuild.err = fmt.Errorf("%v\n%s", err, out)
+			return
+		}
+		agentBuild.path = filepath.Join(dir, "serval-agent")
+		agentBuild.err = os.Rename(tmp, agentBuild.path)
+	})
+	if agentBuild.err != nil {
+		t.Fatalf("build serval-agent: %v", agentBuild.err)
+	}
+	return agentBuild.path
+}
+
+// agentSession is a spawned serval-agent with its client.
+type agentSession struct {
+	t      testing.TB
+	c      *lspclient.Client
+	config string // its agent.toml
+}
+
+// startAgent spawns serval-agent with a private HOME and config file.
+func startAgent(t testing.TB, env ...string) *agentSession {
+	t.Helper()
+	home := t.TempDir()
+	cfg := filepath.Join(home, "agent.toml")
+	full := append([]string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}, env...)
+	c, err := lspclient.Start(context.Background(), agentBinary(t), lspclient.Options{
+		Args: []string{"--stdio", "--config", cfg, "--log-level", "debug"}, Env: full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &agentSession{t: t, c: c, config: cfg}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.Shutdown(ctx); err != nil {
+			t.Errorf("agent shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("agent stderr:\n%s", c.Stderr())
+		}
+	})
+	return s
+}
+
+func bounded(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func (s *agentSession) initialize(initOptions any) lsp.InitializeResult {
+	s.t.Helper()
+	var res lsp.InitializeResult
+	params := map[string]any{
+		"processId": os.Getpid(),
+		"capabilities": map[string]any{
+			"general":      map[string]any{"positionEncodings": []string{"utf-16"}},
+			"textDocument": map[string]any{"inlineCompletion": map[string]any{}},
+		},
+		"initializationOptions": initOptions,
+	}
+	if err := s.c.Call(bounded(s.t, 10*time.Second), "initialize", params, &res); err != nil {
+		s.t.Fatal(err)
+	}
+	s.c.Notify(bounded(s.t, 10*time.Second), "initialized", map[string]any{})
+	return res
+}
+
+// waitStatus waits for a serval/status notification of kind, after skip earlier ones.
+func (s *agentSession) waitStatus(kind string, d time.Duration) lsp.StatusParams {
+	s.t.Helper()
+	m, err := s.c.WaitFor(bounded(s.t, d), lsp.MethodServalStatus, 0, func(p json.RawMessage) bool {
+		var st lsp.StatusParams
+		return json.Unmarshal(p, &st) == nil && st.Status == kind
+	})
+	if err != nil {
+		s.t.Fatalf("status %s: %v (got %d status notifications)", kind, err, len(s.c.Received(lsp.MethodServalStatus)))
+	}
+	var st lsp.StatusParams
+	json.Unmarshal(m.Params, &st)
+	return st
+}
+
+// statusCount is how many serval/status notifications of kind arrived.
+func (s *agentSession) statusCount(kind string) int {
+	n := 0
+	for _, m := range s.c.Received(lsp.MethodServalStatus) {
+		var st lsp.StatusParams
+		if json.Unmarshal(m.Params, &st) == nil && st.Status == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *agentSession) open(uri, lang, text string) {
+	s.t.Helper()
+	s.c.Notify(bounded(s.t, 10*time.Second), "textDocument/didOpen", map[string]any{
+		"textDocument": map[string]any{"uri": uri, "languageId": lang, "version": 1, "text": text}})
+}
+
+func (s *agentSession) insert(uri string, version int, pos protocol.Position, text string) {
+	s.t.Helper()
+	s.c.Notify(bounded(s.t, 10*time.Second), "textDocument/didChange", map[string]any{
+		"textDocument":   map[string]any{"uri": uri, "version": version},
+		"contentChanges": []any{map[string]any{"range": protocol.Range{Start: pos, End: pos}, "text": text}}})
+}
+
+func inlineParams(uri string, pos protocol.Position, trigger int) map[string]any {
+	return map[string]any{"textDocument": map[string]any{"uri": uri}, "position": pos, "context": map[string]any{"triggerKind": trigger}}
+}
+
+func (s *agentSession) inline(uri string, pos protocol.Position, trigger int) lsp.InlineCompletionList {
+	s.t.Helper()
+	var res lsp.InlineCompletionList
+	if err := s.c.Call(bounded(s.t, 30*time.Second), lsp.MethodInlineCompletion, inlineParams(uri, pos, trigger), &res); err != nil {
+		s.t.Fatal(err)
+	}
+	return res
+}
+
+// metric sums the samples of a Prometheus metric whose line starts with prefix.
+func metric(t testing.TB, srv *servaltest.Server, prefix string) float64 {
+	t.Helper()
+	req, _ := httpNewRequest(srv.URL+"/metrics", srv.Token)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	sum := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, prefix) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+const (
+	completionsMetric = `serval_http_request_duration_seconds_count{code="200",route="POST /v1/completions"}`
+	eventsMetric      = `serval_http_request_duration_seconds_count{code="200",route="POST /v1/events"}`
+	cancelledMetric   = `serval_completions_total{stop_reason="cancelled"}`
+)
+
+// TestScriptedTypingAgainstRealServer is the end-to-end run: real serval on
+// the generated model, real serval-agent over stdio.
+func TestScriptedTypingAgainstRealServer(t *testing.T) {
+	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens", "24"}})
+	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL, "SERVAL_TOKEN="+srv.Token)
+	res := a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
+	if res.Capabilities.InlineCompletionProvider == nil {
+		t.Fatalf("no inline completion: %+v", res.Capabilities)
+	}
+	a.waitStatus("ready", 30*time.Second)
+
+	dir := t.TempDir()
+	uri := "file://" + filepath.Join(dir, "main.py")
+	a.open(uri, "python", "import os\n\n\n")
+	// Type a function header keystroke by keystroke, asking for a completion
+	// after each one like an editor does (without waiting for the answers).
+	line := "def total(items):"
+	var waits []func() error
+	var answers []*lsp.InlineCompletionList
+	for i, ch := range line {
+		a.insert(uri, 2+i, protocol.Position{Line: 2, Character: uint32(i)}, string(ch))
+		var r lsp.InlineCompletionList
+		answers = append(answers, &r)
+		_, wait := a.c.CallAsync(bounded(t, 60*time.Second), lsp.MethodInlineCompletion,
+			inlineParams(uri, protocol.Position{Line: 2, Character: uint32(i + 1)}, 2), &r)
+		waits = append(waits, wait)
+	}
+	for i, w := range waits {
+		if err := w(); err != nil {
+			t.Fatalf("keystroke %d: %v", i, err)
+		}
+	}
+	for i, r := range answers[:len(answers)-1] {
+		if len(r.Items) != 0 {
+			t.Errorf("keystroke %d: a superseded request answered %d items", i, len(r.Items))
+		}
+	}
+	// Ghost text comes back: at the end of the line, then on a new line
+	// (random model weights: some positions may be filtered away; try a few).
+	version := 2 + len(line)
+	a.insert(uri, version, protocol.Position{Line: 2, Character: uint32(len(line))}, "\n    ")
+	version++
+	pos := protocol.Position{Line: 3, Character: 4}
+	var item lsp.InlineCompletionItem
+	for attempt := 0; attempt < 8 && item.InsertText == ""; attempt++ {
+		r := a.inline(uri, pos, 1)
+		if len(r.Items) > 0 {
+			item = r.Items[0]
+			break
+		}
+		a.insert(uri, version, pos, "x")
+		version++
+		pos.Character++
+	}
+	if item.InsertText == "" {
+		t.Fatal("no ghost text came back from the real server")
+	}
+	if item.Range == nil || item.Range.Start != pos || item.Command == nil || item.Command.Command != lsp.CommandAccept {
+		t.Fatalf("item %+v", item)
+	}
+
+	// The editor shows it and the user types along it: answered from the
+	// cache, with no HTTP request.
+	a.c.Notify(bounded(t, 5*time.Second), lsp.MethodDidShowCompletion, lsp.DidShowCompletionParams{Item: item})
+	before := metric(t, srv, completionsMetric)
+	typed := string([]rune(item.InsertText)[:min(2, len([]rune(item.InsertText))-1)])
+	a.insert(uri, version, pos, typed)
+	version++
+	after := protocol.Position{Line: pos.Line, Character: pos.Character + uint32(lsp.UnitsInString(typed, lsp.UTF16))}
+	if strings.Contains(typed, "\n") {
+		t.Skipf("suggestion starts with a line break (%q); typed-ahead checked in unit tests", typed)
+	}
+	r := a.inline(uri, after, 2)
+	if len(r.Items) != 1 || r.Items[0].InsertText != strings.TrimPrefix(item.InsertText, typed) {
+		t.Fatalf("typing along %q: got %+v, want the rest of %q", typed, r.Items, item.InsertText)
+	}
+	if got := metric(t, srv, completionsMetric); got != before {
+		t.Fatalf("typing along the suggestion made %v HTTP requests", got-before)
+	}
+
+	// Accepting it reports view and select to the server.
+	events := metric(t, srv, eventsMetric)
+	cmd := r.Items[0].Command
+	if err := a.c.Call(bounded(t, 10*time.Second), "workspace/executeCommand", map[string]any{"command": cmd.Command, "arguments": cmd.Arguments}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 500 && metric(t, srv, eventsMetric) < events+1; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := metric(t, srv, eventsMetric); got < events+1 {
+		t.Fatalf("events: %v new, want view and select", got-events+1)
+	}
+	stats, err := exec.Command(servaltest.Binary(t), "stats", "--data-dir", srv.DataDir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("serval stats: %v\n%s", err, stats)
+	}
+	if !strings.Contains(string(stats), "python") {
+		t.Errorf("serval stats does not show the python completion:\n%s", stats)
+	}
+}
+
+// TestSupersededRequestStopsGeneration checks that a newer request aborts
+// the older one's HTTP request and the server stops generating.
+func TestSupersededRequestStopsGeneration(t *testing.T) {
+	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens", "3800"}})
+	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL, "SERVAL_TOKEN="+srv.Token)
+	// Plain JSON (no streaming, so no early cut) and long generations.
+	a.initialize(map[string]any{"completion": map[string]any{"stream": false, "timeout": 60000}})
+	a.waitStatus("ready", 30*time.Second)
+	uri := "file:///tmp/long.go"
+	a.open(uri, "go", "package main\n\nfunc main() {\n\t\n}\n")
+	for attempt := 0; attempt < 5; attempt++ {
+		cancelled := metric(t, srv, cancelledMetric)
+		var first lsp.InlineCompletionList
+		_, wait := a.c.CallAsync(bounded(t, 60*time.Second), lsp.MethodInlineCompletion,
+			inlineParams(uri, protocol.Position{Line: 3, Character: 1}, 1), &first)
+		// Wait until the server is generating it.
+		busy := false
+		for i := 0; i < 500 && !busy; i++ {
+			h, err := srv.Client.Health(bounded(t, 5*time.Second))
+			busy = err == nil && h.Slots != nil && h.Slots.Busy > 0
+			if !busy {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		if !busy {
+			wait()
+			continue // it finished before we looked; try again
+		}
+		second := a.c.Call(bounded(t, 60*time.Second), lsp.MethodInlineCompletion,
+			inlineParams(uri, protocol.Position{Line: 2, Character: 0}, 1), nil)
+		if err := wait(); err != nil {
+			t.Fatal(err)
+		}
+		if second != nil {
+			t.Fatal(second)
+		}
+		if len(first.Items) != 0 {
+			continue // it had finished before the second arrived
+		}
+		for i := 0; i < 500 && metric(t, srv, cancelledMetric) <= cancelled; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := metric(t, srv, cancelledMetric); got <= cancelled {
+			t.Fatalf("the superseded request did not stop generation (cancelled %v -> %v)", cancelled, got)
+		}
+		return
+	}
+	t.Fatal("could not catch a request in flight in 5 attempts")
+}
+
+// TestStatusFollowsServerRestart kills the server and starts it again on the
+// same port: the status goes to disconnected and back to ready by itself.
+func TestStatusFollowsServerRestart(t *testing.T) {
+	srv := servaltest.Start(t, servaltest.Options{})
+	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL, "SERVAL_TOKEN="+srv.Token)
+	a.initialize(nil)
+	a.waitStatus("ready", 30*time.Second)
+	uri := "file:///tmp/r.go"
+	a.open(uri, "go", "package r\n\nvar x = \n")
+	srv.Kill()
+	// The next completion finds the server gone; it answers empty at once.
+	start := time.Now()
+	r := a.inline(uri, protocol.Position{Line: 2, Character: 8}, 1)
+	if len(r.Items) != 0 {
+		t.Fatalf("items with the server down: %+v", r)
+	}
+	a.waitStatus("disconnected", 30*time.Second)
+	t.Logf("disconnected noticed %v after the kill", time.Since(start))
+	r = a.inline(uri, protocol.Position{Line: 2, Character: 8}, 1)
+	if len(r.Items) != 0 {
+		t.Fatal("items while disconnected")
+	}
+	seen := len(a.c.Received(lsp.MethodServalStatus))
+	u, _ := url.Parse(srv.URL)
+	servaltest.Start(t, servaltest.Options{Args: []string{"--port", u.Port()}, DataDir: srv.DataDir})
+	_, err := a.c.WaitFor(bounded(t, 60*time.Second), lsp.MethodServalStatus, seen, func(p json.RawMessage) bool {
+		var st lsp.StatusParams
+		return json.Unmarshal(p, &st) == nil && st.Status == "ready"
+	})
+	if err != nil {
+		t.Fatalf("status did not come back to ready: %v", err)
+	}
+	didChange := a.c.Received(lsp.MethodDidChangeStatus)
+	if len(didChange) < 3 {
+		t.Fatalf("didChangeStatus notifications: %d", len(didChange))
+	}
+}
+
+func TestUnauthorizedStatusSaysHowToSetTheToken(t *testing.T) {
+	srv := servaltest.Start(t, servaltest.Options{})
+	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL, "SERVAL_TOKEN=srv_wrong")
+	a.initialize(nil)
+	st := a.waitStatus("unauthorized", 30*time.Second)
+	if !strings.Contains(st.Message, "token") {
+		t.Fatalf("unauthorized message %q", st.Message)
+	}
+	// Fixing the token in the watched config file makes it ready.
+	os.WriteFile(a.config, []byte(fmt.Sprintf("[server]\ntoken = %q\n", srv.Token)), 0o600)
+	// The environment outranks the file, so clear it through the client layer instead.
+	a.c.Notify(bounded(t, 5*time.Second), "workspace/didChangeConfiguration",
+		map[string]any{"settings": map[string]any{"serval": map[string]any{"server": map[string]any{"token": srv.Token}}}})
+	a.waitStatus("ready", 30*time.Second)
+	_ = api.EventView
+}
