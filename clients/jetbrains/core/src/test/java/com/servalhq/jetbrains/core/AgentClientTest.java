@@ -359,4 +359,37 @@ public class AgentClientTest {
         Check.awaitFailure(client.openDocument("file:///x", "text", 1, "", () -> ""), "open after shutdown");
         Check.awaitFailure(client.shutdown(), "second shutdown");
     }
+
+    @Test
+    public void restartStartsAFreshAgentAndReopensDocuments() throws Exception {
+        started("normal");
+        String uri = "file:///tmp/g.py";
+        client.openDocument(uri, "python", 1, "x = 1", () -> "x = 1");
+        long firstPid = Check.await(client.agentPid(), "pid");
+        Check.await(client.restart(), "restart");
+        Check.isTrue(Check.await(client.agentPid(), "pid") != firstPid, "a new process");
+        Check.eventually(() -> !ProcessHandle.of(firstPid).map(ProcessHandle::isAlive).orElse(false), "the old agent is gone");
+        awaitReceived("textDocument/didOpen", 2);
+        InlineCompletionList list = Check.await(client.inlineCompletion(uri, new Position(0, 5), TriggerKind.INVOKED), "completion");
+        Check.equal("text=x = 1", list.items().get(0).insertText(), "the new agent has the document");
+        Check.isTrue(statuses.stream().noneMatch(st -> st.kind() == AgentStatus.Kind.AGENT_FAILED), "a restart is not a failure: " + statuses);
+        shutdownCleanly();
+    }
+
+    @Test
+    public void closingADocumentCancelsItsRequestAndForgetsIt() throws Exception {
+        started("normal");
+        String uri = "file:///tmp/h.py";
+        client.openDocument(uri, "python", 1, "SLOW", () -> "SLOW");
+        CompletableFuture<InlineCompletionList> pending = client.inlineCompletion(uri, new Position(0, 4), TriggerKind.INVOKED);
+        awaitReceived("textDocument/inlineCompletion", 1);
+        Check.await(client.closeDocument(uri), "close");
+        Check.isTrue(pending.isCancelled(), "the request for the closed document is cancelled");
+        awaitReceived("$/cancelRequest", 1);
+        awaitReceived("textDocument/didClose", 1);
+        Check.await(client.changeDocument(uri, 2, List.of(new TextChange(new Range(new Position(0, 0), new Position(0, 0)), "x"))), "change after close");
+        Check.equal(InlineCompletionList.EMPTY, Check.await(client.inlineCompletion(uri, new Position(0, 0), TriggerKind.INVOKED), "completion after close"), "nothing for a closed document");
+        Check.equal(0, received("textDocument/didChange").size(), "no didChange for a closed document");
+        shutdownCleanly();
+    }
 }

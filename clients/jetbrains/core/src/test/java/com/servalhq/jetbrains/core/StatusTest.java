@@ -16,6 +16,7 @@ public class StatusTest {
         String[][] cases = {
             {"ready", "READY"}, {"disconnected", "DISCONNECTED"}, {"unauthorized", "UNAUTHORIZED"},
             {"rateLimited", "RATE_LIMITED"}, {"slow", "SLOW"}, {"noModel", "NO_MODEL"}, {"fetching", "FETCHING"},
+            {"starting", "STARTING"}, {"RateLimited", "RATE_LIMITED"}, {"rate_limited", "RATE_LIMITED"},
         };
         for (String[] c : cases) {
             Check.equal(AgentStatus.Kind.valueOf(c[1]), serval("{\"kind\":\"" + c[0] + "\"}").kind(), c[0] + " as kind");

@@ -52,7 +52,9 @@ class ServalStatusBarWidget(private val project: Project) : StatusBarWidget, Sta
     }
 
     override fun dispose() {
-        ServalProjectService.getInstance(project).removeStatusListener(listener)
+        if (!project.isDisposed) {
+            ServalProjectService.getInstance(project).removeStatusListener(listener)
+        }
         statusBar = null
     }
 
