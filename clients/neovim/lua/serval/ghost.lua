@@ -146,7 +146,7 @@ local function render(bufnr)
     opts.virt_lines = extra
   end
   vim.api.nvim_buf_set_extmark(bufnr, ns, row, col, opts)
-  st.visible = { row = row, col = col, text = rest }
+  st.visible = { row = row, col = col, text = rest, tick = vim.api.nvim_buf_get_changedtick(bufnr) }
 
   if not st.shown[st.index] then
     st.shown[st.index] = true
@@ -359,12 +359,31 @@ function M.trigger(bufnr)
   M.request(bufnr or vim.api.nvim_get_current_buf(), TRIGGER_INVOKED)
 end
 
+-- Typed ahead: the user typed the start of the ghost text; keep showing the
+-- rest at once instead of flickering until the agent answers again.
+local function typed_ahead(bufnr, st)
+  if not st.visible or not st.items or vim.api.nvim_buf_get_changedtick(bufnr) == st.visible.tick then
+    return false
+  end
+  local row = cursor()
+  local rest = remainder(bufnr, st)
+  if row ~= st.visible.row or not rest or rest == '' or #rest >= #st.visible.text then
+    return false
+  end
+  render(bufnr)
+  return true
+end
+
 local function on_text_changed(bufnr)
   local st = buffers[bufnr]
   if not st or vim.api.nvim_buf_get_changedtick(bufnr) == st.own_tick then
     return
   end
-  M.dismiss(bufnr)
+  -- CursorMovedI runs before TextChangedI: it may have redrawn already.
+  local fresh = st.visible and st.visible.tick == vim.api.nvim_buf_get_changedtick(bufnr)
+  if not fresh and not typed_ahead(bufnr, st) then
+    M.dismiss(bufnr)
+  end
   if enabled and options.auto_trigger then
     M.request(bufnr, TRIGGER_AUTOMATIC)
   end
@@ -376,7 +395,7 @@ local function on_cursor_moved(bufnr)
     return
   end
   local row, col = cursor()
-  if row ~= st.visible.row or col ~= st.visible.col then
+  if (row ~= st.visible.row or col ~= st.visible.col) and not typed_ahead(bufnr, st) then
     M.dismiss(bufnr)
   end
 end
