@@ -17,7 +17,7 @@ import (
 // handleCompletions serves POST /v1/completions: plain JSON, or server-sent
 // events when the body says "stream": true.
 func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	start := requestStart(r)
 	var req api.CompletionRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.fail(w, r, err)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -90,7 +91,7 @@ func (m *metrics) instrument(route string, next http.Handler) http.Handler {
 			m.inFlight.Dec()
 			m.latency.WithLabelValues(label, strconv.Itoa(rec.code)).Observe(time.Since(start).Seconds())
 		}()
-		next.ServeHTTP(rec, r)
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), startKey{}, start)))
 	})
 }
 
@@ -104,6 +105,17 @@ func (m *metrics) observeCompletion(u engine.Usage) {
 	if u.GeneratedTokens > 0 && u.Generation > 0 {
 		m.tokensPerSecond.Observe(float64(u.GeneratedTokens) / u.Generation.Seconds())
 	}
+}
+
+type startKey struct{}
+
+// requestStart is when the request reached the server (before auth), so
+// that the reported overhead includes auth and rate limiting.
+func requestStart(r *http.Request) time.Time {
+	if t, ok := r.Context().Value(startKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
 }
 
 // statusRecorder remembers the status code; Unwrap keeps Flush reachable
