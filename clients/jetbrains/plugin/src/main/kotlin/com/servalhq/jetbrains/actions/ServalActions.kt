@@ -80,7 +80,9 @@ abstract class PartialAcceptAction : ServalEditorAction() {
             WriteCommandAction.runWriteCommandAction(editor.project, "Accept Serval Suggestion", null, { handler.insert() })
             return
         }
-        val suggestion = ServalInlineCompletionProvider.find(editor, context, ghost, offset)
+        // The active variant's data holds the suggestion; capture() is the public way to reach it.
+        val variantData = session.capture()?.activeVariant?.data
+        val suggestion = ServalInlineCompletionProvider.find(editor, variantData ?: context, ghost, offset)
         WriteCommandAction.runWriteCommandAction(editor.project, "Accept Part of Serval Suggestion", null, {
             editor.document.insertString(offset, ghost.substring(0, take))
             editor.caretModel.moveToOffset(offset + take)
