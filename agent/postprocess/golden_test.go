@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -164,4 +165,41 @@ func ExampleProcess() {
 	})
 	fmt.Printf("%q replaces %d byte(s)\n", r.Text, r.ReplaceSuffixLen)
 	// Output: "\"hello\")" replaces 1 byte(s)
+}
+
+// TestConcurrentProcess runs the golden cases from several goroutines at
+// once: pooled parsers and the symbol tables must be safe to share (run
+// with -race).
+func TestConcurrentProcess(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []goldenCase
+	for _, f := range files {
+		cases = append(cases, parseGolden(t, f))
+	}
+	want := make([]Result, len(cases))
+	for i, c := range cases {
+		want[i] = Process(c.input)
+	}
+	const workers = 4
+	errs := make(chan string, workers*len(cases))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, c := range cases {
+				if got := Process(c.input); got != want[i] {
+					errs <- fmt.Sprintf("%s: got %+v, want %+v", c.name, got, want[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

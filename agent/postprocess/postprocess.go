@@ -16,10 +16,11 @@
 //     to one line, unless it opens a construct it closes again on a later
 //     line (a function literal inside a call, say).
 //  6. limitScope: the completion is cut where it leaves the block the cursor
-//     is in or starts a new top-level declaration, decided on a tree-sitter
-//     parse of a window of prefix + completion + suffix; `} else {`,
-//     `catch`, `elif` and the like continue the block. Languages without a
-//     grammar fall back to bracket counting and indentation.
+//     is in, starts a new top-level declaration, or finishes the
+//     declaration it started with, decided on a tree-sitter parse of a
+//     window of prefix + completion + suffix; `} else {`, `catch`, `elif`
+//     and the like continue the block. Languages without a grammar fall
+//     back to a lexical bracket scan and indentation.
 //  7. cutRepetition: 5+ identical or near-identical consecutive lines, a
 //     block repeated back to back, a line ending in a repeating pattern.
 //  8. trimSuffixOverlap: trailing lines that repeat the next lines of the
