@@ -5,7 +5,6 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"time"
 
 	sitter "github.com/smacker/go-tree-sitter"
 
@@ -17,11 +16,12 @@ import (
 const (
 	maxWindowLines = 100
 	maxWindowBytes = 4 << 10
-	// parseTimeout bounds one parse (tree-sitter's own clock). Parsing a
-	// window takes tens of microseconds; a parse this slow means a
-	// pathological input, and the lexical scan takes over.
-	parseTimeout = 5 * time.Millisecond
 )
+
+// No parse timeout: tree-sitter's is wall-clock time, so on a busy machine
+// the same input would sometimes fall back to the lexical scan and give a
+// different result. The bounded windows and completion bound the parse
+// instead (see BenchmarkProcessWorstCase).
 
 // parsers pools one *sitter.Parser per grammar: parsers are not safe for
 // concurrent use, and building one per call would cost more than parsing.
@@ -31,7 +31,6 @@ func parserFor(lang *sitter.Language) (*sitter.Parser, func()) {
 	v, _ := parsers.LoadOrStore(lang, &sync.Pool{New: func() any {
 		p := sitter.NewParser()
 		p.SetLanguage(lang)
-		p.SetOperationLimit(int(parseTimeout.Microseconds()))
 		return p
 	}})
 	pool := v.(*sync.Pool)
@@ -56,7 +55,6 @@ func treeBrackets(cc *cursorContext, text string) (bracketTokens, bool) {
 	defer release()
 	tree, err := parser.ParseCtx(context.Background(), nil, src)
 	if err != nil || tree == nil {
-		// A parse that ran out of time would resume on the next call.
 		parser.Reset()
 		return bracketTokens{}, false
 	}
