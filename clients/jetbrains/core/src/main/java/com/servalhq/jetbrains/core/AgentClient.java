@@ -527,7 +527,7 @@ public final class AgentClient {
             return;
         }
         if (error != null) {
-            sessionFailed(s, AgentStatus.Kind.AGENT_FAILED, "initialize failed: " + unwrap(error), options.clock.getAsLong() - s.agent.startedAtMillis());
+            sessionFailed(s, AgentStatus.Kind.AGENT_FAILED, "initialize failed: " + unwrap(error), ranFor(s));
             return;
         }
         JsonObject capabilities = Json.objectOrNull(Json.asObjectOrNull(result), "capabilities");
@@ -569,13 +569,17 @@ public final class AgentClient {
         return Json.intOr(Json.asObjectOrNull(sync), "change", 2);
     }
 
+    private long ranFor(Session s) {
+        return options.clock.getAsLong() - s.agent.startedAtMillis();
+    }
+
     private void exited(Session s, int code) {
         if (s.ended || s.stopping) {
             return;
         }
         String tail = String.join("\n", s.agent.stderrTail());
         sessionFailed(s, AgentStatus.Kind.AGENT_FAILED, "serval-agent exited with code " + code
-                + (tail.isEmpty() ? "" : "; last stderr:\n" + tail), options.clock.getAsLong() - s.agent.startedAtMillis());
+                + (tail.isEmpty() ? "" : "; last stderr:\n" + tail), ranFor(s));
     }
 
     /** Ends a session after a failure and schedules the next start; {@code s} is null when no process started. */
@@ -665,7 +669,7 @@ public final class AgentClient {
                                 exited(s, code);
                             } else if (!s.ended && !s.stopping) {
                                 sessionFailed(s, AgentStatus.Kind.AGENT_FAILED, "connection to serval-agent lost: "
-                                        + (cause == null ? "closed" : cause.getMessage()), options.clock.getAsLong() - s.agent.startedAtMillis());
+                                        + (cause == null ? "closed" : cause.getMessage()), ranFor(s));
                             }
                         }, null));
             }
@@ -745,7 +749,7 @@ public final class AgentClient {
         }
         if (s.garbage >= options.garbageLimit) {
             sessionFailed(s, AgentStatus.Kind.AGENT_FAILED, "serval-agent writes non-LSP output to stdout (" + s.garbage
-                    + " invalid messages; last: " + description + ")", options.clock.getAsLong() - s.agent.startedAtMillis());
+                    + " invalid messages; last: " + description + ")", ranFor(s));
         }
     }
 

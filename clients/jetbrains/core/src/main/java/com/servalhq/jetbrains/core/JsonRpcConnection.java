@@ -75,10 +75,6 @@ public final class JsonRpcConnection {
         readThread.start();
     }
 
-    public boolean isClosed() {
-        return closed.get();
-    }
-
     /** Number of requests awaiting a response (for tests and diagnostics). */
     public int pendingCount() {
         return pending.size();

@@ -49,22 +49,7 @@ public class AgentClientTest {
                 .server(new ServerSettings("http://127.0.0.1:9", "srv_test"))
                 .restartPolicy(new RestartPolicy(50, 200, 10, 60_000, 120_000))
                 .timeouts(20_000, 5_000, 30_000)
-                .log(new AgentLog() {
-                    @Override
-                    public void info(String message) {
-                        logLines.add("INFO " + message);
-                    }
-
-                    @Override
-                    public void warn(String message) {
-                        logLines.add("WARN " + message);
-                    }
-
-                    @Override
-                    public void error(String message, Throwable cause) {
-                        logLines.add("ERROR " + message + " " + cause);
-                    }
-                });
+                .log(new RecordingLog(logLines));
     }
 
     private AgentClient started(String mode) throws Exception {

@@ -104,22 +104,7 @@ public class AgentIntegrationTest {
                 .workspace(home, home.toUri().toString())
                 .server(new ServerSettings(endpoint, token))
                 .restartPolicy(new RestartPolicy(200, 2_000, 5, 60_000, 120_000))
-                .log(new AgentLog() {
-                    @Override
-                    public void info(String message) {
-                        log.add("INFO " + message);
-                    }
-
-                    @Override
-                    public void warn(String message) {
-                        log.add("WARN " + message);
-                    }
-
-                    @Override
-                    public void error(String message, Throwable cause) {
-                        log.add("ERROR " + message + " " + cause);
-                    }
-                }));
+                .log(new RecordingLog(log)));
         client.addStatusListener(statuses::add);
         return client;
     }
