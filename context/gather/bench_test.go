@@ -414,3 +414,38 @@ func BenchmarkRecallTypeScript(b *testing.B) {
 		b.ReportMetric(float64(avg.Microseconds())/1000, "avg-gather-ms")
 	}
 }
+
+// BenchmarkDidChangeKeystroke measures one keystroke in a large open file
+// (net/http/server.go): the tree edit plus incremental reparse DidChange
+// does on the LSP reader's goroutine.
+func BenchmarkDidChangeKeystroke(b *testing.B) {
+	src := gorootSrc(b)
+	text, err := os.ReadFile(filepath.Join(src, "net", "http", "server.go"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := newGatherer(b, "", Config{})
+	uri := "file:///bench/server.go"
+	g.DidOpen(uri, "/bench/server.go", "go", text)
+	// Type inside a function body in the middle of the file, alternating
+	// an insertion and its deletion so the text stays valid.
+	pos := strings.Index(string(text), "\tc.r = &connReader{")
+	if pos < 0 {
+		b.Fatal("anchor not found")
+	}
+	row := uint32(strings.Count(string(text[:pos]), "\n"))
+	col := uint32(pos - strings.LastIndex(string(text[:pos]), "\n") - 1)
+	inserted := append(append(append([]byte{}, text[:pos]...), 'x'), text[pos:]...)
+	at := Point{Row: row, Column: col}
+	after := Point{Row: row, Column: col + 1}
+	b.ResetTimer()
+	for i := range b.N {
+		if i%2 == 0 {
+			g.DidChange(uri, []Edit{{StartByte: uint32(pos), OldEndByte: uint32(pos), NewEndByte: uint32(pos + 1),
+				StartPoint: at, OldEndPoint: at, NewEndPoint: after}}, inserted)
+		} else {
+			g.DidChange(uri, []Edit{{StartByte: uint32(pos), OldEndByte: uint32(pos + 1), NewEndByte: uint32(pos),
+				StartPoint: at, OldEndPoint: after, NewEndPoint: at}}, text)
+		}
+	}
+}

@@ -317,6 +317,11 @@ func TestGitDiffIsRecentWork(t *testing.T) {
 	if hasSnippet(gather(t, g, uri, off).ChangedSnippets, "IGNORED") {
 		t.Error("a snippet from an ignored file was sent")
 	}
+	// Committing the change empties the diff; no working-tree file changes.
+	git("commit", "-q", "-am", "invoice lines")
+	eventually(t, "the committed hunk leaves the changed-file snippets", func() bool {
+		return !hasSnippet(gather(t, g, uri, off).ChangedSnippets, "ledger.appendInvoiceLine(customer, amount)")
+	})
 }
 
 func TestIncrementalChangeKeepsTreeCurrent(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	sitter "github.com/smacker/go-tree-sitter"
 
 	"github.com/servalhq/serval/context/ignore"
@@ -492,13 +493,29 @@ func (g *Gatherer) refreshOverlay(d *document) {
 }
 
 // runGitDiff re-reads `git diff HEAD` of a folder whenever the folder
-// changes on disk, after a quiet period, until Close.
+// changes on disk, or git's index or HEAD changes (a commit, a checkout),
+// after a quiet period, until Close.
 func (g *Gatherer) runGitDiff(w *workspace) {
+	var gitEvents <-chan fsnotify.Event
+	if gw, err := fsnotify.NewWatcher(); err == nil {
+		defer gw.Close()
+		if err := gw.Add(filepath.Join(w.ws.Root(), ".git")); err == nil {
+			gitEvents = gw.Events
+		}
+	}
+	gitChanged := func(ev fsnotify.Event) bool {
+		name := filepath.Base(ev.Name)
+		return name == "index" || name == "HEAD"
+	}
 	for {
 		select {
 		case <-g.ctx.Done():
 			return
 		case <-w.diffKick:
+		case ev := <-gitEvents:
+			if !gitChanged(ev) {
+				continue
+			}
 		}
 		timer := time.NewTimer(g.cfg.GitDiffDelay)
 	quiet:
@@ -509,6 +526,10 @@ func (g *Gatherer) runGitDiff(w *workspace) {
 				return
 			case <-w.diffKick:
 				timer.Reset(g.cfg.GitDiffDelay)
+			case ev := <-gitEvents:
+				if gitChanged(ev) {
+					timer.Reset(g.cfg.GitDiffDelay)
+				}
 			case <-timer.C:
 				break quiet
 			}
