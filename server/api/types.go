@@ -150,6 +150,7 @@ type SlotState struct {
 type UpstreamState struct {
 	Name      string `json:"name"`
 	URL       string `json:"url,omitempty"`
+	Role      string `json:"role,omitempty"` // "completion" or "chat"
 	Healthy   bool   `json:"healthy"`
 	InFlight  int    `json:"in_flight"`
 	LastError string `json:"last_error,omitempty"`

@@ -21,7 +21,16 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	h.Models = &api.HealthModels{Completion: info.Model}
 	h.Slots = &api.SlotState{Total: info.Slots, Busy: info.Busy, Queued: info.Queued, MaxQueue: info.MaxQueue}
 	for _, u := range info.Upstreams {
-		h.Upstreams = append(h.Upstreams, api.UpstreamState{Name: u.Name, URL: u.URL, Healthy: u.Healthy, InFlight: u.InFlight, LastError: u.LastError})
+		h.Upstreams = append(h.Upstreams, api.UpstreamState{Name: u.Name, URL: u.URL, Role: "completion", Healthy: u.Healthy, InFlight: u.InFlight, LastError: u.LastError})
+	}
+	if s.chat != nil {
+		chat := s.chat.Info()
+		h.ChatModel, h.ChatDevice, h.Models.Chat = chat.Model, chat.Device, chat.Model
+		if s.chat != s.svc.Engine() {
+			for _, u := range chat.Upstreams {
+				h.Upstreams = append(h.Upstreams, api.UpstreamState{Name: u.Name, URL: u.URL, Role: "chat", Healthy: u.Healthy, InFlight: u.InFlight, LastError: u.LastError})
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, h)
 }

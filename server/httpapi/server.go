@@ -21,6 +21,7 @@ import (
 	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/auth"
 	"github.com/servalhq/serval/server/completion"
+	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/store"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	// Extra are more routes mounted behind the same auth and request
 	// metrics (the OpenAI-compatible API of server/openaiapi).
 	Extra []Registrar
+	// Chat is the chat model's engine, for /v1/health and /metrics; nil when
+	// none is configured.
+	Chat engine.Engine
 }
 
 // Registrar mounts routes on a mux; wrap adds auth, rate limit and metrics.
@@ -56,6 +60,7 @@ type Server struct {
 	auth    *auth.Authenticator
 	log     *slog.Logger
 	metrics *metrics
+	chat    engine.Engine   // nil without a chat model
 	health  api.HealthState // static part, filled at New
 	handler http.Handler
 	methods map[string][]string // path → allowed methods, for 405s
@@ -72,8 +77,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{svc: cfg.Service, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger, methods: map[string][]string{}}
+	s := &Server{svc: cfg.Service, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger, chat: cfg.Chat, methods: map[string][]string{}}
 	s.metrics = newMetrics(cfg.Registry, cfg.Service.Engine())
+	cfg.Registry.MustRegister(newUpstreamCollector(cfg.Service.Engine(), cfg.Chat))
 	s.health = api.HealthState{
 		Arch:        runtime.GOARCH,
 		CPUInfo:     cpuInfo(),

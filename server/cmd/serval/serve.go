@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/servalhq/serval/server/auth"
 	"github.com/servalhq/serval/server/completion"
+	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/engine/llama"
 	"github.com/servalhq/serval/server/httpapi"
 	"github.com/servalhq/serval/server/models"
@@ -26,7 +28,11 @@ import (
 
 // serveConfig is every setting of `serval serve`, one flag each.
 type serveConfig struct {
-	model          string
+	models         stringList // --model, repeatable
+	chatModels     stringList // --chat-model, repeatable
+	configFile     string
+	ollamaURL      string
+	ollamaPull     bool
 	host           string
 	port           int
 	dataDir        string
@@ -46,7 +52,11 @@ type serveConfig struct {
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
-	fs.StringVar(&c.model, "model", "Qwen2.5-Coder-0.5B", "GGUF file path, or a registry name (downloaded into <data-dir>/models when missing)")
+	fs.Var(&c.models, "model", "completion model (default "+defaultModel+"): a GGUF file path or a registry name (downloaded into <data-dir>/models when missing), ollama:<name>, or openai:<base-url>#<model>; repeat for a pool of remote upstreams")
+	fs.Var(&c.chatModels, "chat-model", "chat model for /v1/chat/completions, in the forms of --model (none: chat answers 501)")
+	fs.StringVar(&c.configFile, "config", "", "TOML file with [[model.completion.upstream]] / [[model.chat.upstream]] lists and [pool] settings (see docs/engines.md)")
+	fs.StringVar(&c.ollamaURL, "ollama-url", "", "Ollama server for ollama: models (default $OLLAMA_HOST, else http://127.0.0.1:11434)")
+	fs.BoolVar(&c.ollamaPull, "ollama-pull", false, "pull an ollama: model Ollama does not have yet, with progress, instead of failing")
 	fs.StringVar(&c.host, "host", "127.0.0.1", "address to listen on")
 	fs.IntVar(&c.port, "port", 8080, "port to listen on (0: any free port, printed at startup)")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(getenv), "directory for the database, tokens and downloaded models ($SERVAL_DATA_DIR)")
@@ -157,48 +167,39 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	modelPath, entry, err := reg.Resolve(ctx, cfg.model, cfg.dataDir, stderr)
+	engines, err := openEngines(ctx, &cfg, fs, reg, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	eng, err := llama.Open(ctx, llama.Config{
-		ModelPath: modelPath,
-		LibDir:    cfg.resolvedLibDir(getenv),
-		Device:    cfg.device,
-		Parallel:  cfg.parallel,
-		MaxQueue:  cfg.maxQueue,
-		CtxSize:   cfg.ctxSize,
-		Threads:   cfg.threads,
-	})
-	if err != nil {
-		if errors.Is(err, llama.ErrLibrariesMissing) {
-			return fmt.Errorf("%w\nRun `make deps` (or `make build`), or point --lib-dir or $SERVAL_LIB_DIR at the directory holding libllama.so", err)
-		}
-		return err
-	}
-	defer eng.Close()
-	info := eng.Info()
+	defer engines.close()
+	eng, info := engines.completion.Engine, engines.completion.Engine.Info()
 
-	tmpl, err := prompt.ChooseTemplate(cfg.promptTemplate, entry.Template, info.FIMTemplate)
+	tmpl, err := prompt.ChooseTemplate(engines.promptTemplate, engines.completion.Entry.Template, info.FIMTemplate)
 	if err != nil {
 		return fmt.Errorf("%w: --prompt-template: %v", errUsage, err)
 	}
+	// Remote engines do not say their context: --ctx-size, else the builder's default.
+	ctxSize := info.ContextSize
+	if ctxSize == 0 {
+		ctxSize = cmp.Or(cfg.ctxSize, prompt.DefaultContextSize)
+	}
 	builder, err := prompt.NewBuilder(prompt.Config{
 		Template:        tmpl,
-		ContextSize:     info.ContextSize,
+		ContextSize:     ctxSize,
 		MaxOutputTokens: cfg.maxTokens,
-		Tokenizer:       eng,
+		Tokenizer:       engines.completion.Tokenizer, // nil for remote engines: estimated
 	})
 	if err != nil {
 		return err
 	}
-	svc, err := completion.New(completion.Config{Engine: eng, Prompts: builder, ContextSize: info.ContextSize})
+	svc, err := completion.New(completion.Config{Engine: eng, Prompts: builder, ContextSize: ctxSize})
 	if err != nil {
 		return err
 	}
-	openai := &openaiapi.Handler{Completion: eng, CompletionModel: info.Model, Log: logger}
-	if entry.Kind == models.KindChat {
-		openai.Chat, openai.ChatModel = eng, info.Model
+	openai := &openaiapi.Handler{Completion: eng, CompletionModel: info.Model, DefaultMaxTokens: cfg.maxTokens, Log: logger}
+	var chatEngine engine.Engine
+	if chat := engines.chat; chat != nil {
+		openai.Chat, openai.ChatModel, chatEngine = chat.Chat, chat.Name, chat.Engine
 	}
 	srv, err := httpapi.New(httpapi.Config{
 		Service: svc,
@@ -207,12 +208,16 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		Version: buildVersion(),
 		Logger:  logger,
 		Extra:   []httpapi.Registrar{openai},
+		Chat:    chatEngine,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "serval: model %s (%s, template %s, %d slots × %d tokens, device %s)\n",
-		info.Model, modelPath, tmpl.Name, info.Slots, info.ContextSize, info.Device)
+	fmt.Fprintf(stderr, "serval: model %s (template %s, %d slots × %d tokens, device %s)\n",
+		engines.completion.Describe(), tmpl.Name, info.Slots, ctxSize, info.Device)
+	if engines.chat != nil {
+		fmt.Fprintf(stderr, "serval: chat model %s\n", engines.chat.Describe())
+	}
 	// Tests and scripts read this line to find the port.
 	fmt.Fprintf(stderr, "serval: listening on http://%s\n", ln.Addr())
 	err = srv.Serve(ctx, ln, cfg.shutdownGrace)
