@@ -6,6 +6,7 @@ package llamalib
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -28,17 +29,31 @@ func RepoRoot() string {
 	}
 }
 
+var found struct {
+	sync.Once
+	dir string
+}
+
 // Find returns the first directory holding libllama.so among
-// $SERVAL_LIB_DIR, <repo>/bin/lib/cpu and <repo>/.deps/llama/cpu, or "".
+// $SERVAL_LIB_DIR, <repo>/.deps/llama/cpu and <repo>/bin/lib/cpu, or "".
+// The answer is fixed for the process (llama.cpp is loaded once).
 func Find() string {
+	found.Do(func() { found.dir = find() })
+	return found.dir
+}
+
+func find() string {
 	var candidates []string
 	if d := os.Getenv("SERVAL_LIB_DIR"); d != "" {
 		candidates = append(candidates, d)
 	}
 	if root := RepoRoot(); root != "" {
+		// .deps first: `make deps` never rewrites it in place, while
+		// `make build` copies over bin/lib (which crashes a process that
+		// has those libraries mapped).
 		candidates = append(candidates,
-			filepath.Join(root, "bin", "lib", "cpu"),
-			filepath.Join(root, ".deps", "llama", "cpu"))
+			filepath.Join(root, ".deps", "llama", "cpu"),
+			filepath.Join(root, "bin", "lib", "cpu"))
 	}
 	for _, d := range candidates {
 		if _, err := os.Stat(filepath.Join(d, "libllama.so")); err == nil {
@@ -58,7 +73,7 @@ func Dir(t testing.TB) string {
 	t.Helper()
 	d := Find()
 	if d == "" {
-		msg := "llama.cpp libraries not found in $SERVAL_LIB_DIR, bin/lib/cpu or .deps/llama/cpu; run `make deps`"
+		msg := "llama.cpp libraries not found in $SERVAL_LIB_DIR, .deps/llama/cpu or bin/lib/cpu; run `make deps`"
 		if Required() {
 			t.Fatal(msg + " (SERVAL_REQUIRE_LLAMA=1)")
 		}

@@ -51,6 +51,8 @@ type Config struct {
 	BatchSize int
 	// Name overrides the model's display name (general.name).
 	Name string
+	// NoPromptCache evaluates every prompt from scratch (for measuring the cache).
+	NoPromptCache bool
 }
 
 // Engine runs one GGUF model in-process. It is safe for concurrent use.
@@ -67,6 +69,9 @@ type Engine struct {
 
 	// aborting is read by llama.cpp's abort callback during a decode.
 	aborting atomic.Bool
+	aborts   atomic.Int64 // decodes stopped by the abort callback
+	// abortCheckHook, when set (by tests), runs at each abort check.
+	abortCheckHook func()
 	// decoding lists the jobs in the batch being decoded (worker-owned; the
 	// abort callback only reads it while a decode runs).
 	decoding []*job
@@ -523,6 +528,9 @@ func (e *Engine) Close() error {
 // shouldAbort is llama.cpp's abort callback: stop a decode when the engine
 // closes or every request in the batch has been cancelled.
 func (e *Engine) shouldAbort() bool {
+	if e.abortCheckHook != nil {
+		e.abortCheckHook()
+	}
 	if e.aborting.Load() {
 		return true
 	}

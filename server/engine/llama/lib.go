@@ -43,7 +43,8 @@ func ResolveLibDir(flag, device string) string {
 	return DefaultLibDir(device)
 }
 
-// The llama.cpp libraries are loaded once per process; later engines reuse them.
+// The llama.cpp libraries are loaded once per process; later engines reuse
+// them, whatever directory they name.
 var lib struct {
 	mu     sync.Mutex
 	dir    string // where they were loaded from; "" until loaded
@@ -64,9 +65,8 @@ func loadLibraries(dir string) error {
 		}
 	}
 	if lib.loaded {
-		if lib.dir != abs {
-			return fmt.Errorf("llama.cpp already loaded from %s; cannot load it again from %s", lib.dir, abs)
-		}
+		// A process loads llama.cpp once; later engines share the first
+		// directory's libraries (the same files, when built by make).
 		return nil
 	}
 	if err := yz.Load(abs); err != nil {

@@ -114,6 +114,7 @@ func (e *Engine) step(active []*slot, closed bool) {
 			e.trimCache(s, len(s.cached))
 		}
 		if rc == 2 { // aborted: the jobs were cancelled (or the engine is closing)
+			e.aborts.Add(1)
 			return // the next step releases them
 		}
 		if err == nil {
@@ -156,6 +157,9 @@ func (e *Engine) start(s *slot) {
 	s.usage = engine.Usage{PromptTokens: len(j.tokens), QueueWait: s.promptFrom.Sub(j.enqueued)}
 
 	reuse := commonPrefix(s.cached, j.tokens)
+	if e.cfg.NoPromptCache {
+		reuse = 0
+	}
 	if reuse == len(j.tokens) {
 		reuse-- // the last prompt token is evaluated again to get its logits
 	}

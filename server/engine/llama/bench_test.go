@@ -1,0 +1,292 @@
+package llama
+
+import (
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	yz "github.com/hybridgroup/yzma/pkg/llama"
+
+	"github.com/servalhq/serval/integration/testsupport/ggufgen"
+	"github.com/servalhq/serval/integration/testsupport/llamalib"
+	"github.com/servalhq/serval/server/engine"
+)
+
+// Typing-replay parameters, as in shared/reference/engines.md's measurement.
+const (
+	replayEvery     = 3    // a request every 3 typed characters
+	replayPrefixMax = 1500 // prefix window, characters
+	replaySlack     = 500  // the window start stays put until the prefix exceeds max+slack
+	replaySuffix    = 500  // suffix window, characters
+	replayMaxTokens = 16
+)
+
+// goroot returns GOROOT for reading the standard library's sources.
+func goroot() string {
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		return strings.TrimSpace(string(out))
+	}
+	return runtime.GOROOT()
+}
+
+// typingReplay returns the FIM prompts of a user retyping the largest
+// function of strings/builder.go, one every replayEvery characters. With snap,
+// the prefix window starts at a line boundary and only moves when the prefix
+// outgrows it by replaySlack; without, it is the last replayPrefixMax
+// characters (sliding with every keystroke). suffix=false leaves the suffix out.
+func typingReplay(tb testing.TB, snap, suffix bool) []string {
+	tb.Helper()
+	path := filepath.Join(goroot(), "src", "strings", "builder.go")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		tb.Skipf("no %s: %v", path, err)
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, src, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var start, end int
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok {
+			s, e := fset.Position(fd.Pos()).Offset, fset.Position(fd.End()).Offset
+			if e-s > end-start {
+				start, end = s, e
+			}
+		}
+	}
+	before, body, after := string(src[:start]), string(src[start:end]), string(src[end:])
+	var prompts []string
+	windowStart := 0
+	for typed := replayEvery; typed <= len(body); typed += replayEvery {
+		prefix := before + body[:typed]
+		if snap {
+			if len(prefix)-windowStart > replayPrefixMax+replaySlack || windowStart == 0 {
+				windowStart = len(prefix) - replayPrefixMax
+				if windowStart < 0 {
+					windowStart = 0
+				} else if i := strings.IndexByte(prefix[windowStart:], '\n'); i >= 0 {
+					windowStart += i + 1
+				}
+			}
+		} else {
+			windowStart = max(0, len(prefix)-replayPrefixMax)
+		}
+		p := "<|fim_prefix|>" + prefix[windowStart:] + "<|fim_suffix|>"
+		if suffix {
+			p += after[:min(len(after), replaySuffix)]
+		}
+		prompts = append(prompts, p+"<|fim_middle|>")
+	}
+	return prompts
+}
+
+func benchEngine(b *testing.B, cfg Config) *Engine {
+	b.Helper()
+	cfg.LibDir = llamalib.Dir(b)
+	if cfg.ModelPath == "" {
+		cfg.ModelPath = testModel(b, ggufgen.Options{})
+	}
+	if cfg.CtxSize == 0 {
+		cfg.CtxSize = 4096
+	}
+	e, err := Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	return e
+}
+
+// BenchmarkTypingReplay reports the share of prompt tokens evaluated over a
+// replayed typing session, with and without the prompt cache.
+func BenchmarkTypingReplay(b *testing.B) {
+	for _, c := range []struct {
+		name          string
+		snap, suffix  bool
+		noPromptCache bool
+	}{
+		{"nocache", true, true, true},
+		{"cache/sliding-window", false, true, false},
+		{"cache/snapped-window", true, true, false},
+		{"cache/snapped-window/no-suffix", true, false, false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			prompts := typingReplay(b, c.snap, c.suffix)
+			// One thread: the token counts do not depend on it, and spinning
+			// llama.cpp threads on a shared machine distort every timing.
+			e := benchEngine(b, Config{NoPromptCache: c.noPromptCache, Threads: 1})
+			var promptTokens, evaluated int
+			var lat []time.Duration
+			for b.Loop() {
+				for _, p := range prompts {
+					t0 := time.Now()
+					u, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: replayMaxTokens}, func(string) error { return nil })
+					if err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(t0))
+					promptTokens += u.PromptTokens
+					evaluated += u.EvaluatedTokens
+				}
+			}
+			b.ReportMetric(float64(len(prompts)), "requests/replay")
+			b.ReportMetric(float64(promptTokens)/float64(len(lat)), "prompt-tokens/req")
+			b.ReportMetric(float64(evaluated)/float64(len(lat)), "evaluated-tokens/req")
+			b.ReportMetric(100*float64(evaluated)/float64(promptTokens), "%evaluated")
+			b.ReportMetric(float64(percentile(lat, 50).Microseconds())/1000, "p50-ms")
+		})
+	}
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	for i := 1; i < len(s); i++ { // insertion sort: small slices
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s[(len(s)-1)*p/100]
+}
+
+// bareComplete is the least code that does the same completion with yzma:
+// clear the cache, decode the prompt, sample greedily.
+func bareComplete(lctx yz.Context, mem yz.Memory, vocab yz.Vocab, batch *yz.Batch, sampler yz.Sampler, prompt string, maxTokens int) int {
+	yz.MemoryClear(mem, true)
+	toks := yz.Tokenize(vocab, prompt, false, true)
+	for i := 0; i < len(toks); i += 512 {
+		batch.Clear()
+		end := min(len(toks), i+512)
+		for k := i; k < end; k++ {
+			batch.Add(toks[k], yz.Pos(k), []yz.SeqId{0}, k == len(toks)-1)
+		}
+		yz.Decode(lctx, *batch)
+	}
+	pos := len(toks)
+	buf := make([]byte, 256)
+	n := 0
+	for ; n < maxTokens; n++ {
+		tok := yz.SamplerSample(sampler, lctx, -1)
+		if yz.VocabIsEOG(vocab, tok) {
+			break
+		}
+		yz.TokenToPiece(vocab, tok, buf, 0, false)
+		batch.Clear()
+		batch.Add(tok, yz.Pos(pos), []yz.SeqId{0}, true)
+		pos++
+		yz.Decode(lctx, *batch)
+	}
+	return n
+}
+
+// BenchmarkEngineVsBareYzma runs the same completions (the typing replay,
+// cache off) through the engine and through a bare yzma loop; the ratio of
+// their ns/op is the engine's overhead.
+func BenchmarkEngineVsBareYzma(b *testing.B) {
+	prompts := typingReplay(b, true, true)
+	threads := runtime.NumCPU()
+	b.Run("engine", func(b *testing.B) {
+		e := benchEngine(b, Config{NoPromptCache: true, Threads: threads})
+		for b.Loop() {
+			for _, p := range prompts {
+				if _, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: replayMaxTokens}, func(string) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("bare-yzma", func(b *testing.B) {
+		e := benchEngine(b, Config{Threads: threads}) // loads the libraries and the model
+		lctx, mem, batch, sampler := bareContext(b, e, threads, 1)
+		for b.Loop() {
+			for _, p := range prompts {
+				bareComplete(lctx, mem, e.vocab, &batch, sampler, p, replayMaxTokens)
+			}
+		}
+	})
+}
+
+// bareContext makes a separate context on e's model.
+func bareContext(b *testing.B, e *Engine, threads, seqs int) (yz.Context, yz.Memory, yz.Batch, yz.Sampler) {
+	cp := yz.ContextDefaultParams()
+	cp.NCtx = uint32(4096 * seqs)
+	cp.NSeqMax = uint32(seqs)
+	cp.NBatch, cp.NUbatch = 512, 512
+	cp.NThreads, cp.NThreadsBatch = int32(threads), int32(threads)
+	cp.OpOffload, cp.Offload_kqv = 0, 0
+	cp.NoPerf = 1
+	lctx, err := yz.InitFromModel(e.model, cp)
+	if err != nil || lctx == 0 {
+		b.Fatal(err)
+	}
+	mem, err := yz.GetMemory(lctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := yz.BatchInit(512, 0, 1)
+	sampler := yz.SamplerChainInit(yz.SamplerChainDefaultParams())
+	yz.SamplerChainAdd(sampler, yz.SamplerInitGreedy())
+	b.Cleanup(func() {
+		yz.SamplerFree(sampler)
+		yz.BatchFree(batch)
+		yz.Free(lctx)
+	})
+	return lctx, mem, batch, sampler
+}
+
+// BenchmarkSlots compares the two ways of serving N concurrent requests:
+// the engine's batched decoding of N sequences in one context, and one
+// context per slot, each decoding on its own goroutine.
+func BenchmarkSlots(b *testing.B) {
+	const n, genTokens = 4, 32
+	prompts := typingReplay(b, true, true)[:n]
+	threads := runtime.NumCPU()
+	b.Run("batched-one-context", func(b *testing.B) {
+		e := benchEngine(b, Config{Parallel: n, NoPromptCache: true, Threads: threads})
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for _, p := range prompts {
+				wg.Go(func() {
+					if _, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: genTokens}, func(string) error { return nil }); err != nil {
+						b.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+		}
+	})
+	b.Run("context-per-slot", func(b *testing.B) {
+		e := benchEngine(b, Config{Threads: threads})
+		type slotCtx struct {
+			lctx    yz.Context
+			mem     yz.Memory
+			batch   yz.Batch
+			sampler yz.Sampler
+		}
+		ctxs := make([]slotCtx, n)
+		for i := range ctxs {
+			// Split the cores between the contexts: llama.cpp's threads spin.
+			lctx, mem, batch, sampler := bareContext(b, e, max(1, threads/n), 1)
+			ctxs[i] = slotCtx{lctx, mem, batch, sampler}
+		}
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for i, p := range prompts {
+				wg.Go(func() {
+					c := ctxs[i]
+					bareComplete(c.lctx, c.mem, e.vocab, &c.batch, c.sampler, p, genTokens)
+				})
+			}
+			wg.Wait()
+		}
+	})
+}
