@@ -99,8 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.maxBody, "max-body", 160, "largest function body to retype, bytes")
 	fs.Float64Var(&o.speed, "speed", 1, "typing speed factor (2 = delays halved)")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "wait after each trace's last key")
-	fs.StringVar(&o.out, "out", "integration/bench/out", "directory for bench.json, bench.md, latency-cdf.svg and work/ (agent logs)")
-	fs.BoolVar(&o.lspLog, "lsp-log", false, "log every LSP message to <out>/work/<agent>/lsp.log")
+	fs.StringVar(&o.out, "out", "integration/bench/out", "directory for bench.json, bench.md, latency-cdf.svg and _work/ (agent logs)")
+	fs.BoolVar(&o.lspLog, "lsp-log", false, "log every LSP message to <out>/_work/<agent>/lsp.log")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// The agents' workspaces and stderr logs stay beside the results for a look afterwards.
-	work := filepath.Join(o.out, "work")
+	work := filepath.Join(o.out, "_work") // "_": go ./... patterns skip it (traces are .go files)
 	if err := os.RemoveAll(work); err != nil {
 		return err
 	}
@@ -141,8 +141,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	serverURL, token := o.serverURL, o.token
+	var srv *servalProcess
 	if o.servalBin != "" {
-		srv, err := startServal(ctx, o.servalBin, o.model, strings.Fields(o.serveExtra), filepath.Join(work, "server"))
+		srv, err = startServal(ctx, o.servalBin, o.model, strings.Fields(o.serveExtra), filepath.Join(work, "server"))
 		if err != nil {
 			return err
 		}
@@ -185,6 +186,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		})
 		if err != nil {
 			return err
+		}
+		if srv != nil {
+			// A server that died mid-run makes every later figure meaningless.
+			if gone, why := srv.exited(); gone {
+				return fmt.Errorf("serval exited while %s was playing (%v); its log: %s", agent.Name, why, srv.logPath)
+			}
 		}
 		after, _ := bench.ScrapeMetrics(ctx, serverURL, token)
 		s := bench.Summarize(ar)

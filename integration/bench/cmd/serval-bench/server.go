@@ -19,6 +19,8 @@ type servalProcess struct {
 	cmd        *exec.Cmd
 	cancel     context.CancelFunc
 	done       chan struct{} // closed when the process has exited
+	exitErr    error         // how it exited; read after done is closed
+	logPath    string
 }
 
 // startServal starts `serval serve` on a free loopback port with a fresh
@@ -51,7 +53,7 @@ func startServal(ctx context.Context, bin, model string, extra []string, dataDir
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	p := &servalProcess{cmd: cmd, cancel: cancel, done: make(chan struct{})}
+	p := &servalProcess{cmd: cmd, cancel: cancel, done: make(chan struct{}), logPath: logFile.Name()}
 	addr := make(chan string, 1)
 	go func() {
 		// Owned by the process: ends when its stderr closes.
@@ -69,7 +71,7 @@ func startServal(ctx context.Context, bin, model string, extra []string, dataDir
 		}
 	}()
 	go func() {
-		_ = cmd.Wait()
+		p.exitErr = cmd.Wait()
 		close(p.done)
 	}()
 
@@ -107,4 +109,14 @@ func startServal(ctx context.Context, bin, model string, extra []string, dataDir
 func (p *servalProcess) stop() {
 	p.cancel()
 	<-p.done
+}
+
+// exited reports, without waiting, whether the server is gone and why.
+func (p *servalProcess) exited() (bool, error) {
+	select {
+	case <-p.done:
+		return true, p.exitErr
+	default:
+		return false, nil
+	}
 }
