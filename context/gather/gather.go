@@ -26,6 +26,7 @@ const (
 // the sources run without holding it.
 type snapshot struct {
 	path      string
+	offset    int
 	lang      *syntax.Language
 	row       int
 	idents    []syntax.Ident
@@ -74,6 +75,7 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 		res.Prefix, res.Suffix = plainWindow(d.text, off, pb, sb)
 	}
 	snap.path = d.path
+	snap.offset = off
 	snap.row = bytes.Count(d.text[:off], []byte("\n"))
 	snap.queryText = string(d.text[max(0, off-queryBytes):off])
 	d.mu.Unlock()
@@ -232,6 +234,15 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 			}
 			c.score = c.score * roleWeight[id.Role] * nearness * ambiguity / float64(j+1)
 			cands = append(cands, c)
+		}
+	}
+	// The identifier the cursor touches may be half typed: offer the
+	// definitions of this package that it is a prefix of.
+	if id := s.idents[0]; int(id.StartByte)+len(id.Name) == s.offset && len(id.Name) >= 3 {
+		for i, sym := range g.ix.LookupPrefix(dir, id.Name, 3) {
+			if family(sym.Language) == fam {
+				cands = append(cands, candidate{sym: sym, score: 2 * roleWeight[syntax.RoleCall] / float64(i+2)})
+			}
 		}
 	}
 	sort.SliceStable(cands, func(a, b int) bool { return cands[a].score > cands[b].score })

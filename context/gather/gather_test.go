@@ -153,6 +153,18 @@ func checkout(items []Item) float64 {
 	if hasDecl(res.Declarations, "func checkout") {
 		t.Error("the function the cursor is in was sent as a declaration")
 	}
+
+	// A name still being typed finds the definitions it starts.
+	partial, off2 := openAt(t, g, filepath.Join(root, "cart", "partial.go"), "go", `package cart
+
+func refund(items []Item) float64 {
+	return compute<|>
+}
+`)
+	res = gather(t, g, partial, off2)
+	if !hasDecl(res.Declarations, "func computeTotal(items []Item, discount float64)") {
+		t.Errorf("the half-typed computeTotal was not resolved: %+v", res.Declarations)
+	}
 }
 
 func TestIgnoredAndSecretFilesNeverReachContext(t *testing.T) {

@@ -7,6 +7,7 @@ package index
 
 import (
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/servalhq/serval/context/syntax"
@@ -34,12 +35,13 @@ type Index struct {
 	mu     sync.RWMutex
 	files  map[string]*file     // by absolute path
 	byName map[string][]*Symbol // every symbol, by name
+	byDir  map[string][]*Symbol // every symbol, by directory (for prefix lookups)
 	gen    uint64               // incremented on every change
 }
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{files: make(map[string]*file), byName: make(map[string][]*Symbol)}
+	return &Index{files: make(map[string]*file), byName: make(map[string][]*Symbol), byDir: make(map[string][]*Symbol)}
 }
 
 // symbolsFor converts a file's declarations to symbols.
@@ -110,18 +112,21 @@ func (ix *Index) RemoveTree(dir string) {
 func (ix *Index) replaceLocked(path string, next *file) {
 	if old, ok := ix.files[path]; ok {
 		for _, s := range old.symbols {
-			list := ix.byName[s.Name]
-			kept := list[:0]
-			for _, o := range list {
-				if o != s {
+			removeSymbol(ix.byName, s.Name, s)
+		}
+		if len(old.symbols) > 0 {
+			dir := old.symbols[0].Dir
+			kept := ix.byDir[dir][:0]
+			for _, o := range ix.byDir[dir] {
+				if o.Path != path {
 					kept = append(kept, o)
 				}
 			}
+			clear(ix.byDir[dir][len(kept):])
 			if len(kept) == 0 {
-				delete(ix.byName, s.Name)
+				delete(ix.byDir, dir)
 			} else {
-				clear(list[len(kept):]) // let the removed symbols be collected
-				ix.byName[s.Name] = kept
+				ix.byDir[dir] = kept
 			}
 		}
 		delete(ix.files, path)
@@ -130,9 +135,45 @@ func (ix *Index) replaceLocked(path string, next *file) {
 		ix.files[path] = next
 		for _, s := range next.symbols {
 			ix.byName[s.Name] = append(ix.byName[s.Name], s)
+			ix.byDir[s.Dir] = append(ix.byDir[s.Dir], s)
 		}
 	}
 	ix.gen++
+}
+
+// removeSymbol drops s from m[key], deleting the key when nothing is left.
+func removeSymbol(m map[string][]*Symbol, key string, s *Symbol) {
+	list := m[key]
+	kept := list[:0]
+	for _, o := range list {
+		if o != s {
+			kept = append(kept, o)
+		}
+	}
+	if len(kept) == 0 {
+		delete(m, key)
+		return
+	}
+	clear(list[len(kept):]) // let the removed symbols be collected
+	m[key] = kept
+}
+
+// LookupPrefix returns up to limit symbols of directory dir whose names
+// start with prefix (but are longer than it): the candidates for an
+// identifier the user is still typing.
+func (ix *Index) LookupPrefix(dir, prefix string, limit int) []*Symbol {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var out []*Symbol
+	for _, s := range ix.byDir[dir] {
+		if len(s.Name) > len(prefix) && strings.HasPrefix(s.Name, prefix) {
+			out = append(out, s)
+			if len(out) == limit {
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Lookup returns the symbols named name. The slice is the caller's; the
