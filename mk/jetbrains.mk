@@ -14,7 +14,8 @@ JB_UNIT_TESTS := MessageReaderTest JsonRpcConnectionTest PositionsTest Completio
 JAVA ?= java
 JAVAC ?= javac
 
-.PHONY: jetbrains-deps jetbrains-core jetbrains-agent-bundle test-jetbrains test-jetbrains-unit test-jetbrains-integration
+.PHONY: jetbrains-deps jetbrains-core jetbrains-agent-bundle test-jetbrains test-jetbrains-unit test-jetbrains-integration \
+	bench-jetbrains
 
 # Idempotent: installs only what is missing.
 jetbrains-deps:
@@ -52,4 +53,9 @@ jetbrains-agent-bundle: build
 	mkdir -p $(ROOT)/clients/jetbrains/plugin/build/agent/$$($(GO) env GOOS)-$$($(GO) env GOARCH)
 	cp $(BIN)/serval-agent $(ROOT)/clients/jetbrains/plugin/build/agent/$$($(GO) env GOOS)-$$($(GO) env GOARCH)/
 
+# The client's share of the keystroke path, as printed figures (no assertions).
+bench-jetbrains: jetbrains-core
+	$(JAVA) -cp $(JB_CLASSES):$(JB_GSON) $(JB_PKG).CoreBench
+
 TEST_TARGETS += test-jetbrains
+BENCH_TARGETS += bench-jetbrains
