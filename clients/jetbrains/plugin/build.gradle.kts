@@ -5,8 +5,6 @@
 // agentDir holds serval-agent binaries laid out as <os>-<arch>/serval-agent (Go's GOOS-GOARCH names,
 // e.g. linux-amd64, darwin-arm64, windows-amd64/serval-agent.exe); they are bundled into the plugin's
 // `agent` folder, where AgentLocator looks first. `make jetbrains-agent-bundle` fills it for this machine.
-import org.jetbrains.intellij.platform.gradle.TestFrameworkType
-
 plugins {
     id("java")
     id("org.jetbrains.kotlin.jvm") version "2.0.21"
@@ -29,7 +27,6 @@ dependencies {
         intellijIdeaCommunity(providers.gradleProperty("platformVersion"))
         pluginVerifier()
         zipSigner()
-        testFramework(TestFrameworkType.Platform)
     }
 }
 
