@@ -343,22 +343,60 @@ func metric(t *testing.T, s *servaltest.Server, series string) float64 {
 	return 0
 }
 
+// longGeneration finds a request whose generation runs long (over 1000
+// tokens) on the generated model: sampled at a high temperature with a
+// fixed seed, so the same request generates the same text again. Greedy
+// output of a random model hits a stop word within ~100 tokens, too soon to
+// observe a request while it holds its slot.
+func longGeneration(t *testing.T, s *servaltest.Server) (*api.CompletionRequest, int) {
+	t.Helper()
+	temp := float32(2)
+	for seed := uint32(1); seed <= 12; seed++ {
+		req := &api.CompletionRequest{
+			Language:     "plaintext",
+			Segments:     &api.Segments{Prefix: "hello"},
+			MaxTokens:    4000,
+			Temperature:  &temp,
+			Seed:         &seed,
+			DebugOptions: &api.DebugOptions{},
+		}
+		res, err := s.Client.Complete(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := res.DebugData.Usage.GeneratedTokens; n >= 1000 {
+			return req, n
+		}
+	}
+	t.Skip("no seed among 12 made the test model generate 1000 tokens; cannot hold a slot")
+	return nil, 0
+}
+
 func TestCancelledRequestFreesItsSlot(t *testing.T) {
 	// One slot, no queue: while the slot is taken, other requests get 503.
 	s := servaltest.Start(t, servaltest.Options{Args: []string{"--parallel", "1", "--max-queue", "-1", "--ctx-size", "8192"}})
+	long, natural := longGeneration(t, s)
+	generatedBefore := metric(t, s, "serval_generated_tokens_total")
+
 	ctx, cancel := context.WithCancel(context.Background())
-	long := &api.CompletionRequest{
-		Language:     "python",
-		Segments:     &api.Segments{Prefix: "def add(a, b):\n    "},
-		MaxTokens:    4000,
-		DebugOptions: &api.DebugOptions{},
-	}
+	var busyErr error
+	first := true
 	_, err := s.Client.CompleteStream(ctx, long, func(string) error {
-		cancel() // the client goes away after the first text
+		if first {
+			first = false
+			// The slot is held by this stream: beyond slots + queue the
+			// answer is 503 with Retry-After, at once.
+			_, busyErr = s.Client.Complete(context.Background(), completionRequest("x = "))
+			cancel() // then the client goes away
+		}
 		return nil
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled stream: %v", err)
+	}
+	var se *api.StatusError
+	if !errors.As(busyErr, &se) || se.StatusCode != 503 || se.RetryAfter <= 0 {
+		t.Errorf("a request while the only slot was busy and no queue: %v, want 503 with Retry-After", busyErr)
 	}
 	// The engine records the generation as cancelled (not finished) and the
 	// slot is free again.
@@ -373,8 +411,8 @@ func TestCancelledRequestFreesItsSlot(t *testing.T) {
 	if !freed {
 		t.Fatalf("the cancelled generation was not stopped; metrics:\n%s", metricsDump(t, s))
 	}
-	if gen := metric(t, s, "serval_generated_tokens_total"); gen >= 4000 {
-		t.Errorf("the cancelled request generated %v tokens", gen)
+	if gen := metric(t, s, "serval_generated_tokens_total") - generatedBefore; gen >= float64(natural) {
+		t.Errorf("the cancelled request generated %v tokens, as many as uncancelled (%d)", gen, natural)
 	}
 	if _, err := s.Client.Complete(context.Background(), completionRequest("x = ")); err != nil {
 		t.Fatalf("after the cancel: %v", err)
