@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,5 +209,50 @@ func TestNewTokenSecretAlphabet(t *testing.T) {
 			t.Fatal("repeated token")
 		}
 		seen[tok] = true
+	}
+}
+
+// TestTwoProcessesShareTheDatabase: the CLI (token create) and a running
+// server open the same file; WAL and busy_timeout let both write.
+func TestTwoProcessesShareTheDatabase(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	a, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	done := make(chan error, 2)
+	for i, s := range []*Store{a, b} {
+		go func() {
+			for j := range 50 {
+				if err := s.AddEvent(ctx, Event{TokenName: "t", Type: "view", CompletionID: fmt.Sprintf("%d-%d", i, j), Language: "go"}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret, err := b.CreateToken(ctx, "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, err := a.LookupToken(ctx, secret); err != nil || name != "cli" {
+		t.Fatalf("the other handle does not see the token: %q %v", name, err)
+	}
+	stats, err := a.Stats(ctx)
+	if err != nil || len(stats) != 1 || stats[0].Shown != 100 {
+		t.Fatalf("%+v %v", stats, err)
 	}
 }
