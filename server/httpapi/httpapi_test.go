@@ -524,3 +524,23 @@ func mustJSON(t testing.TB, v any) string {
 	}
 	return string(b)
 }
+
+// panickyEngine stands for a bug below the handler.
+type panickyEngine struct{ completiontest.Engine }
+
+func (*panickyEngine) Complete(context.Context, engine.Request, engine.Emit) (engine.Usage, error) {
+	panic("engine bug")
+}
+
+func TestPanicIsAnErrorNotACrash(t *testing.T) {
+	f := newFixture(t, &completiontest.Engine{}, fixtureOptions{})
+	f.swapEngine(t, &panickyEngine{})
+	resp, body := f.post(t, "/v1/completions", `{"segments":{"prefix":"x"}}`)
+	if resp.StatusCode != 500 || errorMessage(t, body) != "internal error" {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	// The server goes on serving.
+	if _, err := f.client.Health(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
