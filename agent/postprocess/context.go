@@ -63,16 +63,40 @@ func normalize(in Input) (*cursorContext, string) {
 	return cc, cleanText(completion)
 }
 
-// cleanText turns CRLF into LF and drops invalid UTF-8, NUL bytes and stray
-// carriage returns.
+// cleanText turns CRLF and lone CR line ends (both are line ends in LSP)
+// into LF and drops invalid UTF-8 and NUL bytes.
 func cleanText(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "")
 	}
 	if strings.ContainsAny(s, "\r\x00") {
-		s = strings.NewReplacer("\r\n", "\n", "\r", "", "\x00", "").Replace(s)
+		s = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\x00", "").Replace(s)
 	}
 	return s
+}
+
+// rawOffset maps an offset in cleanText(line) back to line, a single line
+// of the caller's text: cleaning dropped its NUL bytes and invalid UTF-8.
+func rawOffset(line string, cleaned int) int {
+	i, kept := 0, 0
+	for i < len(line) && kept < cleaned {
+		r, size := utf8.DecodeRuneInString(line[i:])
+		if r != 0 && (r != utf8.RuneError || size > 1) {
+			kept += size
+		}
+		i += size
+	}
+	// Bytes dropped right after the last kept one stay outside the range.
+	return i
+}
+
+// rawLineSuffix is the cursor's line after the cursor in the caller's
+// suffix, up to its line end (LF, CRLF or CR).
+func rawLineSuffix(suffix string) string {
+	if i := strings.IndexAny(suffix, "\r\n"); i >= 0 {
+		return suffix[:i]
+	}
+	return suffix
 }
 
 // tailWindow returns at most max bytes from the end of s, starting at a line.

@@ -159,6 +159,9 @@ func process(in Input) (Result, bool) {
 	if cc.crlf {
 		text = strings.ReplaceAll(text, "\n", "\r\n")
 	}
+	if replace > 0 {
+		replace = rawOffset(rawLineSuffix(in.Suffix), replace)
+	}
 	return Result{Text: text, ReplaceSuffixLen: replace}, cut
 }
 

@@ -58,6 +58,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown language", Input{Language: "cobol", Prefix: "       PROCEDURE DIVISION.\n           ", Completion: "DISPLAY 'HELLO'.\n           STOP RUN."}, "keep"},
 		{"absurd indent width", Input{Language: "python", Prefix: "def f():\n", Completion: "\tif x:\n\t\treturn 1", Indent: Indent{Width: 1 << 40}}, "keep"},
 		{"lone carriage returns", Input{Language: "go", Prefix: "x := \r", Suffix: "\r", Completion: "\r\r\r"}, "discard"},
+		{"lone carriage return ends the line", Input{Language: "go", Prefix: "f(", Suffix: ")\r)", Completion: "a, b)"}, "keep"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -71,6 +72,19 @@ func TestBadInput(t *testing.T) {
 			}
 			Complete(c.in) // must not panic either
 		})
+	}
+}
+
+func TestReplaceRangeCountsRawBytes(t *testing.T) {
+	// NUL and invalid bytes in the line after the cursor are dropped for
+	// the filters, but the replace range counts the editor's bytes.
+	in := Input{Language: "go", Prefix: "f(", Suffix: "\x00)\xff\n", Completion: "a, b)"}
+	r := Process(in)
+	if r.Discarded || r.Text != "a, b)" || r.ReplaceSuffixLen != 2 {
+		t.Fatalf("got %+v, want \"a, b)\" replacing 2 bytes (NUL and \")\")", r)
+	}
+	if got := rawOffset("a\x00b\xffc", 2); got != 3 {
+		t.Errorf("rawOffset: got %d, want 3", got)
 	}
 }
 
