@@ -111,8 +111,10 @@ func TestCompletionsAuthAndBadInput(t *testing.T) {
 		t.Errorf("over 1 MiB: %d %s", code, got)
 	}
 	// An over-long prefix under the body limit is cut by the budget, not refused.
-	long := completionRequest(strings.Repeat("x = 1\n", 50_000))
-	if _, err := s.Client.Complete(ctx, long); err != nil {
+	long := completionRequest(strings.Repeat("x = 1\n", 20_000)) // ~40000 tokens, 10 × the context
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if _, err := s.Client.Complete(lctx, long); err != nil {
 		t.Errorf("long prefix: %v", err)
 	}
 
