@@ -38,31 +38,42 @@ func goroot() string {
 	return runtime.GOROOT()
 }
 
-// typingReplay returns the FIM prompts of a user retyping the largest
-// function of strings/builder.go, one every replayEvery characters. With snap,
-// the prefix window starts at a line boundary and only moves when the prefix
-// outgrows it by replaySlack; without, it is the last replayPrefixMax
-// characters (sliding with every keystroke). suffix=false leaves the suffix out.
-func typingReplay(tb testing.TB, snap, suffix bool) []string {
+// typingReplay returns the FIM prompts of a user retyping part of
+// strings/builder.go, one every replayEvery characters. Trace "func" retypes
+// its largest function (as in shared/reference/engines.md); "tail" retypes
+// the 600 characters before its last 500, so the prefix outgrows its window.
+// With snap, the prefix window starts at a line boundary and only moves when
+// the prefix outgrows it by replaySlack; without, it is the last
+// replayPrefixMax characters (sliding with every keystroke). suffix=false
+// leaves the suffix out.
+func typingReplay(tb testing.TB, trace string, snap, suffix bool) []string {
 	tb.Helper()
 	path := filepath.Join(goroot(), "src", "strings", "builder.go")
 	src, err := os.ReadFile(path)
 	if err != nil {
 		tb.Skipf("no %s: %v", path, err)
 	}
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, path, src, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	var start, end int
-	for _, d := range f.Decls {
-		if fd, ok := d.(*ast.FuncDecl); ok {
-			s, e := fset.Position(fd.Pos()).Offset, fset.Position(fd.End()).Offset
-			if e-s > end-start {
-				start, end = s, e
+	switch trace {
+	case "func":
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, src, 0)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				s, e := fset.Position(fd.Pos()).Offset, fset.Position(fd.End()).Offset
+				if e-s > end-start {
+					start, end = s, e
+				}
 			}
 		}
+	case "tail":
+		end = len(src) - replaySuffix
+		start = end - 600
+	default:
+		tb.Fatalf("unknown trace %q", trace)
 	}
 	before, body, after := string(src[:start]), string(src[start:end]), string(src[end:])
 	var prompts []string
@@ -111,20 +122,28 @@ func benchEngine(b *testing.B, cfg Config) *Engine {
 // replayed typing session, with and without the prompt cache.
 func BenchmarkTypingReplay(b *testing.B) {
 	for _, c := range []struct {
-		name          string
-		snap, suffix  bool
-		noPromptCache bool
+		name         string
+		trace        string
+		snap, suffix bool
+		cfg          Config
 	}{
-		{"nocache", true, true, true},
-		{"cache/sliding-window", false, true, false},
-		{"cache/snapped-window", true, true, false},
-		{"cache/snapped-window/no-suffix", true, false, false},
+		{"func/nocache", "func", true, true, Config{NoPromptCache: true}},
+		{"func/prefix-cache", "func", true, true, Config{ChunkReuseMin: -1}},
+		{"func/prefix+chunk-cache", "func", true, true, Config{}},
+		{"tail/nocache", "tail", true, true, Config{NoPromptCache: true}},
+		{"tail/sliding/prefix-cache", "tail", false, true, Config{ChunkReuseMin: -1}},
+		{"tail/sliding/prefix+chunk-cache", "tail", false, true, Config{}},
+		{"tail/snapped/prefix-cache", "tail", true, true, Config{ChunkReuseMin: -1}},
+		{"tail/snapped/prefix+chunk-cache", "tail", true, true, Config{}},
+		{"tail/snapped/no-suffix/prefix-cache", "tail", true, false, Config{ChunkReuseMin: -1}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			prompts := typingReplay(b, c.snap, c.suffix)
+			prompts := typingReplay(b, c.trace, c.snap, c.suffix)
 			// One thread: the token counts do not depend on it, and spinning
 			// llama.cpp threads on a shared machine distort every timing.
-			e := benchEngine(b, Config{NoPromptCache: c.noPromptCache, Threads: 1})
+			cfg := c.cfg
+			cfg.Threads = 1
+			e := benchEngine(b, cfg)
 			var promptTokens, evaluated int
 			var lat []time.Duration
 			for b.Loop() {
@@ -192,7 +211,7 @@ func bareComplete(lctx yz.Context, mem yz.Memory, vocab yz.Vocab, batch *yz.Batc
 // cache off) through the engine and through a bare yzma loop; the ratio of
 // their ns/op is the engine's overhead.
 func BenchmarkEngineVsBareYzma(b *testing.B) {
-	prompts := typingReplay(b, true, true)
+	prompts := typingReplay(b, "func", true, true)
 	threads := runtime.NumCPU()
 	b.Run("engine", func(b *testing.B) {
 		e := benchEngine(b, Config{NoPromptCache: true, Threads: threads})
@@ -248,7 +267,7 @@ func bareContext(b *testing.B, e *Engine, threads, seqs int) (yz.Context, yz.Mem
 // context per slot, each decoding on its own goroutine.
 func BenchmarkSlots(b *testing.B) {
 	const n, genTokens = 4, 32
-	prompts := typingReplay(b, true, true)[:n]
+	prompts := typingReplay(b, "func", true, true)[:n]
 	threads := runtime.NumCPU()
 	b.Run("batched-one-context", func(b *testing.B) {
 		e := benchEngine(b, Config{Parallel: n, NoPromptCache: true, Threads: threads})

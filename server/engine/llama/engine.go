@@ -53,6 +53,11 @@ type Config struct {
 	Name string
 	// NoPromptCache evaluates every prompt from scratch (for measuring the cache).
 	NoPromptCache bool
+	// ChunkReuseMin is the shortest run of cached tokens (after the common
+	// prefix) worth reusing at a shifted position, such as the suffix of a
+	// FIM prompt after the user typed before it. Default 32; negative
+	// disables chunk reuse. See reuseChunk.
+	ChunkReuseMin int
 }
 
 // Engine runs one GGUF model in-process. It is safe for concurrent use.
@@ -95,8 +100,9 @@ type Engine struct {
 
 // slot is one sequence of the shared context.
 type slot struct {
-	seq    yz.SeqId
-	cached []yz.Token // tokens whose KV entries are in the cache, in order
+	seq     yz.SeqId
+	scratch yz.SeqId   // holds a reused chunk during a splice (see reuseChunk)
+	cached  []yz.Token // tokens of seq's KV entries, at positions 0..len-1
 	// job is the request holding the slot, set under Engine.mu; nil when free.
 	job *job
 	// lastUsed orders free slots from least to most recently released (under Engine.mu).
@@ -105,6 +111,7 @@ type slot struct {
 	// Worker-only state: cur is the job being served (the worker's copy of job).
 	cur        *job
 	usage      engine.Usage // of cur, handed over when it finishes
+	splice     splice       // a reused chunk waiting in scratch, when pending
 	started    bool
 	prompt     int // index of the next prompt token to evaluate
 	generating bool
@@ -244,13 +251,16 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		workerDone: make(chan struct{}),
 	}
 	cp := yz.ContextDefaultParams()
-	cp.NCtx = uint32(cfg.CtxSize * cfg.Parallel) // split evenly between the sequences
-	cp.NSeqMax = uint32(cfg.Parallel)
+	cp.NCtx = uint32(cfg.CtxSize * cfg.Parallel)
+	// Each slot has a main sequence and a scratch one that holds a reused
+	// chunk while the tokens before it are evaluated; cells move between
+	// them without copies only in a unified KV cache.
+	cp.NSeqMax = uint32(2 * cfg.Parallel)
 	cp.NBatch = uint32(cfg.BatchSize)
 	cp.NUbatch = uint32(cfg.BatchSize)
 	cp.NThreads = int32(cfg.Threads)
 	cp.NThreadsBatch = int32(cfg.Threads)
-	cp.KVUnified = 0
+	cp.KVUnified = 1
 	cp.NoPerf = 1
 	if device == "cpu" {
 		cp.OpOffload = 0
@@ -269,7 +279,13 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	yz.SetAbortCallback(e.lctx, e.shouldAbort)
 	e.batch = yz.BatchInit(int32(cfg.BatchSize), 0, 1)
 	for i := range cfg.Parallel {
-		e.slots = append(e.slots, &slot{seq: yz.SeqId(i)})
+		e.slots = append(e.slots, &slot{seq: yz.SeqId(i), scratch: yz.SeqId(cfg.Parallel + i)})
+	}
+	if cfg.ChunkReuseMin == 0 {
+		e.cfg.ChunkReuseMin = 32
+	}
+	if ok, err := yz.MemoryCanShift(e.mem); !ok || err != nil {
+		e.cfg.ChunkReuseMin = -1 // positions cannot be shifted in this model's cache
 	}
 	e.chatTemplate = yz.ModelChatTemplate(model, "")
 	e.info = engine.Info{

@@ -544,3 +544,62 @@ func TestClosedEngine(t *testing.T) {
 		t.Error("Complete on a closed engine succeeded")
 	}
 }
+
+func TestChunkReuseAfterTypingBeforeTheSuffix(t *testing.T) {
+	e := openTest(t, Config{})
+	prefix := "<|fim_prefix|>" + strings.Repeat("func f() int {\n\treturn 1\n}\n", 10)
+	suffix := "<|fim_suffix|>" + strings.Repeat("\nfunc g() string {\n\treturn \"g\"\n}\n", 10) + "<|fim_middle|>"
+	complete(t, e, engine.Request{Prompt: prefix + suffix, MaxTokens: 4})
+	typed := prefix + "var x" + suffix
+	text, _, u := complete(t, e, engine.Request{Prompt: typed, MaxTokens: 8})
+	if want := e.CountTokens(prefix) + e.CountTokens(suffix) - 2; u.ReusedTokens < want || u.EvaluatedTokens > u.PromptTokens-want {
+		t.Errorf("usage %+v: want the prefix and the suffix (%d tokens) reused", u, want)
+	}
+	if text == "" {
+		t.Error("no text")
+	}
+	// The spliced cache is consistent: the same prompt again reuses it all
+	// and continues exactly as the spliced request did.
+	again, _, u2 := complete(t, e, engine.Request{Prompt: typed, MaxTokens: 8})
+	if again != text || u2.EvaluatedTokens != 1 {
+		t.Errorf("repeat: %q (%+v), first %q", again, u2, text)
+	}
+	// Deleting characters (the chunk moves left) works too.
+	_, _, u3 := complete(t, e, engine.Request{Prompt: prefix + "v" + suffix, MaxTokens: 2})
+	if u3.ReusedTokens < e.CountTokens(suffix)-2 || u3.EvaluatedTokens > 8 {
+		t.Errorf("after deleting: %+v", u3)
+	}
+
+	// Disabled, the same sequence evaluates the whole suffix again and gives
+	// exactly the uncached result.
+	off := openTest(t, Config{ChunkReuseMin: -1})
+	complete(t, off, engine.Request{Prompt: prefix + suffix, MaxTokens: 4})
+	exact, _, u4 := complete(t, off, engine.Request{Prompt: typed, MaxTokens: 8})
+	fresh, _, _ := complete(t, openTest(t, Config{}), engine.Request{Prompt: typed, MaxTokens: 8})
+	if exact != fresh || u4.EvaluatedTokens < e.CountTokens(suffix) {
+		t.Errorf("chunk reuse off: %q (%+v), fresh %q", exact, u4, fresh)
+	}
+}
+
+func TestChunkReuseWithConcurrentSlots(t *testing.T) {
+	e := openTest(t, Config{Parallel: 2})
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			prefix := fmt.Sprintf("<|fim_prefix|>// file %d\n", i) + strings.Repeat("x = x + 1\n", 20)
+			suffix := "<|fim_suffix|>" + strings.Repeat("y = y * 2\n", 20) + "<|fim_middle|>"
+			for k := range 5 {
+				p := prefix + strings.Repeat("z", k) + suffix
+				var b strings.Builder
+				u, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: 4}, func(s string) error {
+					b.WriteString(s)
+					return nil
+				})
+				if err != nil || b.Len() == 0 || u.ReusedTokens+u.EvaluatedTokens != u.PromptTokens {
+					t.Errorf("slot %d step %d: %v %+v %q", i, k, err, u, b.String())
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	yz "github.com/hybridgroup/yzma/pkg/llama"
+
 	"github.com/servalhq/serval/integration/testsupport/ggufgen"
 )
 
@@ -139,4 +141,32 @@ func FuzzParseGGUF(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parseGGUF(bytes.NewReader(b), int64(len(b))) // must not panic or hang
 	})
+}
+
+func TestFindChunk(t *testing.T) {
+	toks := func(s string) []yz.Token {
+		out := make([]yz.Token, len(s))
+		for i := range s {
+			out[i] = yz.Token(s[i])
+		}
+		return out
+	}
+	cases := []struct {
+		old, new string
+		p        int
+		k, j, m  int
+	}{
+		{"abcSUFFIX!", "abcxySUFFIX!", 3, 5, 3, 6}, // inserted before the suffix
+		{"abcxySUFFIX!", "abcSUFFIX!", 3, 3, 5, 6}, // deleted
+		{"abcSUFFIX!", "abcSUFFIX!", 9, 0, 0, 0},   // nothing after the prefix but the last token
+		{"abcdef", "xyz", 0, 0, 0, 0},              // nothing shared
+		{"PQabcdefgh!", "Qabcdefgh?!", 0, 0, 1, 9}, // window start moved
+		{"aaSUFaaa", "aaxxSUFaaa", 2, 4, 2, 5},     // never the last token
+	}
+	for _, c := range cases {
+		k, j, m := findChunk(toks(c.old), toks(c.new), c.p)
+		if m != c.m || (m > 0 && (k != c.k || j != c.j)) {
+			t.Errorf("findChunk(%q, %q, %d) = %d, %d, %d; want %d, %d, %d", c.old, c.new, c.p, k, j, m, c.k, c.j, c.m)
+		}
+	}
 }

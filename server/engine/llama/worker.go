@@ -86,7 +86,14 @@ func (e *Engine) step(active []*slot, closed bool) {
 				s.added, s.logitIdx = 1, e.batch.NTokens-1
 				budget--
 			} else {
+				if s.splice.pending && s.prompt == s.splice.at {
+					e.finishSplice(s)
+					pos = len(s.cached)
+				}
 				n := min(budget, len(j.tokens)-s.prompt)
+				if s.splice.pending {
+					n = min(n, s.splice.at-s.prompt) // stop where the chunk goes
+				}
 				for i := range n {
 					last := s.prompt+i == len(j.tokens)-1
 					e.batch.Add(j.tokens[s.prompt+i], yz.Pos(pos+i), []yz.SeqId{s.seq}, last)
@@ -112,6 +119,7 @@ func (e *Engine) step(active []*slot, closed bool) {
 		// slot's cached tokens describe its cache exactly again.
 		for _, s := range inBatch {
 			e.trimCache(s, len(s.cached))
+			e.dropSplice(s)
 		}
 		if rc == 2 { // aborted: the jobs were cancelled (or the engine is closing)
 			e.aborts.Add(1)
@@ -136,6 +144,9 @@ func (e *Engine) step(active []*slot, closed bool) {
 		} else {
 			s.cached = append(s.cached, j.tokens[s.prompt:s.prompt+s.added]...)
 			s.prompt += s.added
+			if s.splice.pending && s.prompt == s.splice.at {
+				e.finishSplice(s)
+			}
 			if s.prompt < len(j.tokens) {
 				continue // more prompt to evaluate
 			}
@@ -163,10 +174,13 @@ func (e *Engine) start(s *slot) {
 	if reuse == len(j.tokens) {
 		reuse-- // the last prompt token is evaluated again to get its logits
 	}
+	if !e.cfg.NoPromptCache && e.cfg.ChunkReuseMin > 0 {
+		e.reuseChunk(s, reuse)
+	}
 	e.trimCache(s, reuse)
 	s.prompt = len(s.cached)
-	s.usage.ReusedTokens = s.prompt
-	s.usage.EvaluatedTokens = len(j.tokens) - s.prompt
+	s.usage.ReusedTokens = s.prompt + s.splice.n
+	s.usage.EvaluatedTokens = len(j.tokens) - s.usage.ReusedTokens
 
 	chain := yz.SamplerChainInit(yz.SamplerChainDefaultParams())
 	if j.req.Temperature <= 0 {
@@ -248,10 +262,97 @@ func (e *Engine) release(s *slot, reason string, err error) {
 		s.usage.PromptEval = time.Since(s.promptFrom)
 	}
 	s.started, s.generating = false, false
+	e.dropSplice(s)
 	e.mu.Lock()
 	s.job = nil
 	e.useClock++
 	s.lastUsed = e.useClock
 	e.mu.Unlock()
 	j.finish(s.usage, err)
+}
+
+// splice is a chunk of a slot's previous tokens reused at a new position.
+type splice struct {
+	pending bool
+	at      int // index in the prompt where the chunk goes
+	n       int // its length in tokens
+}
+
+// maxChunkGap bounds how far (in tokens) after the common prefix a reusable
+// chunk is looked for, in the old and in the new prompt.
+const maxChunkGap = 512
+
+// findChunk returns the longest run of tokens that old and new share after
+// their common prefix p, starting within maxChunkGap of it and ending before
+// new's last token (which is always evaluated for its logits): the run starts
+// at k in new and at j in old and is m tokens long (m = 0 when none).
+func findChunk(old, new []yz.Token, p int) (k, j, m int) {
+	limit := len(new) - 1
+	for kk := p; kk < min(limit, p+maxChunkGap); kk++ {
+		for jj := p; jj < min(len(old), p+maxChunkGap); jj++ {
+			if old[jj] != new[kk] {
+				continue
+			}
+			if kk > p && jj > p && old[jj-1] == new[kk-1] {
+				continue // inside a run that starts earlier
+			}
+			if n := commonPrefix(old[jj:], new[kk:limit]); n > m {
+				k, j, m = kk, jj, n
+			}
+		}
+	}
+	return k, j, m
+}
+
+// reuseChunk looks for a long run of the slot's cached tokens that the new
+// prompt repeats later than its common prefix p: typically the suffix of a
+// FIM prompt after the user typed a few characters before it, or the body of
+// a prefix window whose start moved. The run's KV entries are moved to the
+// scratch sequence and shifted to their new positions; once the prompt
+// tokens before them are evaluated, finishSplice hands them back. llama.cpp
+// needs each sequence's new positions to follow its last one, hence the
+// scratch sequence. The moved keys were computed after the old tokens before
+// them, not the new ones: an approximation (llama.cpp's --cache-reuse makes
+// the same one), taken only for runs of at least ChunkReuseMin tokens.
+func (e *Engine) reuseChunk(s *slot, p int) {
+	toks := s.cur.tokens
+	k, j, m := findChunk(s.cached, toks, p)
+	if m < e.cfg.ChunkReuseMin {
+		return
+	}
+	yz.MemorySeqRm(e.mem, s.scratch, -1, -1)
+	if err := yz.MemorySeqCp(e.mem, s.seq, s.scratch, yz.Pos(j), yz.Pos(j+m)); err != nil {
+		return
+	}
+	if ok, err := yz.MemorySeqRm(e.mem, s.seq, yz.Pos(p), -1); !ok || err != nil {
+		yz.MemorySeqRm(e.mem, s.scratch, -1, -1)
+		return
+	}
+	s.cached = s.cached[:p]
+	if k != j {
+		yz.MemorySeqAdd(e.mem, s.scratch, yz.Pos(j), yz.Pos(j+m), yz.Pos(k-j))
+	}
+	s.splice = splice{pending: true, at: k, n: m}
+}
+
+// finishSplice puts the reused chunk back into the slot's sequence, right
+// after the tokens evaluated before it.
+func (e *Engine) finishSplice(s *slot) {
+	at, n := s.splice.at, s.splice.n
+	yz.MemorySeqCp(e.mem, s.scratch, s.seq, yz.Pos(at), yz.Pos(at+n))
+	yz.MemorySeqRm(e.mem, s.scratch, -1, -1)
+	s.cached = append(s.cached, s.cur.tokens[at:at+n]...)
+	s.prompt = at + n
+	s.splice = splice{}
+}
+
+// dropSplice abandons a pending splice (its tokens get evaluated instead).
+func (e *Engine) dropSplice(s *slot) {
+	if !s.splice.pending {
+		return
+	}
+	yz.MemorySeqRm(e.mem, s.scratch, -1, -1)
+	s.usage.ReusedTokens -= s.splice.n
+	s.usage.EvaluatedTokens += s.splice.n
+	s.splice = splice{}
 }
