@@ -100,9 +100,16 @@ func Play(ctx context.Context, agent Agent, traces []Trace, cfg RunConfig) (*Age
 	}
 	defer stderr.Close()
 
+	program := agent.Command[0]
+	if strings.ContainsRune(program, os.PathSeparator) {
+		// The agent runs in its workspace: a relative path must not change meaning.
+		if abs, err := filepath.Abs(program); err == nil {
+			program = abs
+		}
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(runCtx, agent.Command[0], agent.Command[1:]...)
+	cmd := exec.CommandContext(runCtx, program, agent.Command[1:]...)
 	cmd.Dir = workspace
 	cmd.Env = append(os.Environ(), "HOME="+home, "SERVAL_ENDPOINT="+cfg.Endpoint, "SERVAL_TOKEN="+cfg.Token)
 	cmd.Stderr = stderr

@@ -259,7 +259,8 @@ func (r *Result) CDFSVG() string {
 			}
 			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", color, strings.Join(pts, " "))
 		}
-		ly := top + 20 + float64(i)*18
+		// Legend bottom right, where CDFs have not risen yet.
+		ly := h - bottom - 12 - float64(len(r.Agents)-1-i)*18
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="12" height="12" fill="%s"/>`+"\n", w-right-200, ly-10, color)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s (n=%d)</text>`+"\n", w-right-182, ly, xmlEscape(a.Agent), n)
 	}
