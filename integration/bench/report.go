@@ -112,6 +112,7 @@ type Result struct {
 	Traces     []Trace   `json:"traces"`
 	Keystrokes int       `json:"keystrokes_per_agent"`
 	Server     string    `json:"server"`
+	Oracle     bool      `json:"oracle"` // completions came from the oracle, not a model
 	Agents     []Summary `json:"agents"`
 	// Keys is every keystroke's outcome, per agent, in play order.
 	Keys map[string][]KeyResult `json:"keys"`

@@ -78,6 +78,8 @@ type options struct {
 	out        string
 	serveExtra string
 	lspLog     bool
+	oracle     bool
+	oracleWait time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -100,6 +102,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.speed, "speed", 1, "typing speed factor (2 = delays halved)")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "wait after each trace's last key")
 	fs.StringVar(&o.out, "out", "integration/bench/out", "directory for bench.json, bench.md, latency-cdf.svg and _work/ (agent logs)")
+	fs.BoolVar(&o.oracle, "oracle", false, "serve completions from a perfect model (the text typed next) instead of a real server: measures the agents alone")
+	fs.DurationVar(&o.oracleWait, "oracle-delay", 50*time.Millisecond, "simulated model time per --oracle completion")
 	fs.BoolVar(&o.lspLog, "lsp-log", false, "log every LSP message to <out>/_work/<agent>/lsp.log")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -107,8 +111,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if len(o.agents) == 0 {
 		return nil, errors.New("no --agent given")
 	}
-	if (o.serverURL == "") == (o.servalBin == "") {
-		return nil, errors.New("give either --server URL or --serval BIN with --model FILE")
+	sources := 0
+	for _, set := range []bool{o.serverURL != "", o.servalBin != "", o.oracle} {
+		if set {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return nil, errors.New("give one of --server URL, --serval BIN with --model FILE, or --oracle")
 	}
 	if o.servalBin != "" && o.model == "" {
 		return nil, errors.New("--serval needs --model")
@@ -150,6 +160,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer srv.stop()
 		serverURL, token = srv.url, srv.token
 	}
+	if o.oracle {
+		oracleURL, stopOracle, err := serveOracle(bench.NewOracle(traces, "oracle-token", o.oracleWait))
+		if err != nil {
+			return err
+		}
+		defer stopOracle()
+		serverURL, token = oracleURL, "oracle-token"
+	}
 	upstream, err := url.Parse(serverURL)
 	if err != nil {
 		return fmt.Errorf("--server: %w", err)
@@ -175,7 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, t := range traces {
 		keys += len(t.Keys)
 	}
-	result := &bench.Result{Seed: o.seed, Speed: o.speed, Traces: traces, Keystrokes: keys, Server: serverURL,
+	result := &bench.Result{Seed: o.seed, Speed: o.speed, Traces: traces, Keystrokes: keys, Server: serverURL, Oracle: o.oracle,
 		Keys: map[string][]bench.KeyResult{}}
 	fmt.Fprintf(stderr, "serval-bench: %d traces, %d keystrokes per agent, server %s\n", len(traces), keys, serverURL)
 	for _, agent := range o.agents {
@@ -200,6 +218,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		result.Keys[agent.Name] = ar.Keys
 	}
 	return writeResults(result, o.out, stdout)
+}
+
+// serveOracle serves o on a loopback port until the returned stop is called.
+func serveOracle(o *bench.Oracle) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	hs := &http.Server{Handler: o, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+		<-done
+	}
+	return "http://" + ln.Addr().String(), stop, nil
 }
 
 func buildTraces(ctx context.Context, o *options) ([]bench.Trace, error) {
