@@ -31,6 +31,9 @@ type snapshot struct {
 	row       int
 	idents    []syntax.Ident
 	queryText string
+	// completions are the names in the document that the half-typed
+	// identifier at the cursor is a prefix of (imports, earlier uses).
+	completions []string
 }
 
 // Gather returns the context for a completion at req.Offset: the windows
@@ -71,6 +74,11 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 		res.Prefix, res.Suffix = w.Text(), w.Suffix
 		snap.lang = d.doc.Language()
 		snap.idents = syntax.IdentifiersNear(root, d.text, off, identLookback)
+		if len(snap.idents) > 0 {
+			if id := snap.idents[0]; int(id.StartByte)+len(id.Name) == off && len(id.Name) >= 3 {
+				snap.completions = namesWithPrefix(d.text, id.Name, int(id.StartByte), 8)
+			}
+		}
 	} else {
 		res.Prefix, res.Suffix = plainWindow(d.text, off, pb, sb)
 	}
@@ -237,11 +245,25 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 		}
 	}
 	// The identifier the cursor touches may be half typed: offer the
-	// definitions of this package that it is a prefix of.
+	// definitions of this package that it is a prefix of, and those of the
+	// names in this file it is a prefix of (an imported function).
 	if id := s.idents[0]; int(id.StartByte)+len(id.Name) == s.offset && len(id.Name) >= 3 {
 		for i, sym := range g.ix.LookupPrefix(dir, id.Name, 3) {
 			if family(sym.Language) == fam {
 				cands = append(cands, candidate{sym: sym, score: 2 * roleWeight[syntax.RoleCall] / float64(i+2)})
+			}
+		}
+		for i, name := range s.completions {
+			syms := g.ix.Lookup(name)
+			for _, sym := range syms {
+				if family(sym.Language) != fam || sym.Path == s.path && int(sym.StartRow) <= s.row && s.row <= int(sym.EndRow) {
+					continue
+				}
+				score := 1.5 / float64(i+2) / math.Sqrt(float64(len(syms)))
+				if sym.Dir == dir {
+					score *= 2
+				}
+				cands = append(cands, candidate{sym: sym, score: score})
 			}
 		}
 	}
@@ -399,4 +421,59 @@ func (g *Gatherer) snippets(ctx context.Context, query recent.TokenSet, chunks [
 		out = append(out, api.Snippet{Filepath: g.displayPath(s.Path), Body: s.Text, Score: s.Score})
 	}
 	return out
+}
+
+// namesWithPrefix returns up to limit distinct identifiers of text, other
+// than the one at skip, that start with prefix and are longer than it,
+// nearest to skip first.
+func namesWithPrefix(text []byte, prefix string, skip, limit int) []string {
+	type hit struct {
+		name string
+		dist int
+	}
+	var hits []hit
+	seen := map[string]int{} // name -> index in hits
+	p := []byte(prefix)
+	for i := 0; i < len(text); {
+		j := bytes.Index(text[i:], p)
+		if j < 0 {
+			break
+		}
+		start := i + j
+		i = start + len(p)
+		if start == skip || start > 0 && isIdentByte(text[start-1]) {
+			continue
+		}
+		end := i
+		for end < len(text) && isIdentByte(text[end]) {
+			end++
+		}
+		if end == i {
+			continue // the prefix itself, not a longer name
+		}
+		name := string(text[start:end])
+		dist := start - skip
+		if dist < 0 {
+			dist = -dist
+		}
+		if k, ok := seen[name]; ok {
+			hits[k].dist = min(hits[k].dist, dist)
+			continue
+		}
+		seen[name] = len(hits)
+		hits = append(hits, hit{name, dist})
+	}
+	sort.Slice(hits, func(a, b int) bool { return hits[a].dist < hits[b].dist })
+	out := make([]string, 0, min(limit, len(hits)))
+	for _, h := range hits {
+		if len(out) == limit {
+			break
+		}
+		out = append(out, h.name)
+	}
+	return out
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }

@@ -428,3 +428,30 @@ func FuzzGather(f *testing.F) {
 		g.DidClose("f")
 	})
 }
+
+func TestHalfTypedImportedName(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "lib/operators/mergeAll.ts", "export function mergeAll<T>(concurrent: number): T[] {\n  return [];\n}\n")
+	writeFile(t, root, "lib/operators/mergeMap.ts", "export function mergeMap<T>(project: (x: T) => T): T[] {\n  return [];\n}\n")
+	writeFile(t, root, "app/main.ts", "")
+	g := newGatherer(t, root, Config{})
+	uri, off := openAt(t, g, filepath.Join(root, "app", "main.ts"), "typescript", `import { mergeAll } from '../lib/operators/mergeAll';
+
+export function run(): void {
+  const out = merg<|>
+}
+`)
+	res := gather(t, g, uri, off)
+	if !hasDecl(res.Declarations, "function mergeAll<T>(concurrent: number)") {
+		t.Errorf("the imported name the user is typing was not resolved: %+v", res.Declarations)
+	}
+}
+
+func TestNamesWithPrefix(t *testing.T) {
+	text := []byte("import { mergeAll, mergeMap } from 'x';\nconst a = xmergeZ + merge + mergeAll;\nmerg")
+	got := namesWithPrefix(text, "merg", len(text)-4, 8)
+	want := []string{"mergeAll", "merge", "mergeMap"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("namesWithPrefix = %v, want %v (nearest first, no substrings of longer names)", got, want)
+	}
+}
