@@ -1,0 +1,329 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.lsp.dev/protocol"
+
+	"github.com/servalhq/serval/integration/testsupport/llamalib"
+	"github.com/servalhq/serval/integration/testsupport/lspclient"
+	"github.com/servalhq/serval/server/api"
+)
+
+// The benchmarks put serval-agent and tabby-agent@1.5.0 (npm; `make
+// tabby-agent` installs it) side by side against the same in-process
+// Tabby-compatible server that answers at once, so the figures are the
+// agents' own costs. Run them with `make bench-agent`.
+
+// peerServer answers completions immediately and records how long each
+// request spent inside it.
+type peerServer struct {
+	*httptest.Server
+	mu     sync.Mutex
+	inside []time.Duration // per completion request, in arrival order
+}
+
+func newPeerServer(tb testing.TB) *peerServer {
+	p := &peerServer{}
+	mux := http.NewServeMux()
+	health := func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(api.HealthState{Model: "peer", Device: "cpu", Arch: "x86_64", CPUCount: 2,
+			CUDADevices: []string{}, Version: api.Version{GitDescribe: "v0.20.0"}})
+	}
+	mux.HandleFunc("/v1/health", health)
+	mux.HandleFunc("/v1beta/server_setting", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(api.ServerSetting{DisableClientSideTelemetry: true})
+	})
+	mux.HandleFunc("/v1/events", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/v1/completions", func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var req api.CompletionRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(api.CompletionResponse{ID: "cmpl-" + strconv.FormatInt(start.UnixNano(), 36),
+			Choices: []api.Choice{{Text: "total += helper(input)"}}})
+		p.mu.Lock()
+		p.inside = append(p.inside, time.Since(start))
+		p.mu.Unlock()
+	})
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if os.Getenv("SERVAL_BENCH_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "peer server: %s %s %s\n", r.Method, r.URL.Path, r.Header.Get("Authorization"))
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	tb.Cleanup(p.Close)
+	return p
+}
+
+func (p *peerServer) lastInside() (time.Duration, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.inside) == 0 {
+		return 0, 0
+	}
+	return p.inside[len(p.inside)-1], len(p.inside)
+}
+
+// peer is one agent under test.
+type peer struct {
+	name   string
+	inline bool // speaks textDocument/inlineCompletion (else textDocument/completion)
+	start  func(tb testing.TB, endpoint string) (*lspclient.Client, error)
+}
+
+func peers(tb testing.TB) []peer {
+	ours := peer{name: "serval-agent", inline: true, start: func(tb testing.TB, endpoint string) (*lspclient.Client, error) {
+		home := tb.TempDir()
+		return lspclient.Start(context.Background(), agentBinary(tb), lspclient.Options{
+			Args: []string{"--stdio", "--log-level", "warn"},
+			Env:  []string{"HOME=" + home, "SERVAL_ENDPOINT=" + endpoint, "SERVAL_TOKEN=bench"}})
+	}}
+	out := []peer{ours}
+	cli := filepath.Join(llamalib.RepoRoot(), ".cache", "npm-tabby", "node_modules", "tabby-agent", "dist", "cli.js")
+	if _, err := os.Stat(cli); err != nil {
+		tb.Logf("tabby-agent@1.5.0 not installed (%v): run `make tabby-agent`; measuring serval-agent alone", err)
+		return out
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		tb.Logf("node not found: measuring serval-agent alone")
+		return out
+	}
+	out = append(out, peer{name: "tabby-agent", start: func(tb testing.TB, endpoint string) (*lspclient.Client, error) {
+		home := tb.TempDir()
+		dir := filepath.Join(home, ".tabby-client", "agent")
+		os.MkdirAll(dir, 0o755)
+		cfg := fmt.Sprintf("[server]\nendpoint = %q\ntoken = \"bench\"\n\n[anonymousUsageTracking]\ndisable = true\n", endpoint)
+		if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o600); err != nil {
+			return nil, err
+		}
+		return lspclient.Start(context.Background(), node, lspclient.Options{
+			Args: []string{cli, "--lsp", "--stdio"}, Env: []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}})
+	}})
+	return out
+}
+
+func initParams(inline bool) map[string]any {
+	caps := map[string]any{"textDocument": map[string]any{"completion": map[string]any{}}}
+	if inline {
+		caps["textDocument"].(map[string]any)["inlineCompletion"] = map[string]any{}
+		caps["general"] = map[string]any{"positionEncodings": []string{"utf-8", "utf-16"}}
+	}
+	return map[string]any{"processId": os.Getpid(), "rootUri": nil, "capabilities": caps, "clientInfo": map[string]any{"name": "serval-bench"}}
+}
+
+func stop(c *lspclient.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Shutdown(ctx); err != nil {
+		c.Process().Process.Kill()
+		c.Close()
+	}
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkSpawnToInitialize: process start to the initialize result.
+func BenchmarkSpawnToInitialize(b *testing.B) {
+	srv := newPeerServer(b)
+	for _, p := range peers(b) {
+		b.Run(p.name, func(b *testing.B) {
+			var times []time.Duration
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				c, err := p.start(b, srv.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				if err := c.Call(ctx, "initialize", initParams(p.inline), nil); err != nil {
+					b.Fatalf("%s initialize: %v\n%s", p.name, err, c.Stderr())
+				}
+				times = append(times, time.Since(start))
+				cancel()
+				b.StopTimer()
+				stop(c)
+				b.StartTimer()
+			}
+			b.ReportMetric(ms(percentile(times, 50)), "ms-median")
+			b.ReportMetric(ms(percentile(times, 0)), "ms-min")
+			b.ReportMetric(ms(percentile(times, 90)), "ms-p90")
+		})
+	}
+}
+
+// bigFile is a Go file of n lines.
+func bigFile(n int) string {
+	var sb strings.Builder
+	sb.WriteString("package big\n\nfunc f(input int) int {\n")
+	// Code lines alternate with blank indented lines, where the benchmarks
+	// put the cursor (a natural place for a completion, mid-line for none).
+	for i := 3; i < n-1; i++ {
+		if i%2 == 1 {
+			fmt.Fprintf(&sb, "\tv%d := compute(input, %d) // a typical line of code\n", i, i)
+		} else {
+			sb.WriteString("\t\n")
+		}
+	}
+	sb.WriteString("}\n")
+	return sb.String()
+}
+
+// complete asks p for a completion at pos and returns the round trip and
+// whether items came back.
+func complete(tb testing.TB, c *lspclient.Client, p peer, uri string, pos protocol.Position) (time.Duration, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	params := map[string]any{"textDocument": map[string]any{"uri": uri}, "position": pos, "context": map[string]any{"triggerKind": 1}}
+	var res struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	method := "textDocument/completion"
+	if p.inline {
+		method = "textDocument/inlineCompletion"
+	}
+	start := time.Now()
+	if err := c.Call(ctx, method, params, &res); err != nil {
+		tb.Fatalf("%s %s: %v", p.name, method, err)
+	}
+	return time.Since(start), len(res.Items) > 0
+}
+
+// waitReady asks for completions until the agent answers with items (both
+// agents answer empty while they are still connecting).
+func waitReady(tb testing.TB, c *lspclient.Client, p peer, uri string, pos protocol.Position) {
+	for i := 0; i < 100; i++ {
+		if _, ok := complete(tb, c, p, uri, pos); ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("%s never returned a completion\n%s", p.name, c.Stderr())
+}
+
+func rssMB(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.Atoi(f[1])
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkMemoryAfterWork: resident memory after 100 open documents and
+// 200 completions.
+func BenchmarkMemoryAfterWork(b *testing.B) {
+	srv := newPeerServer(b)
+	for _, p := range peers(b) {
+		b.Run(p.name, func(b *testing.B) {
+			var rss float64
+			for i := 0; i < b.N; i++ {
+				c, err := p.start(b, srv.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				if err := c.Call(ctx, "initialize", initParams(p.inline), nil); err != nil {
+					b.Fatal(err)
+				}
+				cancel()
+				c.Notify(context.Background(), "initialized", map[string]any{})
+				text := bigFile(200)
+				dir := b.TempDir()
+				uris := make([]string, 100)
+				for d := range uris {
+					uris[d] = "file://" + filepath.Join(dir, fmt.Sprintf("f%03d.go", d))
+					c.Notify(context.Background(), "textDocument/didOpen", map[string]any{"textDocument": map[string]any{
+						"uri": uris[d], "languageId": "go", "version": 1, "text": text}})
+				}
+				opened := time.Now()
+				waitReady(b, c, p, uris[0], protocol.Position{Line: 4, Character: 1})
+				ready := time.Now()
+				var rtts []time.Duration
+				for k := 0; k < 200; k++ {
+					rtt, _ := complete(b, c, p, uris[k%100], protocol.Position{Line: uint32(4 + 2*(k%95)), Character: 1})
+					rtts = append(rtts, rtt)
+				}
+				b.Logf("%s: first completion after %v; 200 completions in %v (median round trip %v)",
+					p.name, ready.Sub(opened), time.Since(ready), percentile(rtts, 50))
+				rss = rssMB(c.Process().Process.Pid)
+				stop(c)
+			}
+			b.ReportMetric(rss, "MB-rss")
+		})
+	}
+}
+
+// BenchmarkCompletionOverhead: on a 20,000-line file, the time a
+// completion spends outside the server: the client's round trip minus the
+// time the request spent in the server's handler (so it includes JSON-RPC
+// over the pipes, HTTP over loopback, and, for agents that debounce invoked
+// requests, their debounce).
+func BenchmarkCompletionOverhead(b *testing.B) {
+	srv := newPeerServer(b)
+	text := bigFile(20000)
+	for _, p := range peers(b) {
+		b.Run(p.name, func(b *testing.B) {
+			c, err := p.start(b, srv.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer stop(c)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := c.Call(ctx, "initialize", initParams(p.inline), nil); err != nil {
+				b.Fatal(err)
+			}
+			c.Notify(ctx, "initialized", map[string]any{})
+			uri := "file:///bench/big.go"
+			c.Notify(ctx, "textDocument/didOpen", map[string]any{"textDocument": map[string]any{
+				"uri": uri, "languageId": "go", "version": 1, "text": text}})
+			waitReady(b, c, p, uri, protocol.Position{Line: 10, Character: 1})
+			var over []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// A new position every time: no cache hit.
+				pos := protocol.Position{Line: uint32(20 + 2*((i*7919)%9900)), Character: 1}
+				_, before := srv.lastInside()
+				rtt, _ := complete(b, c, p, uri, pos)
+				inside, after := srv.lastInside()
+				if after == before {
+					continue // answered without the server (cache); not this figure
+				}
+				over = append(over, rtt-inside)
+			}
+			b.StopTimer()
+			if len(over) == 0 {
+				b.Fatal("no completion reached the server")
+			}
+			b.ReportMetric(ms(percentile(over, 50)), "ms-p50")
+			b.ReportMetric(ms(percentile(over, 99)), "ms-p99")
+		})
+	}
+}
