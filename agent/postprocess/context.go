@@ -10,7 +10,7 @@ import (
 const (
 	maxPrefixWindow    = 8 << 10
 	maxSuffixWindow    = 8 << 10
-	maxCompletionBytes = 8 << 10 // ~2,000 tokens, far beyond any useful completion
+	maxCompletionBytes = 4 << 10 // ~1,000 tokens, far beyond any useful completion
 	maxIndentWidth     = 16      // wider settings are taken as this
 )
 
