@@ -387,7 +387,11 @@ func (a *Agent) Complete(ctx context.Context, req Request) (*Result, error) {
 	}
 	debounceEnd := time.Now()
 
-	apiReq := a.buildRequest(ctx, cfg, doc, req.Offset, prefixWin, suffixWin)
+	apiReq, err := a.buildRequest(ctx, cfg, doc, req.Offset, prefixWin, suffixWin)
+	if err != nil {
+		a.log.Debug("no completion", "uri", doc.URI, "err", err)
+		return empty, nil
+	}
 	ppIn := postprocess.Input{Language: doc.LanguageID, Prefix: prefixWin, Suffix: suffixWin}
 	httpOut := time.Now()
 	resp, err := a.send(ctx, cfg, apiReq, ppIn)
@@ -453,14 +457,18 @@ func (a *Agent) send(ctx context.Context, cfg *Config, req *api.CompletionReques
 }
 
 // buildRequest fills the Tabby-schema request from the context source,
-// falling back to the plain windows when it fails or is late.
-func (a *Agent) buildRequest(ctx context.Context, cfg *Config, doc Document, offset int, prefixWin, suffixWin string) *api.CompletionRequest {
+// falling back to the plain windows when it fails or is late. A document the
+// context source excludes (secrets, keys) gets no request at all.
+func (a *Agent) buildRequest(ctx context.Context, cfg *Config, doc Document, offset int, prefixWin, suffixWin string) (*api.CompletionRequest, error) {
 	seg := &api.Segments{Prefix: prefixWin, Suffix: suffixWin}
 	if _, isWindows := a.ctxSrc.(*WindowSource); !isWindows {
 		gctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		g, err := a.ctxSrc.Gather(gctx, gather.Request{URI: doc.URI, Offset: offset,
 			PrefixBudget: cfg.Completion.Prompt.MaxPrefixChars, SuffixBudget: cfg.Completion.Prompt.MaxSuffixChars})
 		cancel()
+		if errors.Is(err, gather.ErrExcluded) {
+			return nil, err
+		}
 		if err == nil && (g.Prefix != "" || g.Suffix != "") {
 			seg.Prefix, seg.Suffix = g.Prefix, g.Suffix
 			seg.Declarations = g.Declarations
@@ -475,7 +483,7 @@ func (a *Agent) buildRequest(ctx context.Context, cfg *Config, doc Document, off
 		seg.GitURL = repo.remoteURL
 		seg.Filepath = a.relativePath(path, repo.root)
 	}
-	return &api.CompletionRequest{Language: doc.LanguageID, Segments: seg, MaxTokens: cfg.Completion.MaxTokens}
+	return &api.CompletionRequest{Language: doc.LanguageID, Segments: seg, MaxTokens: cfg.Completion.MaxTokens}, nil
 }
 
 // relativePath is path relative to the innermost workspace folder holding

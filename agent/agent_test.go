@@ -408,7 +408,10 @@ func TestCompleteCachesAndSupersedes(t *testing.T) {
 	if srv.cancelled.Load() < 1 {
 		t.Fatal("superseded HTTP request not aborted")
 	}
-	// An edit cancels too.
+	// An edit cancels too (once the second request is at the server).
+	for i := 0; i < 1000 && srv.requests.Load() < 4; i++ {
+		time.Sleep(2 * time.Millisecond)
+	}
 	a.DidChange(doc2, []gather.Edit{{StartByte: 1, OldEndByte: 1, NewEndByte: 2}})
 	for i := 0; i < 1000 && srv.cancelled.Load() < 2; i++ {
 		time.Sleep(2 * time.Millisecond)
@@ -535,4 +538,39 @@ func BenchmarkCompleteOwnTime(b *testing.B) {
 	sort.Slice(own, func(i, j int) bool { return own[i] < own[j] })
 	b.ReportMetric(float64(own[len(own)/2].Microseconds()), "own-p50-µs")
 	b.ReportMetric(float64(own[len(own)*99/100].Microseconds()), "own-p99-µs")
+}
+
+func TestGathererContextAndExclusions(t *testing.T) {
+	srv := newTestServer(t, "x")
+	g, err := gather.New(gather.Config{DisableGitDiff: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack := NewConfigStack(func(string) string { return "" })
+	stack.Set(LayerFile, Config{Server: ServerConfig{Endpoint: srv.URL}})
+	a, err := New(Options{Config: stack, Context: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	defer a.Close()
+	dir := t.TempDir()
+	secret := Document{URI: "file://" + filepath.Join(dir, ".env"), LanguageID: "dotenv", Text: []byte("API_KEY=")}
+	a.DidOpen(secret)
+	res, err := a.Complete(context.Background(), Request{Document: secret, Offset: len(secret.Text), Trigger: Invoked})
+	if err != nil || len(res.Items) != 0 || srv.requests.Load() != 0 {
+		t.Fatalf("excluded file: %+v %v, %d requests (nothing of it may reach the server)", res, err, srv.requests.Load())
+	}
+	code := Document{URI: "file://" + filepath.Join(dir, "m.go"), LanguageID: "go", Text: []byte("package m\n\nfunc f() int {\n\treturn \n}\n")}
+	a.DidOpen(code)
+	off := strings.Index(string(code.Text), "return ") + 7
+	if _, err := a.Complete(context.Background(), Request{Document: code, Offset: off, Trigger: Invoked}); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	req := srv.last
+	srv.mu.Unlock()
+	if srv.requests.Load() != 1 || req.Segments == nil || !strings.HasSuffix(req.Segments.Prefix, "\treturn ") {
+		t.Fatalf("gathered request %+v", req.Segments)
+	}
 }

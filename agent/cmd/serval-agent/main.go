@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/servalhq/serval/agent"
+	"github.com/servalhq/serval/context/gather"
 	"github.com/servalhq/serval/lsp"
 )
 
@@ -109,8 +110,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
+	// The context source: syntax-aware windows, workspace declarations and
+	// recent-work snippets (context/gather).
+	gatherer, err := gather.New(gather.Config{Logf: func(format string, args ...any) {
+		log.Debug(fmt.Sprintf(format, args...))
+	}})
+	if err != nil {
+		log.Error("context gatherer", "err", err)
+		return 1
+	}
+
 	var server *lsp.Server
 	a, err := agent.New(agent.Options{
+		Context:   gatherer,
 		Config:    stack,
 		Logger:    log,
 		UserAgent: "serval-agent/" + agentVersion(),
