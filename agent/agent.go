@@ -375,6 +375,7 @@ func (a *Agent) Complete(ctx context.Context, req Request) (*Result, error) {
 	seq := a.startFlight(doc.URI, cancel)
 	defer a.endFlight(doc.URI, seq)
 
+	debounceStart := time.Now()
 	if req.Trigger != Invoked {
 		delay := a.debounce.delay(cfg.Completion.Debounce, spotAt(doc.Text, req.Offset))
 		t := time.NewTimer(delay)
@@ -420,10 +421,10 @@ func (a *Agent) Complete(ctx context.Context, req Request) (*Result, error) {
 	}
 	a.cache.put(key, resp.ID, items, httpIn)
 	if len(items) == 0 {
-		return &Result{Own: httpOut.Sub(debounceEnd) + time.Since(httpIn)}, nil
+		return &Result{Own: debounceStart.Sub(start) + httpOut.Sub(debounceEnd) + time.Since(httpIn)}, nil
 	}
 	a.remember(doc, req.Offset, resp.ID, items)
-	return a.result(resp.ID, items, req.Offset, "server", httpIn, httpOut.Sub(debounceEnd)), nil
+	return a.result(resp.ID, items, req.Offset, "server", httpIn, debounceStart.Sub(start)+httpOut.Sub(debounceEnd)), nil
 }
 
 // send makes the HTTP request, streaming unless configured not to, and stops

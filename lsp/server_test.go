@@ -424,3 +424,52 @@ func TestCompletionFallbackItems(t *testing.T) {
 		t.Fatalf("item %+v edit %+v", it, it.TextEdit)
 	}
 }
+
+func TestReplaceRangeCoversAutoClosedBrackets(t *testing.T) {
+	f := newFakeServer(t, `"hi 😀")`)
+	s := newSession(t, f.URL)
+	s.initialize([]string{"utf-16"}, true)
+	uri := "file:///r.go"
+	s.open(uri, "go", "package r\n\nfunc f() {\n\tfmt.Println()\n}\n")
+	res, err := s.inline(uri, 3, 13, 1) // between the parentheses the editor inserted
+	if err != nil || len(res.Items) != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	it := res.Items[0]
+	want := protocol.Range{Start: protocol.Position{Line: 3, Character: 13}, End: protocol.Position{Line: 3, Character: 14}}
+	if it.InsertText != `"hi 😀")` || it.Range == nil || *it.Range != want {
+		t.Fatalf("item %q range %+v, want the range to swallow the auto-inserted %q", it.InsertText, it.Range, ")")
+	}
+}
+
+func TestPartialAcceptAndDismissEvents(t *testing.T) {
+	f := newFakeServer(t, "total += x\n\treturn total")
+	s := newSession(t, f.URL)
+	s.initialize(nil, true)
+	uri := "file:///e.go"
+	s.open(uri, "go", "package e\n\nfunc f(x int) int {\n\ttotal := 0\n\t\n}\n")
+	first, err := s.inline(uri, 4, 1, 1)
+	if err != nil || len(first.Items) != 1 {
+		t.Fatalf("%+v %v", first, err)
+	}
+	ctx := ctxT(t)
+	s.client.Notify(ctx, MethodDidShowCompletion, DidShowCompletionParams{Item: first.Items[0]})
+	s.client.Notify(ctx, MethodDidPartiallyAcceptCompletion, DidPartiallyAcceptCompletionParams{Item: first.Items[0], AcceptedLength: 5})
+	// Elsewhere: a new suggestion is shown; the first was accepted in part, so
+	// it is not dismissed.
+	f.text.Store("y := 1")
+	second, err := s.inline(uri, 3, 11, 1)
+	if err != nil || len(second.Items) != 1 {
+		t.Fatalf("%+v %v", second, err)
+	}
+	s.client.Notify(ctx, MethodDidShowCompletion, DidShowCompletionParams{Item: second.Items[0]})
+	// The user moves on without accepting: the next request elsewhere dismisses it.
+	s.inline(uri, 2, 0, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && len(f.eventTypes()) < 4 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := strings.Join(f.eventTypes(), ","); got != "view:,select:line,view:,dismiss:" {
+		t.Fatalf("events %q", got)
+	}
+}
