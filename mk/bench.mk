@@ -1,13 +1,17 @@
 # serval-bench: the headless completion-latency benchmark (integration/bench).
 #
-#   make bench-agents   serval-agent vs tabby-agent@1.5.0, same server, same traces
-#   BENCH_ARGS='--go-traces 6 --python-traces 6' make bench-agents   a longer run
+#   make bench-agents   serval-agent vs tabby-agent@1.5.0 on the same traces, twice:
+#                       against serval serving the generated test model (out/model), and
+#                       against the oracle, a perfect model that measures the agents alone (out/oracle)
+#   make bench-agents BENCH_TRACES='--go-traces 6 --python-traces 6'   a longer run
 
 TABBY_DIR := $(ROOT)/.cache/tabby
 TABBY_AGENT := $(TABBY_DIR)/node_modules/tabby-agent/dist/cli.js
 BENCH_MODEL := $(ROOT)/.cache/bench/test-model.gguf
 BENCH_OUT ?= $(ROOT)/integration/bench/out
 BENCH_ARGS ?=
+BENCH_TRACES ?= --go-traces 2 --python-traces 2 --seed 1
+BENCH_AGENTS = --agent serval=$(BIN)/serval-agent --agent 'tabby=node $(TABBY_AGENT) --lsp --stdio'
 
 .PHONY: bench-agents bench-tools
 
@@ -24,9 +28,8 @@ bench-tools: build $(TABBY_AGENT) $(BENCH_MODEL)
 	$(GO) build -o $(BIN)/serval-bench ./integration/bench/cmd/serval-bench
 
 bench-agents: bench-tools
-	$(BIN)/serval-bench --serval $(BIN)/serval --model $(BENCH_MODEL) \
-		--agent serval=$(BIN)/serval-agent \
-		--agent 'tabby=node $(TABBY_AGENT) --lsp --stdio' \
-		--out $(BENCH_OUT) $(BENCH_ARGS)
+	$(BIN)/serval-bench --serval $(BIN)/serval --model $(BENCH_MODEL) $(BENCH_AGENTS) \
+		$(BENCH_TRACES) --out $(BENCH_OUT)/model $(BENCH_ARGS)
+	$(BIN)/serval-bench --oracle $(BENCH_AGENTS) $(BENCH_TRACES) --out $(BENCH_OUT)/oracle $(BENCH_ARGS)
 
 BENCH_TARGETS += bench-agents

@@ -101,16 +101,11 @@ func Play(ctx context.Context, agent Agent, traces []Trace, cfg RunConfig) (*Age
 	defer stderr.Close()
 
 	program := agent.Command[0]
-	if strings.ContainsRune(program, os.PathSeparator) {
-		// The agent runs in its workspace: a relative path must not change meaning.
-		if abs, err := filepath.Abs(program); err == nil {
-			program = abs
-		}
-	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, program, agent.Command[1:]...)
-	cmd.Dir = workspace
+	// The agent runs in the bench's directory (relative paths in its command
+	// keep their meaning); its workspace comes as rootUri.
 	cmd.Env = append(os.Environ(), "HOME="+home, "SERVAL_ENDPOINT="+cfg.Endpoint, "SERVAL_TOKEN="+cfg.Token)
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 3 * time.Second

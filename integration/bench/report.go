@@ -199,6 +199,11 @@ func (r *Result) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
+	for _, a := range r.Agents {
+		if a.Error != "" {
+			fmt.Fprintf(&b, "\n%s did not finish; its figures are partial: %s\n", a.Agent, a.Error)
+		}
+	}
 	return b.String()
 }
 

@@ -85,6 +85,8 @@ func truncateRunes(s string, n int) string {
 type Summary struct {
 	Agent  string `json:"agent"`
 	Method string `json:"method"`
+	// Error says why the agent's run ended early ("" when it played every trace).
+	Error string `json:"error,omitempty"`
 
 	Keystrokes int `json:"keystrokes"`
 	Answered   int `json:"answered"` // keystrokes that got a non-empty suggestion

@@ -196,14 +196,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	result := &bench.Result{Seed: o.seed, Speed: o.speed, Traces: traces, Keystrokes: keys, Server: serverURL, Oracle: o.oracle,
 		Keys: map[string][]bench.KeyResult{}}
 	fmt.Fprintf(stderr, "serval-bench: %d traces, %d keystrokes per agent, server %s\n", len(traces), keys, serverURL)
+	failed := 0
 	for _, agent := range o.agents {
 		before, _ := bench.ScrapeMetrics(ctx, serverURL, token)
 		fmt.Fprintf(stderr, "serval-bench: playing %s (%s)\n", agent.Name, strings.Join(agent.Command, " "))
 		ar, err := bench.Play(ctx, agent, traces, bench.RunConfig{
 			Endpoint: endpoint, Token: token, Speed: o.speed, Settle: o.settle, WorkDir: work, Proxy: proxy, LSPLog: o.lspLog,
 		})
-		if err != nil {
+		if err != nil && ar == nil {
 			return err
+		}
+		if err != nil {
+			// Keep going: the other agents' figures still stand; this one's are partial.
+			fmt.Fprintf(stderr, "serval-bench: %v\n", err)
 		}
 		if srv != nil {
 			// A server that died mid-run makes every later figure meaningless.
@@ -214,10 +219,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		after, _ := bench.ScrapeMetrics(ctx, serverURL, token)
 		s := bench.Summarize(ar)
 		s.PromptReuse = bench.PromptReuse(before, after)
+		if err != nil {
+			s.Error = err.Error()
+			failed++
+		}
 		result.Agents = append(result.Agents, s)
 		result.Keys[agent.Name] = ar.Keys
 	}
-	return writeResults(result, o.out, stdout)
+	if err := writeResults(result, o.out, stdout); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d agents did not finish (see \"error\" in bench.json)", failed, len(o.agents))
+	}
+	return nil
 }
 
 // serveOracle serves o on a loopback port until the returned stop is called.
