@@ -86,6 +86,14 @@ func TestDownAtStartupThenRecoversAndChatPassesThrough(t *testing.T) {
 			return upstream(t, health(t, front), "chat", port).InFlight == 0
 		})
 	})
+	// The upstream served everything through its OpenAI-compatible routes;
+	// /metrics counts those generations too, the cancelled ones included.
+	if n := metric(t, up, "serval_generated_tokens_total"); n == 0 {
+		t.Error("serval_generated_tokens_total is 0 after OpenAI-route completions and chats")
+	}
+	if n := metric(t, up, `serval_completions_total{stop_reason="cancelled"}`); n < 2 {
+		t.Errorf(`serval_completions_total{stop_reason="cancelled"} = %v, want the 2 cancelled chats`, n)
+	}
 }
 
 // chatText returns the whole (non-streamed) reply to body.

@@ -57,3 +57,8 @@ func (c *upstreamCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// ObserveGeneration counts a generation served by a route outside this
+// package (the OpenAI-compatible completions and chat of server/openaiapi)
+// in the same engine metrics as /v1/completions.
+func (s *Server) ObserveGeneration(u engine.Usage) { s.metrics.observeCompletion(u) }

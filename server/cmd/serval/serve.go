@@ -213,6 +213,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	openai.Observe = func(_ string, u engine.Usage, _ error) { srv.ObserveGeneration(u) }
 	fmt.Fprintf(stderr, "serval: model %s (template %s, %d slots × %d tokens, device %s)\n",
 		engines.completion.Describe(), tmpl.Name, info.Slots, ctxSize, info.Device)
 	if engines.chat != nil {
