@@ -117,14 +117,13 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 			return answer{kind: kindOpened, snippets: g.snippets(sctx, query, g.openedChunks(snap.path), cb/4, g.cfg.MaxOpened)}
 		},
 	}
+	started := 0
 	for _, src := range sources {
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			answers <- src() // buffered: a late answer never blocks
-		}()
+		if g.spawn(func() { answers <- src() }) { // buffered: a late answer never blocks
+			started++
+		}
 	}
-	for range sources {
+	for range started {
 		select {
 		case a := <-answers:
 			switch a.kind {

@@ -3,10 +3,12 @@ package gather
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -453,5 +455,51 @@ func TestNamesWithPrefix(t *testing.T) {
 	want := []string{"mergeAll", "merge", "mergeMap"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("namesWithPrefix = %v, want %v (nearest first, no substrings of longer names)", got, want)
+	}
+}
+
+// TestConcurrentUseAndClose edits and gathers from several goroutines while
+// the Gatherer closes; run with -race it checks the locking, and nothing may
+// panic or hang.
+func TestConcurrentUseAndClose(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "lib.go", "package p\n\nfunc helper(x int) int { return x }\n")
+	g, err := New(Config{OverlayDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.AddWorkspaceFolder(context.Background(), root); err != nil {
+		t.Fatal(err)
+	}
+	base := "package p\n\nfunc f() {\n\thelper(1)\n}\n" // row 3 starts at byte 22
+	var wg sync.WaitGroup
+	closed := make(chan error, 1)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			uri := fmt.Sprintf("file:///virtual/%d.go", w)
+			g.DidOpen(uri, fmt.Sprintf("/virtual/%d.go", w), "go", []byte(base))
+			text := base
+			for i := range 200 {
+				pos := strings.Index(text, "(1)")
+				next := text[:pos] + "x" + text[pos:]
+				g.DidChange(uri, []Edit{{StartByte: uint32(pos), OldEndByte: uint32(pos), NewEndByte: uint32(pos + 1),
+					StartPoint: Point{3, uint32(pos - 22)}, OldEndPoint: Point{3, uint32(pos - 22)}, NewEndPoint: Point{3, uint32(pos - 21)}}}, []byte(next))
+				text = next
+				g.Gather(context.Background(), Request{URI: uri, Offset: pos + 1})
+				if i == 100 && w == 0 {
+					go func() { closed <- g.Close() }()
+				}
+			}
+			g.DidClose(uri)
+		}()
+	}
+	wg.Wait()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Gather(context.Background(), Request{URI: "file:///virtual/0.go"}); err != nil {
+		t.Errorf("Gather after Close: %v", err)
 	}
 }

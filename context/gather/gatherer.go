@@ -179,6 +179,23 @@ func (g *Gatherer) Close() error {
 	return errors.Join(errs...)
 }
 
+// spawn runs f on a goroutine that Close waits for, unless the Gatherer
+// is closed; it reports whether f was started. Checking closed under g.mu
+// orders every wg.Add before Close's wg.Wait.
+func (g *Gatherer) spawn(f func()) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return false
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		f()
+	}()
+	return true
+}
+
 func (g *Gatherer) logf(format string, args ...any) {
 	if g.cfg.Logf != nil {
 		g.cfg.Logf(format, args...)
@@ -231,11 +248,7 @@ func (g *Gatherer) AddWorkspaceFolder(ctx context.Context, path string) error {
 	}
 	if !g.cfg.DisableGitDiff {
 		w.diffKick <- struct{}{}
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			g.runGitDiff(w)
-		}()
+		g.spawn(func() { g.runGitDiff(w) })
 	}
 	return nil
 }
@@ -246,7 +259,7 @@ func (g *Gatherer) Ready() <-chan struct{} {
 	ws := append([]*workspace(nil), g.workspaces...)
 	g.mu.RUnlock()
 	done := make(chan struct{})
-	go func() {
+	if !g.spawn(func() {
 		defer close(done)
 		for _, w := range ws {
 			select {
@@ -255,7 +268,9 @@ func (g *Gatherer) Ready() <-chan struct{} {
 				return
 			}
 		}
-	}()
+	}) {
+		close(done)
+	}
 	return done
 }
 
@@ -416,11 +431,7 @@ func (g *Gatherer) DidClose(uri string) {
 	g.ix.ClearOverlay(d.path)
 	for _, w := range workspaces {
 		if _, ok := w.ws.Rel(d.path); ok {
-			g.wg.Add(1)
-			go func() {
-				defer g.wg.Done()
-				w.ws.Reindex(g.ctx, d.path)
-			}()
+			g.spawn(func() { w.ws.Reindex(g.ctx, d.path) })
 			break
 		}
 	}
