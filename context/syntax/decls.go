@@ -126,15 +126,26 @@ func (l *Language) Declarations(root *sitter.Node, src []byte) ([]Decl, error) {
 	return dropLocals(decls), nil
 }
 
-// declarationNode widens a Go spec to its declaration ("type T struct",
-// not "T struct") when the declaration holds only that spec.
+// declarationNode widens a declaration to what the model should see with
+// it: a Go spec to its declaration ("type T struct", not "T struct") when
+// the declaration holds only that spec, a JavaScript/TypeScript
+// declaration to its export statement, a Python definition to its
+// decorators.
 func (l *Language) declarationNode(n *sitter.Node) *sitter.Node {
-	if l.Name != "go" {
-		return n
-	}
-	switch n.Type() {
-	case "type_spec", "type_alias", "const_spec", "var_spec":
-		if p := n.Parent(); p != nil && p.NamedChildCount() == 1 {
+	switch l.Name {
+	case "go":
+		switch n.Type() {
+		case "type_spec", "type_alias", "const_spec", "var_spec":
+			if p := n.Parent(); p != nil && p.NamedChildCount() == 1 {
+				return p
+			}
+		}
+	case "javascript", "typescript", "tsx":
+		if p := n.Parent(); p != nil && p.Type() == "export_statement" {
+			return p
+		}
+	case "python":
+		if p := n.Parent(); p != nil && p.Type() == "decorated_definition" {
 			return p
 		}
 	}

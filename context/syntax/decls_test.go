@@ -162,6 +162,38 @@ func TestDeclarations(t *testing.T) {
 	}
 }
 
+func TestDeclarationHeadWidening(t *testing.T) {
+	tests := []struct{ lang, src, name, head string }{
+		{"typescript", "export function mergeAll(n: number): void {}\n", "mergeAll", "export function mergeAll(n: number): void {}"},
+		{"python", "class A:\n    @property\n    def size(self):\n        return 1\n", "size", "@property\n    def size(self):\n        return 1"},
+		{"go", "package p\n\ntype T struct{ x int }\n", "T", "type T struct{ x int }"},
+	}
+	for _, tt := range tests {
+		l, _ := ByName(tt.lang)
+		tree, err := l.Parse(context.Background(), []byte(tt.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		decls, err := l.Declarations(tree.RootNode(), []byte(tt.src))
+		tree.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, d := range decls {
+			if d.Name == tt.name {
+				found = true
+				if d.Head != tt.head {
+					t.Errorf("%s %s: head = %q, want %q", tt.lang, tt.name, d.Head, tt.head)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: %s not found in %+v", tt.lang, tt.name, decls)
+		}
+	}
+}
+
 func TestDeclarationHead(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("package p\n\nfunc Long(a int) int {\n")
