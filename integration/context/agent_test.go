@@ -1,0 +1,194 @@
+package context_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.lsp.dev/protocol"
+
+	"github.com/servalhq/serval/integration/testsupport/llamalib"
+	"github.com/servalhq/serval/integration/testsupport/lspclient"
+	"github.com/servalhq/serval/lsp"
+)
+
+var agentBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// agentBinary returns $SERVAL_BIN_DIR/serval-agent (make test builds it)
+// or builds one from this checkout.
+func agentBinary(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv("SERVAL_BIN_DIR"); dir != "" {
+		p := filepath.Join(dir, "serval-agent")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	agentBuild.once.Do(func() {
+		root := llamalib.RepoRoot()
+		dir := filepath.Join(root, ".cache", "contexttest")
+		if agentBuild.err = os.MkdirAll(dir, 0o755); agentBuild.err != nil {
+			return
+		}
+		tmp := filepath.Join(dir, fmt.Sprintf("serval-agent-%d.tmp", os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", tmp, "./agent/cmd/serval-agent")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			agentBuild.err = fmt.Errorf("%v\n%s", err, out)
+			return
+		}
+		agentBuild.path = filepath.Join(dir, "serval-agent")
+		agentBuild.err = os.Rename(tmp, agentBuild.path)
+	})
+	if agentBuild.err != nil {
+		t.Fatalf("build serval-agent: %v", agentBuild.err)
+	}
+	return agentBuild.path
+}
+
+func bounded(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestAgentSendsWorkspaceContext runs the real serval-agent over stdio
+// against a recording server: a definition from another file of the
+// workspace reaches the completion request, a file written on disk (not
+// through the editor) is picked up, and nothing from an ignored or secret
+// file, nor from an open .env document, is ever sent.
+func TestAgentSendsWorkspaceContext(t *testing.T) {
+	root, mainPath, mainText, cursor := workspace(t)
+	rec := newRecorder(t)
+	home := t.TempDir()
+	c, err := lspclient.Start(context.Background(), agentBinary(t), lspclient.Options{
+		Args: []string{"--stdio", "--config", filepath.Join(home, "agent.toml"), "--log-level", "debug"},
+		Env:  []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "SERVAL_ENDPOINT=" + rec.URL, "SERVAL_TOKEN=token"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Shutdown(bounded(t, 10*time.Second)); err != nil {
+			t.Errorf("agent shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("agent stderr:\n%s", c.Stderr())
+		}
+	})
+	var initRes lsp.InitializeResult
+	rootURI := "file://" + root
+	if err := c.Call(bounded(t, 10*time.Second), "initialize", map[string]any{
+		"processId":        os.Getpid(),
+		"rootUri":          rootURI,
+		"workspaceFolders": []map[string]any{{"uri": rootURI, "name": "shop"}},
+		"capabilities": map[string]any{
+			"general":      map[string]any{"positionEncodings": []string{"utf-16"}},
+			"textDocument": map[string]any{"inlineCompletion": map[string]any{}},
+		},
+	}, &initRes); err != nil {
+		t.Fatal(err)
+	}
+	c.Notify(bounded(t, 10*time.Second), "initialized", map[string]any{})
+
+	uri := "file://" + mainPath
+	c.Notify(bounded(t, 10*time.Second), "textDocument/didOpen", map[string]any{
+		"textDocument": map[string]any{"uri": uri, "languageId": "go", "version": 1, "text": mainText}})
+	before := mainText[:cursor]
+	pos := protocol.Position{Line: uint32(strings.Count(before, "\n")), Character: uint32(len(before) - strings.LastIndex(before, "\n") - 1)}
+	version := 1
+
+	// complete asks for ghost text at pos after typing a space at the start
+	// of the first line (so that no cache can answer) and returns the body
+	// of the request the recorder saw for it.
+	complete := func() string {
+		t.Helper()
+		version++
+		c.Notify(bounded(t, 10*time.Second), "textDocument/didChange", map[string]any{
+			"textDocument": map[string]any{"uri": uri, "version": version},
+			"contentChanges": []any{map[string]any{
+				"range": protocol.Range{Start: protocol.Position{Line: 1}, End: protocol.Position{Line: 1}}, "text": " "}}})
+		n := len(rec.all())
+		var res lsp.InlineCompletionList
+		if err := c.Call(bounded(t, 30*time.Second), lsp.MethodInlineCompletion, map[string]any{
+			"textDocument": map[string]any{"uri": uri}, "position": pos, "context": map[string]any{"triggerKind": 1},
+		}, &res); err != nil {
+			t.Fatal(err)
+		}
+		bodies := rec.all()
+		if len(bodies) <= n {
+			t.Fatalf("no completion request reached the server (%d requests)", len(bodies))
+		}
+		return bodies[len(bodies)-1]
+	}
+
+	// The index fills in the background; completions are answered meanwhile.
+	var body string
+	for range 100 {
+		body = complete()
+		if strings.Contains(body, "func computeTotal(") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	checkBody(t, body)
+
+	// A file written by a tool, not the editor.
+	write(t, root, "cart/generated.go", "package cart\n\n// applyDiscountRules is generated.\nfunc applyDiscountRules(total float64) float64 { return total }\n")
+	version++
+	c.Notify(bounded(t, 10*time.Second), "textDocument/didChange", map[string]any{
+		"textDocument": map[string]any{"uri": uri, "version": version},
+		"contentChanges": []any{map[string]any{
+			"range": protocol.Range{Start: pos, End: pos}, "text": "applyDiscountRules("}}})
+	pos.Character += uint32(len("applyDiscountRules("))
+	found := false
+	for range 100 {
+		if strings.Contains(complete(), "func applyDiscountRules(total float64) float64") {
+			found = true
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !found {
+		t.Error("a definition written on disk never reached a request")
+	}
+	// A secret-looking document open in the editor gets no request at all.
+	envPath := write(t, root, ".env.local", "API_TOKEN=ENV-FILE-SECRET\n")
+	envURI := "file://" + envPath
+	c.Notify(bounded(t, 10*time.Second), "textDocument/didOpen", map[string]any{
+		"textDocument": map[string]any{"uri": envURI, "languageId": "dotenv", "version": 1, "text": "API_TOKEN=ENV-FILE-SECRET\n"}})
+	var envRes lsp.InlineCompletionList
+	if err := c.Call(bounded(t, 30*time.Second), lsp.MethodInlineCompletion, map[string]any{
+		"textDocument": map[string]any{"uri": envURI}, "position": protocol.Position{Line: 0, Character: 10}, "context": map[string]any{"triggerKind": 1},
+	}, &envRes); err != nil {
+		t.Fatal(err)
+	}
+	if len(envRes.Items) != 0 {
+		t.Errorf("ghost text offered in a secret file: %+v", envRes.Items)
+	}
+	for i, b := range rec.all() {
+		if strings.Contains(b, "ENV-FILE-SECRET") {
+			t.Errorf("request %d contains the .env file's content", i)
+		}
+		for _, leak := range []string{"IGNORED-FILE-CONTENT", "SECRET-FILE-CONTENT", "func applyCoupon", "func loadKey"} {
+			if strings.Contains(b, leak) {
+				t.Errorf("request %d contains %q from an ignored or secret file", i, leak)
+			}
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(b), &v); err != nil {
+			t.Errorf("request %d is not JSON: %v", i, err)
+		}
+	}
+}
