@@ -93,6 +93,9 @@ build_cuda() {
 	fi
 	rm -rf "$src" && mkdir -p "$src"
 	tar -C "$src" -xJf "$DIR/ggml-src.tar.xz"
+	# node-llama-cpp's bundle leaves out ggml.pc.in, which a standalone ggml
+	# build configures (pkg-config metadata only).
+	[[ -f $src/ggml/ggml.pc.in ]] || : >"$src/ggml/ggml.pc.in"
 	note "configuring ggml-cuda for sm_$CUDA_ARCH"
 	cmake -S "$src/ggml" -B "$build" -DCMAKE_BUILD_TYPE=Release \
 		-DGGML_CUDA=ON -DGGML_BACKEND_DL=ON -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=OFF \
