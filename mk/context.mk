@@ -4,11 +4,14 @@
 #   make test-context    short fuzzing of the context parsers (the unit and
 #                        integration tests themselves run in test-go)
 #   make bench-context   index/gather/update/recall benchmarks on
-#                        $(go env GOROOT)/src and on rxjs's TypeScript sources
+#                        $(go env GOROOT)/src, rxjs's TypeScript sources and
+#                        gyp's Python sources (both from npm packages)
 
 CONTEXT_CORPUS := $(ROOT)/.cache/corpus
 CONTEXT_RXJS := $(CONTEXT_CORPUS)/rxjs/package/src
 CONTEXT_RXJS_VERSION := 7.8.2
+CONTEXT_GYP := $(CONTEXT_CORPUS)/node-gyp/package/gyp
+CONTEXT_GYP_VERSION := 11.2.0
 CONTEXT_FUZZTIME ?= 5s
 
 .PHONY: test-context bench-context context-corpus
@@ -27,13 +30,21 @@ $(CONTEXT_RXJS):
 	cd $(CONTEXT_CORPUS)/rxjs.tmp && npm pack --silent rxjs@$(CONTEXT_RXJS_VERSION) >/dev/null && tar xzf rxjs-*.tgz && rm -f rxjs-*.tgz
 	rm -rf $(CONTEXT_CORPUS)/rxjs && mv $(CONTEXT_CORPUS)/rxjs.tmp $(CONTEXT_CORPUS)/rxjs
 
-context-corpus: $(CONTEXT_RXJS)
+# node-gyp ships gyp, a Python code base: the Python recall corpus.
+$(CONTEXT_GYP):
+	@command -v npm >/dev/null || { echo "npm is needed for the Python corpus (apt-get install npm)"; exit 1; }
+	rm -rf $(CONTEXT_CORPUS)/node-gyp.tmp && mkdir -p $(CONTEXT_CORPUS)/node-gyp.tmp
+	cd $(CONTEXT_CORPUS)/node-gyp.tmp && npm pack --silent node-gyp@$(CONTEXT_GYP_VERSION) >/dev/null && tar xzf node-gyp-*.tgz && rm -f node-gyp-*.tgz
+	rm -rf $(CONTEXT_CORPUS)/node-gyp && mv $(CONTEXT_CORPUS)/node-gyp.tmp $(CONTEXT_CORPUS)/node-gyp
+
+context-corpus: $(CONTEXT_RXJS) $(CONTEXT_GYP)
 
 bench-context: context-corpus
 	$(GO) test -run '^$$' -bench '^BenchmarkIndexGoroot$$' -benchtime 1x ./context/gather
 	$(GO) test -run '^$$' -bench '^BenchmarkGatherGoroot$$' -benchtime 2000x ./context/gather
 	$(GO) test -run '^$$' -bench '^BenchmarkIndexUpdate$$' -benchtime 50x ./context/gather
-	SERVAL_TS_CORPUS=$(CONTEXT_RXJS) $(GO) test -run '^$$' -bench '^BenchmarkRecall' -benchtime 1x ./context/gather
+	$(GO) test -run '^$$' -bench '^BenchmarkDidChangeKeystroke$$' -benchtime 1000x ./context/gather
+	SERVAL_TS_CORPUS=$(CONTEXT_RXJS) SERVAL_PY_CORPUS=$(CONTEXT_GYP) $(GO) test -run '^$$' -bench '^BenchmarkRecall' -benchtime 1x ./context/gather
 
 TEST_TARGETS += test-context
 BENCH_TARGETS += bench-context

@@ -21,9 +21,10 @@ import (
 )
 
 // The benchmarks run on real corpora: the Go standard library under
-// $(go env GOROOT)/src, and a TypeScript corpus (the sources rxjs ships in
-// its npm package), whose folder SERVAL_TS_CORPUS names (`make
-// bench-context` fetches it). They report their figures as custom metrics.
+// $(go env GOROOT)/src, a TypeScript corpus (the sources rxjs ships in its
+// npm package) whose folder SERVAL_TS_CORPUS names, and a Python one (gyp,
+// shipped in the node-gyp npm package) named by SERVAL_PY_CORPUS; `make
+// bench-context` fetches both. They report their figures as custom metrics.
 
 func gorootSrc(b *testing.B) string {
 	src := filepath.Join(build.Default.GOROOT, "src")
@@ -281,6 +282,7 @@ func callSites(b *testing.B, root string, langName string, ext string, sameDir b
 	callQuery := map[string]string{
 		"go":         `(call_expression function: [(identifier) @callee (selector_expression field: (field_identifier) @callee)] arguments: (_) @args)`,
 		"typescript": `(call_expression function: [(identifier) @callee (member_expression property: (property_identifier) @callee)] arguments: (_) @args)`,
+		"python":     `(call function: [(identifier) @callee (attribute attribute: (identifier) @callee)] arguments: (argument_list) @args)`,
 	}
 	q, err := sitter.NewQuery([]byte(callQuery[langName]), lang.Sitter)
 	if err != nil {
@@ -475,5 +477,23 @@ func BenchmarkDidChangeKeystroke(b *testing.B) {
 			g.DidChange(uri, []Edit{{StartByte: uint32(pos), OldEndByte: uint32(pos + 1), NewEndByte: uint32(pos),
 				StartPoint: at, OldEndPoint: after, NewEndPoint: at}}, text)
 		}
+	}
+}
+
+// BenchmarkRecallPython: call sites in gyp's Python sources (shipped in the
+// node-gyp npm package) whose callee is defined in another file.
+func BenchmarkRecallPython(b *testing.B) {
+	root := os.Getenv("SERVAL_PY_CORPUS")
+	if root == "" {
+		b.Skip("SERVAL_PY_CORPUS is not set (make bench-context fetches node-gyp's gyp sources)")
+	}
+	sites := callSites(b, root, "python", ".py", false, 15, 600)
+	if len(sites) < 200 {
+		b.Fatalf("only %d call sites found", len(sites))
+	}
+	g := indexedGatherer(b, root)
+	b.ResetTimer()
+	for range b.N {
+		reportRecall(b, g, "python", sites)
 	}
 }
