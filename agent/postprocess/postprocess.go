@@ -7,14 +7,15 @@
 //  1. normalize: bound the prefix/suffix to windows around the cursor, turn
 //     CRLF into LF (restored at the end), drop invalid UTF-8 and NUL bytes,
 //     cap the completion at maxCompletionBytes on a line boundary.
-//  2. dropEmpty: nothing but whitespace is a discard.
+//  2. empty: nothing but whitespace is a discard.
 //  3. trimLeadingSpace: whitespace the line already has before the cursor is
 //     not repeated.
 //  4. reindent: every line after the first is re-indented to the file's
 //     style (tabs or spaces and width, from Input.Indent or detected).
 //  5. limitMidLine: text after the cursor on its line keeps the completion
 //     to one line, unless it opens a construct it closes again on a later
-//     line (a function literal inside a call, say).
+//     line (a function literal inside a call, say) or it is the body
+//     between an auto-closed pair (`{|}`).
 //  6. limitScope: the completion is cut where it leaves the block the cursor
 //     is in, starts a new top-level declaration, or finishes the
 //     declaration it started with, decided on a tree-sitter parse of a
