@@ -196,7 +196,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	openai := &openaiapi.Handler{Completion: eng, CompletionModel: info.Model, DefaultMaxTokens: cfg.maxTokens, Log: logger}
+	openai := &openaiapi.Handler{Completion: eng, CompletionModel: info.Model, Log: logger}
 	var chatEngine engine.Engine
 	if chat := engines.chat; chat != nil {
 		openai.Chat, openai.ChatModel, chatEngine = chat.Chat, chat.Name, chat.Engine
