@@ -42,6 +42,10 @@ type CompletionConfig struct {
 	Cache     CacheConfig     `toml:"cache" json:"cache"`
 	Stream    *bool           `toml:"stream" json:"stream"`
 	Languages LanguagesConfig `toml:"languages" json:"languages"`
+	// Context picks the context source at startup: "syntax" (default:
+	// context/gather's tree-sitter windows, declarations and snippets) or
+	// "windows" (plain prefix/suffix windows by a character budget).
+	Context string `toml:"context" json:"context"`
 }
 
 // DebounceConfig picks the debounce for automatic triggers.
@@ -83,6 +87,7 @@ func DefaultConfig() Config {
 			Debounce:  DebounceConfig{Mode: "adaptive", IntervalMS: 150},
 			Prompt:    PromptConfig{MaxPrefixChars: 8000, MaxSuffixChars: 4000},
 			Cache:     CacheConfig{Entries: 100, TTLSec: 300},
+			Context:   "syntax",
 		},
 		Logs: LogsConfig{Level: "info"},
 	}
@@ -129,6 +134,7 @@ func (c Config) Merge(over Config) Config {
 	if over.Completion.Stream != nil {
 		c.Completion.Stream = over.Completion.Stream
 	}
+	setS(&c.Completion.Context, over.Completion.Context)
 	if len(over.Completion.Languages.Disabled) > 0 {
 		c.Completion.Languages.Disabled = over.Completion.Languages.Disabled
 	}
@@ -142,6 +148,11 @@ func (c Config) Validate() error {
 	case "adaptive", "fixed":
 	default:
 		return fmt.Errorf("completion.debounce.mode %q: want adaptive or fixed", c.Completion.Debounce.Mode)
+	}
+	switch c.Completion.Context {
+	case "syntax", "windows":
+	default:
+		return fmt.Errorf("completion.context %q: want syntax or windows", c.Completion.Context)
 	}
 	if c.Completion.TimeoutMS < 0 || c.Completion.Prompt.MaxPrefixChars < 0 || c.Completion.Prompt.MaxSuffixChars < 0 {
 		return fmt.Errorf("negative timeout or prompt budget")

@@ -86,13 +86,21 @@ type peer struct {
 }
 
 func peers(tb testing.TB) []peer {
-	ours := peer{name: "serval-agent", inline: true, start: func(tb testing.TB, endpoint string) (*lspclient.Client, error) {
-		home := tb.TempDir()
-		return lspclient.Start(context.Background(), agentBinary(tb), lspclient.Options{
-			Args: []string{"--stdio", "--log-level", "warn"},
-			Env:  []string{"HOME=" + home, "SERVAL_ENDPOINT=" + endpoint, "SERVAL_TOKEN=bench"}})
-	}}
-	out := []peer{ours}
+	ours := func(name, contextSource string) peer {
+		return peer{name: name, inline: true, start: func(tb testing.TB, endpoint string) (*lspclient.Client, error) {
+			home := tb.TempDir()
+			cfg := filepath.Join(home, "agent.toml")
+			if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[completion]\ncontext = %q\n", contextSource)), 0o600); err != nil {
+				return nil, err
+			}
+			return lspclient.Start(context.Background(), agentBinary(tb), lspclient.Options{
+				Args: []string{"--stdio", "--log-level", "warn", "--config", cfg},
+				Env:  []string{"HOME=" + home, "SERVAL_ENDPOINT=" + endpoint, "SERVAL_TOKEN=bench"}})
+		}}
+	}
+	// serval-agent with its default context source (context/gather) and
+	// with plain windows, which isolates the agent's own costs.
+	out := []peer{ours("serval-agent", "syntax"), ours("serval-agent-windows", "windows")}
 	cli := filepath.Join(llamalib.RepoRoot(), ".cache", "npm-tabby", "node_modules", "tabby-agent", "dist", "cli.js")
 	if _, err := os.Stat(cli); err != nil {
 		tb.Logf("tabby-agent@1.5.0 not installed (%v): run `make tabby-agent`; measuring serval-agent alone", err)

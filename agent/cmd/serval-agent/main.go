@@ -110,19 +110,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	// The context source: syntax-aware windows, workspace declarations and
-	// recent-work snippets (context/gather).
-	gatherer, err := gather.New(gather.Config{Logf: func(format string, args ...any) {
-		log.Debug(fmt.Sprintf(format, args...))
-	}})
-	if err != nil {
-		log.Error("context gatherer", "err", err)
-		return 1
+	// The context source, chosen at startup: syntax-aware windows, workspace
+	// declarations and recent-work snippets (context/gather), or plain windows.
+	var source agent.ContextSource
+	if cfg.Completion.Context != "windows" {
+		g, err := gather.New(gather.Config{Logf: func(format string, args ...any) {
+			log.Debug(fmt.Sprintf(format, args...))
+		}})
+		if err != nil {
+			log.Error("context gatherer", "err", err)
+			return 1
+		}
+		source = g
 	}
 
 	var server *lsp.Server
 	a, err := agent.New(agent.Options{
-		Context:   gatherer,
+		Context:   source,
 		Config:    stack,
 		Logger:    log,
 		UserAgent: "serval-agent/" + agentVersion(),
