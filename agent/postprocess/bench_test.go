@@ -7,18 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
-
-// threadCPU is the CPU time the calling OS thread has used.
-func threadCPU(b *testing.B) time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ts.Nano())
-}
 
 // benchCase is a 5,000-line document with the cursor in a function in the
 // middle and a completion of about 64 tokens that runs past the block.
