@@ -83,17 +83,19 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 		res.Prefix, res.Suffix = plainWindow(d.text, off, pb, sb)
 	}
 	snap.path = d.path
+	allowed := d.allowed
 	snap.offset = off
 	snap.row = bytes.Count(d.text[:off], []byte("\n"))
 	snap.queryText = string(d.text[max(0, off-queryBytes):off])
 	d.mu.Unlock()
 
-	if snap.path != "" && d.allowed {
+	if snap.path != "" && allowed {
 		g.tracker.Viewed(snap.path, max(0, snap.row-viewedRadius), snap.row+viewedRadius)
 	}
 
-	// Declarations get half the context budget first; snippets share the
-	// rest, and what declarations leave unused.
+	// The sources run at the same time, so each gets a fixed share of the
+	// context budget: half for declarations, a quarter for each snippet
+	// kind.
 	type answer struct {
 		kind     int
 		decls    []api.Declaration

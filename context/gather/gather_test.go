@@ -503,3 +503,43 @@ func TestConcurrentUseAndClose(t *testing.T) {
 		t.Errorf("Gather after Close: %v", err)
 	}
 }
+
+func TestDeclarationsRespectBudget(t *testing.T) {
+	root := t.TempDir()
+	var lib strings.Builder
+	lib.WriteString("package p\n\n")
+	for i := range 8 {
+		fmt.Fprintf(&lib, "func helper%d(a, b, c int) int {\n\treturn a + b + c + %d\n}\n\n", i, i)
+	}
+	writeFile(t, root, "lib.go", lib.String())
+	g := newGatherer(t, root, Config{MaxDeclarations: 3})
+	var call strings.Builder
+	call.WriteString("package p\n\nfunc f() {\n")
+	for i := range 4 {
+		fmt.Fprintf(&call, "\thelper%d(1, 2, 3)\n", i)
+	}
+	call.WriteString("\thelper4(<|>)\n}\n")
+	uri, off := openAt(t, g, filepath.Join(root, "main.go"), "go", call.String())
+	res := gather(t, g, uri, off)
+	// Four callees are in reach (the cursor's line and the three before);
+	// MaxDeclarations keeps three.
+	if len(res.Declarations) != 3 {
+		t.Errorf("%d declarations with a generous budget, want MaxDeclarations = 3", len(res.Declarations))
+	}
+	if !strings.HasPrefix(res.Declarations[0].Body, "func helper4(") {
+		t.Errorf("the callee at the cursor is not first: %q", res.Declarations[0].Body)
+	}
+	// Each head is about 50 bytes; half of 130 leaves room for one.
+	ctx := context.Background()
+	small, err := g.Gather(ctx, Request{URI: uri, Offset: off, ContextBudget: 130})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, d := range small.Declarations {
+		total += len(d.Body)
+	}
+	if len(small.Declarations) != 1 || total > 65 {
+		t.Errorf("with a 130-byte context budget: %d declarations, %d bytes; want 1 within 65", len(small.Declarations), total)
+	}
+}
