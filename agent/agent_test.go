@@ -513,31 +513,58 @@ func TestRequestSchema(t *testing.T) {
 
 // BenchmarkCompleteOwnTime measures the agent's own time per completion on a
 // 20,000-line file (debounce and server time excluded) and reports its p50
-// and p99.
+// and p99, with the plain windows and with context/gather as the context
+// source.
 func BenchmarkCompleteOwnTime(b *testing.B) {
-	srv := newTestServer(b, "value := compute(input, 42)")
-	a := newTestAgent(b, srv.URL, Config{Completion: CompletionConfig{Cache: CacheConfig{Entries: -1}}})
+	// 2,000 functions of 10 lines: the shape of a real 20,000-line file.
 	var sb strings.Builder
-	for i := 0; i < 20000; i++ {
-		fmt.Fprintf(&sb, "\tresult%d := compute(input, %d) // a typical line of code\n", i, i)
-	}
-	doc := Document{URI: "file:///big.go", LanguageID: "go", Text: []byte(sb.String())}
-	a.DidOpen(doc)
-	own := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		// A different position every time: no cache, no typed-ahead.
-		off := (i*7919)%(len(doc.Text)-100) + 50
-		res, err := a.Complete(context.Background(), Request{Document: doc, Offset: off, Trigger: Invoked})
-		if err != nil {
-			b.Fatal(err)
+	sb.WriteString("package big\n\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&sb, "// f%d computes a value.\nfunc f%d(input int) int {\n", i, i)
+		for j := 0; j < 6; j++ {
+			fmt.Fprintf(&sb, "\tv%d := compute(input, %d) // a typical line of code\n", j, i+j)
 		}
-		own = append(own, res.Own)
+		sb.WriteString("\treturn v5\n}\n")
 	}
-	b.StopTimer()
-	sort.Slice(own, func(i, j int) bool { return own[i] < own[j] })
-	b.ReportMetric(float64(own[len(own)/2].Microseconds()), "own-p50-µs")
-	b.ReportMetric(float64(own[len(own)*99/100].Microseconds()), "own-p99-µs")
+	text := sb.String()
+	for _, source := range []string{"windows", "syntax"} {
+		b.Run(source, func(b *testing.B) {
+			srv := newTestServer(b, "value := compute(input, 42)")
+			stack := NewConfigStack(func(string) string { return "" })
+			stack.Set(LayerFile, Config{Server: ServerConfig{Endpoint: srv.URL}, Completion: CompletionConfig{Cache: CacheConfig{Entries: -1}}})
+			var ctxSrc ContextSource
+			if source == "syntax" {
+				g, err := gather.New(gather.Config{DisableGitDiff: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctxSrc = g
+			}
+			a, err := New(Options{Config: stack, Context: ctxSrc})
+			if err != nil {
+				b.Fatal(err)
+			}
+			a.Start()
+			defer a.Close()
+			doc := Document{URI: "file:///bench/big.go", LanguageID: "go", Text: []byte(text)}
+			a.DidOpen(doc)
+			own := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// A different position every time: no cache, no typed-ahead.
+				off := (i*7919)%(len(doc.Text)-100) + 50
+				res, err := a.Complete(context.Background(), Request{Document: doc, Offset: off, Trigger: Invoked})
+				if err != nil {
+					b.Fatal(err)
+				}
+				own = append(own, res.Own)
+			}
+			b.StopTimer()
+			sort.Slice(own, func(i, j int) bool { return own[i] < own[j] })
+			b.ReportMetric(float64(own[len(own)/2].Microseconds()), "own-p50-µs")
+			b.ReportMetric(float64(own[len(own)*99/100].Microseconds()), "own-p99-µs")
+		})
+	}
 }
 
 func TestGathererContextAndExclusions(t *testing.T) {

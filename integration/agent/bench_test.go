@@ -180,21 +180,28 @@ func BenchmarkSpawnToInitialize(b *testing.B) {
 	}
 }
 
-// bigFile is a Go file of n lines.
-func bigFile(n int) string {
+// bigFile is a Go file of about n lines in functions of 12 lines, each
+// with a blank indented line where the benchmarks put the cursor (a natural
+// place for a completion; mid-line there would be none). blankLines lists
+// those lines.
+func bigFile(n int) (text string, blankLines []int) {
 	var sb strings.Builder
-	sb.WriteString("package big\n\nfunc f(input int) int {\n")
-	// Code lines alternate with blank indented lines, where the benchmarks
-	// put the cursor (a natural place for a completion, mid-line for none).
-	for i := 3; i < n-1; i++ {
-		if i%2 == 1 {
-			fmt.Fprintf(&sb, "\tv%d := compute(input, %d) // a typical line of code\n", i, i)
-		} else {
-			sb.WriteString("\t\n")
+	sb.WriteString("package big\n\n")
+	line := 2
+	for i := 0; line+12 <= n; i++ {
+		fmt.Fprintf(&sb, "// f%d computes a value.\nfunc f%d(input int) int {\n", i, i)
+		for j := 0; j < 4; j++ {
+			fmt.Fprintf(&sb, "\tv%d := compute(input, %d) // a typical line of code\n", j, i+j)
 		}
+		sb.WriteString("\t\n")
+		blankLines = append(blankLines, line+6)
+		for j := 4; j < 7; j++ {
+			fmt.Fprintf(&sb, "\tv%d := compute(input, %d)\n", j, i+j)
+		}
+		sb.WriteString("\treturn v6\n}\n\n")
+		line += 13
 	}
-	sb.WriteString("}\n")
-	return sb.String()
+	return sb.String(), blankLines
 }
 
 // complete asks p for a completion at pos and returns the round trip and
@@ -262,7 +269,7 @@ func BenchmarkMemoryAfterWork(b *testing.B) {
 				}
 				cancel()
 				c.Notify(context.Background(), "initialized", map[string]any{})
-				text := bigFile(200)
+				text, blanks := bigFile(200)
 				dir := b.TempDir()
 				uris := make([]string, 100)
 				for d := range uris {
@@ -271,11 +278,11 @@ func BenchmarkMemoryAfterWork(b *testing.B) {
 						"uri": uris[d], "languageId": "go", "version": 1, "text": text}})
 				}
 				opened := time.Now()
-				waitReady(b, c, p, uris[0], protocol.Position{Line: 4, Character: 1})
+				waitReady(b, c, p, uris[0], protocol.Position{Line: uint32(blanks[0]), Character: 1})
 				ready := time.Now()
 				var rtts []time.Duration
 				for k := 0; k < 200; k++ {
-					rtt, _ := complete(b, c, p, uris[k%100], protocol.Position{Line: uint32(4 + 2*(k%95)), Character: 1})
+					rtt, _ := complete(b, c, p, uris[k%100], protocol.Position{Line: uint32(blanks[k%len(blanks)]), Character: 1})
 					rtts = append(rtts, rtt)
 				}
 				b.Logf("%s: first completion after %v; 200 completions in %v (median round trip %v)",
@@ -295,7 +302,7 @@ func BenchmarkMemoryAfterWork(b *testing.B) {
 // requests, their debounce).
 func BenchmarkCompletionOverhead(b *testing.B) {
 	srv := newPeerServer(b)
-	text := bigFile(20000)
+	text, blanks := bigFile(20000)
 	for _, p := range peers(b) {
 		b.Run(p.name, func(b *testing.B) {
 			c, err := p.start(b, srv.URL)
@@ -312,12 +319,12 @@ func BenchmarkCompletionOverhead(b *testing.B) {
 			uri := "file:///bench/big.go"
 			c.Notify(ctx, "textDocument/didOpen", map[string]any{"textDocument": map[string]any{
 				"uri": uri, "languageId": "go", "version": 1, "text": text}})
-			waitReady(b, c, p, uri, protocol.Position{Line: 10, Character: 1})
+			waitReady(b, c, p, uri, protocol.Position{Line: uint32(blanks[0]), Character: 1})
 			var over []time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				// A new position every time: no cache hit.
-				pos := protocol.Position{Line: uint32(20 + 2*((i*7919)%9900)), Character: 1}
+				pos := protocol.Position{Line: uint32(blanks[(i*7919)%len(blanks)]), Character: 1}
 				_, before := srv.lastInside()
 				rtt, _ := complete(b, c, p, uri, pos)
 				inside, after := srv.lastInside()
