@@ -26,10 +26,11 @@ type ContextSource interface {
 // line boundaries where the budget allows. It keeps the latest text of each
 // document (the snapshots it is given are immutable, so this costs nothing).
 type WindowSource struct {
+	mu sync.RWMutex
+	// PrefixChars and SuffixChars are the default budgets (guarded by mu
+	// once the source is in use).
 	PrefixChars, SuffixChars int
-
-	mu   sync.RWMutex
-	docs map[string][]byte
+	docs                     map[string][]byte
 }
 
 // NewWindowSource returns a WindowSource with the given default budgets.
@@ -63,16 +64,16 @@ func (w *WindowSource) Close() error { return nil }
 func (w *WindowSource) Gather(ctx context.Context, req gather.Request) (gather.Result, error) {
 	w.mu.RLock()
 	text, ok := w.docs[req.URI]
-	w.mu.RUnlock()
-	if !ok {
-		return gather.Result{}, nil
-	}
 	pb, sb := req.PrefixBudget, req.SuffixBudget
 	if pb <= 0 {
 		pb = w.PrefixChars
 	}
 	if sb <= 0 {
 		sb = w.SuffixChars
+	}
+	w.mu.RUnlock()
+	if !ok {
+		return gather.Result{}, nil
 	}
 	p, s := windows(text, req.Offset, pb, sb)
 	return gather.Result{Prefix: p, Suffix: s}, nil
