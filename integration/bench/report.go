@@ -129,9 +129,9 @@ type row struct {
 
 var rows = []row{
 	{"spawn → initialize (ms)", func(s Summary) Num { return s.InitMs }, "%.0f", true},
-	{"latency p50 (ms)", func(s Summary) Num { return s.LatencyP50 }, "%.0f", true},
-	{"latency p95 (ms)", func(s Summary) Num { return s.LatencyP95 }, "%.0f", true},
-	{"latency p99 (ms)", func(s Summary) Num { return s.LatencyP99 }, "%.0f", true},
+	{"latency p50 (ms)", func(s Summary) Num { return s.LatencyP50 }, "%.1f", true},
+	{"latency p95 (ms)", func(s Summary) Num { return s.LatencyP95 }, "%.1f", true},
+	{"latency p99 (ms)", func(s Summary) Num { return s.LatencyP99 }, "%.1f", true},
 	{"server time per request p50 (ms)", func(s Summary) Num { return s.ServerP50 }, "%.0f", true},
 	{"keystrokes answered", func(s Summary) Num { return Num(s.Answered) }, "%.0f", true},
 	{"shown before next key", func(s Summary) Num { return Num(s.Shown) }, "%.0f", true},

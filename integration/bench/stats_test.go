@@ -137,7 +137,7 @@ func TestMarkdownAndSVG(t *testing.T) {
 		{Agent: "tabby", Method: methodCompletion, LatencyP50: 300, Latencies: []float64{300}, PromptReuse: 0.5},
 	}}
 	md := r.Markdown()
-	for _, want := range []string{"| figure | serval | tabby | tabby / serval |", "| latency p50 (ms) | 10 | 300 | 30.00× |", "| server prompt-cache reuse | n/a | 0.50 | |"} {
+	for _, want := range []string{"| figure | serval | tabby | tabby / serval |", "| latency p50 (ms) | 10.0 | 300.0 | 30.00× |", "| server prompt-cache reuse | n/a | 0.50 | |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
