@@ -300,7 +300,7 @@ func (g *Gatherer) allowedPath(path string) bool {
 		defer d.mu.Unlock()
 		return d.allowed
 	}
-	allowed, _ := g.rules(path)
+	allowed, _ := g.rules(path, false)
 	return allowed
 }
 

@@ -543,3 +543,41 @@ func TestDeclarationsRespectBudget(t *testing.T) {
 		t.Errorf("with a 130-byte context budget: %d declarations, %d bytes; want 1 within 65", len(small.Declarations), total)
 	}
 }
+
+// TestNestedIgnoreBeforeWalk opens a document that a nested .gitignore
+// ignores while the background walk is still busy with other folders: its
+// rules must be read at open, and its edits never become snippets.
+func TestNestedIgnoreBeforeWalk(t *testing.T) {
+	root := t.TempDir()
+	for i := range 300 {
+		writeFile(t, root, fmt.Sprintf("a%03d/f.go", i), fmt.Sprintf("package a%03d\n\nfunc F%d() {}\n", i, i))
+	}
+	writeFile(t, root, "zz/deep/.gitignore", "scratch.go\n")
+	scratch := writeFile(t, root, "zz/deep/scratch.go", "package deep\n")
+	g, err := New(Config{DisableGitDiff: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if err := g.AddWorkspaceFolder(context.Background(), root); err != nil {
+		t.Fatal(err)
+	}
+	g.DidOpen("file://"+scratch, scratch, "go", []byte("package deep\n"))
+	g.DidChange("file://"+scratch, nil, []byte("package deep\n\nfunc scratchWork() { ledgerPrivateScratch(customer) }\n"))
+	select {
+	case <-g.Ready():
+	case <-time.After(60 * time.Second):
+		t.Fatal("index not ready after 60s")
+	}
+	main := writeFile(t, root, "zz/deep/main.go", "")
+	uri, off := openAt(t, g, main, "go", "package deep\n\nfunc main() { ledgerPrivateScratch(customer<|>) }\n")
+	res := gather(t, g, uri, off)
+	for _, s := range append(res.ChangedSnippets, res.OpenedSnippets...) {
+		if strings.Contains(s.Body, "ledgerPrivateScratch") {
+			t.Errorf("a snippet from a file ignored by a nested .gitignore was sent: %+v", s)
+		}
+	}
+	if hasDecl(res.Declarations, "scratchWork") {
+		t.Error("a declaration from an ignored file was sent")
+	}
+}

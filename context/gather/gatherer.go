@@ -241,7 +241,7 @@ func (g *Gatherer) AddWorkspaceFolder(ctx context.Context, path string) error {
 	g.mu.Unlock()
 	// Documents opened before the folder was known get its ignore rules.
 	for _, d := range docs {
-		allowed, excluded := g.rules(d.path)
+		allowed, excluded := g.rules(d.path, true)
 		d.mu.Lock()
 		d.allowed, d.excluded = allowed, excluded
 		d.mu.Unlock()
@@ -284,8 +284,10 @@ func (g *Gatherer) isOpen(path string) bool {
 // rules decides whether a file may feed context (allowed) and whether it
 // matches an exclusion glob (excluded), by the innermost workspace folder
 // that holds it; a file outside every folder is judged by the exclusion
-// globs alone.
-func (g *Gatherer) rules(path string) (allowed, excluded bool) {
+// globs alone. With load set, the .gitignore files above path that the
+// background walk has not read yet are read first (disk I/O: document
+// events only, never Gather).
+func (g *Gatherer) rules(path string, load bool) (allowed, excluded bool) {
 	if path == "" {
 		return false, false
 	}
@@ -299,6 +301,15 @@ func (g *Gatherer) rules(path string) (allowed, excluded bool) {
 	g.mu.RUnlock()
 	if best != nil {
 		rel, _ := best.Rel(path)
+		if load {
+			if dir := filepath.ToSlash(filepath.Dir(rel)); dir != "." {
+				if err := best.Matcher().LoadParents(dir); err != nil {
+					return false, false // unknown rules: keep the file out
+				}
+			} else if err := best.Matcher().LoadParents(""); err != nil {
+				return false, false
+			}
+		}
 		excluded = best.Matcher().Excluded(rel)
 		return !excluded && !best.Matcher().Ignored(rel, false), excluded
 	}
@@ -325,7 +336,7 @@ func resolvePath(path string) string {
 func (g *Gatherer) DidOpen(uri, path, languageID string, text []byte) {
 	path = resolvePath(path)
 	d := &document{uri: uri, path: path, text: text, chunks: map[[2]int]recent.Chunk{}}
-	d.allowed, d.excluded = g.rules(path)
+	d.allowed, d.excluded = g.rules(path, true)
 	if lang, ok := syntax.LanguageFor(languageID, path); ok && !d.excluded {
 		doc, err := syntax.NewDocument(g.ctx, lang, text)
 		if err != nil {
@@ -354,8 +365,33 @@ func (g *Gatherer) DidOpen(uri, path, languageID string, text []byte) {
 	}
 	if d.allowed && path != "" {
 		g.tracker.Viewed(path, 0, 30)
+		g.indexAhead(path)
 	}
 	g.kickOverlays()
+}
+
+// indexAhead indexes the folder of a document just opened when the
+// background walk of its workspace folder is still running, so that the
+// declarations of its package are there for the first completions.
+func (g *Gatherer) indexAhead(path string) {
+	g.mu.RLock()
+	var ws *index.Workspace
+	for _, w := range g.workspaces {
+		if _, ok := w.ws.Rel(path); ok {
+			ws = w.ws
+			break
+		}
+	}
+	g.mu.RUnlock()
+	if ws == nil {
+		return
+	}
+	select {
+	case <-ws.Ready():
+		return
+	default:
+	}
+	g.spawn(func() { ws.IndexDir(g.ctx, filepath.Dir(path)) })
 }
 
 // DidChange applies the editor's edits to the document's tree (an

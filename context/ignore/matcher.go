@@ -85,6 +85,31 @@ func (m *Matcher) LoadDir(rel string) error {
 	return nil
 }
 
+// LoadParents reads the .gitignore of every directory from the root down
+// to rel (a directory) that has not been loaded yet, so that Ignored is
+// exact for rel's files even before a walk reached them.
+func (m *Matcher) LoadParents(rel string) error {
+	dirs := []string{""}
+	if rel != "" && rel != "." {
+		parts := strings.Split(rel, "/")
+		for i := range parts {
+			dirs = append(dirs, strings.Join(parts[:i+1], "/"))
+		}
+	}
+	for _, d := range dirs {
+		m.mu.RLock()
+		_, loaded := m.byDir[d]
+		m.mu.RUnlock()
+		if loaded {
+			continue
+		}
+		if err := m.LoadDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Excluded reports whether a segment of rel matches an exclusion glob.
 func (m *Matcher) Excluded(rel string) bool { return MatchExcluded(m.excludes, rel) }
 

@@ -315,6 +315,44 @@ func (w *Workspace) indexFile(ctx context.Context, p parsers, path string) {
 	w.ix.SetFile(path, lang.Name, decls)
 }
 
+// IndexDir indexes the allowed source files directly inside dir (not
+// below it) that the index does not hold yet: the folder of a document just
+// opened, ahead of the background walk, so that its package's declarations
+// are there for the first completions.
+func (w *Workspace) IndexDir(ctx context.Context, dir string) {
+	rel, ok := w.Rel(dir)
+	if !ok {
+		return
+	}
+	rel = relOrEmpty(rel)
+	if err := w.matcher.LoadParents(rel); err != nil {
+		w.logf("index: %v", err)
+		return
+	}
+	if rel != "" && (w.matcher.Ignored(rel, true) || w.matcher.Excluded(rel)) {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	p := newParsers()
+	defer p.close()
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return
+		}
+		if !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if r, ok := w.Rel(path); !ok || !w.wanted(r) || w.ix.HasFile(path) {
+			continue
+		}
+		w.indexFile(ctx, p, path)
+	}
+}
+
 // Reindex re-reads one file from disk (after the editor closed it).
 func (w *Workspace) Reindex(ctx context.Context, path string) {
 	rel, ok := w.Rel(path)

@@ -187,3 +187,31 @@ func TestOverlayWinsOverDisk(t *testing.T) {
 		t.Error("closing the document did not bring back the disk version")
 	}
 }
+
+// TestIndexDirAheadOfWalk indexes one folder of a workspace whose walk has
+// not run (its context is cancelled at once), honouring a nested
+// .gitignore the walk would have loaded.
+func TestIndexDirAheadOfWalk(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "pkg/.gitignore", "local.go\n")
+	writeFile(t, root, "pkg/a.go", "package pkg\nfunc Wanted() {}\n")
+	writeFile(t, root, "pkg/local.go", "package pkg\nfunc IgnoredByNested() {}\n")
+	writeFile(t, root, "pkg/sub/b.go", "package sub\nfunc Below() {}\n")
+	writeFile(t, root, "other/c.go", "package other\nfunc Elsewhere() {}\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ix := New()
+	w, err := Open(ctx, root, ix, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	<-w.Ready()
+	if files, _ := ix.Stats(); files != 0 {
+		t.Fatalf("the cancelled walk indexed %d files", files)
+	}
+	w.IndexDir(context.Background(), filepath.Join(w.Root(), "pkg"))
+	if got, want := names(ix), []string{"Wanted"}; !slices.Equal(got, want) {
+		t.Errorf("after IndexDir: %v, want %v", got, want)
+	}
+}
