@@ -44,6 +44,10 @@ apt_opts=(
 	-o "Dir::State::status=/dev/null"
 	-o "APT::Architecture=$(dpkg --print-architecture)"
 	-o "Acquire::Retries=3"
+	-o "Acquire::Languages=none"
+	-o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
+	-o "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false"
+	-o "Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false"
 )
 
 if ! apt-get "${apt_opts[@]}" update >"$work/update.log" 2>&1 || ! ls "$work"/lists/*_Packages* >/dev/null 2>&1; then
