@@ -21,6 +21,7 @@ test-context:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePatterns$$' -fuzztime $(CONTEXT_FUZZTIME) ./context/ignore
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDiff$$' -fuzztime $(CONTEXT_FUZZTIME) ./context/recent
 	$(GO) test -run '^$$' -fuzz '^FuzzGather$$' -fuzztime $(CONTEXT_FUZZTIME) ./context/gather
+	$(GO) test -run '^$$' -fuzz '^FuzzDidChange$$' -fuzztime $(CONTEXT_FUZZTIME) ./context/gather
 
 # rxjs ships its TypeScript sources in the npm package: a real multi-file
 # corpus for the TypeScript recall benchmark.

@@ -581,3 +581,29 @@ func TestNestedIgnoreBeforeWalk(t *testing.T) {
 		t.Error("a declaration from an ignored file was sent")
 	}
 }
+
+// FuzzDidChange sends arbitrary (also inconsistent) edits and texts: the
+// Gatherer must not crash, and its windows must come from the new text.
+func FuzzDidChange(f *testing.F) {
+	f.Add("package p\nfunc f() {}\n", "package p\nfunc g() {}\n", uint32(15), uint32(16), uint32(16), uint32(1), uint32(5))
+	f.Add("x", "", uint32(0), uint32(1), uint32(0), uint32(0), uint32(1))
+	f.Add("", "\x00\xff{", uint32(1<<31), uint32(1<<31), uint32(1<<32-1), uint32(7), uint32(3))
+	g, err := New(Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer g.Close()
+	f.Fuzz(func(t *testing.T, before, after string, start, oldEnd, newEnd, row, col uint32) {
+		g.DidOpen("f", "/f.go", "go", []byte(before))
+		g.DidChange("f", []Edit{{StartByte: start, OldEndByte: oldEnd, NewEndByte: newEnd,
+			StartPoint: Point{row, col}, OldEndPoint: Point{row, col + 1}, NewEndPoint: Point{row + 1, col}}}, []byte(after))
+		res, err := g.Gather(context.Background(), Request{URI: "f", Offset: len(after) / 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(after[len(after)/2:], res.Suffix) {
+			t.Fatalf("suffix %q is not the new text after the cursor", res.Suffix)
+		}
+		g.DidClose("f")
+	})
+}

@@ -44,12 +44,23 @@ func (d *Document) Tree() *sitter.Tree { return d.tree }
 
 // Update applies edits (in order, each in the coordinates of the text left by
 // the previous one) to the tree and reparses text, the full text after all
-// edits, reusing every unchanged subtree of the old tree.
+// edits, reusing every unchanged subtree of the old tree. Edits that do not
+// fit the old text or do not lead to text's length are rejected with an
+// error and leave the document unchanged; the caller then uses Replace.
 func (d *Document) Update(ctx context.Context, edits []sitter.EditInput, text []byte) error {
+	// The edits must chain from the old text's length to the new one's;
+	// an edit that does not would leave nodes outside the text.
+	n := uint64(len(d.text))
 	for _, e := range edits {
-		if e.StartIndex > e.OldEndIndex || e.StartIndex > e.NewEndIndex {
-			return fmt.Errorf("invalid edit %+v", e)
+		if e.StartIndex > e.OldEndIndex || e.StartIndex > e.NewEndIndex || uint64(e.OldEndIndex) > n {
+			return fmt.Errorf("invalid edit %+v for a %d-byte text", e, n)
 		}
+		n = n - uint64(e.OldEndIndex-e.StartIndex) + uint64(e.NewEndIndex-e.StartIndex)
+	}
+	if n != uint64(len(text)) {
+		return fmt.Errorf("edits lead to a %d-byte text, got %d bytes", n, len(text))
+	}
+	for _, e := range edits {
 		editTree(d.tree, e)
 	}
 	tree, err := d.parser.ParseCtx(ctx, d.tree, text)

@@ -128,9 +128,18 @@ func TestUpdateRejectsInvalidEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer doc.Close()
-	bad := sitter.EditInput{StartIndex: 5, OldEndIndex: 2, NewEndIndex: 5}
-	if err := doc.Update(context.Background(), []sitter.EditInput{bad}, []byte("package q\n")); err == nil {
-		t.Error("Update accepted an edit whose end is before its start")
+	for _, bad := range []sitter.EditInput{
+		{StartIndex: 5, OldEndIndex: 2, NewEndIndex: 5},  // end before start
+		{StartIndex: 8, OldEndIndex: 50, NewEndIndex: 9}, // past the old text
+		{StartIndex: 8, OldEndIndex: 9, NewEndIndex: 12}, // the new text would be 13 bytes
+		{StartIndex: 1 << 31, OldEndIndex: 1 << 31, NewEndIndex: 1<<32 - 1},
+	} {
+		if err := doc.Update(context.Background(), []sitter.EditInput{bad}, []byte("package q\n")); err == nil {
+			t.Errorf("Update accepted the edit %+v", bad)
+		}
+	}
+	if got := string(doc.Text()); got != "package p\n" {
+		t.Errorf("a rejected edit changed the text to %q", got)
 	}
 }
 

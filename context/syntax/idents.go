@@ -69,7 +69,7 @@ walk:
 			if tc.GoToFirstChildForByte(uint32(from)) >= 0 {
 				continue
 			}
-		} else if identifierTypes[n.Type()] {
+		} else if identifierTypes[n.Type()] && int(n.EndByte()) <= len(src) {
 			found = append(found, Ident{Name: n.Content(src), StartByte: n.StartByte(), Role: roleOf(n)})
 		}
 		for !tc.GoToNextSibling() {
