@@ -98,6 +98,7 @@ build_cuda() {
 	[[ -f $src/ggml/ggml.pc.in ]] || : >"$src/ggml/ggml.pc.in"
 	note "configuring ggml-cuda for sm_$CUDA_ARCH"
 	cmake -S "$src/ggml" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_CUDA_COMPILER="$(command -v nvcc)" \
 		-DGGML_CUDA=ON -DGGML_BACKEND_DL=ON -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=OFF \
 		-DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH" -DGGML_CUDA_FA="${DEVICE_CHECK_CUDA_FA:-OFF}" \
 		-DGGML_CUDA_NCCL=OFF -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF >"$WORK/cmake.log" 2>&1 ||
@@ -197,6 +198,10 @@ run() {
 		die "nvidia-smi not found: \`run\` needs a machine with an NVIDIA GPU and its driver (use \`compare cpu\` to measure the CPU alone)"
 	nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >&2 ||
 		die "nvidia-smi found no usable GPU"
+	# CUDA installs often leave nvcc off PATH.
+	if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then
+		export PATH=/usr/local/cuda/bin:$PATH
+	fi
 	need nvcc cmake make tar xz curl
 	[[ -f $DIR/ggml-src.tar.xz ]] || die "no $DIR/ggml-src.tar.xz: run \`integration/device-check.sh prepare\` first and carry .deps/device-check"
 	mkdir -p "$WORK"
