@@ -601,3 +601,24 @@ func TestGathererContextAndExclusions(t *testing.T) {
 		t.Fatalf("gathered request %+v", req.Segments)
 	}
 }
+
+func TestWindowSource(t *testing.T) {
+	w := NewWindowSource(6, 4)
+	ctx := context.Background()
+	if r, err := w.Gather(ctx, gather.Request{URI: "u"}); err != nil || r.Prefix != "" {
+		t.Fatalf("unknown document: %+v %v", r, err)
+	}
+	w.DidOpen("u", "/u", "go", []byte("ab\ncdefgh\nij"))
+	r, _ := w.Gather(ctx, gather.Request{URI: "u", Offset: 7})
+	if r.Prefix != "cdef" || r.Suffix != "gh\n" {
+		t.Fatalf("windows %q %q", r.Prefix, r.Suffix)
+	}
+	w.DidChange("u", nil, []byte("x"))
+	if r, _ = w.Gather(ctx, gather.Request{URI: "u", Offset: 99}); r.Prefix != "x" || r.Suffix != "" {
+		t.Fatalf("clamped offset: %+v", r)
+	}
+	w.DidClose("u")
+	if r, _ = w.Gather(ctx, gather.Request{URI: "u"}); r.Prefix != "" {
+		t.Fatal("closed document still served")
+	}
+}
