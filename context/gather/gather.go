@@ -110,18 +110,24 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 	defer cancel()
 	answers := make(chan answer, 3)
 	query := recent.Tokens(snap.queryText)
-	sources := []func() answer{
-		func() answer { return answer{kind: kindDecls, decls: g.declarations(snap, cb/2)} },
-		func() answer {
+	sources := map[string]func() answer{
+		"declarations": func() answer { return answer{kind: kindDecls, decls: g.declarations(snap, cb/2)} },
+		"changed": func() answer {
 			return answer{kind: kindChanged, snippets: g.snippets(sctx, query, g.changedChunks(snap.path), cb/4, g.cfg.MaxChanged)}
 		},
-		func() answer {
+		"opened": func() answer {
 			return answer{kind: kindOpened, snippets: g.snippets(sctx, query, g.openedChunks(snap.path), cb/4, g.cfg.MaxOpened)}
 		},
 	}
 	started := 0
-	for _, src := range sources {
-		if g.spawn(func() { answers <- src() }) { // buffered: a late answer never blocks
+	for name, src := range sources {
+		run := func() {
+			if g.beforeSource != nil {
+				g.beforeSource(name)
+			}
+			answers <- src() // buffered: a late answer never blocks
+		}
+		if g.spawn(run) {
 			started++
 		}
 	}

@@ -607,3 +607,36 @@ func FuzzDidChange(f *testing.F) {
 		g.DidClose("f")
 	})
 }
+
+// TestLateSourceIsDropped holds the declarations source back: Gather
+// answers at its source deadline with the windows and the other sources,
+// without the late one.
+func TestLateSourceIsDropped(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "lib.go", "package p\n\nfunc helper() {}\n")
+	g := newGatherer(t, root, Config{SourceTimeout: 30 * time.Millisecond})
+	release := make(chan struct{})
+	g.beforeSource = func(name string) {
+		if name == "declarations" {
+			<-release
+		}
+	}
+	defer close(release)
+	uri, off := openAt(t, g, filepath.Join(root, "main.go"), "go", "package p\n\nfunc f() {\n\thelper(<|>)\n}\n")
+	res, err := g.Gather(context.Background(), Request{URI: uri, Offset: off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Declarations) != 0 {
+		t.Errorf("the held-back source answered: %+v", res.Declarations)
+	}
+	if !strings.HasSuffix(res.Prefix, "helper(") {
+		t.Errorf("windows missing when a source is late: %q", res.Prefix)
+	}
+	// A caller whose own context is cancelled gets its error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := g.Gather(ctx, Request{URI: uri, Offset: off}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Gather with a cancelled context: %v, want context.Canceled", err)
+	}
+}

@@ -90,6 +90,9 @@ type Gatherer struct {
 	wg     sync.WaitGroup // background goroutines and in-flight sources
 
 	overlayKick chan struct{}
+	// beforeSource, when set (by tests), runs at the start of each context
+	// source with its name.
+	beforeSource func(name string)
 
 	mu         sync.RWMutex
 	docs       map[string]*document // by URI
