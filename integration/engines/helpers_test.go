@@ -53,7 +53,7 @@ func fastPoolConfig(t *testing.T) string {
 	p := filepath.Join(t.TempDir(), "serval.toml")
 	const cfg = `[pool]
 check_interval = "300ms"
-check_timeout = "2s"
+check_timeout = "5s"
 backoff = "200ms"
 max_backoff = "1s"
 `
