@@ -226,3 +226,31 @@ func TestOpenPassesTheAPIKeyAndPicksTheTemplate(t *testing.T) {
 		t.Errorf("unknown name got template %q", e.Template)
 	}
 }
+
+// A wrong API key leaves the upstream out of rotation with the upstream's
+// answer as the reason, and requests get ErrUnavailable naming it.
+func TestOpenWithAWrongAPIKey(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer right" {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"invalid token"}`))
+			return
+		}
+		w.Write([]byte(`{"data":[{"id":"m"}]}`))
+	}))
+	defer up.Close()
+	m, err := Open(context.Background(), "--model", []Spec{{Kind: OpenAI, BaseURL: up.URL + "/v1", Model: "m"}},
+		Options{Getenv: func(k string) string { return map[string]string{DefaultAPIKeyEnv: "wrong"}[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	u := m.Engine.Info().Upstreams[0]
+	if u.Healthy || !strings.Contains(u.LastError, "401") || !strings.Contains(u.LastError, "invalid token") {
+		t.Errorf("upstream %+v", u)
+	}
+	_, err = m.Engine.Complete(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil })
+	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "invalid token") {
+		t.Errorf("Complete: %v", err)
+	}
+}
