@@ -52,8 +52,8 @@ type serveConfig struct {
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
-	fs.Var(&c.models, "model", "completion model (default "+defaultModel+"): a GGUF file path or a registry name (downloaded into <data-dir>/models when missing), ollama:<name>, or openai:<base-url>#<model>; repeat for a pool of remote upstreams")
-	fs.Var(&c.chatModels, "chat-model", "chat model for /v1/chat/completions, in the forms of --model (none: chat answers 501)")
+	fs.Var(&c.models, "model", "completion model `spec` (default "+defaultModel+"): a GGUF file path or a registry name (downloaded into <data-dir>/models when missing), ollama:<name>, or openai:<base-url>#<model>; repeat for a pool of remote upstreams")
+	fs.Var(&c.chatModels, "chat-model", "chat model `spec` for /v1/chat/completions, in the forms of --model (none: chat answers 501)")
 	fs.StringVar(&c.configFile, "config", "", "TOML file with [[model.completion.upstream]] / [[model.chat.upstream]] lists and [pool] settings (see docs/engines.md)")
 	fs.StringVar(&c.ollamaURL, "ollama-url", "", "Ollama server for ollama: models (default $OLLAMA_HOST, else http://127.0.0.1:11434)")
 	fs.BoolVar(&c.ollamaPull, "ollama-pull", false, "pull an ollama: model Ollama does not have yet, with progress, instead of failing")
