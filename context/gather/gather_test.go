@@ -407,6 +407,15 @@ func TestGatherUnknownDocumentAndBadInput(t *testing.T) {
 	if err := g.AddWorkspaceFolder(context.Background(), filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("AddWorkspaceFolder accepted a missing folder")
 	}
+	dir := t.TempDir()
+	for range 2 {
+		if err := g.AddWorkspaceFolder(context.Background(), dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(g.workspaces); n != 1 {
+		t.Errorf("adding the same folder twice made %d workspaces", n)
+	}
 }
 
 func FuzzGather(f *testing.F) {
