@@ -208,14 +208,14 @@ func (g *Gatherer) logf(format string, args ...any) {
 // AddWorkspaceFolder starts indexing path in the background and watching
 // it; completions are served meanwhile with what is indexed so far.
 func (g *Gatherer) AddWorkspaceFolder(ctx context.Context, path string) error {
-	real := resolvePath(path)
+	root := resolvePath(path)
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
 		return errors.New("gatherer is closed")
 	}
 	for _, w := range g.workspaces {
-		if w.ws.Root() == real {
+		if w.ws.Root() == root {
 			g.mu.Unlock()
 			return nil // already indexed and watched
 		}
