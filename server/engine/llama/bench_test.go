@@ -2,6 +2,7 @@ package llama
 
 import (
 	"context"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -207,31 +208,32 @@ func bareComplete(lctx yz.Context, mem yz.Memory, vocab yz.Vocab, batch *yz.Batc
 	return n
 }
 
-// BenchmarkEngineVsBareYzma runs the same completions (the typing replay,
-// cache off) through the engine and through a bare yzma loop; the ratio of
-// their ns/op is the engine's overhead.
+// BenchmarkEngineVsBareYzma runs the same completions (the first 40
+// requests of the typing replay, cache off) through the engine and through a
+// bare yzma loop; the ratio of their ns/op is the engine's overhead.
 func BenchmarkEngineVsBareYzma(b *testing.B) {
-	prompts := typingReplay(b, "func", true, true)
-	threads := runtime.NumCPU()
-	b.Run("engine", func(b *testing.B) {
-		e := benchEngine(b, Config{NoPromptCache: true, Threads: threads})
-		for b.Loop() {
-			for _, p := range prompts {
-				if _, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: replayMaxTokens}, func(string) error { return nil }); err != nil {
-					b.Fatal(err)
+	prompts := typingReplay(b, "func", true, true)[:40]
+	for _, threads := range []int{1, runtime.NumCPU()} {
+		b.Run(fmt.Sprintf("threads=%d/engine", threads), func(b *testing.B) {
+			e := benchEngine(b, Config{NoPromptCache: true, Threads: threads})
+			for b.Loop() {
+				for _, p := range prompts {
+					if _, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: replayMaxTokens}, func(string) error { return nil }); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
-		}
-	})
-	b.Run("bare-yzma", func(b *testing.B) {
-		e := benchEngine(b, Config{Threads: threads}) // loads the libraries and the model
-		lctx, mem, batch, sampler := bareContext(b, e, threads, 1)
-		for b.Loop() {
-			for _, p := range prompts {
-				bareComplete(lctx, mem, e.vocab, &batch, sampler, p, replayMaxTokens)
+		})
+		b.Run(fmt.Sprintf("threads=%d/bare-yzma", threads), func(b *testing.B) {
+			e := benchEngine(b, Config{Threads: threads}) // loads the libraries and the model
+			lctx, mem, batch, sampler := bareContext(b, e, threads, 1)
+			for b.Loop() {
+				for _, p := range prompts {
+					bareComplete(lctx, mem, e.vocab, &batch, sampler, p, replayMaxTokens)
+				}
 			}
-		}
-	})
+		})
+	}
 }
 
 // bareContext makes a separate context on e's model.

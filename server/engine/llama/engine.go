@@ -72,14 +72,8 @@ type Engine struct {
 	mem   yz.Memory
 	batch yz.Batch
 
-	// aborting is read by llama.cpp's abort callback during a decode.
-	aborting atomic.Bool
-	aborts   atomic.Int64 // decodes stopped by the abort callback
-	// abortCheckHook, when set (by tests), runs at each abort check.
-	abortCheckHook func()
-	// decoding lists the jobs in the batch being decoded (worker-owned; the
-	// abort callback only reads it while a decode runs).
-	decoding []*job
+	// beforeDecode, when set (by tests), runs in the worker before each decode.
+	beforeDecode func()
 
 	// life is held for reading while the model is used outside the worker
 	// (tokenizing, chat templates) and for writing while Close frees it.
@@ -276,7 +270,6 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		yz.ModelFree(model)
 		return nil, fmt.Errorf("llama: %w", err)
 	}
-	yz.SetAbortCallback(e.lctx, e.shouldAbort)
 	e.batch = yz.BatchInit(int32(cfg.BatchSize), 0, 1)
 	for i := range cfg.Parallel {
 		e.slots = append(e.slots, &slot{seq: yz.SeqId(i), scratch: yz.SeqId(cfg.Parallel + i)})
@@ -529,7 +522,6 @@ func (e *Engine) Close() error {
 	for _, j := range queued {
 		j.finish(engine.Usage{PromptTokens: len(j.tokens), StopReason: "error"}, errClosed)
 	}
-	e.aborting.Store(true)
 	e.nudge()
 	<-e.workerDone
 	e.life.Lock()
@@ -539,24 +531,4 @@ func (e *Engine) Close() error {
 	yz.Free(e.lctx)
 	yz.ModelFree(e.model)
 	return nil
-}
-
-// shouldAbort is llama.cpp's abort callback: stop a decode when the engine
-// closes or every request in the batch has been cancelled.
-func (e *Engine) shouldAbort() bool {
-	if e.abortCheckHook != nil {
-		e.abortCheckHook()
-	}
-	if e.aborting.Load() {
-		return true
-	}
-	if len(e.decoding) == 0 {
-		return false
-	}
-	for _, j := range e.decoding {
-		if !j.cancelled.Load() && j.ctx.Err() == nil {
-			return false
-		}
-	}
-	return true
 }

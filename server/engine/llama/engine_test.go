@@ -240,25 +240,30 @@ func TestCancellationFreesTheSlot(t *testing.T) {
 }
 
 func TestCancelDuringPromptEvaluation(t *testing.T) {
-	// The request is cancelled from inside llama.cpp's abort check, that is,
-	// in the middle of decoding its 3000-token prompt: the decode stops, the
-	// request ends cancelled and the slot's cache stays consistent.
-	e := openTest(t, Config{BatchSize: 4096})
+	// A 3000-token prompt is evaluated in steps of 512 tokens; the request is
+	// cancelled during the second step: the slot is freed after that step,
+	// and its cache holds exactly the two evaluated chunks.
+	e := openTest(t, Config{BatchSize: 512})
 	long := "<|fim_prefix|>" + strings.Repeat("x := y + z // abc\n", 250) + "<|fim_suffix|><|fim_middle|>"
 	ctx, cancel := context.WithCancel(context.Background())
-	e.abortCheckHook = cancel
+	steps := 0
+	e.beforeDecode = func() {
+		if steps++; steps == 2 {
+			cancel()
+		}
+	}
 	u, err := e.Complete(ctx, engine.Request{Prompt: long, MaxTokens: 1 << 20}, func(string) error { return nil })
-	e.abortCheckHook = nil // the worker is idle: no decode reads it now
 	if !errors.Is(err, context.Canceled) || u.StopReason != "cancelled" || u.GeneratedTokens != 0 {
 		t.Fatalf("err %v, usage %+v", err, u)
 	}
-	if n := e.aborts.Load(); n != 1 {
-		t.Errorf("%d aborted decodes, want 1", n)
+	if steps != 2 || u.PromptTokens < 3*512 {
+		t.Fatalf("%d decode steps for a %d-token prompt, want the cancel to stop it after 2", steps, u.PromptTokens)
 	}
+	e.beforeDecode = nil // the worker is idle: Complete returned after its last step
 	text, _, u2 := complete(t, e, engine.Request{Prompt: long, MaxTokens: 8})
-	fresh, _, _ := complete(t, openTest(t, Config{BatchSize: 4096}), engine.Request{Prompt: long, MaxTokens: 8})
-	if text != fresh || u2.ReusedTokens != 0 || u2.EvaluatedTokens != u2.PromptTokens {
-		t.Errorf("after the cancel: %q (%+v), fresh engine %q", text, u2, fresh)
+	fresh, _, _ := complete(t, openTest(t, Config{}), engine.Request{Prompt: long, MaxTokens: 8})
+	if text != fresh || u2.ReusedTokens != 2*512 {
+		t.Errorf("after the cancel: %q (%+v), want 1024 tokens reused and the text of a fresh engine %q", text, u2, fresh)
 	}
 }
 

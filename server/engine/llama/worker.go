@@ -48,7 +48,6 @@ func (e *Engine) work() {
 // step advances every active slot by one decode.
 func (e *Engine) step(active []*slot, closed bool) {
 	e.batch.Clear()
-	e.decoding = e.decoding[:0]
 	budget := e.cfg.BatchSize
 	var inBatch []*slot
 
@@ -105,25 +104,26 @@ func (e *Engine) step(active []*slot, closed bool) {
 				budget -= n
 			}
 			inBatch = append(inBatch, s)
-			e.decoding = append(e.decoding, j)
 		}
 	}
 	if len(inBatch) == 0 {
 		return
 	}
 
+	// Cancellation is checked between decode steps (above), not inside a
+	// decode through llama.cpp's abort callback: that callback re-enters Go
+	// once per graph node, which made a 2-thread decode ~9× slower on a loaded
+	// machine (docs/engine.md). A step is at most BatchSize tokens.
+	if e.beforeDecode != nil {
+		e.beforeDecode()
+	}
 	rc, err := yz.Decode(e.lctx, e.batch)
-	e.decoding = e.decoding[:0]
 	if err != nil || rc != 0 {
 		// Drop whatever part of the batch reached the cache, so each
 		// slot's cached tokens describe its cache exactly again.
 		for _, s := range inBatch {
 			e.trimCache(s, len(s.cached))
 			e.dropSplice(s)
-		}
-		if rc == 2 { // aborted: the jobs were cancelled (or the engine is closing)
-			e.aborts.Add(1)
-			return // the next step releases them
 		}
 		if err == nil {
 			err = fmt.Errorf("llama_decode returned %d", rc)
