@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"path/filepath"
 	"sync"
 	"time"
@@ -297,33 +298,29 @@ func (g *Gatherer) isOpen(path string) bool {
 // globs alone. With load set, the .gitignore files above path that the
 // background walk has not read yet are read first (disk I/O: document
 // events only, never Gather).
-func (g *Gatherer) rules(path string, load bool) (allowed, excluded bool) {
-	if path == "" {
+func (g *Gatherer) rules(file string, load bool) (allowed, excluded bool) {
+	if file == "" {
 		return false, false
 	}
 	g.mu.RLock()
 	var best *index.Workspace
 	for _, w := range g.workspaces {
-		if _, ok := w.ws.Rel(path); ok && (best == nil || len(w.ws.Root()) > len(best.Root())) {
+		if _, ok := w.ws.Rel(file); ok && (best == nil || len(w.ws.Root()) > len(best.Root())) {
 			best = w.ws
 		}
 	}
 	g.mu.RUnlock()
 	if best != nil {
-		rel, _ := best.Rel(path)
+		rel, _ := best.Rel(file)
 		if load {
-			if dir := filepath.ToSlash(filepath.Dir(rel)); dir != "." {
-				if err := best.Matcher().LoadParents(dir); err != nil {
-					return false, false // unknown rules: keep the file out
-				}
-			} else if err := best.Matcher().LoadParents(""); err != nil {
-				return false, false
+			if err := best.Matcher().LoadParents(path.Dir(rel)); err != nil {
+				return false, false // unknown rules: keep the file out
 			}
 		}
 		excluded = best.Matcher().Excluded(rel)
 		return !excluded && !best.Matcher().Ignored(rel, false), excluded
 	}
-	excluded = ignore.MatchExcluded(g.cfg.Excludes, filepath.ToSlash(path))
+	excluded = ignore.MatchExcluded(g.cfg.Excludes, filepath.ToSlash(file))
 	return !excluded, excluded
 }
 
@@ -366,6 +363,9 @@ func (g *Gatherer) DidOpen(uri, path, languageID string, text []byte) {
 	}
 	old := g.docs[uri]
 	g.docs[uri] = d
+	if old != nil && g.byPath[old.path] == old {
+		delete(g.byPath, old.path)
+	}
 	if path != "" {
 		g.byPath[path] = d
 	}
