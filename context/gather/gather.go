@@ -14,6 +14,10 @@ import (
 	"github.com/servalhq/serval/server/api"
 )
 
+// minSnippetScore is the least Jaccard similarity a snippet needs: below
+// it, chunks share little more than boilerplate with the cursor's code.
+const minSnippetScore = 0.1
+
 // Lines around the cursor that identifiers (for declarations) and query
 // tokens (for snippets) are taken from.
 const (
@@ -181,6 +185,23 @@ func family(lang string) string {
 	return lang
 }
 
+// usable reports whether sym can be what an identifier at the cursor
+// refers to: a declaration of the same language family, not the one the
+// cursor is in, and for Go not from a _test.go file unless the cursor is in
+// one (non-test code cannot see test files).
+func usable(s snapshot, sym *index.Symbol, fam string) bool {
+	if family(sym.Language) != fam {
+		return false
+	}
+	if sym.Path == s.path && int(sym.StartRow) <= s.row && s.row <= int(sym.EndRow) {
+		return false
+	}
+	if sym.Language == "go" && strings.HasSuffix(sym.Path, "_test.go") && !strings.HasSuffix(s.path, "_test.go") {
+		return false
+	}
+	return true
+}
+
 // roleWeight says how much a definition of an identifier used this way
 // helps the model.
 var roleWeight = map[syntax.Role]float64{
@@ -215,11 +236,11 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 		syms := g.ix.Lookup(id.Name)
 		var kept []candidate
 		for _, sym := range syms {
-			if family(sym.Language) != fam {
+			if !usable(s, sym, fam) {
 				continue
 			}
-			if sym.Path == s.path && int(sym.StartRow) <= s.row && s.row <= int(sym.EndRow) {
-				continue // the declaration the cursor is in
+			if id.Role == syntax.RoleOther && sym.Kind == syntax.KindVariable && sym.Path != s.path {
+				continue // most likely a local of the same name
 			}
 			locality := 1.0
 			switch {
@@ -256,14 +277,14 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 	// names in this file it is a prefix of (an imported function).
 	if id := s.idents[0]; int(id.StartByte)+len(id.Name) == s.offset && len(id.Name) >= 3 {
 		for i, sym := range g.ix.LookupPrefix(dir, id.Name, 3) {
-			if family(sym.Language) == fam {
+			if usable(s, sym, fam) {
 				cands = append(cands, candidate{sym: sym, score: 2 * roleWeight[syntax.RoleCall] / float64(i+2)})
 			}
 		}
 		for i, name := range s.completions {
 			syms := g.ix.Lookup(name)
 			for _, sym := range syms {
-				if family(sym.Language) != fam || sym.Path == s.path && int(sym.StartRow) <= s.row && s.row <= int(sym.EndRow) {
+				if !usable(s, sym, fam) {
 					continue
 				}
 				score := 1.5 / float64(i+2) / math.Sqrt(float64(len(syms)))
@@ -419,7 +440,7 @@ func (g *Gatherer) snippets(ctx context.Context, query recent.TokenSet, chunks [
 	if len(query) == 0 || len(chunks) == 0 || ctx.Err() != nil {
 		return nil
 	}
-	ranked := recent.Rank(query, chunks, budget, 0.05)
+	ranked := recent.Rank(query, chunks, budget, minSnippetScore)
 	out := make([]api.Snippet, 0, min(len(ranked), maxN))
 	for _, s := range ranked {
 		if len(out) == maxN {

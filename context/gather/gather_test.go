@@ -649,3 +649,22 @@ func TestLateSourceIsDropped(t *testing.T) {
 		t.Errorf("Gather with a cancelled context: %v, want context.Canceled", err)
 	}
 }
+
+// TestGoVisibilityRules: non-test Go code does not see _test.go files, and
+// a plain variable use does not pull in a package variable of another file
+// (it is most likely a local).
+func TestGoVisibilityRules(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "helpers_test.go", "package p\n\nfunc newFixture() int { return 1 }\n\nvar buf []byte\n")
+	writeFile(t, root, "lib.go", "package p\n\nfunc newFixtureReal() int { return 2 }\n")
+	g := newGatherer(t, root, Config{})
+	uri, off := openAt(t, g, filepath.Join(root, "main.go"), "go", "package p\n\nfunc f() {\n\tbuf := 1\n\t_ = buf\n\tnewFixture(<|>)\n}\n")
+	res := gather(t, g, uri, off)
+	if hasDecl(res.Declarations, "func newFixture()") || hasDecl(res.Declarations, "var buf") {
+		t.Errorf("non-test code got test-file or variable declarations: %+v", res.Declarations)
+	}
+	test, toff := openAt(t, g, filepath.Join(root, "main_test.go"), "go", "package p\n\nfunc TestF() {\n\tnewFixture(<|>)\n}\n")
+	if res := gather(t, g, test, toff); !hasDecl(res.Declarations, "func newFixture()") {
+		t.Errorf("a test file did not get its package's test helper: %+v", res.Declarations)
+	}
+}
