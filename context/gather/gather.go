@@ -451,19 +451,51 @@ func (g *Gatherer) snippets(ctx context.Context, query recent.TokenSet, chunks [
 	return out
 }
 
+// Where namesWithPrefix looks: the top of the file (imports) and the code
+// around the cursor, so that its cost does not grow with the file.
+const (
+	namesHead   = 16 << 10
+	namesBefore = 32 << 10
+	namesAfter  = 16 << 10
+)
+
 // namesWithPrefix returns up to limit distinct identifiers of text, other
 // than the one at skip, that start with prefix and are longer than it,
-// nearest to skip first.
+// nearest to skip first. It reads the top of the text and the region
+// around skip.
 func namesWithPrefix(text []byte, prefix string, skip, limit int) []string {
-	type hit struct {
-		name string
-		dist int
-	}
-	var hits []hit
+	var hits []nameHit
 	seen := map[string]int{} // name -> index in hits
 	p := []byte(prefix)
-	for i := 0; i < len(text); {
-		j := bytes.Index(text[i:], p)
+	regions := [][2]int{{0, min(len(text), namesHead)}}
+	if from := max(namesHead, skip-namesBefore); from < len(text) {
+		regions = append(regions, [2]int{from, min(len(text), skip+namesAfter)})
+	}
+	for _, r := range regions {
+		hits = scanNames(text, r[0], r[1], p, skip, hits, seen)
+	}
+	sort.Slice(hits, func(a, b int) bool { return hits[a].dist < hits[b].dist })
+	out := make([]string, 0, min(limit, len(hits)))
+	for _, h := range hits {
+		if len(out) == limit {
+			break
+		}
+		out = append(out, h.name)
+	}
+	return out
+}
+
+// nameHit is a name found by namesWithPrefix and its nearest distance
+// from the cursor.
+type nameHit struct {
+	name string
+	dist int
+}
+
+// scanNames appends the identifiers starting with p in text[from:to].
+func scanNames(text []byte, from, to int, p []byte, skip int, hits []nameHit, seen map[string]int) []nameHit {
+	for i := from; i < to; {
+		j := bytes.Index(text[i:to], p)
 		if j < 0 {
 			break
 		}
@@ -489,17 +521,9 @@ func namesWithPrefix(text []byte, prefix string, skip, limit int) []string {
 			continue
 		}
 		seen[name] = len(hits)
-		hits = append(hits, hit{name, dist})
+		hits = append(hits, nameHit{name, dist})
 	}
-	sort.Slice(hits, func(a, b int) bool { return hits[a].dist < hits[b].dist })
-	out := make([]string, 0, min(limit, len(hits)))
-	for _, h := range hits {
-		if len(out) == limit {
-			break
-		}
-		out = append(out, h.name)
-	}
-	return out
+	return hits
 }
 
 func isIdentByte(c byte) bool {
