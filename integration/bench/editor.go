@@ -100,10 +100,17 @@ func Play(ctx context.Context, agent Agent, traces []Trace, cfg RunConfig) (*Age
 	}
 	defer stderr.Close()
 
-	program := agent.Command[0]
+	var lspLog *os.File
+	if cfg.LSPLog {
+		if lspLog, err = os.Create(filepath.Join(dir, "lsp.log")); err != nil {
+			return nil, err
+		}
+		defer lspLog.Close()
+	}
+
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(runCtx, program, agent.Command[1:]...)
+	cmd := exec.CommandContext(runCtx, agent.Command[0], agent.Command[1:]...)
 	// The agent runs in the bench's directory (relative paths in its command
 	// keep their meaning); its workspace comes as rootUri.
 	cmd.Env = append(os.Environ(), "HOME="+home, "SERVAL_ENDPOINT="+cfg.Endpoint, "SERVAL_TOKEN="+cfg.Token)
@@ -122,13 +129,8 @@ func Play(ctx context.Context, agent Agent, traces []Trace, cfg RunConfig) (*Age
 		return nil, fmt.Errorf("start %s: %w", agent.Name, err)
 	}
 	c := newConn(stdin, nil)
-	if cfg.LSPLog {
-		f, err := os.Create(filepath.Join(dir, "lsp.log"))
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		c.log = f
+	if lspLog != nil {
+		c.log = lspLog
 	}
 	readDone := make(chan error, 1)
 	go func() { readDone <- c.readLoop(stdout) }()
