@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/servalhq/serval/integration/testsupport/servaltest"
+	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/store"
 )
 
 // goFile is the file every scenario edits: the cursor goes to the end of
@@ -148,7 +150,57 @@ func insertAt(lines []string, row, col int, text string) []string {
 	return strings.Split(joined[:off]+text+joined[off:], "\n")
 }
 
+// eventCounts counts the completion events the server stored, by type
+// ("view", "select") and, for partial accepts, type and select kind ("select:line").
+func eventCounts(t *testing.T, dataDir string) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, dataDir)
+	if err != nil {
+		t.Fatalf("open the server's store: %v", err)
+	}
+	defer st.Close()
+	events, err := st.Events(ctx, 100000)
+	if err != nil {
+		t.Fatalf("read events: %v", err)
+	}
+	counts := map[string]int{}
+	for _, e := range events {
+		key := e.Type
+		if e.SelectKind != "" {
+			key += ":" + e.SelectKind
+		}
+		counts[key]++
+	}
+	return counts
+}
+
+// waitEvents waits (bounded) until the server has stored at least want[k]
+// more events of each kind than before: the agent posts them in the background.
+func waitEvents(t *testing.T, dataDir string, before, want map[string]int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		now := eventCounts(t, dataDir)
+		missing := []string{}
+		for k, n := range want {
+			if now[k]-before[k] < n {
+				missing = append(missing, fmt.Sprintf("%s: %d new, want %d", k, now[k]-before[k], n))
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not get the editor's reports through the agent: %s", strings.Join(missing, "; "))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func runHeadless(t *testing.T, b nvimBuild, mode string, srv *servaltest.Server, agent string) {
+	eventsBefore := eventCounts(t, srv.DataDir)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "main.go")
 	if err := os.WriteFile(file, []byte(goFile), 0o644); err != nil {
@@ -261,6 +313,15 @@ func runHeadless(t *testing.T, b nvimBuild, mode string, srv *servaltest.Server,
 	if string(disk) != strings.Join(r.After, "\n")+"\n" {
 		t.Errorf("file on disk after :w:\n%q\nwant\n%q", disk, strings.Join(r.After, "\n")+"\n")
 	}
+
+	// Shown, partly accepted and accepted reached the server as events.
+	wantEvents := map[string]int{api.EventSelect: 1}
+	if b.version != "0.12.4" {
+		// The built-in client of 0.12 sends no didShowCompletion and has no partial accept.
+		wantEvents[api.EventView] = 1
+		wantEvents[api.EventSelect+":line"] = 1
+	}
+	waitEvents(t, srv.DataDir, eventsBefore, wantEvents)
 }
 
 func TestHeadless(t *testing.T) {
