@@ -200,6 +200,21 @@ func TestTypedAhead(t *testing.T) {
 	}
 }
 
+func TestTypedAheadOverAutoClosedBracket(t *testing.T) {
+	text := []byte("x := \ny")
+	s := newSuggestion("id", text, 5, []cachedItem{{Text: "foo(a, b)"}, {Text: "foo(a\n)"}})
+	// The user types "foo(" and the editor inserts ")" after the cursor.
+	typed := []byte("x := foo()\ny")
+	rest, _, ok := s.continueAt(typed, 9)
+	if !ok || len(rest) != 1 || rest[0].Text != "a, b)" || rest[0].ReplaceSuffixLen != 1 {
+		t.Fatalf("after an auto-closed bracket: %v %+v", ok, rest)
+	}
+	// A closer the rest of the suggestion does not write again is no match.
+	if _, _, ok := s.continueAt([]byte("x := foo(]\ny"), 9); ok {
+		t.Fatal("matched with an unrelated closer after the cursor")
+	}
+}
+
 func TestWindows(t *testing.T) {
 	text := []byte("line1\nline2\nline3 😀 cursor| after\nline5\nline6\n")
 	off := strings.Index(string(text), "|")

@@ -124,7 +124,10 @@ func newSuggestion(id string, text []byte, offset int, items []cachedItem) *sugg
 
 // continueAt returns what is left of the suggestion when the document is
 // the one it was made for plus characters typed at its cursor that match the
-// start of at least one item. typed is the text typed since.
+// start of at least one item. typed is the text typed since. Typing an
+// opening bracket or quote along the suggestion usually makes the editor
+// insert its closer after the cursor; when the rest of the suggestion writes
+// that closer again on its first line, the item's range covers it.
 func (s *suggestion) continueAt(text []byte, offset int) (rest []cachedItem, typed string, ok bool) {
 	if offset < s.offset || offset-s.offset > maxTypedAhead || offset > len(text) {
 		return nil, "", false
@@ -132,17 +135,51 @@ func (s *suggestion) continueAt(text []byte, offset int) (rest []cachedItem, typ
 	if s.offset < len(s.prefixTail) || string(text[s.offset-len(s.prefixTail):s.offset]) != s.prefixTail {
 		return nil, "", false
 	}
-	if len(text)-offset < len(s.suffixHead) || string(text[offset:offset+len(s.suffixHead)]) != s.suffixHead {
-		return nil, "", false
-	}
-	if len(s.suffixHead) < anchorLen && len(text)-offset != len(s.suffixHead) {
-		return nil, "", false // the document's end moved
-	}
-	typed = string(text[s.offset:offset])
-	for _, it := range s.items {
-		if len(it.Text) > len(typed) && strings.HasPrefix(it.Text, typed) {
-			rest = append(rest, cachedItem{Text: it.Text[len(typed):], ReplaceSuffixLen: it.ReplaceSuffixLen, Choice: it.Choice})
+	closers := -1
+	for k := 0; k <= maxAutoClosers && offset+k <= len(text); k++ {
+		if k > 0 && !isAutoCloser(text[offset+k-1]) {
+			break
+		}
+		if s.suffixAt(text, offset+k) {
+			closers = k
+			break
 		}
 	}
+	if closers < 0 {
+		return nil, "", false
+	}
+	inserted := string(text[offset : offset+closers])
+	typed = string(text[s.offset:offset])
+	for _, it := range s.items {
+		if len(it.Text) <= len(typed) || !strings.HasPrefix(it.Text, typed) {
+			continue
+		}
+		r := it.Text[len(typed):]
+		firstLine, _, _ := strings.Cut(r, "\n")
+		if closers > 0 && !strings.Contains(firstLine, inserted) {
+			continue // the closer the editor added would be left over
+		}
+		rest = append(rest, cachedItem{Text: r, ReplaceSuffixLen: it.ReplaceSuffixLen + closers, Choice: it.Choice})
+	}
 	return rest, typed, len(rest) > 0
+}
+
+// maxAutoClosers bounds the closers an editor inserts for one keystroke.
+const maxAutoClosers = 2
+
+func isAutoCloser(c byte) bool {
+	switch c {
+	case ')', ']', '}', '"', '\'', '`':
+		return true
+	}
+	return false
+}
+
+// suffixAt reports whether the text from at on is the suggestion's suffix.
+func (s *suggestion) suffixAt(text []byte, at int) bool {
+	if len(text)-at < len(s.suffixHead) || string(text[at:at+len(s.suffixHead)]) != s.suffixHead {
+		return false
+	}
+	// A suffix shorter than the anchor reached the document's end; it must still.
+	return len(s.suffixHead) == anchorLen || len(text)-at == len(s.suffixHead)
 }
