@@ -12,7 +12,7 @@ local M = {}
 function M.default_config(opts)
   local config = require('serval').lsp_config(opts)
   config.name = nil
-  config.filetypes = config.filetypes or {}
+  -- filetypes stays nil unless set: lspconfig then starts it for any file.
   config.single_file_support = true
   config.root_dir = function(fname)
     local git = vim.fn.finddir('.git', vim.fn.fnamemodify(fname, ':p:h') .. ';')
