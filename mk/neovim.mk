@@ -28,7 +28,7 @@ neovim-deps:
 	done
 
 test-neovim: build neovim-deps
-	SERVAL_BIN_DIR=$(BIN) SERVAL_NVIM_CACHE=$(NVIM_CACHE) SERVAL_NEOVIM_TESTS=1 \
+	$(TEST_ENV) SERVAL_NVIM_CACHE=$(NVIM_CACHE) SERVAL_NEOVIM_TESTS=1 \
 		$(GO) test -count=1 -timeout 10m -v ./integration/neovim/...
 
 TEST_TARGETS += test-neovim
