@@ -90,6 +90,7 @@ type Agent struct {
 	httpc    *http.Client
 	ua       string
 
+	cfgMu  sync.Mutex // serializes configuration changes
 	cfg    atomic.Pointer[Config]
 	client atomic.Pointer[api.Client]
 
@@ -218,8 +219,17 @@ func (a *Agent) Status() Status { return a.status.get() }
 func (a *Agent) Config() Config { return *a.cfg.Load() }
 
 // SetConfigLayer replaces one configuration layer and applies the result.
+// A layer that makes the configuration unusable is rejected and the previous
+// one kept.
 func (a *Agent) SetConfigLayer(layer ConfigLayer, c Config) error {
-	return a.apply(a.cfgStack.Set(layer, c))
+	a.cfgMu.Lock()
+	defer a.cfgMu.Unlock()
+	prev := a.cfgStack.Layer(layer)
+	if err := a.apply(a.cfgStack.Set(layer, c)); err != nil {
+		a.cfgStack.Set(layer, prev)
+		return err
+	}
+	return nil
 }
 
 // apply switches to a new effective configuration.

@@ -73,6 +73,24 @@ maxPrefixChars = 100
 	}
 }
 
+func TestBadConfigLayerIsRejected(t *testing.T) {
+	srv := newTestServer(t, "x")
+	a := newTestAgent(t, srv.URL, Config{})
+	if err := a.SetConfigLayer(LayerInitOptions, Config{Server: ServerConfig{Endpoint: "not a url"}}); err == nil {
+		t.Fatal("a bad endpoint was accepted")
+	}
+	if err := a.SetConfigLayer(LayerClient, Config{Completion: CompletionConfig{Debounce: DebounceConfig{Mode: "sometimes"}}}); err == nil {
+		t.Fatal("a bad debounce mode was accepted")
+	}
+	// The bad layers are gone: a good change still applies.
+	if err := a.SetConfigLayer(LayerClient, Config{Server: ServerConfig{Token: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	if c := a.Config(); c.Server.Endpoint != srv.URL || c.Server.Token != "t" {
+		t.Fatalf("config %+v", c.Server)
+	}
+}
+
 func TestWatchConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "agent.toml")

@@ -195,6 +195,13 @@ func (s *ConfigStack) Set(layer ConfigLayer, c Config) Config {
 	return s.effectiveLocked()
 }
 
+// Layer returns one layer as last set.
+func (s *ConfigStack) Layer(layer ConfigLayer) Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.layers[layer]
+}
+
 // Effective merges the layers.
 func (s *ConfigStack) Effective() Config {
 	s.mu.Lock()
