@@ -5,26 +5,20 @@
 #                       against the oracle, a perfect model that measures the agents alone (out/oracle)
 #   make bench-agents BENCH_TRACES='--go-traces 6 --python-traces 6'   a longer run
 
-TABBY_DIR := $(ROOT)/.cache/tabby
-TABBY_AGENT := $(TABBY_DIR)/node_modules/tabby-agent/dist/cli.js
+# tabby-agent@1.5.0 comes from mk/server.mk's `tabby-agent` target (.cache/npm-tabby).
 BENCH_MODEL := $(ROOT)/.cache/bench/test-model.gguf
 BENCH_OUT ?= $(ROOT)/integration/bench/out
 BENCH_ARGS ?=
 BENCH_TRACES ?= --go-traces 2 --python-traces 2 --seed 1
-BENCH_AGENTS = --agent serval=$(BIN)/serval-agent --agent 'tabby=node $(TABBY_AGENT) --lsp --stdio'
+BENCH_AGENTS = --agent serval=$(BIN)/serval-agent --agent 'tabby=node $(TABBY_AGENT_CLI) --lsp --stdio'
 
 .PHONY: bench-agents bench-tools
-
-$(TABBY_AGENT):
-	@command -v npm >/dev/null || { echo "npm is needed for tabby-agent (apt-get install npm)"; exit 1; }
-	mkdir -p $(TABBY_DIR)
-	cd $(TABBY_DIR) && npm install --no-audit --no-fund --loglevel=error tabby-agent@1.5.0
 
 $(BENCH_MODEL):
 	mkdir -p $(dir $@)
 	$(GO) run ./integration/cmd/serval-testmodel -o $@
 
-bench-tools: build $(TABBY_AGENT) $(BENCH_MODEL)
+bench-tools: build tabby-agent $(BENCH_MODEL)
 	$(GO) build -o $(BIN)/serval-bench ./integration/bench/cmd/serval-bench
 
 bench-agents: bench-tools

@@ -3,7 +3,7 @@
 //
 //	serval-bench --serval bin/serval --model model.gguf \
 //	    --agent serval=bin/serval-agent \
-//	    --agent 'tabby=node .cache/tabby/node_modules/tabby-agent/dist/cli.js --lsp --stdio'
+//	    --agent 'tabby=node .cache/npm-tabby/node_modules/tabby-agent/dist/cli.js --lsp --stdio'
 //
 // or, against a server already running: --server URL --token TOKEN.
 // Every agent talks to the server through the bench's counting proxy and
