@@ -121,6 +121,7 @@ type report struct {
 	Steps          []string `json:"steps"`
 	Error          string   `json:"error"`
 	Statusline     string   `json:"statusline"`
+	StatusCommand  string   `json:"status_command"`
 	StatuslineOff  string   `json:"statusline_off"`
 	Ghost          string   `json:"ghost"`
 	GhostPos       string   `json:"ghost_pos"`
@@ -268,6 +269,9 @@ func runHeadless(t *testing.T, b nvimBuild, mode string, srv *servaltest.Server,
 		}
 	}
 	t.Logf("Neovim %s: ghost %q, %d candidates on the explicit trigger (cycling changed the text: %v)", b.version, r.Ghost, r.Candidates, r.CycledChanged)
+	if !strings.Contains(r.StatusCommand, "serval: ready") || !strings.Contains(r.StatusCommand, agent) {
+		t.Errorf(":ServalStatus says %q, want the ready state and the agent command", r.StatusCommand)
+	}
 	if r.Statusline != "Serval: ready" || r.StatuslineOff != "Serval: off" {
 		t.Errorf("statusline %q / %q, want Serval: ready / Serval: off", r.Statusline, r.StatuslineOff)
 	}

@@ -135,6 +135,7 @@ local function scenario()
     return serval.status() == 'ready'
   end)
   report.statusline = serval.statusline()
+  report.status_command = vim.fn.execute('ServalStatus')
   step('ready')
 
   local line = tonumber(vim.env.SERVAL_TEST_LINE or '1')
