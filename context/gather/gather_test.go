@@ -395,6 +395,15 @@ func TestGatherUnknownDocumentAndBadInput(t *testing.T) {
 	if err != nil || res.Prefix != "line one\nline two\n" {
 		t.Errorf("offset past the end: %+v, %v", res, err)
 	}
+	// A huge document gets plain windows, no tree.
+	huge := "package p\n" + strings.Repeat("var x = 1\n", maxTreeBytes/10+1)
+	g.DidOpen("h", "/h.go", "go", []byte(huge))
+	if g.docs["h"].doc != nil {
+		t.Error("a document over maxTreeBytes was parsed")
+	}
+	if res := gather(t, g, "h", 15); res.Prefix != "package p\nvar x" {
+		t.Errorf("huge document prefix = %q", res.Prefix)
+	}
 	// An edit that does not fit the text is survived by a full reparse.
 	g.DidOpen("v", "/v.go", "go", []byte("package p\n"))
 	g.DidChange("v", []Edit{{StartByte: 50, OldEndByte: 10, NewEndByte: 1}}, []byte("package q\n"))

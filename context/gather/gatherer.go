@@ -339,12 +339,17 @@ func resolvePath(path string) string {
 	return path
 }
 
+// maxTreeBytes is the largest document that gets a syntax tree.
+const maxTreeBytes = 2 << 20
+
 // DidOpen starts tracking a document with the editor's text.
 func (g *Gatherer) DidOpen(uri, path, languageID string, text []byte) {
 	path = resolvePath(path)
 	d := &document{uri: uri, path: path, text: text, chunks: map[[2]int]recent.Chunk{}}
 	d.allowed, d.excluded = g.rules(path, true)
-	if lang, ok := syntax.LanguageFor(languageID, path); ok && !d.excluded {
+	// A very large document (a bundle, generated data) gets plain windows:
+	// parsing it would hold up the editor's messages.
+	if lang, ok := syntax.LanguageFor(languageID, path); ok && !d.excluded && len(text) <= maxTreeBytes {
 		doc, err := syntax.NewDocument(g.ctx, lang, text)
 		if err != nil {
 			g.logf("gather: open %s: %v", uri, err)
