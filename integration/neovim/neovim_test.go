@@ -389,6 +389,52 @@ var spaces = regexp.MustCompile(`\s+`)
 
 func normalize(s string) string { return strings.TrimSpace(spaces.ReplaceAllString(s, " ")) }
 
+// TestWrongTokenShowsUnauthorized: the agent's status for a rejected token
+// reaches the statusline and :ServalStatus, with the agent's advice.
+func TestWrongTokenShowsUnauthorized(t *testing.T) {
+	requireEnabled(t)
+	b := builds(t)[0] // 0.7.2: the oldest API path
+	b.check(t)
+	srv := startServer(t)
+	agent := agentBinary(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(file, []byte(goFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "report.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, b.path, "--headless", "-u", "NONE", "-i", "NONE",
+		"-c", "luafile "+filepath.Join(repoRoot(t), "integration", "neovim", "testdata", "headless.lua"), file)
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_STATE_HOME="+filepath.Join(dir, "state"),
+		"SERVAL_NVIM_PLUGIN="+filepath.Join(repoRoot(t), "clients", "neovim"), "SERVAL_AGENT="+agent,
+		"SERVAL_TEST_OUT="+out, "SERVAL_TEST_MODE=setup", fmt.Sprintf("SERVAL_TEST_LINE=%d", typeLine),
+		"SERVAL_TEST_ENDPOINT="+srv.URL, "SERVAL_TEST_TOKEN=not-a-token", "SERVAL_ENDPOINT=", "SERVAL_TOKEN=",
+		"SERVAL_TEST_EXPECT_STATUS=unauthorized")
+	cmd.WaitDelay = 5 * time.Second
+	if outText, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nvim: %v\n%s", err, outText)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Error != "" {
+		t.Fatalf("scenario failed after %v: %s", r.Steps, r.Error)
+	}
+	if r.Statusline != "Serval: unauthorized" {
+		t.Errorf("statusline %q, want Serval: unauthorized", r.Statusline)
+	}
+	if !strings.Contains(r.StatusCommand, "serval: unauthorized") || !strings.Contains(r.StatusCommand, "token") {
+		t.Errorf(":ServalStatus says %q, want the state and the agent's advice about the token", r.StatusCommand)
+	}
+}
+
 // TestTmuxPersonLike types into the real terminal UI: keys through tmux,
 // ghost text read off the screen, Tab, :wq, and the file checked on disk.
 func TestTmuxPersonLike(t *testing.T) {

@@ -131,6 +131,19 @@ local function scenario()
     return #require('serval.compat').clients(0, 'serval') > 0
   end)
   step('attached')
+  local expect = vim.env.SERVAL_TEST_EXPECT_STATUS
+  if expect then
+    -- A status other than ready (a wrong token): it reaches the statusline.
+    vim.api.nvim_win_set_cursor(0, { tonumber(vim.env.SERVAL_TEST_LINE or '1'), 0 })
+    vim.api.nvim_input('A')
+    type_text('x') -- a request, in case the agent learns it only from one
+    wait_for('serval/status ' .. expect, 15000, function() return serval.status() == expect end)
+    report.statusline = serval.statusline()
+    report.status_command = vim.fn.execute('ServalStatus')
+    step('status')
+    vim.api.nvim_input('<Esc>')
+    return
+  end
   wait_for('serval/status ready', 15000, function()
     return serval.status() == 'ready'
   end)
