@@ -25,9 +25,6 @@ type conn struct {
 	pending map[int64]chan response // guarded by mu
 	closed  error                   // guarded by mu; set when the read loop ends
 
-	// onNotify receives server notifications (serval/status, window/logMessage).
-	onNotify func(method string, params json.RawMessage)
-
 	// log, when set, gets every message in both directions (--lsp-log).
 	log   io.Writer
 	logMu sync.Mutex
@@ -65,8 +62,8 @@ type wireMessage struct {
 	Error   *rpcError        `json:"error,omitempty"`
 }
 
-func newConn(w io.Writer, onNotify func(string, json.RawMessage)) *conn {
-	return &conn{w: w, pending: map[int64]chan response{}, onNotify: onNotify, start: time.Now()}
+func newConn(w io.Writer) *conn {
+	return &conn{w: w, pending: map[int64]chan response{}, start: time.Now()}
 }
 
 // readLoop reads messages until r fails; it owns r. It returns the error
@@ -97,9 +94,7 @@ func (c *conn) readLoop(r io.Reader) error {
 			// client/registerCapability, ...): the editor says "nothing".
 			c.reply(*m.ID, m.Method)
 		case m.Method != "":
-			if c.onNotify != nil {
-				c.onNotify(m.Method, m.Params)
-			}
+			// Notifications (serval/status, window/logMessage): the bench measures, it does not show.
 		case m.ID != nil:
 			id, err := strconv.ParseInt(string(*m.ID), 10, 64)
 			if err != nil {

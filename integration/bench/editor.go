@@ -45,7 +45,6 @@ type KeyResult struct {
 	NextGap   time.Duration `json:"-"` // time until the next key (Settle after the last)
 	Paused    bool          `json:"paused"`
 	Answered  bool          `json:"answered"` // a non-empty suggestion came back
-	Latency   time.Duration `json:"-"`
 	LatencyMs float64       `json:"latency_ms,omitempty"`
 	Shown     bool          `json:"shown"` // ... and before the next key
 	FromCache bool          `json:"from_cache"`
@@ -64,8 +63,7 @@ type AgentRun struct {
 	Usage       ProcUsage     `json:"-"`
 	Errors      int           `json:"errors"` // LSP error responses
 	// Exit is how the agent process ended after shutdown/exit ("" = status 0).
-	Exit     string        `json:"exit,omitempty"`
-	Duration time.Duration `json:"-"`
+	Exit string `json:"exit,omitempty"`
 }
 
 const (
@@ -128,7 +126,7 @@ func Play(ctx context.Context, agent Agent, traces []Trace, cfg RunConfig) (*Age
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", agent.Name, err)
 	}
-	c := newConn(stdin, nil)
+	c := newConn(stdin)
 	if lspLog != nil {
 		c.log = lspLog
 	}
@@ -263,7 +261,6 @@ func (e *editor) play(ctx context.Context, traces []Trace, spawned time.Time) er
 			return fmt.Errorf("trace %s: %w", tr.Name, err)
 		}
 	}
-	e.run.Duration = time.Since(start)
 	if counter != nil {
 		end := time.Now()
 		e.run.Requests = counter.Completions(start, end)
@@ -405,9 +402,9 @@ func (e *editor) request(doc *document, k int, at time.Time) (int64, error) {
 		}
 		kr := &e.run.Keys[k]
 		kr.Answered = true
-		kr.Latency = resp.Received.Sub(at)
-		kr.LatencyMs = ms(kr.Latency)
-		kr.Shown = kr.Latency < kr.NextGap
+		latency := resp.Received.Sub(at)
+		kr.LatencyMs = ms(latency)
+		kr.Shown = latency < kr.NextGap
 		kr.Text = text
 		if e.cfg.Proxy != nil {
 			kr.FromCache = e.cfg.Proxy.Completions(at, resp.Received) == 0

@@ -21,7 +21,6 @@ type CountingProxy struct {
 	starts []time.Time // completion request start times, ascending; guarded by mu
 	// durations[i] is how long request i took to answer in full (0 while in flight); guarded by mu
 	durations []time.Duration
-	other     int // requests to other paths; guarded by mu
 	failed    int // requests the server could not be reached for; guarded by mu
 }
 
@@ -55,8 +54,6 @@ func (c *CountingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if completion {
 		c.starts = append(c.starts, now)
 		c.durations = append(c.durations, 0)
-	} else {
-		c.other++
 	}
 	c.mu.Unlock()
 	c.proxy.ServeHTTP(w, r)

@@ -122,8 +122,8 @@ type row struct {
 	name   string
 	value  func(Summary) Num
 	format string
-	// lowerIsBetter decides how the ratio column reads; rows with no
-	// better direction get none.
+	// ratio: whether other/first reads as "how many times more" here
+	// (counts, times, sizes); shares and quality get no ratio.
 	ratio bool
 }
 

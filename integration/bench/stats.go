@@ -140,7 +140,7 @@ func Summarize(run *AgentRun) Summary {
 			continue
 		}
 		s.Answered++
-		s.Latencies = append(s.Latencies, ms(k.Latency))
+		s.Latencies = append(s.Latencies, k.LatencyMs)
 		if k.FromCache {
 			cached++
 		}

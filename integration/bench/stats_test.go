@@ -60,9 +60,9 @@ func TestSummarize(t *testing.T) {
 		Agent: "a", Method: methodInline, Requests: 2, InitLatency: 250 * time.Millisecond,
 		Usage: ProcUsage{CPU: 1500 * time.Millisecond, PeakRSSKB: 2048},
 		Keys: []KeyResult{
-			{At: at, Paused: false, Answered: true, Latency: 10 * time.Millisecond, Shown: true, FromCache: true, Text: "ab", Expected: "abc"},
-			{At: at, Paused: true, Answered: true, Latency: 30 * time.Millisecond, Shown: true, Text: "xx", Expected: "bc"},
-			{At: at, Paused: true, Answered: true, Latency: 900 * time.Millisecond, Shown: false, Text: "c", Expected: "c"},
+			{At: at, Paused: false, Answered: true, LatencyMs: 10, Shown: true, FromCache: true, Text: "ab", Expected: "abc"},
+			{At: at, Paused: true, Answered: true, LatencyMs: 30, Shown: true, Text: "xx", Expected: "bc"},
+			{At: at, Paused: true, Answered: true, LatencyMs: 900, Shown: false, Text: "c", Expected: "c"},
 			{At: at, Paused: false},
 		},
 	}
