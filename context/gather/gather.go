@@ -227,6 +227,15 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 	}
 	fam := family(s.lang.Name)
 	dir := filepath.Dir(s.path)
+	// Inside a method, the other members of its type are likely callees
+	// (s.flush(), this.render()).
+	container := ""
+	for _, sym := range g.ix.FileSymbols(s.path) {
+		if sym.Container != "" && (sym.Kind == syntax.KindFunction || sym.Kind == syntax.KindMethod) &&
+			int(sym.StartRow) <= s.row && s.row <= int(sym.EndRow) {
+			container = sym.Container
+		}
+	}
 	var cands []candidate
 	const maxIdents = 16
 	for i, id := range s.idents {
@@ -250,6 +259,9 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 				locality = 3
 			case s.path != "" && strings.HasPrefix(sym.Dir, filepath.Dir(dir)):
 				locality = 1.5
+			}
+			if container != "" && sym.Container == container {
+				locality *= 1.5
 			}
 			kept = append(kept, candidate{sym: sym, score: locality})
 		}

@@ -677,3 +677,28 @@ func TestGoVisibilityRules(t *testing.T) {
 		t.Errorf("a test file did not get its package's test helper: %+v", res.Declarations)
 	}
 }
+
+// TestSameTypeMembersFirst: inside a method of Server, s.Close( means
+// Server's Close (in another file) rather than Client's (in this file).
+func TestSameTypeMembersFirst(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "server_close.go", "package p\n\nfunc (s *Server) Close() error { return s.ln.Close() }\n")
+	writeFile(t, root, "server.go", "")
+	g := newGatherer(t, root, Config{OverlayDelay: time.Millisecond})
+	uri, off := openAt(t, g, filepath.Join(root, "server.go"), "go", `package p
+
+type Server struct{ ln Listener }
+
+type Client struct{}
+
+func (c *Client) Close() error { return nil }
+
+func (s *Server) shutdown() {
+	s.Close(<|>)
+}
+`)
+	eventually(t, "Server's Close comes first", func() bool {
+		res := gather(t, g, uri, off)
+		return len(res.Declarations) > 0 && strings.HasPrefix(res.Declarations[0].Body, "func (s *Server) Close() error")
+	})
+}

@@ -23,6 +23,9 @@ type Symbol struct {
 	StartRow uint32 // zero-based
 	EndRow   uint32
 	Head     string // signature and body head (syntax.Decl.Head)
+	// Container is the type the declaration belongs to (a method's
+	// receiver or class), empty at top level.
+	Container string
 }
 
 type file struct {
@@ -51,7 +54,7 @@ func symbolsFor(path, lang string, decls []syntax.Decl) []*Symbol {
 	for i, d := range decls {
 		syms[i] = &Symbol{
 			Name: d.Name, Kind: d.Kind, Path: path, Dir: dir, Language: lang,
-			StartRow: d.StartRow, EndRow: d.EndRow, Head: d.Head,
+			StartRow: d.StartRow, EndRow: d.EndRow, Head: d.Head, Container: d.Container,
 		}
 	}
 	return syms

@@ -35,6 +35,10 @@ type Decl struct {
 	// Head is the start of the declaration's text: its signature and the
 	// first lines of its body, at most HeadLines lines and HeadBytes bytes.
 	Head string
+	// Container is the type a method or member belongs to: a Go method's
+	// receiver type, or the innermost class, interface or type declaration
+	// that encloses the declaration. Empty at top level.
+	Container string
 }
 
 // Limits on Decl.Head, which keep the index small while showing the model
@@ -121,9 +125,49 @@ func (l *Language) Declarations(root *sitter.Node, src []byte) ([]Decl, error) {
 			EndRow:    defNode.EndPoint().Row,
 		}
 		d.Head = l.head(defNode, src)
+		if l.Name == "go" && defNode.Type() == "method_declaration" {
+			if r := defNode.ChildByFieldName("receiver"); r != nil {
+				d.Container = receiverType(r.Content(src))
+			}
+		}
 		decls = append(decls, d)
 	}
-	return dropLocals(decls), nil
+	return setContainers(dropLocals(decls)), nil
+}
+
+// receiverType extracts the type name of a Go receiver: "(s *Server)" and
+// "(l *List[T])" give "Server" and "List".
+func receiverType(recv string) string {
+	recv = strings.Trim(recv, "() \t\n")
+	fields := strings.Fields(recv)
+	if len(fields) == 0 {
+		return ""
+	}
+	t := strings.TrimLeft(fields[len(fields)-1], "*")
+	if i := strings.IndexByte(t, '['); i >= 0 {
+		t = t[:i]
+	}
+	return t
+}
+
+// setContainers gives each declaration nested in a class, interface or
+// type declaration (decls are in source order) the innermost one's name.
+func setContainers(decls []Decl) []Decl {
+	var open []Decl // enclosing type-like declarations, outermost first
+	for i := range decls {
+		d := &decls[i]
+		for len(open) > 0 && open[len(open)-1].EndByte <= d.StartByte {
+			open = open[:len(open)-1]
+		}
+		if d.Container == "" && len(open) > 0 {
+			d.Container = open[len(open)-1].Name
+		}
+		switch d.Kind {
+		case KindClass, KindInterface, KindType:
+			open = append(open, *d)
+		}
+	}
+	return decls
 }
 
 // declarationNode widens a declaration to what the model should see with

@@ -229,3 +229,31 @@ func TestDeclarationHead(t *testing.T) {
 		t.Errorf("grouped type head = %q, want %q", decls[1].Head, "type A int")
 	}
 }
+
+func TestDeclarationContainers(t *testing.T) {
+	tests := []struct{ lang, src, want string }{
+		{"go", "package p\n\ntype List[T any] struct{}\n\nfunc (l *List[T]) Push(v T) {}\n\nfunc (s Server) Run() {}\n\nfunc Free() {}\n", "List:,Push:List,Run:Server,Free:"},
+		{"python", "class Store:\n    def load(self):\n        pass\n\ndef free():\n    pass\n", "Store:,load:Store,free:"},
+		{"typescript", "class Cart {\n  total(): number { return 0; }\n}\ninterface Shop { open(): void; }\nfunction free() {}\n", "Cart:,total:Cart,Shop:,open:Shop,free:"},
+		{"java", "class A {\n  class B { void inner() {} }\n  void outer() {}\n}\n", "A:,B:A,inner:B,outer:A"},
+	}
+	for _, tt := range tests {
+		l, _ := ByName(tt.lang)
+		tree, err := l.Parse(context.Background(), []byte(tt.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		decls, err := l.Declarations(tree.RootNode(), []byte(tt.src))
+		tree.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range decls {
+			got = append(got, d.Name+":"+d.Container)
+		}
+		if strings.Join(got, ",") != tt.want {
+			t.Errorf("%s containers = %s, want %s", tt.lang, strings.Join(got, ","), tt.want)
+		}
+	}
+}
