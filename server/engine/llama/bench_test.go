@@ -266,48 +266,65 @@ func bareContext(b *testing.B, e *Engine, threads, seqs int) (yz.Context, yz.Mem
 
 // BenchmarkSlots compares the two ways of serving N concurrent requests:
 // the engine's batched decoding of N sequences in one context, and one
-// context per slot, each decoding on its own goroutine.
+// context per slot, each decoding on its own goroutine with cores/N threads.
+// "tiny" is the default test model (attention dominates); "22M" is a wider
+// generated model (n_embd 512, 8 layers: matrix products dominate, as in
+// real models).
 func BenchmarkSlots(b *testing.B) {
 	const n, genTokens = 4, 32
-	prompts := typingReplay(b, "func", true, true)[:n]
+	var prompts []string
+	for _, p := range typingReplay(b, "func", true, true)[:n] {
+		prompts = append(prompts, p[:600]+"<|fim_suffix|><|fim_middle|>")
+	}
 	threads := runtime.NumCPU()
-	b.Run("batched-one-context", func(b *testing.B) {
-		e := benchEngine(b, Config{Parallel: n, NoPromptCache: true, Threads: threads})
-		for b.Loop() {
-			var wg sync.WaitGroup
-			for _, p := range prompts {
-				wg.Go(func() {
-					if _, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: genTokens}, func(string) error { return nil }); err != nil {
-						b.Error(err)
+	for _, m := range []struct {
+		name string
+		opts ggufgen.Options
+	}{
+		{"tiny", ggufgen.Options{}},
+		{"22M", ggufgen.Options{Embd: 512, Layers: 8, Heads: 8}},
+	} {
+		model := testModel(b, m.opts)
+		for _, th := range []int{threads, 1} {
+			b.Run(fmt.Sprintf("%s/batched-one-context/threads=%d", m.name, th), func(b *testing.B) {
+				e := benchEngine(b, Config{ModelPath: model, Parallel: n, NoPromptCache: true, Threads: th})
+				for b.Loop() {
+					var wg sync.WaitGroup
+					for _, p := range prompts {
+						wg.Go(func() {
+							if _, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: genTokens}, func(string) error { return nil }); err != nil {
+								b.Error(err)
+							}
+						})
 					}
-				})
+					wg.Wait()
+				}
+			})
+		}
+		b.Run(m.name+"/context-per-slot", func(b *testing.B) {
+			e := benchEngine(b, Config{ModelPath: model, Threads: threads})
+			type slotCtx struct {
+				lctx    yz.Context
+				mem     yz.Memory
+				batch   yz.Batch
+				sampler yz.Sampler
 			}
-			wg.Wait()
-		}
-	})
-	b.Run("context-per-slot", func(b *testing.B) {
-		e := benchEngine(b, Config{Threads: threads})
-		type slotCtx struct {
-			lctx    yz.Context
-			mem     yz.Memory
-			batch   yz.Batch
-			sampler yz.Sampler
-		}
-		ctxs := make([]slotCtx, n)
-		for i := range ctxs {
-			// Split the cores between the contexts: llama.cpp's threads spin.
-			lctx, mem, batch, sampler := bareContext(b, e, max(1, threads/n), 1)
-			ctxs[i] = slotCtx{lctx, mem, batch, sampler}
-		}
-		for b.Loop() {
-			var wg sync.WaitGroup
-			for i, p := range prompts {
-				wg.Go(func() {
-					c := ctxs[i]
-					bareComplete(c.lctx, c.mem, e.vocab, &c.batch, c.sampler, p, genTokens)
-				})
+			ctxs := make([]slotCtx, n)
+			for i := range ctxs {
+				// Split the cores between the contexts: llama.cpp's threads spin.
+				lctx, mem, batch, sampler := bareContext(b, e, max(1, threads/n), 1)
+				ctxs[i] = slotCtx{lctx, mem, batch, sampler}
 			}
-			wg.Wait()
-		}
-	})
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for i, p := range prompts {
+					wg.Go(func() {
+						c := ctxs[i]
+						bareComplete(c.lctx, c.mem, e.vocab, &c.batch, c.sampler, p, genTokens)
+					})
+				}
+				wg.Wait()
+			}
+		})
+	}
 }

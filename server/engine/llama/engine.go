@@ -44,8 +44,7 @@ type Config struct {
 	// CtxSize is the context of each slot in tokens. Default: the model's
 	// training context, at most 4096.
 	CtxSize int
-	// Threads used by llama.cpp. Default: the cores this process may run on.
-	// llama.cpp's threads spin while they wait, so never set more than that.
+	// Threads used by llama.cpp. Default: DefaultThreads().
 	Threads int
 	// BatchSize is the most tokens decoded in one step. Default 512.
 	BatchSize int
@@ -196,7 +195,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg.MaxQueue = 0
 	}
 	if cfg.Threads <= 0 {
-		cfg.Threads = runtime.NumCPU() // the CPUs in this process's affinity mask
+		cfg.Threads = DefaultThreads()
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 512
@@ -292,6 +291,16 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	go e.work()
 	return e, nil
+}
+
+// DefaultThreads is the llama.cpp thread count used when none is configured:
+// the CPUs this process may run on (runtime.NumCPU reads the affinity mask)
+// minus one, at least one. llama.cpp's threads spin and meet at a barrier
+// after every graph node, so a thread preempted by the server's own
+// goroutines (HTTP, streaming, the scheduler) stalls them all: on 2 cores,
+// 2 threads made the engine ~20× slower than 1 (docs/engine.md).
+func DefaultThreads() int {
+	return max(1, runtime.NumCPU()-1)
 }
 
 // Info describes the engine and its current load.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -607,4 +608,18 @@ func TestChunkReuseWithConcurrentSlots(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestDefaultThreads(t *testing.T) {
+	if got, want := DefaultThreads(), max(1, runtime.NumCPU()-1); got != want {
+		t.Errorf("DefaultThreads() = %d, want %d", got, want)
+	}
+	e, err := Open(context.Background(), Config{ModelPath: testModel(t, ggufgen.Options{}), LibDir: llamalib.Dir(t), CtxSize: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if cfg := e.Config(); cfg.Threads != DefaultThreads() || cfg.Parallel != 1 || cfg.MaxQueue != 4 || cfg.BatchSize != 512 || cfg.ChunkReuseMin != 32 {
+		t.Errorf("defaults %+v", cfg)
+	}
 }
