@@ -125,7 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 
 	var server *lsp.Server
-	a, err := agent.New(agent.Options{
+	opts := agent.Options{
 		Context:   source,
 		Config:    stack,
 		Logger:    log,
@@ -136,11 +136,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 				server.SendStatus(st)
 			}
 		},
-	})
-	if err != nil {
-		log.Error("bad configuration", "err", err)
-		return 1
 	}
+	a, err := agent.New(opts)
+	if err != nil {
+		// A bad file or environment must not keep the editor from starting
+		// the agent: drop those layers (the editor's own settings can still
+		// fix the configuration) and say why.
+		log.Error("configuration ignored: the config file and SERVAL_* are unusable", "err", err)
+		stack.Set(agent.LayerFile, agent.Config{})
+		stack.Set(agent.LayerEnv, agent.Config{})
+		if a, err = agent.New(opts); err != nil {
+			log.Error("bad configuration", "err", err)
+			return 1
+		}
+	}
+	eff := a.Config()
+	log.Debug("configuration", "endpoint", eff.Server.Endpoint, "token set", eff.Server.Token != "",
+		"timeout_ms", eff.Completion.TimeoutMS, "debounce", eff.Completion.Debounce.Mode, "context", eff.Completion.Context,
+		"prefix_chars", eff.Completion.Prompt.MaxPrefixChars, "suffix_chars", eff.Completion.Prompt.MaxSuffixChars)
 	defer a.Close()
 	server = lsp.NewServer(a, lsp.Options{Name: "serval-agent", Version: agentVersion(), Logger: log})
 

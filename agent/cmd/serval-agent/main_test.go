@@ -79,3 +79,16 @@ func TestLogFile(t *testing.T) {
 		t.Fatalf("log file: %q %v", b, err)
 	}
 }
+
+func TestBadEnvironmentStillStarts(t *testing.T) {
+	home := t.TempDir()
+	env := map[string]string{"HOME": home, "SERVAL_ENDPOINT": "not a url"}
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}`
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	run(ctx, []string{"--config", filepath.Join(home, "agent.toml")}, func(k string) string { return env[k] }, frames(initialize), &stdout, &stderr)
+	if !strings.Contains(stdout.String(), `"serverInfo"`) || !strings.Contains(stderr.String(), "configuration ignored") {
+		t.Fatalf("stdout %q\nstderr %q", stdout.String(), stderr.String())
+	}
+}
