@@ -181,3 +181,22 @@ func TestLlamaLoadsSharedTinyRandomModel(t *testing.T) {
 	text, _ := generate(t, path, "Hello, world", 8)
 	t.Logf("llama-2-tiny-random: %q", text)
 }
+
+func TestRawBytesModelEmitsNonASCIIBytes(t *testing.T) {
+	// server/engine/llama's UTF-8 test relies on this model (seed 11)
+	// producing bytes outside ASCII, which can form invalid UTF-8.
+	loadLlama(t)
+	path := writeModel(t, ggufgen.Options{RawBytes: true, Seed: 11})
+	high := 0
+	for _, p := range codePrompts {
+		text, _ := generate(t, path, p, 64)
+		for i := 0; i < len(text); i++ {
+			if text[i] >= 0x80 {
+				high++
+			}
+		}
+	}
+	if high == 0 {
+		t.Error("the raw-bytes model generated no byte >= 0x80")
+	}
+}
