@@ -58,12 +58,6 @@ func (e *Engine) step(active []*slot, closed bool) {
 			if j == nil {
 				continue // released earlier in this step
 			}
-			if !s.started {
-				if generating {
-					continue
-				}
-				e.start(s)
-			}
 			if s.generating != generating {
 				continue
 			}
@@ -74,6 +68,9 @@ func (e *Engine) step(active []*slot, closed bool) {
 			if j.cancelled.Load() || j.ctx.Err() != nil {
 				e.release(s, "cancelled", nil)
 				continue
+			}
+			if !s.started {
+				e.start(s)
 			}
 			if budget == 0 {
 				continue
@@ -250,6 +247,9 @@ func (e *Engine) sample(s *slot) {
 func (e *Engine) release(s *slot, reason string, err error) {
 	j := s.cur
 	s.cur = nil
+	if !s.started { // ended before its first step
+		s.usage = engine.Usage{PromptTokens: len(j.tokens), QueueWait: time.Since(j.enqueued)}
+	}
 	s.text.flush()
 	if s.sampler != 0 {
 		yz.SamplerFree(s.sampler)
