@@ -473,3 +473,32 @@ func TestPartialAcceptAndDismissEvents(t *testing.T) {
 		t.Fatalf("events %q", got)
 	}
 }
+
+func TestSelectedCompletionInfo(t *testing.T) {
+	f := newFakeServer(t, "intln(x)")
+	s := newSession(t, f.URL)
+	s.initialize(nil, true)
+	uri := "file:///sel.go"
+	s.open(uri, "go", "package s\n\nfunc f(x int) {\n\tfmt.Pr\n}\n")
+	call := func(selected string) InlineCompletionList {
+		var res InlineCompletionList
+		err := s.client.Call(ctxT(t), MethodInlineCompletion, map[string]any{
+			"textDocument": map[string]any{"uri": uri},
+			"position":     protocol.Position{Line: 3, Character: 7},
+			"context": map[string]any{"triggerKind": 2, "selectedCompletionInfo": map[string]any{
+				"range": protocol.Range{Start: protocol.Position{Line: 3, Character: 5}, End: protocol.Position{Line: 3, Character: 7}},
+				"text":  selected}}}, &res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := call("Println")
+	if len(res.Items) != 1 || res.Items[0].InsertText != "Println(x)" || res.Items[0].Range.Start != (protocol.Position{Line: 3, Character: 5}) {
+		t.Fatalf("item %+v", res.Items)
+	}
+	// A suggestion that does not extend the popup's selection is not offered.
+	if res = call("Printf"); len(res.Items) != 0 {
+		t.Fatalf("item that contradicts the selection: %+v", res.Items)
+	}
+}
