@@ -146,7 +146,7 @@ func BenchmarkTypingReplay(b *testing.B) {
 			cfg.Threads = 1
 			e := benchEngine(b, cfg)
 			var promptTokens, evaluated int
-			var lat []time.Duration
+			var lat, evalLat []time.Duration
 			for b.Loop() {
 				for _, p := range prompts {
 					t0 := time.Now()
@@ -155,6 +155,7 @@ func BenchmarkTypingReplay(b *testing.B) {
 						b.Fatal(err)
 					}
 					lat = append(lat, time.Since(t0))
+					evalLat = append(evalLat, u.PromptEval)
 					promptTokens += u.PromptTokens
 					evaluated += u.EvaluatedTokens
 				}
@@ -164,6 +165,7 @@ func BenchmarkTypingReplay(b *testing.B) {
 			b.ReportMetric(float64(evaluated)/float64(len(lat)), "evaluated-tokens/req")
 			b.ReportMetric(100*float64(evaluated)/float64(promptTokens), "%evaluated")
 			b.ReportMetric(float64(percentile(lat, 50).Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(percentile(evalLat, 50).Microseconds())/1000, "prompt-eval-p50-ms")
 		})
 	}
 }
