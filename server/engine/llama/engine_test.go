@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -621,5 +622,25 @@ func TestDefaultThreads(t *testing.T) {
 	defer e.Close()
 	if cfg := e.Config(); cfg.Threads != DefaultThreads() || cfg.Parallel != 1 || cfg.MaxQueue != 4 || cfg.BatchSize != 512 || cfg.ChunkReuseMin != 32 {
 		t.Errorf("defaults %+v", cfg)
+	}
+}
+
+func TestOddSamplingSettings(t *testing.T) {
+	e := openTest(t, Config{})
+	greedy, _, _ := complete(t, e, engine.Request{Prompt: goPrompt, MaxTokens: 8})
+	nan := float32(math.NaN())
+	inf := float32(math.Inf(1))
+	for _, req := range []engine.Request{
+		{Temperature: nan}, {Temperature: -1}, {Temperature: inf}, {Temperature: 1e30, TopP: nan},
+		{Temperature: 0.5, TopP: -3}, {Temperature: 0.5, TopP: 7}, {Temperature: 0.5, TopP: inf},
+	} {
+		req.Prompt, req.MaxTokens = goPrompt, 8
+		text, _, u := complete(t, e, req)
+		if u.GeneratedTokens != 8 || !utf8.ValidString(text) {
+			t.Errorf("%+v: %q, %+v", req, text, u)
+		}
+		if (math.IsNaN(float64(req.Temperature)) || req.Temperature <= 0) && text != greedy {
+			t.Errorf("temperature %v is not greedy: %q, want %q", req.Temperature, text, greedy)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package llama
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	yz "github.com/hybridgroup/yzma/pkg/llama"
@@ -180,17 +181,22 @@ func (e *Engine) start(s *slot) {
 	s.usage.EvaluatedTokens = len(j.tokens) - s.usage.ReusedTokens
 
 	chain := yz.SamplerChainInit(yz.SamplerChainDefaultParams())
-	if j.req.Temperature <= 0 {
+	temp, topP := float64(j.req.Temperature), float64(j.req.TopP)
+	if math.IsNaN(temp) || temp <= 0 {
 		yz.SamplerChainAdd(chain, yz.SamplerInitGreedy())
 	} else {
-		if j.req.TopP > 0 && j.req.TopP < 1 {
-			yz.SamplerChainAdd(chain, yz.SamplerInitTopP(j.req.TopP, 1))
+		if topP > 0 && topP < 1 { // NaN fails both tests: disabled
+			yz.SamplerChainAdd(chain, yz.SamplerInitTopP(float32(topP), 1))
 		}
-		yz.SamplerChainAdd(chain, yz.SamplerInitTemp(j.req.Temperature))
+		yz.SamplerChainAdd(chain, yz.SamplerInitTemp(float32(min(temp, maxTemperature))))
 		yz.SamplerChainAdd(chain, yz.SamplerInitDist(j.req.Seed))
 	}
 	s.sampler = chain
 }
+
+// maxTemperature caps the temperature: beyond it sampling is uniform anyway,
+// and an infinite one would turn every logit into NaN.
+const maxTemperature = 100
 
 // trimCache keeps the first n cached tokens of slot s and drops the rest of
 // its sequence from the KV cache (all of it when partial removal fails).
