@@ -214,6 +214,9 @@ var roleWeight = map[syntax.Role]float64{
 type candidate struct {
 	sym   *index.Symbol
 	score float64
+	// rank orders the definitions of one name: locality, and membership
+	// of the enclosing method's own type.
+	rank float64
 }
 
 // declarations resolves the identifiers near the cursor against the index
@@ -227,8 +230,8 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 	}
 	fam := family(s.lang.Name)
 	dir := filepath.Dir(s.path)
-	// Inside a method, the other members of its type are likely callees
-	// (s.flush(), this.render()).
+	// Inside a method, a name that several types define most likely means
+	// the member of the method's own type (s.flush(), this.render()).
 	container := ""
 	for _, sym := range g.ix.FileSymbols(s.path) {
 		if sym.Container != "" && (sym.Kind == syntax.KindFunction || sym.Kind == syntax.KindMethod) &&
@@ -260,20 +263,23 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 			case s.path != "" && strings.HasPrefix(sym.Dir, filepath.Dir(dir)):
 				locality = 1.5
 			}
+			rank := locality
 			if container != "" && sym.Container == container {
-				locality *= 1.5
+				rank *= 1.5 // s.Close() in a Server method: Server's Close
 			}
-			kept = append(kept, candidate{sym: sym, score: locality})
+			kept = append(kept, candidate{sym: sym, score: locality, rank: rank})
 		}
 		if len(kept) == 0 {
 			continue
 		}
-		// Rank within the name by locality; a name defined in many places
-		// is less likely to mean any one of them.
-		sort.SliceStable(kept, func(a, b int) bool { return kept[a].score > kept[b].score })
+		// Order the name's definitions; a name defined in many places is
+		// less likely to mean any one of them.
+		sort.SliceStable(kept, func(a, b int) bool { return kept[a].rank > kept[b].rank })
 		ambiguity := 1 / math.Sqrt(float64(len(kept)))
-		if kept[0].score >= 3 {
-			ambiguity = 1 // a local definition is the likely one
+		for _, c := range kept {
+			if c.score >= 3 {
+				ambiguity = 1 // a definition in this package is the likely one
+			}
 		}
 		nearness := 1 / (1 + 0.15*float64(i))
 		for j, c := range kept {
@@ -286,11 +292,13 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 	}
 	// The identifier the cursor touches may be half typed: offer the
 	// definitions of this package that it is a prefix of, and those of the
-	// names in this file it is a prefix of (an imported function).
+	// names in this file it is a prefix of (an imported function). It is
+	// what the user is writing, so its candidates weigh like a call at the
+	// cursor, shared among them.
 	if id := s.idents[0]; int(id.StartByte)+len(id.Name) == s.offset && len(id.Name) >= 3 {
 		for i, sym := range g.ix.LookupPrefix(dir, id.Name, 3) {
 			if usable(s, sym, fam) {
-				cands = append(cands, candidate{sym: sym, score: 2 * roleWeight[syntax.RoleCall] / float64(i+2)})
+				cands = append(cands, candidate{sym: sym, score: 3 / float64(i+1)})
 			}
 		}
 		for i, name := range s.completions {
@@ -299,11 +307,11 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 				if !usable(s, sym, fam) {
 					continue
 				}
-				score := 1.5 / float64(i+2) / math.Sqrt(float64(len(syms)))
+				locality := 1.5
 				if sym.Dir == dir {
-					score *= 2
+					locality = 3
 				}
-				cands = append(cands, candidate{sym: sym, score: score})
+				cands = append(cands, candidate{sym: sym, score: locality / float64(i+1) / math.Sqrt(float64(len(syms)))})
 			}
 		}
 	}
