@@ -55,7 +55,7 @@ type Config struct {
 	// ChunkReuseMin is the shortest run of cached tokens (after the common
 	// prefix) worth reusing at a shifted position, such as the suffix of a
 	// FIM prompt after the user typed before it. Default 32; negative
-	// disables chunk reuse. See reuseChunk.
+	// disables chunk reuse. See reuseChunks.
 	ChunkReuseMin int
 }
 
@@ -94,7 +94,7 @@ type Engine struct {
 // slot is one sequence of the shared context.
 type slot struct {
 	seq     yz.SeqId
-	scratch yz.SeqId   // holds a reused chunk during a splice (see reuseChunk)
+	scratch yz.SeqId   // holds reused chunks until they are spliced back (see reuseChunks)
 	cached  []yz.Token // tokens of seq's KV entries, at positions 0..len-1
 	// job is the request holding the slot, set under Engine.mu; nil when free.
 	job *job
@@ -104,7 +104,7 @@ type slot struct {
 	// Worker-only state: cur is the job being served (the worker's copy of job).
 	cur        *job
 	usage      engine.Usage // of cur, handed over when it finishes
-	splice     splice       // a reused chunk waiting in scratch, when pending
+	chunks     []chunk      // reused chunks waiting in scratch, in prompt order
 	started    bool
 	prompt     int // index of the next prompt token to evaluate
 	generating bool

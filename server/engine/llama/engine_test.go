@@ -644,3 +644,20 @@ func TestOddSamplingSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestChunkReuseWithMovedWindowAndSuffix(t *testing.T) {
+	e := openTest(t, Config{})
+	first := "// the first line of the window, dropped next\n"
+	body := strings.Repeat("func f() int {\n\treturn 1\n}\n", 8)
+	suffix := "<|fim_suffix|>" + strings.Repeat("\nfunc g() string {\n\treturn \"g\"\n}\n", 8) + "<|fim_middle|>"
+	complete(t, e, engine.Request{Prompt: "<|fim_prefix|>" + first + body + suffix, MaxTokens: 4})
+	moved := "<|fim_prefix|>" + body + "var x" + suffix
+	text, _, u := complete(t, e, engine.Request{Prompt: moved, MaxTokens: 8})
+	if want := e.CountTokens(body) + e.CountTokens(suffix) - 4; u.ReusedTokens < want || u.EvaluatedTokens > 10 {
+		t.Errorf("usage %+v: want the window body and the suffix (%d tokens) reused", u, want)
+	}
+	again, _, u2 := complete(t, e, engine.Request{Prompt: moved, MaxTokens: 8})
+	if again != text || u2.EvaluatedTokens != 1 {
+		t.Errorf("repeat: %q (%+v), first %q", again, u2, text)
+	}
+}

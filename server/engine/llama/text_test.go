@@ -2,6 +2,7 @@ package llama
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -164,9 +165,30 @@ func TestFindChunk(t *testing.T) {
 		{"aaSUFaaa", "aaxxSUFaaa", 2, 4, 2, 5},     // never the last token
 	}
 	for _, c := range cases {
-		k, j, m := findChunk(toks(c.old), toks(c.new), c.p)
+		k, j, m := findChunk(toks(c.old), toks(c.new), c.p, len(c.new)-1, c.p, len(c.old))
 		if m != c.m || (m > 0 && (k != c.k || j != c.j)) {
 			t.Errorf("findChunk(%q, %q, %d) = %d, %d, %d; want %d, %d, %d", c.old, c.new, c.p, k, j, m, c.k, c.j, c.m)
 		}
+	}
+}
+
+func TestFindChunks(t *testing.T) {
+	toks := func(s string) []yz.Token {
+		out := make([]yz.Token, len(s))
+		for i := range s {
+			out[i] = yz.Token(s[i])
+		}
+		return out
+	}
+	// The window start moved by 2 and 3 characters were typed before the suffix.
+	old := "<PPbodybodybody|SUFFIXSUFFIX>"
+	new := "<bodybodybodyxyz|SUFFIXSUFFIX>"
+	got := findChunks(toks(old), toks(new), 1, 4)
+	want := []moved{{k: 1, j: 3, n: 12}, {k: 16, j: 15, n: 13}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("findChunks = %v, want %v", got, want)
+	}
+	if got := findChunks(toks(old), toks(new), 1, 13); len(got) != 1 || got[0].n != 13 {
+		t.Errorf("with minLen 13: %v", got)
 	}
 }
