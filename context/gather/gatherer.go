@@ -116,14 +116,13 @@ type document struct {
 	uri, path string
 
 	mu       sync.Mutex
-	doc      *syntax.Document // nil when no grammar matches
+	doc      *syntax.Document // nil without a grammar, for excluded or very large documents
 	text     []byte
-	version  int
 	lines    []int // line start offsets of text, built lazily
 	allowed  bool  // may feed the context of other documents
 	excluded bool
 	dirty    bool // declarations not yet in the index overlay
-	chunks   map[[2]int]recent.Chunk
+	chunks   map[[2]int]recent.Chunk // by first and last row, until the text changes
 }
 
 // New returns a Gatherer. Close stops its background work.
@@ -421,7 +420,6 @@ func (g *Gatherer) DidChange(uri string, edits []Edit, text []byte) {
 	}
 	d.mu.Lock()
 	d.text = text
-	d.version++
 	d.lines = nil
 	clear(d.chunks)
 	if d.doc != nil {
