@@ -121,7 +121,7 @@ type document struct {
 	lines    []int // line start offsets of text, built lazily
 	allowed  bool  // may feed the context of other documents
 	excluded bool
-	dirty    bool // declarations not yet in the index overlay
+	dirty    bool                    // declarations not yet in the index overlay
 	chunks   map[[2]int]recent.Chunk // by first and last row, until the text changes
 }
 
