@@ -189,6 +189,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 1
 	}
+	if cfg.Parallel > maxParallel {
+		return nil, fmt.Errorf("llama: %d slots requested; at most %d", cfg.Parallel, maxParallel)
+	}
 	if cfg.MaxQueue == 0 {
 		cfg.MaxQueue = 4 * cfg.Parallel
 	} else if cfg.MaxQueue < 0 {
@@ -292,6 +295,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	go e.work()
 	return e, nil
 }
+
+// maxParallel keeps the 2 sequences per slot within llama.cpp's limit (256).
+const maxParallel = 64
 
 // DefaultThreads is the llama.cpp thread count used when none is configured:
 // the CPUs this process may run on (runtime.NumCPU reads the affinity mask)

@@ -518,6 +518,9 @@ func TestUnknownDevice(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "tpu") {
 		t.Errorf("error %v", err)
 	}
+	if _, err := Open(context.Background(), Config{ModelPath: testModel(t, ggufgen.Options{}), Parallel: 1000}); err == nil {
+		t.Error("1000 slots accepted")
+	}
 }
 
 func TestDefaultLibDir(t *testing.T) {
