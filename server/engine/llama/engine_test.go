@@ -664,3 +664,43 @@ func TestChunkReuseWithMovedWindowAndSuffix(t *testing.T) {
 		t.Errorf("repeat: %q (%+v), first %q", again, u2, text)
 	}
 }
+
+func TestCloseWhileBusy(t *testing.T) {
+	cfg := Config{ModelPath: testModel(t, ggufgen.Options{}), LibDir: llamalib.Dir(t), Threads: 1, CtxSize: 4096, Parallel: 1, MaxQueue: 2}
+	e, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	errs := make(chan error, 2)
+	go func() {
+		first := true
+		_, err := e.Complete(context.Background(), engine.Request{Prompt: goPrompt}, func(string) error {
+			if first {
+				first = false
+				close(started)
+			}
+			return nil
+		})
+		errs <- err
+	}()
+	<-started
+	go func() {
+		_, err := e.Complete(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 2}, func(string) error { return nil })
+		errs <- err
+	}()
+	for i := 0; e.Info().Queued != 1; i++ {
+		if i > 1000 {
+			t.Fatal("second request never queued")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-errs; !errors.Is(err, errClosed) {
+			t.Errorf("request during Close: %v, want the engine-closed error", err)
+		}
+	}
+}
