@@ -64,7 +64,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.IntVar(&c.parallel, "parallel", 1, "requests decoded concurrently (slots)")
 	fs.IntVar(&c.maxQueue, "max-queue", 0, "requests that may wait for a slot before the server answers 503 (0: 4 × --parallel, -1: none)")
 	fs.IntVar(&c.ctxSize, "ctx-size", 0, "context size per slot in tokens (0: the model's, at most 4096)")
-	fs.IntVar(&c.threads, "threads", 0, "llama.cpp threads (0: the cores this process may use)")
+	fs.IntVar(&c.threads, "threads", 0, "llama.cpp threads (0: the cores this process may use, minus one left to the HTTP server: llama.cpp threads spin)")
 	fs.StringVar(&c.libDir, "lib-dir", "", "directory of the llama.cpp libraries (default $SERVAL_LIB_DIR, else bin/lib/<device> beside the executable)")
 	fs.StringVar(&c.promptTemplate, "prompt-template", "", "FIM template override: a name ("+strings.Join(prompt.TemplateNames(), ", ")+") or a literal with {prefix} and {suffix}")
 	fs.StringVar(&c.registry, "registry", "", "TOML file extending or overriding the model registry")
