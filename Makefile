@@ -23,7 +23,7 @@ export SERVAL_LIB_DIR := $(BIN)/lib/cpu
 TEST_ENV := SERVAL_REQUIRE_LLAMA=1 SERVAL_BIN_DIR=$(BIN)
 
 TEST_TARGETS := test-go
-BENCH_TARGETS := bench-go
+BENCH_TARGETS :=
 
 .PHONY: all deps build run test test-go bench bench-go clean
 
@@ -53,6 +53,7 @@ test-go: build
 	$(TEST_ENV) $(GO) vet ./...
 	$(TEST_ENV) $(GO) test -race -count=1 -timeout 12m ./...
 
+# bench-go runs every Go benchmark with default settings (slow); `make bench` runs the focused ones of mk/*.mk.
 bench-go: build
 	$(TEST_ENV) $(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 

@@ -22,3 +22,4 @@ test-model:
 	$(GO) run ./integration/cmd/serval-testmodel -o $(ROOT)/.cache/test-model.gguf
 
 TEST_TARGETS += test-engine
+BENCH_TARGETS += bench-engine

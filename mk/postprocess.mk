@@ -15,3 +15,4 @@ bench-postprocess:
 
 fuzz-postprocess:
 	$(GO) test -run '^$$' -fuzz FuzzProcess -fuzztime $(FUZZTIME) -parallel 1 ./agent/postprocess/
+BENCH_TARGETS += bench-postprocess

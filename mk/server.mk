@@ -35,3 +35,4 @@ test-server: build tabby-agent
 # Server overhead per request with an instant fake engine (p50/p99 in µs).
 bench-server:
 	$(GO) test -run '^$$' -bench 'ServerOverhead' -benchtime 5000x -count 1 ./server/httpapi/
+BENCH_TARGETS += bench-server
