@@ -66,11 +66,15 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 
 	var res Result
 	var snap snapshot
+	g.touch(d)
 	d.mu.Lock()
 	if d.excluded {
 		d.mu.Unlock()
 		return Result{}, ErrExcluded
 	}
+	// A document whose tree was dropped (see Config.MaxTrees) is parsed
+	// again; if ctx ends first, it gets plain windows this time.
+	built := g.ensureTree(ctx, d)
 	off := max(0, min(req.Offset, len(d.text)))
 	if d.doc != nil {
 		root := d.doc.Root()
@@ -92,6 +96,9 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 	snap.row = bytes.Count(d.text[:off], []byte("\n"))
 	snap.queryText = string(d.text[max(0, off-queryBytes):off])
 	d.mu.Unlock()
+	if built {
+		g.trimTrees(d)
+	}
 
 	if snap.path != "" && allowed {
 		g.tracker.Viewed(snap.path, max(0, snap.row-viewedRadius), snap.row+viewedRadius)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -48,6 +50,11 @@ type Config struct {
 	// OverlayDelay is the quiet period after an edit before the edited
 	// document's declarations replace its index entry; 300ms.
 	OverlayDelay time.Duration
+	// MaxTrees is how many open documents keep a syntax tree; 16. The
+	// least recently used ones (opened, edited or completed in) drop
+	// theirs, and their next edit or completion parses them again from
+	// scratch. A tree of a 7 KB Go file holds about 220 KB of C memory.
+	MaxTrees int
 	// Logf reports background problems; may be nil.
 	Logf func(format string, args ...any)
 }
@@ -64,6 +71,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxDeclarations, 5)
 	def(&c.MaxChanged, 3)
 	def(&c.MaxOpened, 5)
+	def(&c.MaxTrees, 16)
 	if c.MaxFileSize <= 0 {
 		c.MaxFileSize = 1 << 20
 	}
@@ -95,6 +103,11 @@ type Gatherer struct {
 	// source with its name.
 	beforeSource func(name string)
 
+	// trees counts the documents holding a syntax tree; uses is the clock
+	// that stamps each use of a document, to find the least recent.
+	trees atomic.Int64
+	uses  atomic.Int64
+
 	mu         sync.RWMutex
 	docs       map[string]*document // by URI
 	byPath     map[string]*document
@@ -114,14 +127,22 @@ type workspace struct {
 // document is one open document.
 type document struct {
 	uri, path string
+	lang      *syntax.Language // nil without a grammar
+
+	// lastUse is the g.uses stamp of the latest DidOpen, DidChange or
+	// Gather; hasTree mirrors doc != nil. Both are read without mu to pick
+	// the documents whose trees to drop.
+	lastUse atomic.Int64
+	hasTree atomic.Bool
 
 	mu       sync.Mutex
-	doc      *syntax.Document // nil without a grammar, for excluded or very large documents
+	doc      *syntax.Document // nil without a grammar, for excluded or very large documents, or dropped (see MaxTrees)
 	text     []byte
 	lines    []int // line start offsets of text, built lazily
 	allowed  bool  // may feed the context of other documents
 	excluded bool
-	dirty    bool                    // declarations not yet in the index overlay
+	closed   bool                    // closed or replaced: never gets a tree again
+	dirty    bool                    // declarations not yet in the index overlay; only with a tree
 	chunks   map[[2]int]recent.Chunk // by first and last row, until the text changes
 }
 
@@ -172,12 +193,7 @@ func (g *Gatherer) Close() error {
 	}
 	g.wg.Wait()
 	for _, d := range docs {
-		d.mu.Lock()
-		if d.doc != nil {
-			d.doc.Close()
-			d.doc = nil
-		}
-		d.mu.Unlock()
+		g.closeDocument(d)
 	}
 	return errors.Join(errs...)
 }
@@ -249,11 +265,15 @@ func (g *Gatherer) AddWorkspaceFolder(ctx context.Context, path string) error {
 		docs = append(docs, d)
 	}
 	g.mu.Unlock()
-	// Documents opened before the folder was known get its ignore rules.
+	// Documents opened before the folder was known get its ignore rules;
+	// one now excluded loses its tree.
 	for _, d := range docs {
 		allowed, excluded := g.rules(d.path, true)
 		d.mu.Lock()
 		d.allowed, d.excluded = allowed, excluded
+		if excluded {
+			g.dropTree(d)
+		}
 		d.mu.Unlock()
 	}
 	if !g.cfg.DisableGitDiff {
@@ -346,23 +366,18 @@ func (g *Gatherer) DidOpen(uri, path, languageID string, text []byte) {
 	path = resolvePath(path)
 	d := &document{uri: uri, path: path, text: text, chunks: map[[2]int]recent.Chunk{}}
 	d.allowed, d.excluded = g.rules(path, true)
-	// A very large document (a bundle, generated data) gets plain windows:
-	// parsing it would hold up the editor's messages.
-	if lang, ok := syntax.LanguageFor(languageID, path); ok && !d.excluded && len(text) <= maxTreeBytes {
-		doc, err := syntax.NewDocument(g.ctx, lang, text)
-		if err != nil {
-			g.logf("gather: open %s: %v", uri, err)
-		} else {
-			d.doc = doc
-			d.dirty = true
-		}
+	if lang, ok := syntax.LanguageFor(languageID, path); ok {
+		d.lang = lang
+	}
+	g.touch(d)
+	built := g.ensureTree(g.ctx, d) // d is not shared yet: no lock needed
+	if built {
+		d.dirty = true
 	}
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
-		if d.doc != nil {
-			d.doc.Close()
-		}
+		g.closeDocument(d)
 		return
 	}
 	old := g.docs[uri]
@@ -375,13 +390,107 @@ func (g *Gatherer) DidOpen(uri, path, languageID string, text []byte) {
 	}
 	g.mu.Unlock()
 	if old != nil {
-		old.close()
+		g.closeDocument(old)
+	}
+	if built {
+		g.trimTrees(d)
 	}
 	if d.allowed && path != "" {
 		g.tracker.Viewed(path, 0, 30)
 		g.indexAhead(path)
 	}
 	g.kickOverlays()
+}
+
+// touch stamps a use of d, which keeps its tree over those of documents
+// used less recently.
+func (g *Gatherer) touch(d *document) {
+	d.lastUse.Store(g.uses.Add(1))
+}
+
+// ensureTree parses d's text from scratch when d may have a tree and has
+// none (it was never parsed or its tree was dropped), and reports whether it
+// made one. d.mu is held (or d is not shared yet). An excluded document, one
+// without a grammar and a very large one (a bundle, generated data: parsing
+// it would hold up the editor's messages) get no tree and plain windows.
+func (g *Gatherer) ensureTree(ctx context.Context, d *document) bool {
+	if d.doc != nil || d.lang == nil || d.closed || d.excluded || len(d.text) > maxTreeBytes {
+		return false
+	}
+	doc, err := syntax.NewDocument(ctx, d.lang, d.text)
+	if err != nil {
+		if ctx.Err() == nil { // a caller that gave up is not a problem
+			g.logf("gather: parse %s: %v", d.uri, err)
+		}
+		return false
+	}
+	d.doc = doc
+	d.hasTree.Store(true)
+	g.trees.Add(1)
+	return true
+}
+
+// dropTree releases d's tree, if any. d.mu is held (or d is not shared).
+func (g *Gatherer) dropTree(d *document) {
+	if d.doc == nil {
+		return
+	}
+	d.doc.Close()
+	d.doc = nil
+	d.hasTree.Store(false)
+	g.trees.Add(-1)
+}
+
+// closeDocument releases d's tree for good: a call that found d before it
+// was closed or replaced does not parse it again.
+func (g *Gatherer) closeDocument(d *document) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	g.dropTree(d)
+}
+
+// trimTrees drops the trees of the least recently used documents until at
+// most MaxTrees documents hold one; keep, the document just used, keeps its
+// own. The documents are picked under g.mu by their lastUse stamps, then
+// locked one at a time (never two document locks at once): a document used
+// since it was picked is spared, and the next pass picks again.
+func (g *Gatherer) trimTrees(keep *document) {
+	type candidate struct {
+		d   *document
+		use int64
+	}
+	over := func() bool { return g.trees.Load() > int64(g.cfg.MaxTrees) }
+	for pass := 0; pass < 3 && over(); pass++ {
+		g.mu.RLock()
+		var cands []candidate
+		for _, d := range g.docs {
+			if d != keep && d.hasTree.Load() {
+				cands = append(cands, candidate{d, d.lastUse.Load()})
+			}
+		}
+		g.mu.RUnlock()
+		sort.Slice(cands, func(i, j int) bool { return cands[i].use < cands[j].use })
+		for _, c := range cands {
+			if !over() {
+				return
+			}
+			g.evictTree(c.d, c.use)
+		}
+	}
+}
+
+// evictTree drops d's tree unless d was used after the stamp use. The
+// declarations of an edited document go to the index overlay first, while
+// its tree is there to give them.
+func (g *Gatherer) evictTree(d *document, use int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.doc == nil || d.lastUse.Load() != use {
+		return
+	}
+	g.refreshOverlayLocked(d)
+	g.dropTree(d)
 }
 
 // indexAhead indexes the folder of a document just opened when the
@@ -418,14 +527,22 @@ func (g *Gatherer) DidChange(uri string, edits []Edit, text []byte) {
 	if d == nil {
 		return
 	}
+	g.touch(d)
 	d.mu.Lock()
 	d.text = text
 	d.lines = nil
 	clear(d.chunks)
-	if d.doc != nil {
+	// A document whose tree was dropped is parsed again from the new
+	// text; the edits would have to apply to the dropped tree.
+	built := g.ensureTree(g.ctx, d)
+	if built {
+		d.dirty = true
+	} else if d.doc != nil {
 		var err error
 		if len(edits) == 0 {
-			err = d.doc.Replace(g.ctx, text)
+			if err = d.doc.Replace(g.ctx, text); err != nil {
+				g.dropTree(d) // out of step with the text
+			}
 		} else {
 			in := make([]sitter.EditInput, len(edits))
 			for i, e := range edits {
@@ -438,7 +555,10 @@ func (g *Gatherer) DidChange(uri string, edits []Edit, text []byte) {
 			}
 			if err = d.doc.Update(g.ctx, in, text); err != nil {
 				// A bad edit must not leave a tree out of step with the text.
-				err = errors.Join(err, d.doc.Replace(g.ctx, text))
+				if rerr := d.doc.Replace(g.ctx, text); rerr != nil {
+					err = errors.Join(err, rerr)
+					g.dropTree(d)
+				}
 			}
 		}
 		if err != nil {
@@ -448,6 +568,9 @@ func (g *Gatherer) DidChange(uri string, edits []Edit, text []byte) {
 	}
 	allowed, path := d.allowed, d.path
 	d.mu.Unlock()
+	if built {
+		g.trimTrees(d)
+	}
 	if allowed && path != "" {
 		for _, e := range edits {
 			g.tracker.Edited(path, int(e.StartPoint.Row), int(e.NewEndPoint.Row))
@@ -473,7 +596,7 @@ func (g *Gatherer) DidClose(uri string) {
 	if d == nil {
 		return
 	}
-	d.close()
+	g.closeDocument(d)
 	if d.path == "" {
 		return
 	}
@@ -483,15 +606,6 @@ func (g *Gatherer) DidClose(uri string) {
 			g.spawn(func() { w.ws.Reindex(g.ctx, d.path) })
 			break
 		}
-	}
-}
-
-func (d *document) close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.doc != nil {
-		d.doc.Close()
-		d.doc = nil
 	}
 }
 
@@ -539,6 +653,12 @@ func (g *Gatherer) runOverlays() {
 func (g *Gatherer) refreshOverlay(d *document) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	g.refreshOverlayLocked(d)
+}
+
+// refreshOverlayLocked puts the declarations of d's tree in the index
+// overlay if d changed since they were last put there; d.mu is held.
+func (g *Gatherer) refreshOverlayLocked(d *document) {
 	if !d.dirty || d.doc == nil || d.path == "" || !d.allowed {
 		return
 	}

@@ -10,24 +10,22 @@ import (
 // Document is one open file with its syntax tree, kept current by applying
 // each editor edit to the tree and reparsing incrementally, so a keystroke
 // costs a reparse of the changed region rather than of the whole file.
+// It owns its tree only: each parse borrows a parser from the language's
+// pool, so open documents do not each keep a parser's buffers.
 // A Document is not safe for concurrent use; its owner serialises access.
 type Document struct {
-	lang   *Language
-	parser *sitter.Parser
-	tree   *sitter.Tree
-	text   []byte
+	lang *Language
+	tree *sitter.Tree
+	text []byte
 }
 
 // NewDocument parses text from scratch.
 func NewDocument(ctx context.Context, lang *Language, text []byte) (*Document, error) {
-	d := &Document{lang: lang, parser: lang.NewParser(), text: text}
-	tree, err := d.parser.ParseCtx(ctx, nil, text)
+	tree, err := lang.parse(ctx, nil, text)
 	if err != nil {
-		d.parser.Close()
 		return nil, fmt.Errorf("parse %s document: %w", lang.Name, err)
 	}
-	d.tree = tree
-	return d, nil
+	return &Document{lang: lang, tree: tree, text: text}, nil
 }
 
 // Language is the document's grammar.
@@ -63,7 +61,7 @@ func (d *Document) Update(ctx context.Context, edits []sitter.EditInput, text []
 	for _, e := range edits {
 		editTree(d.tree, e)
 	}
-	tree, err := d.parser.ParseCtx(ctx, d.tree, text)
+	tree, err := d.lang.parse(ctx, d.tree, text)
 	if err != nil {
 		return fmt.Errorf("reparse %s document: %w", d.lang.Name, err)
 	}
@@ -76,7 +74,7 @@ func (d *Document) Update(ctx context.Context, edits []sitter.EditInput, text []
 // Replace reparses text from scratch, for a change the editor sent without
 // ranges (a full-document sync).
 func (d *Document) Replace(ctx context.Context, text []byte) error {
-	tree, err := d.parser.ParseCtx(ctx, nil, text)
+	tree, err := d.lang.parse(ctx, nil, text)
 	if err != nil {
 		return fmt.Errorf("parse %s document: %w", d.lang.Name, err)
 	}
@@ -86,8 +84,7 @@ func (d *Document) Replace(ctx context.Context, text []byte) error {
 	return nil
 }
 
-// Close releases the tree and the parser.
+// Close releases the tree.
 func (d *Document) Close() {
 	d.tree.Close()
-	d.parser.Close()
 }

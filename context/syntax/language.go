@@ -6,6 +6,7 @@ package syntax
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -26,8 +27,9 @@ import (
 )
 
 // Language is one tree-sitter grammar Serval can parse. Values are shared
-// and immutable; a *sitter.Parser built from Sitter is not safe for
-// concurrent use, so each goroutine makes its own (NewParser).
+// by every document of the language; their exported fields are immutable. A
+// *sitter.Parser is not safe for concurrent use, so each parse takes a
+// parser of its own from the language's small pool of idle parsers.
 type Language struct {
 	// Name is Serval's canonical name: "go", "python", "javascript",
 	// "typescript", "tsx", "rust", "java", "c", "cpp", "ruby" or "php".
@@ -36,7 +38,16 @@ type Language struct {
 	Sitter *sitter.Language
 	// Extensions lists the file extensions (with the dot) mapped to it.
 	Extensions []string
+
+	parsersMu sync.Mutex
+	idle      []*sitter.Parser // at most maxIdleParsers
 }
+
+// maxIdleParsers is how many parsers a language keeps for reuse. A parser
+// that has parsed keeps its buffers (about 200 KB for a 7 KB Go file), so
+// documents share a few instead of owning one each; parses running at the
+// same time beyond these get a parser that is closed afterwards.
+const maxIdleParsers = 2
 
 // NewParser returns a parser set to this language. The caller closes it.
 func (l *Language) NewParser() *sitter.Parser {
@@ -47,13 +58,69 @@ func (l *Language) NewParser() *sitter.Parser {
 
 // Parse parses src from scratch. The caller closes the returned tree.
 func (l *Language) Parse(ctx context.Context, src []byte) (*sitter.Tree, error) {
-	p := l.NewParser()
-	defer p.Close()
-	tree, err := p.ParseCtx(ctx, nil, src)
+	tree, err := l.parse(ctx, nil, src)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", l.Name, err)
 	}
 	return tree, nil
+}
+
+// parse parses src with a pooled parser, reusing old (already edited to
+// match src) when it is not nil; old stays valid and owned by the caller.
+func (l *Language) parse(ctx context.Context, old *sitter.Tree, src []byte) (*sitter.Tree, error) {
+	p := l.getParser()
+	tree, err := p.ParseCtx(ctx, old, src)
+	if err != nil && ctx.Err() == nil && errors.Is(err, sitter.ErrOperationLimit) {
+		// No operation limit is ever set: the parser was stopped by a
+		// cancellation flag left set by an earlier parse's context
+		// (go-tree-sitter's watcher goroutine may set it after that parse
+		// ended). A fresh parser has a clear flag.
+		p.Close()
+		p = l.NewParser()
+		tree, err = p.ParseCtx(ctx, old, src)
+	}
+	if err != nil || ctx.Err() != nil {
+		// A cancelled parser holds its half-done parse, which tree-sitter
+		// would resume on its next call whatever the input, and a context
+		// done by now may still set its flag: neither goes back to the pool.
+		p.Close()
+	} else {
+		l.putParser(p)
+	}
+	return tree, err
+}
+
+func (l *Language) getParser() *sitter.Parser {
+	l.parsersMu.Lock()
+	if n := len(l.idle); n > 0 {
+		p := l.idle[n-1]
+		l.idle[n-1] = nil
+		l.idle = l.idle[:n-1]
+		l.parsersMu.Unlock()
+		return p
+	}
+	l.parsersMu.Unlock()
+	return l.NewParser()
+}
+
+// putParser keeps p for the next parse, or closes it when enough parsers
+// are idle already.
+func (l *Language) putParser(p *sitter.Parser) {
+	l.parsersMu.Lock()
+	if len(l.idle) < maxIdleParsers {
+		l.idle = append(l.idle, p)
+		l.parsersMu.Unlock()
+		return
+	}
+	l.parsersMu.Unlock()
+	p.Close()
+}
+
+// idleParsers is the number of parsers in the pool (for tests).
+func (l *Language) idleParsers() int {
+	l.parsersMu.Lock()
+	defer l.parsersMu.Unlock()
+	return len(l.idle)
 }
 
 type languageSpec struct {
