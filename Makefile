@@ -44,7 +44,10 @@ build: deps
 	$(GO) build -o $(BIN)/serval ./server/cmd/serval
 	$(GO) build -o $(BIN)/serval-agent ./agent/cmd/serval-agent
 	mkdir -p $(BIN)/lib/$(DEVICE)
-	cp -a $(LLAMA_DIR)/. $(BIN)/lib/$(DEVICE)/
+	@# -u skips unchanged files and --remove-destination replaces a changed one
+	@# with a new inode: a running serval keeps the libraries it has mapped
+	@# (rewriting them in place crashes it with SIGSEGV/SIGBUS).
+	cp -a -u --remove-destination $(LLAMA_DIR)/. $(BIN)/lib/$(DEVICE)/
 
 run: build
 	$(BIN)/serval serve --model $(MODEL) --device $(DEVICE) $(ARGS)
