@@ -99,6 +99,9 @@ type Gatherer struct {
 	wg     sync.WaitGroup // background goroutines and in-flight sources
 
 	overlayKick chan struct{}
+	releaseKick chan struct{} // trees were dropped: give their memory back
+	// released counts the calls of syntax.ReleaseMemory (for tests).
+	released atomic.Int64
 	// beforeSource, when set (by tests), runs at the start of each context
 	// source with its name.
 	beforeSource func(name string)
@@ -160,13 +163,18 @@ func New(cfg Config) (*Gatherer, error) {
 		ctx:         ctx,
 		cancel:      cancel,
 		overlayKick: make(chan struct{}, 1),
+		releaseKick: make(chan struct{}, 1),
 		docs:        make(map[string]*document),
 		byPath:      make(map[string]*document),
 	}
-	g.wg.Add(1)
+	g.wg.Add(2)
 	go func() {
 		defer g.wg.Done()
 		g.runOverlays()
+	}()
+	go func() {
+		defer g.wg.Done()
+		g.runReleases()
 	}()
 	return g, nil
 }
@@ -439,6 +447,24 @@ func (g *Gatherer) dropTree(d *document) {
 	d.doc = nil
 	d.hasTree.Store(false)
 	g.trees.Add(-1)
+	select {
+	case g.releaseKick <- struct{}{}:
+	default:
+	}
+}
+
+// runReleases gives the C memory of dropped trees back to the system, off
+// the callers' path; drops during one release are served by the next.
+func (g *Gatherer) runReleases() {
+	for {
+		select {
+		case <-g.ctx.Done():
+			return
+		case <-g.releaseKick:
+			syntax.ReleaseMemory()
+			g.released.Add(1)
+		}
+	}
 }
 
 // closeDocument releases d's tree for good: a call that found d before it

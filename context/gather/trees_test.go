@@ -421,3 +421,17 @@ func TestConcurrentEviction(t *testing.T) {
 		t.Errorf("%d trees left after Close", n)
 	}
 }
+
+// TestDroppedTreesAreReleased checks that dropping a tree (eviction or
+// close) has the background goroutine give the C heap's free pages back.
+func TestDroppedTreesAreReleased(t *testing.T) {
+	g := newGatherer(t, "", Config{MaxTrees: 1, DisableGitDiff: true})
+	g.DidOpen("file:///virtual/a.go", "/virtual/a.go", "go", []byte("package p\n\nfunc a() {}\n"))
+	if n := g.released.Load(); n != 0 {
+		t.Fatalf("%d releases before any tree was dropped", n)
+	}
+	g.DidOpen("file:///virtual/b.go", "/virtual/b.go", "go", []byte("package p\n\nfunc b() {}\n"))
+	eventually(t, "a release after a's tree was dropped", func() bool { return g.released.Load() == 1 })
+	g.DidClose("file:///virtual/b.go")
+	eventually(t, "a release after b was closed", func() bool { return g.released.Load() == 2 })
+}
