@@ -467,6 +467,11 @@ func (e *Engine) Complete(ctx context.Context, req engine.Request, emit engine.E
 		}
 		if finished {
 			switch {
+			case emitErr != nil && ctx.Err() != nil:
+				// The write failed because the client went away: that is a
+				// cancellation, whichever of the two was noticed first.
+				usage.StopReason = "cancelled"
+				return usage, ctx.Err()
 			case emitErr != nil:
 				usage.StopReason = "error"
 				return usage, emitErr

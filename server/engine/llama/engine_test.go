@@ -241,6 +241,22 @@ func TestCancellationFreesTheSlot(t *testing.T) {
 	}
 }
 
+// TestClientGoneWhileWriting: when the client goes away, the HTTP layer's
+// write fails at about the time the context is cancelled; whichever the
+// engine notices first, the generation counts as cancelled, not as an error.
+func TestClientGoneWhileWriting(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	u, err := e.Complete(ctx, engine.Request{Prompt: goPrompt}, func(string) error {
+		cancel()
+		return errors.New("write: broken pipe")
+	})
+	if !errors.Is(err, context.Canceled) || u.StopReason != "cancelled" {
+		t.Fatalf("err %v, usage %+v; want context.Canceled and stop reason cancelled", err, u)
+	}
+}
+
 func TestCancelDuringPromptEvaluation(t *testing.T) {
 	// A 3000-token prompt is evaluated in steps of 512 tokens; the request is
 	// cancelled during the second step: the slot is freed after that step,
