@@ -497,6 +497,9 @@ func startFails(t *testing.T, args ...string) string {
 		t.Fatalf("serve %q started", args)
 	}
 	t.Logf("failed after %s", time.Since(start).Round(time.Millisecond))
+	if strings.Contains(out, "srv_") {
+		t.Errorf("serve %q failed but printed a token first:\n%s", args, out)
+	}
 	return out + err.Error()
 }
 

@@ -153,15 +153,6 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		return err
 	}
 	defer st.Close()
-	var authn *auth.Authenticator
-	if !cfg.noAuth {
-		if err := ensureInitialToken(ctx, st, cfg.dataDir, stdout); err != nil {
-			return err
-		}
-		authn = auth.New(auth.Config{Lookup: auth.StoreLookup(st), RatePerMinute: cfg.rateLimit, Burst: cfg.rateBurst})
-	} else {
-		fmt.Fprintln(stderr, "serval: --no-auth: serving without tokens on loopback only")
-	}
 
 	reg, err := models.LoadRegistry(cfg.registry)
 	if err != nil {
@@ -172,6 +163,17 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		return err
 	}
 	defer engines.close()
+	// The first token is made only once the model is there: a start that fails
+	// (no model, no network) leaves no token behind and prints none.
+	var authn *auth.Authenticator
+	if !cfg.noAuth {
+		if err := ensureInitialToken(ctx, st, cfg.dataDir, stdout); err != nil {
+			return err
+		}
+		authn = auth.New(auth.Config{Lookup: auth.StoreLookup(st), RatePerMinute: cfg.rateLimit, Burst: cfg.rateBurst})
+	} else {
+		fmt.Fprintln(stderr, "serval: --no-auth: serving without tokens on loopback only")
+	}
 	eng, info := engines.completion.Engine, engines.completion.Engine.Info()
 
 	tmpl, err := prompt.ChooseTemplate(engines.promptTemplate, engines.completion.Entry.Template, info.FIMTemplate)
