@@ -203,6 +203,25 @@ const (
 	cancelledMetric   = `serval_completions_total{stop_reason="cancelled"}`
 )
 
+// settledCompletions waits until the server has finished every completion
+// request the agent started so far (a superseded request is aborted by the
+// agent but may still be counted by the server a moment later), then
+// returns the count of finished completion requests.
+func settledCompletions(t *testing.T, srv *servaltest.Server) float64 {
+	t.Helper()
+	last := metric(t, srv, completionsMetric)
+	for i := 0; i < 100; i++ {
+		time.Sleep(50 * time.Millisecond)
+		n := metric(t, srv, completionsMetric)
+		if n == last && metric(t, srv, "serval_slots_busy") == 0 {
+			return n
+		}
+		last = n
+	}
+	t.Fatalf("the server kept finishing completion requests for 5 s")
+	return 0
+}
+
 // TestScriptedTypingAgainstRealServer is the end-to-end run: real serval on
 // the generated model, real serval-agent over stdio.
 func TestScriptedTypingAgainstRealServer(t *testing.T) {
@@ -268,7 +287,7 @@ func TestScriptedTypingAgainstRealServer(t *testing.T) {
 	// cache, with no HTTP request.
 	events := metric(t, srv, eventsMetric)
 	a.c.Notify(bounded(t, 5*time.Second), lsp.MethodDidShowCompletion, lsp.DidShowCompletionParams{Item: item})
-	before := metric(t, srv, completionsMetric)
+	before := settledCompletions(t, srv)
 	typed := string([]rune(item.InsertText)[:min(2, len([]rune(item.InsertText))-1)])
 	a.insert(uri, version, pos, typed)
 	version++
