@@ -14,56 +14,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.lsp.dev/protocol"
 
-	"github.com/servalhq/serval/integration/testsupport/llamalib"
 	"github.com/servalhq/serval/integration/testsupport/lspclient"
 	"github.com/servalhq/serval/integration/testsupport/servaltest"
 	"github.com/servalhq/serval/lsp"
 	"github.com/servalhq/serval/server/api"
 )
-
-var agentBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// agentBinary returns $SERVAL_BIN_DIR/serval-agent (make test builds it) or
-// builds one from this checkout.
-func agentBinary(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("SERVAL_BIN_DIR"); dir != "" {
-		p := filepath.Join(dir, "serval-agent")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	agentBuild.once.Do(func() {
-		root := llamalib.RepoRoot()
-		dir := filepath.Join(root, ".cache", "agenttest")
-		if agentBuild.err = os.MkdirAll(dir, 0o755); agentBuild.err != nil {
-			return
-		}
-		tmp := filepath.Join(dir, fmt.Sprintf("serval-agent-%d.tmp", os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", tmp, "./agent/cmd/serval-agent")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			agentBuild.err = fmt.Errorf("%v\n%s", err, out)
-			return
-		}
-		agentBuild.path = filepath.Join(dir, "serval-agent")
-		agentBuild.err = os.Rename(tmp, agentBuild.path)
-	})
-	if agentBuild.err != nil {
-		t.Fatalf("build serval-agent: %v", agentBuild.err)
-	}
-	return agentBuild.path
-}
 
 // agentSession is a spawned serval-agent with its client.
 type agentSession struct {
@@ -78,7 +38,7 @@ func startAgent(t testing.TB, env ...string) *agentSession {
 	home := t.TempDir()
 	cfg := filepath.Join(home, "agent.toml")
 	full := append([]string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}, env...)
-	c, err := lspclient.Start(context.Background(), agentBinary(t), lspclient.Options{
+	c, err := lspclient.Start(context.Background(), servaltest.AgentBinary(t), lspclient.Options{
 		Args: []string{"--stdio", "--config", cfg, "--log-level", "debug"}, Env: full})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/servalhq/serval/integration/testsupport/llamalib"
 	"github.com/servalhq/serval/integration/testsupport/lspclient"
+	"github.com/servalhq/serval/integration/testsupport/servaltest"
 	"github.com/servalhq/serval/server/api"
 )
 
@@ -93,7 +94,7 @@ func peers(tb testing.TB) []peer {
 			if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[completion]\ncontext = %q\n", contextSource)), 0o600); err != nil {
 				return nil, err
 			}
-			return lspclient.Start(context.Background(), agentBinary(tb), lspclient.Options{
+			return lspclient.Start(context.Background(), servaltest.AgentBinary(tb), lspclient.Options{
 				Args: []string{"--stdio", "--log-level", "warn", "--config", cfg},
 				Env:  []string{"HOME=" + home, "SERVAL_ENDPOINT=" + endpoint, "SERVAL_TOKEN=bench"}})
 		}}

@@ -3,59 +3,18 @@ package context_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.lsp.dev/protocol"
 
-	"github.com/servalhq/serval/integration/testsupport/llamalib"
 	"github.com/servalhq/serval/integration/testsupport/lspclient"
+	"github.com/servalhq/serval/integration/testsupport/servaltest"
 	"github.com/servalhq/serval/lsp"
 )
-
-var agentBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// agentBinary returns $SERVAL_BIN_DIR/serval-agent (make test builds it)
-// or builds one from this checkout.
-func agentBinary(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("SERVAL_BIN_DIR"); dir != "" {
-		p := filepath.Join(dir, "serval-agent")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	agentBuild.once.Do(func() {
-		root := llamalib.RepoRoot()
-		dir := filepath.Join(root, ".cache", "contexttest")
-		if agentBuild.err = os.MkdirAll(dir, 0o755); agentBuild.err != nil {
-			return
-		}
-		tmp := filepath.Join(dir, fmt.Sprintf("serval-agent-%d.tmp", os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", tmp, "./agent/cmd/serval-agent")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			agentBuild.err = fmt.Errorf("%v\n%s", err, out)
-			return
-		}
-		agentBuild.path = filepath.Join(dir, "serval-agent")
-		agentBuild.err = os.Rename(tmp, agentBuild.path)
-	})
-	if agentBuild.err != nil {
-		t.Fatalf("build serval-agent: %v", agentBuild.err)
-	}
-	return agentBuild.path
-}
 
 func bounded(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -72,7 +31,7 @@ func TestAgentSendsWorkspaceContext(t *testing.T) {
 	root, mainPath, mainText, cursor := workspace(t)
 	rec := newRecorder(t)
 	home := t.TempDir()
-	c, err := lspclient.Start(context.Background(), agentBinary(t), lspclient.Options{
+	c, err := lspclient.Start(context.Background(), servaltest.AgentBinary(t), lspclient.Options{
 		Args: []string{"--stdio", "--config", filepath.Join(home, "agent.toml"), "--log-level", "debug"},
 		Env:  []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "SERVAL_ENDPOINT=" + rec.URL, "SERVAL_TOKEN=token"},
 	})

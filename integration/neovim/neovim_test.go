@@ -89,26 +89,6 @@ func (b nvimBuild) check(t *testing.T) {
 	}
 }
 
-func agentBinary(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("SERVAL_BIN_DIR"); dir != "" {
-		p := filepath.Join(dir, "serval-agent")
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("SERVAL_BIN_DIR=%s has no serval-agent (make build): %v", dir, err)
-		}
-		return p
-	}
-	p := filepath.Join(t.TempDir(), "serval-agent")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", p, "./agent/cmd/serval-agent")
-	cmd.Dir = repoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build serval-agent: %v\n%s", err, out)
-	}
-	return p
-}
-
 // startServer starts serval on the test model. Short completions keep the
 // ghost text on one screen line for the tmux test.
 func startServer(t *testing.T) *servaltest.Server {
@@ -331,7 +311,7 @@ func runHeadless(t *testing.T, b nvimBuild, mode string, srv *servaltest.Server,
 func TestHeadless(t *testing.T) {
 	requireEnabled(t)
 	srv := startServer(t)
-	agent := agentBinary(t)
+	agent := servaltest.AgentBinary(t)
 	modes := map[string][]string{
 		"0.7.2":  {"setup"},
 		"0.10.4": {"setup", "lspconfig"},
@@ -396,7 +376,7 @@ func TestWrongTokenShowsUnauthorized(t *testing.T) {
 	b := builds(t)[0] // 0.7.2: the oldest API path
 	b.check(t)
 	srv := startServer(t)
-	agent := agentBinary(t)
+	agent := servaltest.AgentBinary(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "main.go")
 	if err := os.WriteFile(file, []byte(goFile), 0o644); err != nil {
@@ -453,7 +433,7 @@ func TestTmuxPersonLike(t *testing.T) {
 	}
 	b.check(t)
 	srv := startServer(t)
-	agent := agentBinary(t)
+	agent := servaltest.AgentBinary(t)
 
 	dir := t.TempDir()
 	file := filepath.Join(dir, "main.go")

@@ -267,7 +267,10 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-var build struct {
+// builds holds, per binary name, the one build this test process makes.
+var builds sync.Map // name → *builtBinary
+
+type builtBinary struct {
 	once sync.Once
 	path string
 	err  error
@@ -278,21 +281,34 @@ var build struct {
 // <repo>/.cache/servaltest (once per test process).
 func Binary(t testing.TB) string {
 	t.Helper()
+	return binary(t, "serval", "./server/cmd/serval")
+}
+
+// AgentBinary is Binary for serval-agent.
+func AgentBinary(t testing.TB) string {
+	t.Helper()
+	return binary(t, "serval-agent", "./agent/cmd/serval-agent")
+}
+
+func binary(t testing.TB, name, pkg string) string {
+	t.Helper()
 	if dir := os.Getenv("SERVAL_BIN_DIR"); dir != "" {
-		p := filepath.Join(dir, "serval")
+		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("SERVAL_BIN_DIR=%s has no serval binary (run make build): %v", dir, err)
+			t.Fatalf("SERVAL_BIN_DIR=%s has no %s binary (run make build): %v", dir, name, err)
 		}
 		return p
 	}
-	build.once.Do(func() { build.path, build.err = buildServal() })
-	if build.err != nil {
-		t.Fatalf("build serval: %v", build.err)
+	v, _ := builds.LoadOrStore(name, &builtBinary{})
+	b := v.(*builtBinary)
+	b.once.Do(func() { b.path, b.err = build(name, pkg) })
+	if b.err != nil {
+		t.Fatalf("build %s: %v", name, b.err)
 	}
-	return build.path
+	return b.path
 }
 
-func buildServal() (string, error) {
+func build(name, pkg string) (string, error) {
 	root := llamalib.RepoRoot()
 	if root == "" {
 		return "", errors.New("not inside the serval module")
@@ -303,20 +319,20 @@ func buildServal() (string, error) {
 	}
 	// Build to a private name and rename, so test packages running at the
 	// same time never run a half-written binary.
-	tmp, err := os.CreateTemp(dir, "serval-*.tmp")
+	tmp, err := os.CreateTemp(dir, name+"-*.tmp")
 	if err != nil {
 		return "", err
 	}
 	tmp.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp.Name(), "./server/cmd/serval")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp.Name(), pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp.Name())
 		return "", fmt.Errorf("%v\n%s", err, out)
 	}
-	final := filepath.Join(dir, "serval")
+	final := filepath.Join(dir, name)
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return "", err
 	}
