@@ -1,0 +1,241 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/servalhq/serval/agent/postprocess"
+	"github.com/servalhq/serval/context/gather"
+	"github.com/servalhq/serval/server/api"
+)
+
+// Reasons a request ends early without an error for the editor.
+var (
+	errSuperseded = errors.New("superseded by a newer request")
+	errEdited     = errors.New("the document changed")
+	errEnough     = errors.New("completion is complete")
+)
+
+// Complete answers one completion request. It returns an empty Result when
+// there is nothing to show (including when a newer request or an edit
+// superseded this one) and ctx's error when ctx was cancelled.
+func (a *Agent) Complete(ctx context.Context, req Request) (*Result, error) {
+	start := time.Now()
+	cfg := a.cfg.Load()
+	doc := req.Document
+	empty := &Result{}
+	if req.Offset < 0 || req.Offset > len(doc.Text) {
+		return empty, nil
+	}
+	if (cfg.Completion.Disabled != nil && *cfg.Completion.Disabled) || slices.Contains(cfg.Completion.Languages.Disabled, doc.LanguageID) {
+		return empty, nil
+	}
+
+	// 1. Typing along the suggestion on screen: answer with the rest of it.
+	a.mu.Lock()
+	st := a.docs[doc.URI]
+	if st == nil {
+		a.mu.Unlock()
+		return empty, nil
+	}
+	if st.last != nil {
+		if rest, _, ok := st.last.continueAt(doc.Text, req.Offset); ok {
+			id := st.last.id
+			a.mu.Unlock()
+			return a.result(id, rest, req.Offset, "typed-ahead", start, 0), nil
+		}
+		a.dismissLocked(st) // the suggestion on screen no longer applies
+		st.last = nil
+	}
+	a.mu.Unlock()
+
+	// 2. A position seen before.
+	prefixWin, suffixWin := windows(doc.Text, req.Offset, cfg.Completion.Prompt.MaxPrefixChars, cfg.Completion.Prompt.MaxSuffixChars)
+	key := a.cache.key(doc.URI, prefixWin, suffixWin)
+	if e, ok := a.cache.get(key, start); ok {
+		a.remember(doc, req.Offset, e.id, e.items)
+		return a.result(e.id, e.items, req.Offset, "cache", start, 0), nil
+	}
+
+	// 3. The server: only when it is there.
+	if !a.status.canRequest(start) {
+		return empty, nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	seq := a.startFlight(doc.URI, cancel)
+	defer a.endFlight(doc.URI, seq)
+
+	debounceStart := time.Now()
+	if req.Trigger != Invoked {
+		delay := a.debounce.delay(cfg.Completion.Debounce, spotAt(doc.Text, req.Offset))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return a.cancelled(ctx)
+		case <-t.C:
+		}
+	}
+	debounceEnd := time.Now()
+
+	apiReq, err := a.buildRequest(ctx, cfg, doc, req.Offset, prefixWin, suffixWin)
+	if err != nil {
+		a.log.Debug("no completion", "uri", doc.URI, "err", err)
+		return empty, nil
+	}
+	ppIn := postprocess.Input{Language: doc.LanguageID, Prefix: prefixWin, Suffix: suffixWin}
+	httpOut := time.Now()
+	resp, err := a.send(ctx, cfg, apiReq, ppIn)
+	httpIn := time.Now()
+	if ctx.Err() != nil && context.Cause(ctx) != context.DeadlineExceeded {
+		return a.cancelled(ctx)
+	}
+	if st, ok := a.status.observe(httpIn.Sub(httpOut), err, httpIn); ok {
+		a.setStatus(st)
+	}
+	if err != nil {
+		a.log.Debug("completion failed", "uri", doc.URI, "err", err)
+		return empty, nil
+	}
+	a.debounce.latency(httpIn.Sub(httpOut))
+
+	var items []cachedItem
+	for _, ch := range resp.Choices {
+		ppIn.Completion = ch.Text
+		out := postprocess.Process(ppIn)
+		if out.Discarded || out.Text == "" {
+			a.log.Debug("completion discarded", "reason", out.Reason)
+			continue
+		}
+		items = append(items, cachedItem{Text: out.Text, ReplaceSuffixLen: out.ReplaceSuffixLen, Choice: ch.Index})
+	}
+	a.cache.put(key, resp.ID, items, httpIn)
+	if len(items) == 0 {
+		return &Result{Own: debounceStart.Sub(start) + httpOut.Sub(debounceEnd) + time.Since(httpIn)}, nil
+	}
+	a.remember(doc, req.Offset, resp.ID, items)
+	return a.result(resp.ID, items, req.Offset, "server", httpIn, debounceStart.Sub(start)+httpOut.Sub(debounceEnd)), nil
+}
+
+// send makes the HTTP request, streaming unless configured not to, and stops
+// the stream as soon as post-processing says the text is complete.
+func (a *Agent) send(ctx context.Context, cfg *Config, req *api.CompletionRequest, pp postprocess.Input) (*api.CompletionResponse, error) {
+	client := a.client.Load()
+	if t := cfg.Timeout(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	if cfg.Completion.Stream != nil && !*cfg.Completion.Stream {
+		return client.Complete(ctx, req)
+	}
+	var text strings.Builder
+	resp, err := client.CompleteStream(ctx, req, func(delta string) error {
+		text.WriteString(delta)
+		if strings.IndexByte(delta, '\n') < 0 {
+			return nil
+		}
+		pp.Completion = text.String()
+		if postprocess.Complete(pp) {
+			return errEnough
+		}
+		return nil
+	})
+	if errors.Is(err, errEnough) && resp != nil {
+		return resp, nil
+	}
+	return resp, err
+}
+
+// buildRequest fills the Tabby-schema request from the context source,
+// falling back to the plain windows when it fails or is late. A document the
+// context source excludes (secrets, keys) gets no request at all.
+func (a *Agent) buildRequest(ctx context.Context, cfg *Config, doc Document, offset int, prefixWin, suffixWin string) (*api.CompletionRequest, error) {
+	seg := &api.Segments{Prefix: prefixWin, Suffix: suffixWin}
+	if _, isWindows := a.ctxSrc.(*WindowSource); !isWindows {
+		gctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		g, err := a.ctxSrc.Gather(gctx, gather.Request{URI: doc.URI, Offset: offset,
+			PrefixBudget: cfg.Completion.Prompt.MaxPrefixChars, SuffixBudget: cfg.Completion.Prompt.MaxSuffixChars})
+		cancel()
+		if errors.Is(err, gather.ErrExcluded) {
+			return nil, err
+		}
+		if err == nil && (g.Prefix != "" || g.Suffix != "") {
+			seg.Prefix, seg.Suffix = g.Prefix, g.Suffix
+			seg.Declarations = g.Declarations
+			seg.RelevantSnippetsFromChangedFiles = g.ChangedSnippets
+			seg.RelevantSnippetsFromRecentlyOpenedFiles = g.OpenedSnippets
+		} else if err != nil {
+			a.log.Debug("context gathering failed", "err", err)
+		}
+	}
+	if path := uriPath(doc.URI); path != "" {
+		repo, _ := a.repos.lookup(filepath.Dir(path))
+		seg.GitURL = repo.remoteURL
+		seg.Filepath = a.relativePath(path, repo.root)
+	}
+	return &api.CompletionRequest{Language: doc.LanguageID, Segments: seg, MaxTokens: cfg.Completion.MaxTokens}, nil
+}
+
+// result converts cached items at offset into a Result.
+func (a *Agent) result(id string, items []cachedItem, offset int, source string, since time.Time, extra time.Duration) *Result {
+	r := &Result{ID: id, Source: source, Items: make([]Item, 0, len(items))}
+	for _, it := range items {
+		r.Items = append(r.Items, Item{Text: it.Text, Start: offset, End: offset + it.ReplaceSuffixLen, Choice: it.Choice})
+	}
+	r.Own = time.Since(since) + extra
+	return r
+}
+
+// remember makes items the document's suggestion for typed-ahead.
+func (a *Agent) remember(doc Document, offset int, id string, items []cachedItem) {
+	if len(items) == 0 {
+		return
+	}
+	s := newSuggestion(id, doc.Text, offset, items)
+	a.mu.Lock()
+	if st := a.docs[doc.URI]; st != nil {
+		st.last = s
+	}
+	a.mu.Unlock()
+}
+
+// startFlight cancels the document's request in flight and registers a new one.
+func (a *Agent) startFlight(uri string, cancel context.CancelCauseFunc) uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seq++
+	st := a.docs[uri]
+	if st == nil {
+		return a.seq
+	}
+	if st.flight != nil {
+		st.flight.cancel(errSuperseded)
+	}
+	st.flight = &flight{seq: a.seq, cancel: cancel}
+	return a.seq
+}
+
+func (a *Agent) endFlight(uri string, seq uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st := a.docs[uri]; st != nil && st.flight != nil && st.flight.seq == seq {
+		st.flight = nil
+	}
+}
+
+// cancelled is the answer for a request whose context ended: an empty
+// result when the agent itself superseded it, the context's error when the
+// editor cancelled it.
+func (a *Agent) cancelled(ctx context.Context) (*Result, error) {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, errSuperseded) || errors.Is(cause, errEdited) {
+		return &Result{}, nil
+	}
+	return nil, ctx.Err()
+}

@@ -1,0 +1,67 @@
+package agent
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/servalhq/serval/server/api"
+)
+
+// SetConfigLayer replaces one configuration layer and applies the result.
+// A layer that makes the configuration unusable is rejected and the previous
+// one kept.
+func (a *Agent) SetConfigLayer(layer ConfigLayer, c Config) error {
+	a.cfgMu.Lock()
+	defer a.cfgMu.Unlock()
+	prev := a.cfgStack.Layer(layer)
+	if err := a.apply(a.cfgStack.Set(layer, c)); err != nil {
+		a.cfgStack.Set(layer, prev)
+		return err
+	}
+	return nil
+}
+
+// apply switches to a new effective configuration.
+func (a *Agent) apply(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	old := a.cfg.Load()
+	a.cfg.Store(&cfg)
+	if old == nil || old.Server.Endpoint != cfg.Server.Endpoint || old.Server.Token != cfg.Server.Token ||
+		!mapsEqual(old.Server.RequestHeaders, cfg.Server.RequestHeaders) {
+		c, err := api.NewClient(cfg.Server.Endpoint, cfg.Server.Token, a.httpc)
+		if err != nil {
+			return fmt.Errorf("server.endpoint: %w", err)
+		}
+		c.UserAgent = a.ua
+		if len(cfg.Server.RequestHeaders) > 0 {
+			c.Header = http.Header{}
+			for k, v := range cfg.Server.RequestHeaders {
+				c.Header.Set(k, v)
+			}
+		}
+		a.client.Store(c)
+		a.kickHealth()
+	}
+	a.cache.resize(cfg.Completion.Cache.Entries, time.Duration(cfg.Completion.Cache.TTLSec)*time.Second)
+	if ws, ok := a.ctxSrc.(*WindowSource); ok {
+		ws.mu.Lock()
+		ws.PrefixChars, ws.SuffixChars = cfg.Completion.Prompt.MaxPrefixChars, cfg.Completion.Prompt.MaxSuffixChars
+		ws.mu.Unlock()
+	}
+	return nil
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}

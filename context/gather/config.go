@@ -1,0 +1,66 @@
+package gather
+
+import (
+	"time"
+)
+
+// Config tunes a Gatherer. Zero values mean the defaults noted.
+type Config struct {
+	PrefixBudget  int // bytes of prefix window, header included; 3000
+	SuffixBudget  int // bytes of suffix window; 1200
+	ContextBudget int // bytes of declarations and snippets together; 4000
+
+	MaxDeclarations int // 5, as Tabby sends
+	MaxChanged      int // snippets from changed files; 3
+	MaxOpened       int // snippets from recently viewed files; 5
+
+	// Excludes replaces ignore.DefaultExcludes when non-nil.
+	Excludes []string
+	// MaxFileSize skips larger workspace files; 1 MiB.
+	MaxFileSize int64
+	// SourceTimeout bounds each context source inside Gather; a source
+	// still running then is dropped. 50ms (Gather's own ctx may be shorter).
+	SourceTimeout time.Duration
+	// DisableGitDiff turns off reading `git diff HEAD` in workspace folders.
+	DisableGitDiff bool
+	// GitDiffDelay is the quiet period after a disk change before the diff
+	// is re-read; 500ms.
+	GitDiffDelay time.Duration
+	// OverlayDelay is the quiet period after an edit before the edited
+	// document's declarations replace its index entry; 300ms.
+	OverlayDelay time.Duration
+	// MaxTrees is how many open documents keep a syntax tree; 16. The
+	// least recently used ones (opened, edited or completed in) drop
+	// theirs, and their next edit or completion parses them again from
+	// scratch. A tree of a 7 KB Go file holds about 220 KB of C memory.
+	MaxTrees int
+	// Logf reports background problems; may be nil.
+	Logf func(format string, args ...any)
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.PrefixBudget, 3000)
+	def(&c.SuffixBudget, 1200)
+	def(&c.ContextBudget, 4000)
+	def(&c.MaxDeclarations, 5)
+	def(&c.MaxChanged, 3)
+	def(&c.MaxOpened, 5)
+	def(&c.MaxTrees, 16)
+	if c.MaxFileSize <= 0 {
+		c.MaxFileSize = 1 << 20
+	}
+	if c.SourceTimeout <= 0 {
+		c.SourceTimeout = 50 * time.Millisecond
+	}
+	if c.GitDiffDelay <= 0 {
+		c.GitDiffDelay = 500 * time.Millisecond
+	}
+	if c.OverlayDelay <= 0 {
+		c.OverlayDelay = 300 * time.Millisecond
+	}
+}

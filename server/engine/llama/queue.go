@@ -1,0 +1,178 @@
+package llama
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	yz "github.com/hybridgroup/yzma/pkg/llama"
+
+	"github.com/servalhq/serval/server/engine"
+)
+
+// job is one request's journey through the engine.
+type job struct {
+	ctx      context.Context
+	req      engine.Request
+	tokens   []yz.Token
+	enqueued time.Time
+
+	// cancelled is set by Complete when the caller goes away or emit fails;
+	// the worker then frees the slot at its next step.
+	cancelled atomic.Bool
+
+	mu       sync.Mutex
+	out      strings.Builder // text produced and not yet emitted
+	finished bool
+	usage    engine.Usage // set when finished
+	err      error
+	notify   chan struct{} // capacity 1
+}
+
+// push hands text (and, with finished, the end) to the waiting Complete.
+func (j *job) push(text string) {
+	j.mu.Lock()
+	j.out.WriteString(text)
+	j.mu.Unlock()
+	j.signal()
+}
+
+func (j *job) finish(u engine.Usage, err error) {
+	j.mu.Lock()
+	j.usage, j.err, j.finished = u, err, true
+	j.mu.Unlock()
+	j.signal()
+}
+
+func (j *job) signal() {
+	select {
+	case j.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Complete generates text for req.Prompt, streaming it through emit. A
+// temperature <= 0 decodes greedily. MaxTokens <= 0 generates until the end
+// of generation or the slot's context is full.
+func (e *Engine) Complete(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
+	tokens, err := e.tokenize(req.Prompt)
+	if err != nil {
+		return engine.Usage{}, err
+	}
+	if len(tokens) == 0 {
+		bos := yz.VocabBOS(e.vocab)
+		if bos < 0 {
+			return engine.Usage{}, errors.New("llama: empty prompt")
+		}
+		tokens = []yz.Token{bos}
+	}
+	if len(tokens) >= e.cfg.CtxSize {
+		return engine.Usage{PromptTokens: len(tokens)}, fmt.Errorf("%w: %d prompt tokens, context of %d", engine.ErrPromptTooLong, len(tokens), e.cfg.CtxSize)
+	}
+	j := &job{ctx: ctx, req: req, tokens: tokens, enqueued: time.Now(), notify: make(chan struct{}, 1)}
+
+	e.mu.Lock()
+	if e.stopping {
+		e.mu.Unlock()
+		return engine.Usage{}, errClosed
+	}
+	if s := e.bestFreeSlot(tokens); s != nil {
+		s.job = j
+	} else if len(e.queue) < e.cfg.MaxQueue {
+		e.queue = append(e.queue, j)
+	} else {
+		e.mu.Unlock()
+		return engine.Usage{PromptTokens: len(tokens)}, engine.ErrQueueFull
+	}
+	e.mu.Unlock()
+	e.nudge()
+
+	var emitErr error
+	done := ctx.Done()
+	for {
+		select {
+		case <-j.notify:
+		case <-done:
+			done = nil
+			j.cancelled.Store(true)
+			if e.dequeue(j) {
+				return engine.Usage{PromptTokens: len(tokens), QueueWait: time.Since(j.enqueued), StopReason: "cancelled"}, ctx.Err()
+			}
+			continue
+		}
+		j.mu.Lock()
+		text := j.out.String()
+		j.out.Reset()
+		finished, usage, err := j.finished, j.usage, j.err
+		j.mu.Unlock()
+		if text != "" && emitErr == nil && !j.cancelled.Load() {
+			if emitErr = emit(text); emitErr != nil {
+				j.cancelled.Store(true)
+			}
+		}
+		if finished {
+			switch {
+			case emitErr != nil && ctx.Err() != nil:
+				// The write failed because the client went away: that is a
+				// cancellation, whichever of the two was noticed first.
+				usage.StopReason = "cancelled"
+				return usage, ctx.Err()
+			case emitErr != nil:
+				usage.StopReason = "error"
+				return usage, emitErr
+			case ctx.Err() != nil && usage.StopReason == "cancelled":
+				return usage, ctx.Err()
+			}
+			return usage, err
+		}
+	}
+}
+
+// dequeue removes j from the wait queue, reporting whether it was there.
+func (e *Engine) dequeue(j *job) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, q := range e.queue {
+		if q == j {
+			e.queue = append(e.queue[:i], e.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// bestFreeSlot returns the free slot for a prompt of tokens, or nil: the one
+// whose cache shares the longest prefix with it, unless that would throw away
+// most of a cache for little gain, in which case the least recently used free
+// slot (so a user switching between two files keeps both prefixes cached).
+// e.mu is held.
+func (e *Engine) bestFreeSlot(tokens []yz.Token) *slot {
+	var best, lru *slot
+	bestLen := -1
+	for _, s := range e.slots {
+		if s.job != nil {
+			continue
+		}
+		if n := commonPrefix(s.cached, tokens); n > bestLen {
+			best, bestLen = s, n
+		}
+		if lru == nil || s.lastUsed < lru.lastUsed {
+			lru = s
+		}
+	}
+	if best != nil && 2*bestLen < len(best.cached) {
+		return lru
+	}
+	return best
+}
+
+func (e *Engine) nudge() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
