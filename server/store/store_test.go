@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -49,23 +48,6 @@ func TestOpenMigratesAndUsesWAL(t *testing.T) {
 	defer s2.Close()
 	if n, _ := s2.CountTokens(ctx); n != 1 {
 		t.Fatalf("tokens after reopen = %d, want 1", n)
-	}
-}
-
-func TestOpenRefusesNewerSchema(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, FileName)
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	_, err = Open(context.Background(), dir)
-	if err == nil || !strings.Contains(err.Error(), "newer") {
-		t.Fatalf("Open of a newer schema: err = %v, want 'newer'", err)
 	}
 }
 

@@ -148,7 +148,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	}
 	defer ln.Close()
 
-	st, err := store.Open(ctx, cfg.dataDir)
+	st, err := openStore(ctx, cfg.dataDir, stderr)
 	if err != nil {
 		return err
 	}

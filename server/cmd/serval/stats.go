@@ -22,7 +22,7 @@ func runStats(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		}
 		return err
 	}
-	st, err := store.Open(ctx, *dataDir)
+	st, err := openStore(ctx, *dataDir, stderr)
 	if err != nil {
 		return err
 	}

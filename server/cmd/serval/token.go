@@ -8,8 +8,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/servalhq/serval/server/store"
 )
 
 // runToken implements `serval token create|list|revoke`.
@@ -50,7 +48,7 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		return fmt.Errorf("%w: serval token %s needs a name (--name NAME)", errUsage, sub)
 	}
 
-	st, err := store.Open(ctx, *dataDir)
+	st, err := openStore(ctx, *dataDir, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,50 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+)
+
+// A migration is one step of the schema's history: it brings the schema from
+// version-1 to version. Open applies every step above the database's version,
+// in order, all of them in one transaction, after writing a backup copy of the
+// database file (see migrate.go).
+//
+// To change the schema, append a step with the next version number: SQL for
+// schema changes, or apply for data changes SQL cannot express (then sql is
+// empty). Never edit or reorder a step that has been on main: data directories
+// out there are already past it. TestMigrationsAreOrdered checks the numbering,
+// TestFixtureMigratesInPlace checks that a data directory of the first release
+// still opens.
+type migration struct {
+	version int
+	name    string
+	sql     string
+	apply   func(ctx context.Context, tx *sql.Tx) error
+}
+
+var migrations = []migration{
+	{version: 1, name: "tokens and events", sql: `
+	CREATE TABLE tokens (
+		id         INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL UNIQUE,
+		hash       TEXT    NOT NULL UNIQUE,
+		created_at INTEGER NOT NULL
+	);
+	CREATE TABLE events (
+		id            INTEGER PRIMARY KEY,
+		created_at    INTEGER NOT NULL,
+		token_name    TEXT    NOT NULL,
+		type          TEXT    NOT NULL,
+		completion_id TEXT    NOT NULL,
+		choice_index  INTEGER NOT NULL,
+		view_id       TEXT    NOT NULL DEFAULT '',
+		elapsed_ms    INTEGER,
+		select_kind   TEXT    NOT NULL DEFAULT '',
+		language      TEXT    NOT NULL DEFAULT ''
+	);
+	CREATE INDEX events_language_type ON events(language, type);`},
+}
+
+// SchemaVersion is the version Open migrates to: the last step's.
+var SchemaVersion = len(migrations)
