@@ -20,6 +20,7 @@ import (
 	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/engine/llama"
 	"github.com/servalhq/serval/server/httpapi"
+	"github.com/servalhq/serval/server/llamaapi"
 	"github.com/servalhq/serval/server/models"
 	"github.com/servalhq/serval/server/openaiapi"
 	"github.com/servalhq/serval/server/prompt"
@@ -199,6 +200,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		return err
 	}
 	openai := &openaiapi.Handler{Completion: eng, CompletionModel: info.Model, Log: logger}
+	infill := &llamaapi.Handler{Service: svc, Model: info.Model, Log: logger}
 	var chatEngine engine.Engine
 	if chat := engines.chat; chat != nil {
 		openai.Chat, openai.ChatModel, chatEngine = chat.Chat, chat.Name, chat.Engine
@@ -209,13 +211,14 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		Auth:    authn,
 		Version: buildVersion(),
 		Logger:  logger,
-		Extra:   []httpapi.Registrar{openai},
+		Extra:   []httpapi.Registrar{openai, infill},
 		Chat:    chatEngine,
 	})
 	if err != nil {
 		return err
 	}
 	openai.Observe = func(_ string, u engine.Usage, _ error) { srv.ObserveGeneration(u) }
+	infill.Observe = srv.ObserveGeneration
 	fmt.Fprintf(stderr, "serval: model %s (template %s, %d slots × %d tokens, device %s)\n",
 		engines.completion.Describe(), tmpl.Name, info.Slots, ctxSize, info.Device)
 	if engines.chat != nil {
