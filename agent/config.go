@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/servalhq/serval/context/ignore"
 )
 
 // Config is the agent's configuration. Every layer (file, environment,
@@ -46,6 +48,11 @@ type CompletionConfig struct {
 	// context/gather's tree-sitter windows, declarations and snippets) or
 	// "windows" (plain prefix/suffix windows by a character budget).
 	Context string `toml:"context" json:"context"`
+	// Exclude are globs of files kept out of completion context (nothing
+	// of them is sent, and completing inside them sends nothing), added to
+	// the built-in list of credential files (context/ignore.DefaultExcludes).
+	// Every layer adds to it; the gatherer reads it at startup.
+	Exclude []string `toml:"exclude" json:"exclude"`
 }
 
 // DebounceConfig picks the debounce for automatic triggers.
@@ -135,6 +142,9 @@ func (c Config) Merge(over Config) Config {
 		c.Completion.Stream = over.Completion.Stream
 	}
 	setS(&c.Completion.Context, over.Completion.Context)
+	if len(over.Completion.Exclude) > 0 {
+		c.Completion.Exclude = append(append([]string(nil), c.Completion.Exclude...), over.Completion.Exclude...)
+	}
 	if len(over.Completion.Languages.Disabled) > 0 {
 		c.Completion.Languages.Disabled = over.Completion.Languages.Disabled
 	}
@@ -153,6 +163,9 @@ func (c Config) Validate() error {
 	case "syntax", "windows":
 	default:
 		return fmt.Errorf("completion.context %q: want syntax or windows", c.Completion.Context)
+	}
+	if err := ignore.CheckGlobs(c.Completion.Exclude); err != nil {
+		return fmt.Errorf("completion.exclude: %w", err)
 	}
 	if c.Completion.TimeoutMS < 0 || c.Completion.Prompt.MaxPrefixChars < 0 || c.Completion.Prompt.MaxSuffixChars < 0 {
 		return fmt.Errorf("negative timeout or prompt budget")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,13 +110,41 @@ func worktreeGitDir(gitFile, base string) string {
 	return dir
 }
 
-// remoteURL reads origin's URL (else the first remote's) from a git config file.
+// remoteURL reads origin's URL (else the first remote's) from a git config
+// file, without the credentials it may carry.
 func remoteURL(configPath string) string {
 	data, err := os.ReadFile(configPath)
 	if err != nil {
 		return ""
 	}
-	return parseRemoteURL(data)
+	return withoutCredentials(parseRemoteURL(data))
+}
+
+// withoutCredentials strips what a remote URL must not send to the server:
+// the userinfo (https://user:TOKEN@host/...), the query and the fragment
+// (?private_token=...). A URL that does not parse is dropped whole. The
+// scp-like form (git@host:path) keeps its user name, which is no secret,
+// unless a password is written into it.
+func withoutCredentials(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	if !strings.Contains(raw, "://") {
+		user, rest, ok := strings.Cut(raw, "@")
+		if ok && strings.Contains(user, ":") {
+			return rest
+		}
+		if q := strings.IndexAny(raw, "?#"); q >= 0 {
+			raw = raw[:q]
+		}
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
 }
 
 // parseRemoteURL extracts a remote URL from git config text.

@@ -2,6 +2,8 @@ package gather
 
 import (
 	"time"
+
+	"github.com/servalhq/serval/context/ignore"
 )
 
 // Config tunes a Gatherer. Zero values mean the defaults noted.
@@ -16,6 +18,8 @@ type Config struct {
 
 	// Excludes replaces ignore.DefaultExcludes when non-nil.
 	Excludes []string
+	// ExtraExcludes are added to Excludes (the user's own globs).
+	ExtraExcludes []string
 	// MaxFileSize skips larger workspace files; 1 MiB.
 	MaxFileSize int64
 	// SourceTimeout bounds each context source inside Gather; a source
@@ -39,6 +43,10 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.Excludes == nil {
+		c.Excludes = ignore.DefaultExcludes
+	}
+	c.Excludes = append(append([]string(nil), c.Excludes...), c.ExtraExcludes...)
 	def := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d

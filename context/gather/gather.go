@@ -113,12 +113,12 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 	answers := make(chan answer, 3)
 	query := recent.Tokens(snap.queryText)
 	sources := map[string]func() answer{
-		"declarations": func() answer { return answer{kind: kindDecls, decls: g.declarations(snap, cb/2)} },
+		"declarations": func() answer { return answer{kind: kindDecls, decls: redactDeclarations(g.declarations(snap, cb/2))} },
 		"changed": func() answer {
-			return answer{kind: kindChanged, snippets: g.snippets(sctx, query, g.changedChunks(snap.path), cb/4, g.cfg.MaxChanged)}
+			return answer{kind: kindChanged, snippets: redactSnippets(g.snippets(sctx, query, g.changedChunks(snap.path), cb/4, g.cfg.MaxChanged))}
 		},
 		"opened": func() answer {
-			return answer{kind: kindOpened, snippets: g.snippets(sctx, query, g.openedChunks(snap.path), cb/4, g.cfg.MaxOpened)}
+			return answer{kind: kindOpened, snippets: redactSnippets(g.snippets(sctx, query, g.openedChunks(snap.path), cb/4, g.cfg.MaxOpened))}
 		},
 	}
 	started := 0

@@ -12,8 +12,30 @@ import (
 )
 
 // DefaultExcludes are the globs of files that never reach a model, whatever
-// .gitignore says: environment files, keys and anything named like a secret.
-var DefaultExcludes = []string{".env*", "*.pem", "*.key", "id_rsa*", "*secret*", "*.p12"}
+// .gitignore says: environment files, private keys and keystores, the
+// dotfiles of tools that store tokens, cloud and cluster credentials,
+// infrastructure state and anything named like a secret. A glob without a
+// slash is matched against every path segment; one with a slash against
+// every run of that many consecutive segments. Users add to the list
+// (gather.Config.ExtraExcludes); they do not replace it by accident.
+var DefaultExcludes = []string{
+	// Environment files and per-user tool credentials.
+	".env*", ".npmrc", ".yarnrc.yml", ".pypirc", ".netrc", "_netrc", ".git-credentials",
+	".pgpass", ".my.cnf", ".htpasswd", ".s3cfg", ".boto", ".vault-token",
+	".terraformrc", "terraform.rc", ".dockercfg", ".docker/config.json",
+	// Directories that only hold credentials.
+	".ssh", ".gnupg", ".aws", ".azure", ".kube", ".config/gcloud", ".password-store",
+	// Keys, certificates with keys, keystores.
+	"*.pem", "*.key", "*.p8", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.bks",
+	"*.ppk", "*.gpg", "*.kdbx", "*.keytab", "*.ovpn",
+	"id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "id_xmss*", "ssh_host_*_key*",
+	// Cloud, cluster and infrastructure credentials and state.
+	"credentials", "*credentials*.json", "*credentials*.csv", "*service-account*.json",
+	"*service_account*.json", "*serviceaccount*.json", "kubeconfig", "*.kubeconfig",
+	"*.tfvars", "*.tfvars.json", "*.tfstate", "*.tfstate.*",
+	// Anything named like a secret.
+	"*secret*",
+}
 
 // skippedDirs are directories that never hold code worth indexing:
 // version control data, dependencies and caches.
@@ -123,16 +145,20 @@ func CheckGlobs(globs []string) error {
 	return nil
 }
 
-// MatchExcluded reports whether a segment of the slash-separated path rel
-// matches one of globs (case-insensitively); nil globs mean
+// MatchExcluded reports whether the slash-separated path rel matches one of
+// globs (case-insensitively): a glob without a slash matches any one
+// segment, a glob with n segments any n consecutive ones. nil globs mean
 // DefaultExcludes.
 func MatchExcluded(globs []string, rel string) bool {
 	if globs == nil {
 		globs = DefaultExcludes
 	}
-	for _, seg := range strings.Split(strings.ToLower(rel), "/") {
-		for _, g := range globs {
-			if ok, _ := path.Match(strings.ToLower(g), seg); ok {
+	segs := strings.Split(strings.ToLower(rel), "/")
+	for _, g := range globs {
+		g = strings.ToLower(g)
+		n := strings.Count(g, "/") + 1
+		for i := 0; i+n <= len(segs); i++ {
+			if ok, _ := path.Match(g, strings.Join(segs[i:i+n], "/")); ok {
 				return true
 			}
 		}

@@ -114,7 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// declarations and recent-work snippets (context/gather), or plain windows.
 	var source agent.ContextSource
 	if cfg.Completion.Context != "windows" {
-		g, err := gather.New(gather.Config{Logf: func(format string, args ...any) {
+		g, err := gather.New(gather.Config{ExtraExcludes: cfg.Completion.Exclude, Logf: func(format string, args ...any) {
 			log.Debug(fmt.Sprintf(format, args...))
 		}})
 		if err != nil {

@@ -1,0 +1,23 @@
+package gather
+
+import (
+	"github.com/servalhq/serval/context/secrets"
+	"github.com/servalhq/serval/server/api"
+)
+
+// redactDeclarations and redactSnippets take credentials out of text from
+// other files before it can become part of a request: an allowed file can
+// still hold a token, a key or a password.
+func redactDeclarations(decls []api.Declaration) []api.Declaration {
+	for i := range decls {
+		decls[i].Body, _ = secrets.Redact(decls[i].Body)
+	}
+	return decls
+}
+
+func redactSnippets(snips []api.Snippet) []api.Snippet {
+	for i := range snips {
+		snips[i].Body, _ = secrets.Redact(snips[i].Body)
+	}
+	return snips
+}
