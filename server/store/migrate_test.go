@@ -298,3 +298,5 @@ func TestOpenDataDirThatIsAFile(t *testing.T) {
 		t.Fatalf("err = %v, want a data dir error", err)
 	}
 }
+
+func openRaw(path string) (*sql.DB, error) { return sql.Open("sqlite", "file:"+path) }

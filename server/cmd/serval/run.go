@@ -31,6 +31,8 @@ Usage:
   serval token list                  list token names
   serval token revoke NAME           revoke a token
   serval stats                       completions shown/accepted per language
+  serval backup FILE                 consistent copy of the database (safe while serving)
+  serval restore FILE                replace the database with a backup (serval stopped)
   serval version                     print the version
 
 Every command takes --data-dir (default $SERVAL_DATA_DIR, else ~/.serval).
@@ -50,6 +52,10 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		return runToken(ctx, rest, getenv, stdout, stderr)
 	case "stats":
 		return runStats(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		v := buildVersion()
 		fmt.Fprintf(stdout, "serval %s (commit %s, built %s)\n", v.GitDescribe, orUnknown(v.GitSHA), orUnknown(v.BuildDate))

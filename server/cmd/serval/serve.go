@@ -154,6 +154,11 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		return err
 	}
 	defer st.Close()
+	unlock, err := store.LockDataDir(cfg.dataDir, false) // `serval restore` waits for servers to stop
+	if err != nil {
+		return err
+	}
+	defer unlock()
 
 	reg, err := models.LoadRegistry(cfg.registry)
 	if err != nil {
