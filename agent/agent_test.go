@@ -445,7 +445,7 @@ func TestCompleteCachesAndSupersedes(t *testing.T) {
 	for i := 0; i < 1000 && srv.requests.Load() < 4; i++ {
 		time.Sleep(2 * time.Millisecond)
 	}
-	a.DidChange(doc2, []gather.Edit{{StartByte: 1, OldEndByte: 1, NewEndByte: 2}})
+	a.DidChange(doc2, []Edit{{StartByte: 1, OldEndByte: 1, NewEndByte: 2}})
 	for i := 0; i < 1000 && srv.cancelled.Load() < 2; i++ {
 		time.Sleep(2 * time.Millisecond)
 	}

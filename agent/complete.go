@@ -167,9 +167,9 @@ func (a *Agent) buildRequest(ctx context.Context, cfg *Config, doc Document, off
 		}
 		if err == nil && (g.Prefix != "" || g.Suffix != "") {
 			seg.Prefix, seg.Suffix = g.Prefix, g.Suffix
-			seg.Declarations = g.Declarations
-			seg.RelevantSnippetsFromChangedFiles = g.ChangedSnippets
-			seg.RelevantSnippetsFromRecentlyOpenedFiles = g.OpenedSnippets
+			seg.Declarations = apiDeclarations(g.Declarations)
+			seg.RelevantSnippetsFromChangedFiles = apiSnippets(g.ChangedSnippets)
+			seg.RelevantSnippetsFromRecentlyOpenedFiles = apiSnippets(g.OpenedSnippets)
 		} else if err != nil {
 			a.log.Debug("context gathering failed", "err", err)
 		}
@@ -238,4 +238,28 @@ func (a *Agent) cancelled(ctx context.Context) (*Result, error) {
 		return &Result{}, nil
 	}
 	return nil, ctx.Err()
+}
+
+// apiDeclarations converts the context layer's declarations to the wire type.
+func apiDeclarations(ds []gather.Declaration) []api.Declaration {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]api.Declaration, len(ds))
+	for i, d := range ds {
+		out[i] = api.Declaration{Filepath: d.Filepath, Body: d.Body}
+	}
+	return out
+}
+
+// apiSnippets converts the context layer's snippets to the wire type.
+func apiSnippets(ss []gather.Snippet) []api.Snippet {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]api.Snippet, len(ss))
+	for i, s := range ss {
+		out[i] = api.Snippet{Filepath: s.Filepath, Body: s.Body, Score: s.Score}
+	}
+	return out
 }

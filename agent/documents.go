@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/servalhq/serval/context/gather"
 )
 
 // docState is the agent's per-document state, guarded by Agent.mu.
@@ -63,7 +61,7 @@ func (a *Agent) DidOpen(doc Document) {
 
 // DidChange records edits: the request in flight for the document is
 // cancelled (its position is stale) and small edits feed the typing rhythm.
-func (a *Agent) DidChange(doc Document, edits []gather.Edit) {
+func (a *Agent) DidChange(doc Document, edits []Edit) {
 	a.mu.Lock()
 	if st := a.docs[doc.URI]; st != nil && st.flight != nil {
 		st.flight.cancel(errEdited)
@@ -73,7 +71,7 @@ func (a *Agent) DidChange(doc Document, edits []gather.Edit) {
 	if len(edits) == 1 && edits[0].NewEndByte-edits[0].StartByte <= 2 && edits[0].OldEndByte-edits[0].StartByte <= 2 {
 		a.debounce.keystroke(time.Now())
 	}
-	a.ctxSrc.DidChange(doc.URI, edits, doc.Text)
+	a.ctxSrc.DidChange(doc.URI, contextEdits(edits), doc.Text)
 }
 
 // DidClose stops tracking a document; a suggestion still shown is dismissed.

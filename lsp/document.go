@@ -8,7 +8,7 @@ import (
 
 	"go.lsp.dev/protocol"
 
-	"github.com/servalhq/serval/context/gather"
+	"github.com/servalhq/serval/agent"
 )
 
 // DefaultMaxDocumentBytes is the size above which a document is kept only to
@@ -101,15 +101,15 @@ func (d *Document) lineOf(offset int) int {
 }
 
 // point converts a byte offset into a tree-sitter point (rows count only \n).
-func (d *Document) point(offset int) gather.Point {
+func (d *Document) point(offset int) agent.Point {
 	if !d.loneCR {
 		i := d.lineOf(offset)
-		return gather.Point{Row: uint32(i), Column: uint32(offset - int(d.lines[i]))}
+		return agent.Point{Row: uint32(i), Column: uint32(offset - int(d.lines[i]))}
 	}
 	before := d.Text[:offset]
 	row := bytes.Count(before, []byte{'\n'})
 	col := offset - (bytes.LastIndexByte(before, '\n') + 1)
-	return gather.Point{Row: uint32(row), Column: uint32(col)}
+	return agent.Point{Row: uint32(row), Column: uint32(col)}
 }
 
 // isLineStart reports whether offset x starts a line in text, given LSP's line breaks.
@@ -184,10 +184,10 @@ type TextChange struct {
 // apply returns the document after change and the edit in tree-sitter terms.
 // When owned is set the receiver's buffers belong to the caller and may be
 // reused; otherwise they are shared and left untouched.
-func (d *Document) apply(change TextChange, enc PositionEncoding, owned bool, maxBytes int) (*Document, gather.Edit) {
+func (d *Document) apply(change TextChange, enc PositionEncoding, owned bool, maxBytes int) (*Document, agent.Edit) {
 	if change.Range == nil {
 		nd := newDocument(d.URI, d.LanguageID, d.Version, []byte(change.Text), maxBytes)
-		edit := gather.Edit{
+		edit := agent.Edit{
 			StartByte:   0,
 			OldEndByte:  uint32(len(d.Text)),
 			NewEndByte:  uint32(len(nd.Text)),
@@ -203,7 +203,7 @@ func (d *Document) apply(change TextChange, enc PositionEncoding, owned bool, ma
 	}
 	ins := change.Text
 	startPt := d.point(s)
-	edit := gather.Edit{
+	edit := agent.Edit{
 		StartByte:   uint32(s),
 		OldEndByte:  uint32(e),
 		NewEndByte:  uint32(s + len(ins)),
@@ -238,7 +238,7 @@ func (d *Document) apply(change TextChange, enc PositionEncoding, owned bool, ma
 }
 
 // advancePoint is the point reached by writing text at p.
-func advancePoint(p gather.Point, text string) gather.Point {
+func advancePoint(p agent.Point, text string) agent.Point {
 	nl := 0
 	last := -1
 	for i := 0; i < len(text); i++ {
@@ -248,9 +248,9 @@ func advancePoint(p gather.Point, text string) gather.Point {
 		}
 	}
 	if nl == 0 {
-		return gather.Point{Row: p.Row, Column: p.Column + uint32(len(text))}
+		return agent.Point{Row: p.Row, Column: p.Column + uint32(len(text))}
 	}
-	return gather.Point{Row: p.Row + uint32(nl), Column: uint32(len(text) - last - 1)}
+	return agent.Point{Row: p.Row + uint32(nl), Column: uint32(len(text) - last - 1)}
 }
 
 // splice replaces buf[s:e] with ins, in place when owned and there is room.
@@ -326,12 +326,12 @@ func (s *Store) Len() int {
 // Change applies didChange's content changes in order and returns the new
 // snapshot and one edit per change. The caller serializes changes (they come
 // from the single JSON-RPC reader).
-func (s *Store) Change(uri string, version int32, changes []TextChange, enc PositionEncoding) (*Document, []gather.Edit, error) {
+func (s *Store) Change(uri string, version int32, changes []TextChange, enc PositionEncoding) (*Document, []agent.Edit, error) {
 	d := s.Get(uri)
 	if d == nil {
 		return nil, nil, fmt.Errorf("didChange for %s: document is not open", uri)
 	}
-	edits := make([]gather.Edit, 0, len(changes))
+	edits := make([]agent.Edit, 0, len(changes))
 	// An oversized document is never shared, so its buffers are reused; a
 	// normal one is copied once and the copy is reused for later changes in
 	// the same notification.
@@ -341,7 +341,7 @@ func (s *Store) Change(uri string, version int32, changes []TextChange, enc Posi
 		d = &copied
 	}
 	for _, c := range changes {
-		var e gather.Edit
+		var e agent.Edit
 		d, e = d.apply(c, enc, owned, s.maxBytes)
 		edits = append(edits, e)
 		owned = true

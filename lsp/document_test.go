@@ -10,7 +10,7 @@ import (
 
 	"go.lsp.dev/protocol"
 
-	"github.com/servalhq/serval/context/gather"
+	"github.com/servalhq/serval/agent"
 )
 
 // naiveLines splits text the way LSP counts lines, the slow obvious way.
@@ -158,10 +158,10 @@ func TestNegotiateEncoding(t *testing.T) {
 }
 
 // naivePoint is the tree-sitter point of offset: rows count only \n.
-func naivePoint(text string, offset int) gather.Point {
+func naivePoint(text string, offset int) agent.Point {
 	before := text[:offset]
 	row := strings.Count(before, "\n")
-	return gather.Point{Row: uint32(row), Column: uint32(offset - (strings.LastIndexByte(before, '\n') + 1))}
+	return agent.Point{Row: uint32(row), Column: uint32(offset - (strings.LastIndexByte(before, '\n') + 1))}
 }
 
 // checkDocument compares a snapshot with a from-scratch rebuild.
@@ -216,7 +216,7 @@ func applyAndCheck(t *testing.T, s *Store, uri string, r *rand.Rand, enc Positio
 	}
 	checkDocument(t, nd, want)
 	e := edits[0]
-	wantEdit := gather.Edit{
+	wantEdit := agent.Edit{
 		StartByte: uint32(sa), OldEndByte: uint32(sb), NewEndByte: uint32(sa + len(ins)),
 		StartPoint: naivePoint(text, sa), OldEndPoint: naivePoint(text, sb), NewEndPoint: naivePoint(want, sa+len(ins)),
 	}
@@ -257,7 +257,7 @@ func TestSeveralChangesInOneNotification(t *testing.T) {
 		t.Fatalf("version %d, %d edits", d.Version, len(edits))
 	}
 	full := edits[2]
-	if full.StartByte != 0 || full.OldEndByte != uint32(len("hello,\nthere\r\nfriend\n")) || full.NewEndPoint != (gather.Point{Row: 1}) {
+	if full.StartByte != 0 || full.OldEndByte != uint32(len("hello,\nthere\r\nfriend\n")) || full.NewEndPoint != (agent.Point{Row: 1}) {
 		t.Fatalf("full replacement edit %+v", full)
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/servalhq/serval/context/index"
 	"github.com/servalhq/serval/context/syntax"
-	"github.com/servalhq/serval/server/api"
 )
 
 // family groups grammars whose files call each other's declarations.
@@ -61,7 +60,7 @@ type candidate struct {
 // the same directory (package), then elsewhere, identifiers nearer the
 // cursor and calls before other uses, a name defined in many places
 // weighing less.
-func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
+func (g *Gatherer) declarations(s snapshot, budget int) []Declaration {
 	if s.lang == nil || len(s.idents) == 0 {
 		return nil
 	}
@@ -153,7 +152,7 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 		}
 	}
 	sort.SliceStable(cands, func(a, b int) bool { return cands[a].score > cands[b].score })
-	var out []api.Declaration
+	var out []Declaration
 	used := 0
 	seen := map[*index.Symbol]bool{}
 	for _, c := range cands {
@@ -168,7 +167,7 @@ func (g *Gatherer) declarations(s snapshot, budget int) []api.Declaration {
 		}
 		seen[c.sym] = true
 		used += len(c.sym.Head)
-		out = append(out, api.Declaration{Filepath: g.displayPath(c.sym.Path), Body: c.sym.Head})
+		out = append(out, Declaration{Filepath: g.displayPath(c.sym.Path), Body: c.sym.Head})
 	}
 	return out
 }

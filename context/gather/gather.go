@@ -6,7 +6,6 @@ import (
 
 	"github.com/servalhq/serval/context/recent"
 	"github.com/servalhq/serval/context/syntax"
-	"github.com/servalhq/serval/server/api"
 )
 
 // Lines around the cursor that identifiers (for declarations) and query
@@ -100,8 +99,8 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 	// kind.
 	type answer struct {
 		kind     int
-		decls    []api.Declaration
-		snippets []api.Snippet
+		decls    []Declaration
+		snippets []Snippet
 	}
 	const (
 		kindDecls = iota

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/servalhq/serval/server/api"
 )
 
 func writeFile(t testing.TB, root, name, content string) string {
@@ -81,7 +79,7 @@ func gather(t testing.TB, g *Gatherer, uri string, off int) Result {
 	return res
 }
 
-func hasDecl(decls []api.Declaration, substr string) bool {
+func hasDecl(decls []Declaration, substr string) bool {
 	for _, d := range decls {
 		if strings.Contains(d.Body, substr) {
 			return true
@@ -90,7 +88,7 @@ func hasDecl(decls []api.Declaration, substr string) bool {
 	return false
 }
 
-func hasSnippet(snips []api.Snippet, substr string) bool {
+func hasSnippet(snips []Snippet, substr string) bool {
 	for _, s := range snips {
 		if strings.Contains(s.Body, substr) {
 			return true

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/servalhq/serval/context/recent"
-	"github.com/servalhq/serval/server/api"
 )
 
 // minSnippetScore is the least Jaccard similarity a snippet needs: below
@@ -99,17 +98,17 @@ func (g *Gatherer) chunkOf(path string, from, to int) ([]recent.Chunk, bool) {
 
 // snippets ranks chunks against the query and converts the best to the
 // wire type.
-func (g *Gatherer) snippets(ctx context.Context, query recent.TokenSet, chunks []recent.Chunk, budget, maxN int) []api.Snippet {
+func (g *Gatherer) snippets(ctx context.Context, query recent.TokenSet, chunks []recent.Chunk, budget, maxN int) []Snippet {
 	if len(query) == 0 || len(chunks) == 0 || ctx.Err() != nil {
 		return nil
 	}
 	ranked := recent.Rank(query, chunks, budget, minSnippetScore)
-	out := make([]api.Snippet, 0, min(len(ranked), maxN))
+	out := make([]Snippet, 0, min(len(ranked), maxN))
 	for _, s := range ranked {
 		if len(out) == maxN {
 			break
 		}
-		out = append(out, api.Snippet{Filepath: g.displayPath(s.Path), Body: s.Text, Score: s.Score})
+		out = append(out, Snippet{Filepath: g.displayPath(s.Path), Body: s.Text, Score: s.Score})
 	}
 	return out
 }

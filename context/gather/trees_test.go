@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/servalhq/serval/server/api"
 )
 
 // liveTrees counts the open documents holding a syntax tree, locking one
@@ -153,7 +151,7 @@ func checkout(items []Item, rate float64) Receipt {
 	}
 	type view struct {
 		Prefix, Suffix string
-		Decls          []api.Declaration
+		Decls          []Declaration
 	}
 	gatherAll := func() []view {
 		var out []view

@@ -5,8 +5,6 @@
 // Gather does no disk I/O.
 package gather
 
-import "github.com/servalhq/serval/server/api"
-
 // Point is a position as tree-sitter counts it: a zero-based row and a byte column.
 type Point struct {
 	Row    uint32
@@ -34,11 +32,26 @@ type Request struct {
 	ContextBudget int // declarations and snippets together
 }
 
-// Result is the context for one completion, ready for api.Segments.
+// Result is the context for one completion. The agent turns it into the
+// server's request (Tabby's segments); this package knows nothing of the wire.
 type Result struct {
 	Prefix          string
 	Suffix          string
-	Declarations    []api.Declaration
-	ChangedSnippets []api.Snippet // relevant_snippets_from_changed_files
-	OpenedSnippets  []api.Snippet // relevant_snippets_from_recently_opened_files
+	Declarations    []Declaration
+	ChangedSnippets []Snippet // snippets from files changed since the last commit
+	OpenedSnippets  []Snippet // snippets from recently opened files
+}
+
+// Declaration is the head of a symbol's definition used near the cursor.
+type Declaration struct {
+	Filepath string // relative to its workspace folder
+	Body     string
+}
+
+// Snippet is a chunk of code from another file and its similarity to the
+// code at the cursor.
+type Snippet struct {
+	Filepath string
+	Body     string
+	Score    float64
 }

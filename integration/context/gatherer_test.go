@@ -155,12 +155,17 @@ func TestDefinitionReachesRequestBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := &api.CompletionRequest{Language: "go", Segments: &api.Segments{
-		Prefix: res.Prefix, Suffix: res.Suffix, Filepath: "cart/checkout.go",
-		Declarations:                            res.Declarations,
-		RelevantSnippetsFromChangedFiles:        res.ChangedSnippets,
-		RelevantSnippetsFromRecentlyOpenedFiles: res.OpenedSnippets,
-	}}
+	seg := &api.Segments{Prefix: res.Prefix, Suffix: res.Suffix, Filepath: "cart/checkout.go"}
+	for _, d := range res.Declarations {
+		seg.Declarations = append(seg.Declarations, api.Declaration{Filepath: d.Filepath, Body: d.Body})
+	}
+	for _, s := range res.ChangedSnippets {
+		seg.RelevantSnippetsFromChangedFiles = append(seg.RelevantSnippetsFromChangedFiles, api.Snippet{Filepath: s.Filepath, Body: s.Body, Score: s.Score})
+	}
+	for _, s := range res.OpenedSnippets {
+		seg.RelevantSnippetsFromRecentlyOpenedFiles = append(seg.RelevantSnippetsFromRecentlyOpenedFiles, api.Snippet{Filepath: s.Filepath, Body: s.Body, Score: s.Score})
+	}
+	req := &api.CompletionRequest{Language: "go", Segments: seg}
 	if _, err := client.Complete(ctx, req); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package completion is the service between the HTTP handlers and the
-// engine: it validates a Tabby completion request, builds the prompt
-// (server/prompt), runs it on the engine, matches stop words on the streamed
-// text (the stop text is never returned) and reports usage and timing.
+// engine: it validates a completion request (its own Request type; the HTTP
+// layer converts the wire request), builds the prompt (server/prompt), runs
+// it on the engine, matches stop words on the streamed text (the stop text
+// is never returned) and reports usage.
 package completion
 
 import (
@@ -10,18 +11,24 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/prompt"
 )
 
 // Prompter builds the engine prompt for a request; *prompt.Builder is one.
 type Prompter interface {
-	Build(req *api.CompletionRequest) (prompt.Prompt, error)
+	Build(req *prompt.Request) (prompt.Prompt, error)
+}
+
+// Request is one code completion: what the prompt is built from and the
+// decoding settings the client chose.
+type Request struct {
+	prompt.Request
+	Temperature *float32 // nil: greedy (0)
+	Seed        *uint32
 }
 
 // Config configures a Service.
@@ -83,17 +90,12 @@ const (
 
 // Validate checks the fields the prompt builder does not: a *prompt.FieldError
 // names the offending field.
-func Validate(req *api.CompletionRequest) error {
+func Validate(req *Request) error {
 	if req.Temperature != nil && (*req.Temperature < 0 || *req.Temperature > MaxTemperature) {
 		return &prompt.FieldError{Field: "temperature", Reason: fmt.Sprintf("must be between 0 and %g", MaxTemperature)}
 	}
 	if req.MaxTokens < 0 || req.MaxTokens > MaxOutputLimit {
 		return &prompt.FieldError{Field: "max_tokens", Reason: fmt.Sprintf("must be between 0 and %d", MaxOutputLimit)}
-	}
-	switch req.Mode {
-	case "", "standard", "next_edit_suggestion":
-	default:
-		return &prompt.FieldError{Field: "mode", Reason: fmt.Sprintf("unknown mode %q (want standard or next_edit_suggestion)", req.Mode)}
 	}
 	return nil
 }
@@ -107,11 +109,11 @@ func NewID() string { return "cmpl-" + uuid.NewString() }
 // errors (engine.ErrQueueFull, ...), ctx's error when the client went away,
 // or stream's error; once the engine ran, the Result is returned with the
 // error so that its Usage can still be counted.
-func (s *Service) Complete(ctx context.Context, req *api.CompletionRequest, stream Stream) (*Result, error) {
+func (s *Service) Complete(ctx context.Context, req *Request, stream Stream) (*Result, error) {
 	if err := Validate(req); err != nil {
 		return nil, err
 	}
-	p, err := s.prompts.Build(req)
+	p, err := s.prompts.Build(&req.Request)
 	if err != nil {
 		return nil, err
 	}
@@ -171,33 +173,6 @@ func (s *Service) Complete(ctx context.Context, req *api.CompletionRequest, stre
 	res.StopWord = matcher.Matched()
 	res.Text = text.String()
 	return res, nil
-}
-
-// Timing breaks total (the request's whole time in the server) into the
-// engine's parts and the server's own overhead, in milliseconds.
-func Timing(u engine.Usage, total time.Duration) *api.Timing {
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	overhead := total - u.QueueWait - u.PromptEval - u.Generation
-	if overhead < 0 {
-		overhead = 0
-	}
-	return &api.Timing{
-		QueueMS:      ms(u.QueueWait),
-		PromptEvalMS: ms(u.PromptEval),
-		GenerationMS: ms(u.Generation),
-		OverheadMS:   ms(overhead),
-		TotalMS:      ms(total),
-	}
-}
-
-// Usage converts the engine's counts to the wire type.
-func Usage(u engine.Usage) *api.Usage {
-	return &api.Usage{
-		PromptTokens:    u.PromptTokens,
-		ReusedTokens:    u.ReusedTokens,
-		EvaluatedTokens: u.EvaluatedTokens,
-		GeneratedTokens: u.GeneratedTokens,
-	}
 }
 
 // Language returns the language of a recent completion id, "" when unknown

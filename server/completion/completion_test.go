@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/completion/completiontest"
 	"github.com/servalhq/serval/server/engine"
@@ -27,8 +26,8 @@ func newService(t *testing.T, eng engine.Engine) *completion.Service {
 	return s
 }
 
-func req(prefix string) *api.CompletionRequest {
-	return &api.CompletionRequest{Language: "go", Segments: &api.Segments{Prefix: prefix, Suffix: "\n}"}}
+func req(prefix string) *completion.Request {
+	return &completion.Request{Request: prompt.Request{Language: "go", Prefix: prefix, Suffix: "\n}"}}
 }
 
 func TestCompleteStopsAtStopWordAndHidesIt(t *testing.T) {
@@ -88,17 +87,15 @@ func TestCompletePassesDecodingSettings(t *testing.T) {
 
 func TestCompleteErrors(t *testing.T) {
 	var fe *prompt.FieldError
-	bad := func(mut func(*api.CompletionRequest)) error {
+	bad := func(mut func(*completion.Request)) error {
 		r := req("x")
 		mut(r)
 		_, err := newService(t, &completiontest.Engine{}).Complete(context.Background(), r, nil)
 		return err
 	}
-	for field, mut := range map[string]func(*api.CompletionRequest){
-		"temperature":     func(r *api.CompletionRequest) { v := float32(-1); r.Temperature = &v },
-		"max_tokens":      func(r *api.CompletionRequest) { r.MaxTokens = -5 },
-		"mode":            func(r *api.CompletionRequest) { r.Mode = "chat" },
-		"segments.prefix": func(r *api.CompletionRequest) { r.Segments = nil },
+	for field, mut := range map[string]func(*completion.Request){
+		"temperature": func(r *completion.Request) { v := float32(-1); r.Temperature = &v },
+		"max_tokens":  func(r *completion.Request) { r.MaxTokens = -5 },
 	} {
 		if err := bad(mut); !errors.As(err, &fe) || fe.Field != field {
 			t.Errorf("%s: err = %v", field, err)
@@ -126,17 +123,6 @@ func TestCompleteCancelled(t *testing.T) {
 	}
 	if !eng.WaitIdle(1, 5*time.Second) {
 		t.Fatal("engine call still running")
-	}
-}
-
-func TestTiming(t *testing.T) {
-	u := engine.Usage{QueueWait: time.Millisecond, PromptEval: 2 * time.Millisecond, Generation: 3 * time.Millisecond}
-	tm := completion.Timing(u, 7*time.Millisecond)
-	if tm.QueueMS != 1 || tm.PromptEvalMS != 2 || tm.GenerationMS != 3 || tm.OverheadMS != 1 || tm.TotalMS != 7 {
-		t.Fatalf("%+v", tm)
-	}
-	if completion.Timing(u, time.Millisecond).OverheadMS != 0 {
-		t.Fatal("negative overhead")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -23,13 +24,18 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	creq, err := completionRequest(&req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var sse *sseWriter
 	var stream completion.Stream
 	if req.Stream {
 		sse = &sseWriter{w: w}
 		stream = sse.delta
 	}
-	res, err := s.svc.Complete(r.Context(), &req, stream)
+	res, err := s.svc.Complete(r.Context(), creq, stream)
 	if res != nil {
 		s.metrics.observeCompletion(res.Usage)
 	}
@@ -57,14 +63,84 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 }
 
 func debugData(req *api.CompletionRequest, res *completion.Result, total time.Duration) *api.DebugData {
-	d := &api.DebugData{Timing: completion.Timing(res.Usage, total), Usage: completion.Usage(res.Usage)}
+	d := &api.DebugData{Timing: timing(res.Usage, total), Usage: usage(res.Usage)}
 	if req.DebugOptions.ReturnPrompt {
 		d.Prompt = res.Prompt.Text
 	}
 	if req.DebugOptions.ReturnSnippets {
-		d.Snippets = res.Prompt.Snippets
+		d.Snippets = make([]api.Snippet, len(res.Prompt.Snippets))
+		for i, sn := range res.Prompt.Snippets {
+			d.Snippets[i] = api.Snippet{Filepath: sn.Filepath, Body: sn.Body, Score: sn.Score}
+		}
 	}
 	return d
+}
+
+// completionRequest converts the wire request into the service's, checking
+// what only the wire has: the mode, and segments (or a raw prompt).
+func completionRequest(req *api.CompletionRequest) (*completion.Request, error) {
+	switch req.Mode {
+	case "", "standard", "next_edit_suggestion":
+	default:
+		return nil, &prompt.FieldError{Field: "mode", Reason: fmt.Sprintf("unknown mode %q (want standard or next_edit_suggestion)", req.Mode)}
+	}
+	c := &completion.Request{Temperature: req.Temperature, Seed: req.Seed}
+	c.Language, c.MaxTokens = req.Language, req.MaxTokens
+	if d := req.DebugOptions; d != nil {
+		c.RawPrompt, c.NoSnippets = d.RawPrompt, d.DisableRetrievalAugmentedCodeCompletion
+	}
+	seg := req.Segments
+	if seg == nil {
+		if c.RawPrompt == "" {
+			return nil, &prompt.FieldError{Field: "segments.prefix", Reason: "required (or debug_options.raw_prompt)"}
+		}
+		return c, nil
+	}
+	c.Filepath, c.Prefix, c.Suffix = seg.Filepath, seg.Prefix, seg.Suffix
+	for _, d := range seg.Declarations {
+		c.Declarations = append(c.Declarations, prompt.Snippet{Filepath: d.Filepath, Body: d.Body})
+	}
+	c.ChangedSnippets = promptSnippets(seg.RelevantSnippetsFromChangedFiles)
+	c.OpenedSnippets = promptSnippets(seg.RelevantSnippetsFromRecentlyOpenedFiles)
+	return c, nil
+}
+
+func promptSnippets(ss []api.Snippet) []prompt.Snippet {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]prompt.Snippet, len(ss))
+	for i, s := range ss {
+		out[i] = prompt.Snippet{Filepath: s.Filepath, Body: s.Body, Score: s.Score}
+	}
+	return out
+}
+
+// timing breaks total (the request's whole time in the server) into the
+// engine's parts and the server's own overhead, in milliseconds.
+func timing(u engine.Usage, total time.Duration) *api.Timing {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	overhead := total - u.QueueWait - u.PromptEval - u.Generation
+	if overhead < 0 {
+		overhead = 0
+	}
+	return &api.Timing{
+		QueueMS:      ms(u.QueueWait),
+		PromptEvalMS: ms(u.PromptEval),
+		GenerationMS: ms(u.Generation),
+		OverheadMS:   ms(overhead),
+		TotalMS:      ms(total),
+	}
+}
+
+// usage converts the engine's counts to the wire type.
+func usage(u engine.Usage) *api.Usage {
+	return &api.Usage{
+		PromptTokens:    u.PromptTokens,
+		ReusedTokens:    u.ReusedTokens,
+		EvaluatedTokens: u.EvaluatedTokens,
+		GeneratedTokens: u.GeneratedTokens,
+	}
 }
 
 // fail writes err as a JSON error with the status it maps to. A client that

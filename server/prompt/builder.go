@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/engine"
 )
 
@@ -131,7 +130,7 @@ type Prompt struct {
 	Language string
 	// Snippets are the context snippets included, declarations first, in the
 	// order they appear in Text.
-	Snippets []api.Snippet
+	Snippets []Snippet
 	// Token counts of each part: with a Tokenizer, the sum of the exact
 	// counts of its lines (the engine's count of the joined text is the
 	// same or a little lower); without, an estimate that over-counts.
@@ -197,18 +196,13 @@ func estimateTokens(s string) int { return (len(s) + 2) / 3 }
 func (b *Builder) Template() Template { return b.cfg.Template }
 
 // Build makes the prompt for req. Over-long input is cut to the budget,
-// never rejected; the only errors are *FieldError values for requests
-// without segments.prefix or raw_prompt, or with a raw_prompt too long for
-// the context.
-func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
+// never rejected; the only errors are *FieldError values for a nil request
+// or a raw_prompt too long for the context.
+func (b *Builder) Build(req *Request) (Prompt, error) {
 	if req == nil {
 		return Prompt{}, &FieldError{Field: "segments.prefix", Reason: "required (empty request)"}
 	}
-	filepath := ""
-	if req.Segments != nil {
-		filepath = req.Segments.Filepath
-	}
-	l := LookupLanguage(req.Language, filepath)
+	l := LookupLanguage(req.Language, req.Filepath)
 	p := Prompt{
 		Stop:      stopWords(l, b.cfg.Template),
 		MaxTokens: b.maxTokens(req.MaxTokens),
@@ -216,8 +210,8 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 	}
 	budget := b.cfg.ContextSize - p.MaxTokens
 
-	if req.DebugOptions != nil && req.DebugOptions.RawPrompt != "" {
-		p.Text, p.Raw = req.DebugOptions.RawPrompt, true
+	if req.RawPrompt != "" {
+		p.Text, p.Raw = req.RawPrompt, true
 		p.TotalTokens = b.countText(p.Text)
 		if p.TotalTokens > budget {
 			return Prompt{}, &FieldError{Field: "debug_options.raw_prompt",
@@ -225,11 +219,7 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 		}
 		return p, nil
 	}
-	if req.Segments == nil {
-		return Prompt{}, &FieldError{Field: "segments.prefix", Reason: "required (or debug_options.raw_prompt)"}
-	}
-	seg := req.Segments
-	if strings.Contains(seg.Prefix, "\r\n") || strings.Contains(seg.Suffix, "\r\n") {
+	if strings.Contains(req.Prefix, "\r\n") || strings.Contains(req.Suffix, "\r\n") {
 		p.Stop = withCRLF(p.Stop)
 	}
 
@@ -237,8 +227,8 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 	suffixCap := pick(b.cfg.MaxSuffixTokens, free/8)
 	snippetCap := pick(b.cfg.MaxSnippetTokens, free/4)
 	var snippets []candidate
-	if req.DebugOptions == nil || !req.DebugOptions.DisableRetrievalAugmentedCodeCompletion {
-		snippets = prioritized(seg)
+	if !req.NoSnippets {
+		snippets = prioritized(req)
 	}
 
 	// Every count is a sum over short pieces (see countText). Pieces counted
@@ -247,13 +237,13 @@ func (b *Builder) Build(req *api.CompletionRequest) (Prompt, error) {
 	// llama.cpp in TestBuildFitsRealTokenizer); the reserve covers a
 	// vocabulary where a join costs a token.
 	free -= b.reserve
-	suffix, suffixTokens, suffixCut := keepHead(seg.Suffix, min(suffixCap, free), b.countText)
+	suffix, suffixTokens, suffixCut := keepHead(req.Suffix, min(suffixCap, free), b.countText)
 	block, included, snippetTokens := b.snippetBlock(l, snippets, min(snippetCap, free-suffixTokens))
 	prefixBudget := max(0, free-suffixTokens-snippetTokens)
 	if b.cfg.MaxPrefixTokens > 0 {
 		prefixBudget = min(prefixBudget, b.cfg.MaxPrefixTokens)
 	}
-	prefix, prefixTokens, prefixCut := keepTail(seg.Prefix, prefixBudget, b.cfg.CutStride, b.countText)
+	prefix, prefixTokens, prefixCut := keepTail(req.Prefix, prefixBudget, b.cfg.CutStride, b.countText)
 
 	p.Text = b.cfg.Template.Render(block+prefix, suffix)
 	p.Snippets, p.SnippetTokens = included, snippetTokens
@@ -283,31 +273,31 @@ func pick(configured, fallback int) int {
 // candidate is a context snippet and its priority group: 0 declarations,
 // 1 snippets from changed files, 2 from recently opened files.
 type candidate struct {
-	api.Snippet
+	Snippet
 	group int
 }
 
 // prioritized lists the request's context in priority order: declarations,
 // snippets from changed files, snippets from recently opened files. Empty
 // bodies and exact repeats are left out.
-func prioritized(seg *api.Segments) []candidate {
+func prioritized(req *Request) []candidate {
 	var out []candidate
-	seen := make(map[api.Snippet]bool)
-	add := func(s api.Snippet, group int) {
-		key := api.Snippet{Filepath: s.Filepath, Body: s.Body}
+	seen := make(map[Snippet]bool)
+	add := func(s Snippet, group int) {
+		key := Snippet{Filepath: s.Filepath, Body: s.Body}
 		if strings.TrimSpace(s.Body) == "" || seen[key] {
 			return
 		}
 		seen[key] = true
 		out = append(out, candidate{s, group})
 	}
-	for _, d := range seg.Declarations {
-		add(api.Snippet{Filepath: d.Filepath, Body: d.Body}, 0)
+	for _, d := range req.Declarations {
+		add(Snippet{Filepath: d.Filepath, Body: d.Body}, 0)
 	}
-	for _, s := range seg.RelevantSnippetsFromChangedFiles {
+	for _, s := range req.ChangedSnippets {
 		add(s, 1)
 	}
-	for _, s := range seg.RelevantSnippetsFromRecentlyOpenedFiles {
+	for _, s := range req.OpenedSnippets {
 		add(s, 2)
 	}
 	return out
@@ -321,7 +311,7 @@ func prioritized(seg *api.Segments) []candidate {
 // in the client's order: agents re-rank snippets as the user types, and the
 // same set written the same way keeps the prompt's start, and so the
 // engine's prompt cache, intact.
-func (b *Builder) snippetBlock(l Language, snippets []candidate, budget int) (string, []api.Snippet, int) {
+func (b *Builder) snippetBlock(l Language, snippets []candidate, budget int) (string, []Snippet, int) {
 	type chosen struct {
 		candidate
 		text string
@@ -351,7 +341,7 @@ func (b *Builder) snippetBlock(l Language, snippets []candidate, budget int) (st
 		return cmp.Or(cmp.Compare(x.group, y.group), cmp.Compare(x.Filepath, y.Filepath), cmp.Compare(x.Body, y.Body))
 	})
 	var block strings.Builder
-	included := make([]api.Snippet, 0, len(picked))
+	included := make([]Snippet, 0, len(picked))
 	for _, c := range picked {
 		block.WriteString(c.text)
 		included = append(included, c.Snippet)

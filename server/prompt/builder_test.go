@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/servalhq/serval/server/api"
 )
 
 // byteTokenizer counts one token per byte, like the project's byte-vocabulary
@@ -25,8 +23,8 @@ func newTestBuilder(t testing.TB, cfg Config) *Builder {
 	return b
 }
 
-func completion(lang, prefix, suffix string) *api.CompletionRequest {
-	return &api.CompletionRequest{Language: lang, Segments: &api.Segments{Prefix: prefix, Suffix: suffix}}
+func completion(lang, prefix, suffix string) *Request {
+	return &Request{Language: lang, Prefix: prefix, Suffix: suffix}
 }
 
 func TestBuildSmallPromptIsVerbatim(t *testing.T) {
@@ -49,24 +47,22 @@ func TestBuildSmallPromptIsVerbatim(t *testing.T) {
 
 func TestBuildMissingPrefix(t *testing.T) {
 	b := newTestBuilder(t, Config{})
-	for _, req := range []*api.CompletionRequest{nil, {Language: "go"}} {
-		_, err := b.Build(req)
-		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Field != "segments.prefix" {
-			t.Errorf("Build(%+v) error = %v, want a FieldError for segments.prefix", req, err)
-		}
+	_, err := b.Build(nil)
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "segments.prefix" {
+		t.Errorf("Build(nil) error = %v, want a FieldError for segments.prefix", err)
 	}
 }
 
 func TestBuildRawPrompt(t *testing.T) {
 	b := newTestBuilder(t, Config{ContextSize: 256, MaxOutputTokens: 16, Tokenizer: byteTokenizer{}})
 	req := completion("python", "ignored", "ignored")
-	req.DebugOptions = &api.DebugOptions{RawPrompt: "def f():"}
+	req.RawPrompt = "def f():"
 	p, err := b.Build(req)
 	if err != nil || p.Text != "def f():" || !p.Raw || !contains(p.Stop, "\ndef") {
 		t.Fatalf("Build = %+v, %v", p, err)
 	}
-	req.DebugOptions.RawPrompt = strings.Repeat("x", 300)
+	req.RawPrompt = strings.Repeat("x", 300)
 	_, err = b.Build(req)
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Field != "debug_options.raw_prompt" {
@@ -181,23 +177,23 @@ func TestBuildSingleHugeLine(t *testing.T) {
 }
 
 func TestBuildSnippetsPriorityAndFormat(t *testing.T) {
-	seg := &api.Segments{
+	req := &Request{
 		Prefix:   "def main():\n    ",
 		Filepath: "app/main.py",
-		Declarations: []api.Declaration{
+		Declarations: []Snippet{
 			{Filepath: "lib/util.py", Body: "def helper(x):\n    return x * 2"},
 		},
-		RelevantSnippetsFromChangedFiles: []api.Snippet{
+		ChangedSnippets: []Snippet{
 			{Filepath: "lib/changed.py", Body: "CHANGED = True", Score: 0.9},
 		},
-		RelevantSnippetsFromRecentlyOpenedFiles: []api.Snippet{
+		OpenedSnippets: []Snippet{
 			{Filepath: "lib/opened.py", Body: "OPENED = " + strings.Repeat("1", 400), Score: 0.5},
 			{Filepath: "lib/small.py", Body: "SMALL = 1", Score: 0.4},
 		},
 	}
 	// Python via the file path alone: comments use '#'.
 	b := newTestBuilder(t, Config{ContextSize: 1024, MaxOutputTokens: 64, MaxSnippetTokens: 140, Tokenizer: byteTokenizer{}})
-	p, err := b.Build(&api.CompletionRequest{Segments: seg})
+	p, err := b.Build(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +215,7 @@ func TestBuildSnippetsPriorityAndFormat(t *testing.T) {
 	}
 
 	// Retrieval can be switched off by the client.
-	req := &api.CompletionRequest{Segments: seg, DebugOptions: &api.DebugOptions{DisableRetrievalAugmentedCodeCompletion: true}}
+	req.NoSnippets = true
 	p, _ = b.Build(req)
 	if len(p.Snippets) != 0 || strings.Contains(p.Text, "Path:") {
 		t.Errorf("snippets included although disabled: %q", p.Text)
@@ -228,10 +224,10 @@ func TestBuildSnippetsPriorityAndFormat(t *testing.T) {
 
 func TestBuildBlockCommentSnippets(t *testing.T) {
 	b := newTestBuilder(t, Config{})
-	p, err := b.Build(&api.CompletionRequest{Language: "css", Segments: &api.Segments{
+	p, err := b.Build(&Request{Language: "css",
 		Prefix:       "body {",
-		Declarations: []api.Declaration{{Filepath: "a.css", Body: "a { b: c } /* x */"}},
-	}})
+		Declarations: []Snippet{{Filepath: "a.css", Body: "a { b: c } /* x */"}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,10 +278,10 @@ func FuzzBuild(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := &api.CompletionRequest{Language: lang, Segments: &api.Segments{
+		req := &Request{Language: lang,
 			Prefix: prefix, Suffix: suffix, Filepath: path,
-			Declarations: []api.Declaration{{Filepath: path, Body: body}},
-		}}
+			Declarations: []Snippet{{Filepath: path, Body: body}},
+		}
 		p, err := b.Build(req)
 		if err != nil {
 			t.Fatalf("Build: %v", err)
@@ -327,7 +323,7 @@ func abs(n int) int {
 }
 
 // snippetText formats included snippets as Build writes them, in order.
-func snippetText(b *Builder, l Language, included []api.Snippet) string {
+func snippetText(b *Builder, l Language, included []Snippet) string {
 	var out strings.Builder
 	for _, s := range included {
 		text, _, _ := b.snippetBlock(l, []candidate{{Snippet: s}}, 1<<30)
@@ -337,15 +333,15 @@ func snippetText(b *Builder, l Language, included []api.Snippet) string {
 }
 
 func TestBuildSnippetOrderIsCanonical(t *testing.T) {
-	a := api.Snippet{Filepath: "a.go", Body: "var A = 1", Score: 0.9}
-	z := api.Snippet{Filepath: "z.go", Body: "var Z = 2", Score: 0.8}
-	decl := api.Declaration{Filepath: "y.go", Body: "type Y int"}
+	a := Snippet{Filepath: "a.go", Body: "var A = 1", Score: 0.9}
+	z := Snippet{Filepath: "z.go", Body: "var Z = 2", Score: 0.8}
+	decl := Snippet{Filepath: "y.go", Body: "type Y int"}
 	b := newTestBuilder(t, Config{})
-	build := func(snippets ...api.Snippet) Prompt {
-		p, err := b.Build(&api.CompletionRequest{Language: "go", Segments: &api.Segments{
-			Prefix: "func main() {\n\t", Declarations: []api.Declaration{decl},
-			RelevantSnippetsFromChangedFiles: snippets,
-		}})
+	build := func(snippets ...Snippet) Prompt {
+		p, err := b.Build(&Request{Language: "go",
+			Prefix: "func main() {\n\t", Declarations: []Snippet{decl},
+			ChangedSnippets: snippets,
+		})
 		if err != nil {
 			t.Fatal(err)
 		}

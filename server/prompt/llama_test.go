@@ -9,7 +9,6 @@ import (
 
 	"github.com/servalhq/serval/integration/testsupport/ggufgen"
 	"github.com/servalhq/serval/integration/testsupport/llamalib"
-	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/engine/llama"
 	"github.com/servalhq/serval/server/prompt"
 )
@@ -61,10 +60,10 @@ func TestBuildFitsRealTokenizer(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, pos := range []int{100, len(text) / 3, len(text) / 2, len(text) - 100} {
-			p, err := b.Build(&api.CompletionRequest{Language: "go", Segments: &api.Segments{
+			p, err := b.Build(&prompt.Request{Language: "go",
 				Prefix: text[:pos], Suffix: text[pos:],
-				Declarations: []api.Declaration{{Filepath: "header.go", Body: "type Header map[string][]string"}},
-			}})
+				Declarations: []prompt.Snippet{{Filepath: "header.go", Body: "type Header map[string][]string"}},
+			})
 			if err != nil {
 				t.Fatalf("%s at %d: %v", name, pos, err)
 			}
@@ -97,7 +96,7 @@ func BenchmarkBuildRealTokenizer(b *testing.B) {
 				if c.window {
 					prefix, suffix = prefix[len(prefix)-800:], suffix[:800]
 				}
-				if _, err := builder.Build(&api.CompletionRequest{Language: "go", Segments: &api.Segments{Prefix: prefix, Suffix: suffix}}); err != nil {
+				if _, err := builder.Build(&prompt.Request{Language: "go", Prefix: prefix, Suffix: suffix}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,4 @@
-// Package prompt turns a Tabby completion request into the text a model
+// Package prompt turns a completion Request into the text a model
 // completes: it owns the fill-in-the-middle (FIM) templates, the token budget
 // that decides how much prefix, suffix and snippet context fits, the
 // per-language stop words, and StopMatcher, which applies stop words to a

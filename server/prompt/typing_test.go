@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-
-	"github.com/servalhq/serval/server/api"
 )
 
 // typingTrace replays a user typing a stretch of a real source file: the
@@ -17,7 +15,7 @@ import (
 // the file; window clients send the last 20 lines and the next 20, as
 // tabby-agent does.
 type typingTrace struct {
-	requests []*api.CompletionRequest
+	requests []*Request
 }
 
 func loadSource(t testing.TB, rel string) string {
@@ -58,9 +56,9 @@ func newTypingTrace(text string, fromLine, toLine, every int, window bool, windo
 			prefix = prefix[len(prefix)-windowChars[0]:]
 			prefix = prefix[strings.IndexByte(prefix, '\n')+1:]
 		}
-		tr.requests = append(tr.requests, &api.CompletionRequest{
+		tr.requests = append(tr.requests, &Request{
 			Language: "go",
-			Segments: &api.Segments{Prefix: prefix, Suffix: suffix, Filepath: "net/http/server.go"},
+			Prefix:   prefix, Suffix: suffix, Filepath: "net/http/server.go",
 		})
 	}
 	return tr
@@ -243,10 +241,10 @@ func BenchmarkTypingReuse(b *testing.B) {
 func BenchmarkBuild(b *testing.B) {
 	text := loadSource(b, "net/http/server.go")
 	pos := lineOffset(text, 2100) + 17
-	req := &api.CompletionRequest{Language: "go", Segments: &api.Segments{
+	req := &Request{Language: "go",
 		Prefix: text[:pos], Suffix: text[pos:],
-		Declarations: []api.Declaration{{Filepath: "net/http/header.go", Body: "type Header map[string][]string"}},
-	}}
+		Declarations: []Snippet{{Filepath: "net/http/header.go", Body: "type Header map[string][]string"}},
+	}
 	for _, c := range []struct {
 		name string
 		tok  Config
