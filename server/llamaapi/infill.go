@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/prompt"
@@ -125,7 +124,7 @@ func (h *Handler) infill(w http.ResponseWriter, r *http.Request) {
 }
 
 // completionRequest maps an /infill request onto serval's completion request.
-func completionRequest(req *InfillRequest) (*api.CompletionRequest, error) {
+func completionRequest(req *InfillRequest) (*completion.Request, error) {
 	if req.InputPrefix == nil {
 		return nil, badRequest(`"input_prefix" is required`)
 	}
@@ -135,17 +134,17 @@ func completionRequest(req *InfillRequest) (*api.CompletionRequest, error) {
 	if req.ReturnTokens {
 		return nil, badRequest(`"return_tokens" is not supported: serval does not expose token ids`)
 	}
-	seg := &api.Segments{Prefix: *req.InputPrefix + req.Prompt, Suffix: *req.InputSuffix}
+	creq := &completion.Request{Temperature: req.Temperature}
+	creq.Prefix, creq.Suffix = *req.InputPrefix+req.Prompt, *req.InputSuffix
 	for i, c := range req.InputExtra {
 		if c.Text == nil {
 			return nil, badRequest(fmt.Sprintf(`input_extra[%d]: extra_context chunk must contain a "text" field with a string value`, i))
 		}
 		// llama.cpp keeps the chunks nearest the end when the context is
 		// short: later chunks are the more relevant ones.
-		seg.RelevantSnippetsFromRecentlyOpenedFiles = append(seg.RelevantSnippetsFromRecentlyOpenedFiles,
-			api.Snippet{Filepath: c.Filename, Body: *c.Text, Score: float64(i+1) / float64(len(req.InputExtra))})
+		creq.OpenedSnippets = append(creq.OpenedSnippets,
+			prompt.Snippet{Filepath: c.Filename, Body: *c.Text, Score: float64(i+1) / float64(len(req.InputExtra))})
 	}
-	creq := &api.CompletionRequest{Segments: seg, Temperature: req.Temperature}
 	if req.NPredict != nil && *req.NPredict > 0 {
 		// llama-server's n_predict is unbounded; serval's output budget is not.
 		creq.MaxTokens = min(*req.NPredict, completion.MaxOutputLimit)
