@@ -95,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 	s.route(mux, "POST /v1/events", s.handleEvents)
 	s.route(mux, "GET /v1beta/server_setting", s.handleServerSetting)
 	s.route(mux, "GET /metrics", s.metrics.handler(cfg.Registry).ServeHTTP)
+	mux.HandleFunc("GET "+LivenessPath, handleLiveness) // unauthenticated on purpose: see liveness.go
 	for _, x := range cfg.Extra {
 		x.Register(mux, func(h http.Handler) http.Handler { return s.metrics.instrument("", s.guard(h)) })
 	}

@@ -33,6 +33,7 @@ Usage:
   serval stats                       completions shown/accepted per language
   serval backup FILE                 consistent copy of the database (safe while serving)
   serval restore FILE                replace the database with a backup (serval stopped)
+  serval healthcheck [--url URL]     exit 0 when the server's liveness route answers (container HEALTHCHECK)
   serval version                     print the version
 
 Every command takes --data-dir (default $SERVAL_DATA_DIR, else ~/.serval).
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		return runBackup(ctx, rest, getenv, stdout, stderr)
 	case "restore":
 		return runRestore(ctx, rest, getenv, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		v := buildVersion()
 		fmt.Fprintf(stdout, "serval %s (commit %s, built %s)\n", v.GitDescribe, orUnknown(v.GitSHA), orUnknown(v.BuildDate))

@@ -58,7 +58,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.StringVar(&c.configFile, "config", "", "TOML file with [[model.completion.upstream]] / [[model.chat.upstream]] lists and [pool] settings (see docs/engines.md)")
 	fs.StringVar(&c.ollamaURL, "ollama-url", "", "Ollama server for ollama: models (default $OLLAMA_HOST, else http://127.0.0.1:11434)")
 	fs.BoolVar(&c.ollamaPull, "ollama-pull", false, "pull an ollama: model Ollama does not have yet, with progress, instead of failing")
-	fs.StringVar(&c.host, "host", "127.0.0.1", "address to listen on")
+	fs.StringVar(&c.host, "host", cmp.Or(getenv("SERVAL_HOST"), "127.0.0.1"), "address to listen on ($SERVAL_HOST; the container image sets 0.0.0.0)")
 	fs.IntVar(&c.port, "port", 8080, "port to listen on (0: any free port, printed at startup)")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(getenv), "directory for the database, tokens and downloaded models ($SERVAL_DATA_DIR)")
 	fs.StringVar(&c.device, "device", "cpu", "cpu, cuda or auto")
