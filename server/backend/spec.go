@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/engine/ollama"
 	"github.com/servalhq/serval/server/engine/openai"
 )
@@ -58,7 +59,7 @@ func (s Spec) String() string {
 	case Ollama:
 		return "ollama:" + s.Model
 	case OpenAI:
-		return "openai:" + s.BaseURL + "#" + s.Model
+		return "openai:" + engine.RedactURLs(s.BaseURL) + "#" + s.Model
 	}
 	return s.Model
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 
 	"github.com/servalhq/serval/server/api"
 )
@@ -52,6 +53,8 @@ func decodeError(err error) error {
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &requestError{http.StatusRequestTimeout, "body: not received in time; send the whole body at once"}
 	case errors.Is(err, io.EOF):
 		return &requestError{http.StatusBadRequest, "body: empty; expected a JSON object"}
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -507,7 +507,8 @@ func FuzzCompletionBody(f *testing.F) {
 	}
 	fx := newFixture(f, &completiontest.Engine{Deltas: []string{"a", "\n\n"}}, fixtureOptions{noAuth: true})
 	f.Fuzz(func(t *testing.T, body string) {
-		req := httptest.NewRequest("POST", "/v1/completions", strings.NewReader(body))
+		req := httptest.NewRequest("POST", "http://127.0.0.1/v1/completions", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		fx.srv.Config.Handler.ServeHTTP(rec, req)
 		if rec.Code != 200 && rec.Code != 400 && rec.Code != 413 {

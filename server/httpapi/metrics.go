@@ -138,4 +138,11 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
+// Flush sends what was written so far: streamed routes reach the client
+// event by event through w.(http.Flusher) as through ResponseController.
+func (s *statusRecorder) Flush() {
+	s.wroteHeader = true
+	_ = http.NewResponseController(s.ResponseWriter).Flush()
+}
+
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -53,6 +53,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "type: must be view, select or dismiss, got "+quote(ev.Type))
 		return
 	}
+	if err := checkEvent(&ev); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	lang := ev.Language
 	if lang == "" {
 		lang = s.svc.Language(ev.CompletionID)

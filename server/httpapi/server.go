@@ -46,6 +46,9 @@ type Config struct {
 	// Chat is the chat model's engine, for /v1/health and /metrics; nil when
 	// none is configured.
 	Chat engine.Engine
+	// BodyTimeout bounds the reading of a request body; 0 means
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
 }
 
 // Registrar mounts routes on a mux; wrap adds auth, rate limit and metrics.
@@ -55,15 +58,16 @@ type Registrar interface {
 
 // Server serves the API. Build it with New.
 type Server struct {
-	svc     *completion.Service
-	store   *store.Store
-	auth    *auth.Authenticator
-	log     *slog.Logger
-	metrics *metrics
-	chat    engine.Engine   // nil without a chat model
-	health  api.HealthState // static part, filled at New
-	handler http.Handler
-	methods map[string][]string // path → allowed methods, for 405s
+	svc         *completion.Service
+	store       *store.Store
+	auth        *auth.Authenticator
+	log         *slog.Logger
+	metrics     *metrics
+	chat        engine.Engine   // nil without a chat model
+	health      api.HealthState // static part, filled at New
+	handler     http.Handler
+	methods     map[string][]string // path → allowed methods, for 405s
+	bodyTimeout time.Duration
 }
 
 // New returns a Server for cfg.
@@ -78,6 +82,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{svc: cfg.Service, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger, chat: cfg.Chat, methods: map[string][]string{}}
+	s.bodyTimeout = cfg.BodyTimeout
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = DefaultBodyTimeout
+	}
 	s.metrics = newMetrics(cfg.Registry, cfg.Service.Engine())
 	cfg.Registry.MustRegister(newUpstreamCollector(cfg.Service.Engine(), cfg.Chat))
 	s.health = api.HealthState{
@@ -107,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})
-	s.handler = recoverPanics(s.log, mux)
+	s.handler = recoverPanics(s.log, s.protect(mux))
 	return s, nil
 }
 

@@ -140,7 +140,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 
 	// Settings in one place, as the server will use them.
 	fmt.Fprintln(stderr, "serval", buildVersion().GitDescribe, "settings:")
-	fs.VisitAll(func(f *flag.Flag) { fmt.Fprintf(stderr, "  --%-16s %s\n", f.Name, f.Value) })
+	fs.VisitAll(func(f *flag.Flag) { fmt.Fprintf(stderr, "  --%-16s %s\n", f.Name, engine.RedactURLs(f.Value.String())) })
 
 	// Listen first: a busy port fails before the model is loaded.
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))

@@ -59,10 +59,10 @@ func ResolveURL(flagValue, envValue string) (*url.URL, error) {
 		if u2, err2 := url.Parse("http://" + raw); err2 == nil && u2.Host != "" {
 			return u2, nil
 		}
-		return nil, fmt.Errorf("ollama URL %q: want http(s)://host:port", raw)
+		return nil, fmt.Errorf("ollama URL %q: want http(s)://host:port", engine.RedactURLs(raw))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("ollama URL %q: want http(s)://host:port", raw)
+		return nil, fmt.Errorf("ollama URL %q: want http(s)://host:port", engine.RedactURLs(raw))
 	}
 	return u, nil
 }
@@ -124,9 +124,9 @@ func (e *Engine) Check(ctx context.Context) error {
 	}
 	var status api.StatusError
 	if errors.As(err, &status) && status.StatusCode == http.StatusNotFound {
-		return &missingModelError{model: e.cfg.Model, url: e.base.String()}
+		return &missingModelError{model: e.cfg.Model, url: e.base.Redacted()}
 	}
-	return fmt.Errorf("ollama at %s: %w: %w", e.base, engine.ErrUnavailable, err)
+	return fmt.Errorf("ollama at %s: %w: %w", e.base.Redacted(), engine.ErrUnavailable, err)
 }
 
 func (e *Engine) options(maxTokens int, temperature, topP float32, seed uint32, stop []string, numCtx int) map[string]any {
@@ -224,7 +224,7 @@ func (e *Engine) run(ctx context.Context, call func(context.Context, func(string
 	if ctx.Err() != nil {
 		cause := context.Cause(ctx)
 		if errors.Is(cause, errIdle) {
-			return usage, fmt.Errorf("ollama at %s: %w: %w", e.base, engine.ErrUnavailable, cause)
+			return usage, fmt.Errorf("ollama at %s: %w: %w", e.base.Redacted(), engine.ErrUnavailable, cause)
 		}
 		return usage, fmt.Errorf("ollama: %w", cause)
 	}
@@ -233,10 +233,10 @@ func (e *Engine) run(ctx context.Context, call func(context.Context, func(string
 		if errors.As(err, &status) && status.StatusCode < 500 {
 			return usage, fmt.Errorf("ollama: %w", err)
 		}
-		return usage, fmt.Errorf("ollama at %s: %w", e.base, errors.Join(engine.ErrUnavailable, err))
+		return usage, fmt.Errorf("ollama at %s: %w", e.base.Redacted(), errors.Join(engine.ErrUnavailable, err))
 	}
 	if !done {
-		return usage, fmt.Errorf("ollama at %s: %w: stream ended before done", e.base, engine.ErrUnavailable)
+		return usage, fmt.Errorf("ollama at %s: %w: stream ended before done", e.base.Redacted(), engine.ErrUnavailable)
 	}
 	return usage, nil
 }
@@ -249,7 +249,7 @@ func (e *Engine) Info() engine.Info {
 	device := "remote"
 	return engine.Info{
 		Model: e.cfg.Model, Device: device, Busy: n,
-		Upstreams: []engine.UpstreamInfo{{Name: e.Name(), URL: e.base.String(), Healthy: true, InFlight: n}},
+		Upstreams: []engine.UpstreamInfo{{Name: e.Name(), URL: e.base.Redacted(), Healthy: true, InFlight: n}},
 	}
 }
 

@@ -59,10 +59,14 @@ func ParseSpec(spec string) (Config, error) {
 func parseBase(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("openai upstream URL %q: %w", raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a password
+		}
+		return nil, fmt.Errorf("openai upstream URL %q: %w", engine.RedactURLs(raw), err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("openai upstream URL %q: want http(s)://host[:port]/path", raw)
+		return nil, fmt.Errorf("openai upstream URL %q: want http(s)://host[:port]/path", engine.RedactURLs(raw))
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	return u, nil
@@ -355,7 +359,7 @@ func (e *Engine) Info() engine.Info {
 		Device: "remote",
 		Busy:   int(e.inFlight.Load()),
 		Upstreams: []engine.UpstreamInfo{{
-			Name: e.Name(), URL: e.base.String(), Healthy: true, InFlight: int(e.inFlight.Load()),
+			Name: e.Name(), URL: e.base.Redacted(), Healthy: true, InFlight: int(e.inFlight.Load()),
 		}},
 	}
 }
