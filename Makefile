@@ -41,8 +41,8 @@ $(LLAMA_DIR)/libllama.so:
 	rm -rf $(LLAMA_DIR) && mv $(LLAMA_DIR).tmp $(LLAMA_DIR)
 
 build: deps
-	$(GO) build -o $(BIN)/serval ./server/cmd/serval
-	$(GO) build -o $(BIN)/serval-agent ./agent/cmd/serval-agent
+	$(GO) build -ldflags "$(GO_LDFLAGS)" -o $(BIN)/serval ./server/cmd/serval
+	$(GO) build -ldflags "$(GO_LDFLAGS)" -o $(BIN)/serval-agent ./agent/cmd/serval-agent
 	mkdir -p $(BIN)/lib/$(DEVICE)
 	@# -u skips unchanged files and --remove-destination replaces a changed one
 	@# with a new inode: a running serval keeps the libraries it has mapped

@@ -15,7 +15,7 @@ vscode-deps:
 
 vsix: build vscode-deps
 	mkdir -p $(VSCODE_DIR)/bin/linux-amd64
-	$(GO) build -trimpath -ldflags "-s -w" -o $(VSCODE_DIR)/bin/linux-amd64/serval-agent ./agent/cmd/serval-agent
+	$(GO) build -trimpath -ldflags "-s -w $(GO_LDFLAGS)" -o $(VSCODE_DIR)/bin/linux-amd64/serval-agent ./agent/cmd/serval-agent
 	cd $(VSCODE_DIR) && npm run -s package
 
 test-vscode: vscode-deps

@@ -11,18 +11,15 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
 
 	"github.com/servalhq/serval/agent"
+	"github.com/servalhq/serval/buildinfo"
 	"github.com/servalhq/serval/context/gather"
 	"github.com/servalhq/serval/lsp"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -31,15 +28,8 @@ func main() {
 	os.Exit(code)
 }
 
-func agentVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+// agentVersion is the build's version, the same string serval reports.
+func agentVersion() string { return buildinfo.Read().Version }
 
 // run is the whole program; it returns the exit code. Nothing but LSP
 // messages is ever written to stdout.
@@ -66,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	if *showVersion {
-		fmt.Fprintf(stdout, "serval-agent %s\n", agentVersion())
+		fmt.Fprintln(stdout, "serval-agent", buildinfo.Read())
 		return 0
 	}
 

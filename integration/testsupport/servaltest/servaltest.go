@@ -39,6 +39,8 @@ type Options struct {
 	DataDir string
 	// Env is added to the server's environment.
 	Env []string
+	// Binary is the serval executable; "" uses Binary(t).
+	Binary string
 	// StartTimeout bounds the wait for the server to listen (0: 2 minutes,
 	// generous for a loaded 2-core CI machine).
 	StartTimeout time.Duration
@@ -70,7 +72,10 @@ type Server struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	libDir := llamalib.Dir(t)
-	bin := Binary(t)
+	bin := opts.Binary
+	if bin == "" {
+		bin = Binary(t)
+	}
 	s := &Server{t: t, bin: bin, DataDir: opts.DataDir, wait: opts.StartTimeout}
 	if s.DataDir == "" {
 		s.DataDir = t.TempDir()

@@ -7,15 +7,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"runtime/debug"
-	"strings"
-	"time"
 
+	"github.com/servalhq/serval/buildinfo"
 	"github.com/servalhq/serval/server/api"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0"
 
 // errUsage marks command-line mistakes (exit status 2).
 var errUsage = errors.New("usage error")
@@ -60,8 +55,7 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	case "healthcheck":
 		return runHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
-		v := buildVersion()
-		fmt.Fprintf(stdout, "serval %s (commit %s, built %s)\n", v.GitDescribe, orUnknown(v.GitSHA), orUnknown(v.BuildDate))
+		fmt.Fprintln(stdout, "serval", buildinfo.Read())
 		return nil
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
@@ -108,30 +102,6 @@ func dataDirFlag(fs *flag.FlagSet, getenv env) *string {
 
 // buildVersion describes this binary for /v1/health.
 func buildVersion() api.Version {
-	v := api.Version{GitDescribe: version}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				v.GitSHA = s.Value
-			case "vcs.time":
-				if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
-					v.BuildDate = t.Format("2006-01-02")
-					v.BuildTimestamp = t.Format(time.RFC3339)
-				}
-			case "vcs.modified":
-				if s.Value == "true" && !strings.HasSuffix(v.GitDescribe, "-dirty") {
-					v.GitDescribe += "-dirty"
-				}
-			}
-		}
-	}
-	return v
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
+	b := buildinfo.Read()
+	return api.Version{GitDescribe: b.Version, GitSHA: b.Commit, BuildDate: b.Day(), BuildTimestamp: b.Date}
 }

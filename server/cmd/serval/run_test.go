@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servalhq/serval/buildinfo"
 	"github.com/servalhq/serval/server/store"
 )
 
@@ -190,7 +191,7 @@ func TestServeStopsOnCancelWhileStarting(t *testing.T) {
 
 func TestMiscCommands(t *testing.T) {
 	out, _, err := runCmd(t, t.TempDir(), "version")
-	if err != nil || !strings.HasPrefix(out, "serval "+version) {
+	if err != nil || !strings.HasPrefix(out, "serval "+buildinfo.Read().Version) {
 		t.Fatalf("%q %v", out, err)
 	}
 	if _, _, err := runCmd(t, t.TempDir()); !errors.Is(err, errUsage) {
