@@ -1,5 +1,6 @@
 // Package auth guards Serval's HTTP API: Bearer-token authentication against
-// the token store (lookups cached for a few seconds) and a per-token rate
+// the token store (looked up on every request, so a revoked token stops
+// working at once, whichever process revoked it) and a per-token rate
 // limit. Middleware answers 401 with a JSON error saying how to get a token,
 // and 429 with Retry-After when a token is over its limit.
 package auth
@@ -26,7 +27,6 @@ import (
 const (
 	DefaultRatePerMinute = 120
 	DefaultBurst         = 240
-	DefaultCacheTTL      = 5 * time.Second
 )
 
 // ErrUnknownToken is what a TokenLookup returns for a token it does not know.
@@ -56,9 +56,6 @@ type Config struct {
 	// a negative RatePerMinute disables the limit.
 	RatePerMinute float64
 	Burst         int
-	// CacheTTL is how long a successful lookup is trusted; revoked tokens
-	// stop working within this time. 0 means DefaultCacheTTL.
-	CacheTTL time.Duration
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -69,21 +66,11 @@ type Authenticator struct {
 	limit  rate.Limit // per second; rate.Inf when disabled
 	burst  int
 	perMin float64
-	ttl    time.Duration
 	now    func() time.Time
 
 	mu       sync.Mutex
-	cache    map[string]cachedToken   // by secret; only known tokens are cached
 	limiters map[string]*rate.Limiter // by token name
 }
-
-type cachedToken struct {
-	name    string
-	expires time.Time
-}
-
-// maxCached bounds the cache; only valid tokens enter it, so this is generous.
-const maxCached = 4096
 
 // New returns an Authenticator.
 func New(cfg Config) *Authenticator {
@@ -91,9 +78,7 @@ func New(cfg Config) *Authenticator {
 		lookup:   cfg.Lookup,
 		perMin:   cfg.RatePerMinute,
 		burst:    cfg.Burst,
-		ttl:      cfg.CacheTTL,
 		now:      cfg.Now,
-		cache:    map[string]cachedToken{},
 		limiters: map[string]*rate.Limiter{},
 	}
 	if a.perMin == 0 {
@@ -101,9 +86,6 @@ func New(cfg Config) *Authenticator {
 	}
 	if a.burst <= 0 {
 		a.burst = DefaultBurst
-	}
-	if a.ttl <= 0 {
-		a.ttl = DefaultCacheTTL
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -166,32 +148,13 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// Authenticate returns the name of the token secret, from the cache when a
-// lookup of it succeeded within the TTL. Unknown tokens give ErrUnknownToken.
+// Authenticate returns the name of the token secret. It asks the token
+// store every time (an indexed read): no cache can keep a revoked token
+// alive, and `serval token revoke` in another process sharing the data
+// directory takes effect on the next request. Unknown tokens give
+// ErrUnknownToken.
 func (a *Authenticator) Authenticate(ctx context.Context, secret string) (string, error) {
-	now := a.now()
-	a.mu.Lock()
-	c, ok := a.cache[secret]
-	a.mu.Unlock()
-	if ok && now.Before(c.expires) {
-		return c.name, nil
-	}
-	name, err := a.lookup(ctx, secret)
-	if err != nil {
-		if ok {
-			a.mu.Lock()
-			delete(a.cache, secret)
-			a.mu.Unlock()
-		}
-		return "", err
-	}
-	a.mu.Lock()
-	if len(a.cache) >= maxCached {
-		clear(a.cache)
-	}
-	a.cache[secret] = cachedToken{name: name, expires: now.Add(a.ttl)}
-	a.mu.Unlock()
-	return name, nil
+	return a.lookup(ctx, secret)
 }
 
 // Allow takes one request from name's budget. When the budget is empty it

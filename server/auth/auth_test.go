@@ -103,25 +103,21 @@ func TestMiddlewareAuthenticates(t *testing.T) {
 	}
 }
 
-func TestLookupIsCachedAndExpires(t *testing.T) {
-	a, tk, clock := newTestAuth(Config{CacheTTL: 5 * time.Second})
-	for range 10 {
+// A revoked token is refused on the very next request, and a token created
+// later works at once.
+func TestRevocationIsImmediate(t *testing.T) {
+	a, tk, _ := newTestAuth(Config{})
+	for range 3 {
 		if rec := serve(a, "Bearer srv_good"); rec.Code != 200 {
 			t.Fatal(rec.Code)
 		}
 	}
-	if tk.calls != 1 {
-		t.Fatalf("lookups = %d, want 1 (cached)", tk.calls)
-	}
-	// Revoke: the cache keeps it working only until the TTL.
 	tk.mu.Lock()
 	delete(tk.names, "srv_good")
 	tk.mu.Unlock()
-	clock.Advance(6 * time.Second)
 	if rec := serve(a, "Bearer srv_good"); rec.Code != 401 {
-		t.Fatalf("revoked token after TTL: %d, want 401", rec.Code)
+		t.Fatalf("revoked token: %d, want 401 on the next request", rec.Code)
 	}
-	// Unknown tokens are not cached: a token created later works at once.
 	tk.mu.Lock()
 	tk.names["srv_new"] = "carol"
 	tk.mu.Unlock()

@@ -6,7 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/servalhq/serval/server/store"
 )
@@ -39,11 +43,23 @@ func runStats(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	fmt.Fprintln(tw, "LANGUAGE\tSHOWN\tACCEPTED\tDISMISSED\tACCEPTANCE\t")
 	var total store.LanguageStats
 	for _, l := range stats {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f%%\t\n", l.Language, l.Shown, l.Accepted, l.Dismissed, 100*l.AcceptanceRate())
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f%%\t\n", printable(l.Language), l.Shown, l.Accepted, l.Dismissed, 100*l.AcceptanceRate())
 		total.Shown += l.Shown
 		total.Accepted += l.Accepted
 		total.Dismissed += l.Dismissed
 	}
 	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f%%\t\n", "all", total.Shown, total.Accepted, total.Dismissed, 100*total.AcceptanceRate())
 	return tw.Flush()
+}
+
+// printable returns s as it may be written to a terminal: a language name
+// comes from clients, and control characters in it (escape sequences that
+// recolour, retitle or clear the terminal, tabs that break the table)
+// are shown escaped, as Go would quote them, instead of being obeyed.
+func printable(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	q := strconv.QuoteToASCII(s)
+	return q[1 : len(q)-1]
 }
