@@ -36,6 +36,11 @@ func (e *NewerSchemaError) Error() string {
 // connection with BEGIN IMMEDIATE, so a second process opening the same file
 // at the same time waits and then finds the work done.
 func migrate(ctx context.Context, path string, steps []migration) (Migration, error) {
+	// A newer database is refused before anything touches it: the
+	// connection below would switch it to WAL, which rewrites its header.
+	if err := refuseNewer(ctx, path, len(steps)); err != nil {
+		return Migration{}, err
+	}
 	db, err := sql.Open("sqlite", dsn(path)+"&_txlock=immediate")
 	if err != nil {
 		return Migration{}, err
@@ -94,6 +99,27 @@ func migrate(ctx context.Context, path string, steps []migration) (Migration, er
 	}
 	result.To = latest
 	return result, nil
+}
+
+// refuseNewer reads the schema version of an existing database read-only and
+// returns a NewerSchemaError when it is above latest.
+func refuseNewer(ctx context.Context, path string, latest int) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := schemaVersion(ctx, db)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v > latest {
+		return &NewerSchemaError{Path: path, Version: v, KnownToThis: latest}
+	}
+	return nil
 }
 
 func (m migration) run(ctx context.Context, tx *sql.Tx) error {
