@@ -177,7 +177,7 @@ func checkChatCancel(t *testing.T, s, slots *servaltest.Server) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	resp := post(ctx, t, s, "/v1/chat/completions", `{"stream":true,"max_tokens":100000,"messages":[{"role":"user","content":"Go on forever."}]}`)
+	resp := post(ctx, t, s, "/v1/chat/completions", `{"stream":true,"max_tokens":4096,"messages":[{"role":"user","content":"Go on forever."}]}`)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("chat: %d %s", resp.StatusCode, errorBody(resp))
 	}

@@ -7,7 +7,6 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -19,7 +18,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/internal/httpx"
 	"github.com/servalhq/serval/server/store"
 )
 
@@ -116,21 +115,28 @@ const UnauthorizedMessage = "missing or invalid token: send the header 'Authoriz
 	"Create a token on the server with `serval token create --name NAME`; " +
 	"the server's first start wrote one to <data-dir>/initial-token"
 
-// Middleware authenticates every request and applies the token's rate limit.
+// Middleware authenticates every request and applies the token's rate
+// limit, answering errors in Tabby's shape.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return a.MiddlewareShaped(httpx.Tabby, next)
+}
+
+// MiddlewareShaped is Middleware answering its errors (401, 429, 500) in
+// shape: OpenAI's for the OpenAI-compatible routes.
+func (a *Authenticator) MiddlewareShaped(shape httpx.Shape, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := bearer(r.Header.Get("Authorization"))
 		if !ok {
-			unauthorized(w)
+			unauthorized(w, shape)
 			return
 		}
 		name, err := a.Authenticate(r.Context(), secret)
 		if errors.Is(err, ErrUnknownToken) {
-			unauthorized(w)
+			unauthorized(w, shape)
 			return
 		}
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, "checking the token failed: "+err.Error())
+			writeError(w, shape, http.StatusInternalServerError, "checking the token failed: "+err.Error())
 			return
 		}
 		if wait, ok := a.Allow(name); !ok {
@@ -139,7 +145,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 				secs = 1
 			}
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+			writeError(w, shape, http.StatusTooManyRequests, fmt.Sprintf(
 				"rate limit exceeded for token %q (%g requests per minute, burst %d); retry after %d s",
 				name, a.perMin, a.burst, secs))
 			return
@@ -191,13 +197,11 @@ func bearer(header string) (string, bool) {
 	return token, token != ""
 }
 
-func unauthorized(w http.ResponseWriter) {
+func unauthorized(w http.ResponseWriter, shape httpx.Shape) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="serval"`)
-	writeError(w, http.StatusUnauthorized, UnauthorizedMessage)
+	writeError(w, shape, http.StatusUnauthorized, UnauthorizedMessage)
 }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(api.ErrorResponse{Error: msg})
+func writeError(w http.ResponseWriter, shape httpx.Shape, code int, msg string) {
+	httpx.WriteError(w, shape, &httpx.Error{Status: code, Message: msg})
 }

@@ -8,7 +8,6 @@ package completion
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 
@@ -79,27 +78,6 @@ type Result struct {
 	StopWord string
 }
 
-// errStopWord ends the engine's generation when a stop word completed.
-var errStopWord = errors.New("completion: stop word reached")
-
-// Default decoding settings: greedy, as completions should be repeatable.
-const (
-	MaxTemperature = 2.0
-	MaxOutputLimit = 4096
-)
-
-// Validate checks the fields the prompt builder does not: a *prompt.FieldError
-// names the offending field.
-func Validate(req *Request) error {
-	if req.Temperature != nil && (*req.Temperature < 0 || *req.Temperature > MaxTemperature) {
-		return &prompt.FieldError{Field: "temperature", Reason: fmt.Sprintf("must be between 0 and %g", MaxTemperature)}
-	}
-	if req.MaxTokens < 0 || req.MaxTokens > MaxOutputLimit {
-		return &prompt.FieldError{Field: "max_tokens", Reason: fmt.Sprintf("must be between 0 and %d", MaxOutputLimit)}
-	}
-	return nil
-}
-
 // NewID returns a fresh completion id in Tabby's form.
 func NewID() string { return "cmpl-" + uuid.NewString() }
 
@@ -110,7 +88,7 @@ func NewID() string { return "cmpl-" + uuid.NewString() }
 // or stream's error; once the engine ran, the Result is returned with the
 // error so that its Usage can still be counted.
 func (s *Service) Complete(ctx context.Context, req *Request, stream Stream) (*Result, error) {
-	if err := Validate(req); err != nil {
+	if err := (Sampling{MaxTokens: req.MaxTokens, Temperature: req.Temperature}).Validate(); err != nil {
 		return nil, err
 	}
 	p, err := s.prompts.Build(&req.Request)
@@ -134,43 +112,18 @@ func (s *Service) Complete(ctx context.Context, req *Request, stream Stream) (*R
 	}
 
 	var text strings.Builder
-	matcher := prompt.NewStopMatcher(p.Stop)
-	send := func(out string) error {
-		if out == "" {
-			return nil
-		}
-		text.WriteString(out)
+	out := func(piece string) error {
+		text.WriteString(piece)
 		if stream != nil {
-			return stream(res.ID, out)
+			return stream(res.ID, piece)
 		}
 		return nil
 	}
-	emit := func(delta string) error {
-		out, stopped := matcher.Push(delta)
-		if err := send(out); err != nil {
-			return err
-		}
-		if stopped {
-			return errStopWord
-		}
-		return nil
-	}
-	usage, err := s.engine.Complete(ctx, ereq, emit)
-	res.Usage = usage
-	switch {
-	case errors.Is(err, errStopWord):
-		res.Usage.StopReason = "stop"
-	case err != nil:
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w (%v)", ctxErr, err)
-		}
+	run := func(emit engine.Emit) (engine.Usage, error) { return s.engine.Complete(ctx, ereq, emit) }
+	res.Usage, res.StopWord, err = Generate(ctx, p.Stop, run, out)
+	if err != nil {
 		return res, err
-	default:
-		if err := send(matcher.Flush()); err != nil {
-			return res, err
-		}
 	}
-	res.StopWord = matcher.Matched()
 	res.Text = text.String()
 	return res, nil
 }

@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +10,7 @@ import (
 	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/internal/httpx"
 	"github.com/servalhq/serval/server/prompt"
 )
 
@@ -29,10 +28,10 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var sse *sseWriter
+	var sse *completionEvents
 	var stream completion.Stream
 	if req.Stream {
-		sse = &sseWriter{w: w}
+		sse = &completionEvents{httpx.NewEvents(w)}
 		stream = sse.delta
 	}
 	res, err := s.svc.Complete(r.Context(), creq, stream)
@@ -40,7 +39,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observeCompletion(res.Usage)
 	}
 	if err != nil {
-		if sse != nil && sse.started {
+		if sse != nil && sse.Started() {
 			sse.fail(err)
 			return
 		}
@@ -143,93 +142,34 @@ func usage(u engine.Usage) *api.Usage {
 	}
 }
 
-// fail writes err as a JSON error with the status it maps to. A client that
-// went away gets nothing.
+// fail writes err as a JSON error with the status it maps to (httpx.FromError).
+// A client that went away gets nothing.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		re *requestError
-		fe *prompt.FieldError
-	)
-	switch {
-	case errors.As(err, &re):
-		writeError(w, re.code, re.msg)
-	case errors.As(err, &fe):
-		writeError(w, http.StatusBadRequest, fe.Error())
-	case errors.Is(err, engine.ErrQueueFull):
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "server busy: every slot is in use and the queue is full; retry shortly")
-	case errors.Is(err, engine.ErrUnavailable):
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-	case errors.Is(err, engine.ErrPromptTooLong):
-		writeError(w, http.StatusBadRequest, "segments: "+err.Error())
-	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
-		// The client went away: nobody reads an answer.
-		w.WriteHeader(statusClientClosed)
-	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusRequestTimeout, "completion timed out")
-	default:
+	e := httpx.FromError(r, err, "segments")
+	if e.Status == http.StatusInternalServerError {
 		s.log.Error("request failed", "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
 	}
+	httpx.WriteError(w, httpx.Tabby, e)
 }
 
-// statusClientClosed is recorded (nginx's 499) when the client disconnected.
-const statusClientClosed = 499
+// completionEvents streams a completion as Tabby's events.
+type completionEvents struct{ *httpx.Events }
 
-// sseWriter streams completion events. The response starts with the first
-// event, so errors before any text still get a real status code.
-type sseWriter struct {
-	w       http.ResponseWriter
-	started bool
-	buf     bytes.Buffer
+func (e completionEvents) delta(id, text string) error {
+	return e.Send(api.StreamEvent{ID: id, Choices: []api.Choice{{Index: 0, Text: text}}})
 }
 
-func (s *sseWriter) start() {
-	if s.started {
-		return
-	}
-	s.started = true
-	h := s.w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	s.w.WriteHeader(http.StatusOK)
-}
-
-func (s *sseWriter) event(v any) error {
-	s.start()
-	s.buf.Reset()
-	s.buf.WriteString("data: ")
-	enc := json.NewEncoder(&s.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil { // Encode ends the line with \n
-		return err
-	}
-	s.buf.WriteByte('\n')
-	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
-		return err
-	}
-	return http.NewResponseController(s.w).Flush()
-}
-
-func (s *sseWriter) delta(id, text string) error {
-	return s.event(api.StreamEvent{ID: id, Choices: []api.Choice{{Index: 0, Text: text}}})
-}
-
-func (s *sseWriter) finish(id string, debug *api.DebugData) {
+func (e completionEvents) finish(id string, debug *api.DebugData) {
 	if debug != nil {
-		s.event(api.StreamEvent{ID: id, Choices: []api.Choice{}, DebugData: debug})
+		e.Send(api.StreamEvent{ID: id, Choices: []api.Choice{}, DebugData: debug})
 	}
-	s.start()
-	s.w.Write([]byte("data: [DONE]\n\n"))
-	http.NewResponseController(s.w).Flush()
+	e.Done()
 }
 
 // fail ends a started stream with an error event (no [DONE]).
-func (s *sseWriter) fail(err error) {
+func (e completionEvents) fail(err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	s.event(api.StreamEvent{Choices: []api.Choice{}, Error: err.Error()})
+	e.Send(api.StreamEvent{Choices: []api.Choice{}, Error: err.Error()})
 }

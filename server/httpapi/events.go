@@ -2,10 +2,11 @@ package httpapi
 
 import (
 	"fmt"
-	"net/http"
+
 	"time"
 
 	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/internal/httpx"
 )
 
 // Bounds of the /v1/events fields: every one is stored and later printed
@@ -30,19 +31,19 @@ func checkEvent(ev *api.LogEventRequest) error {
 		{"select_kind", ev.SelectKind, maxEventKindBytes},
 	} {
 		if len(f.value) > f.max {
-			return &requestError{http.StatusBadRequest, fmt.Sprintf("%s: %d bytes, over the %d-byte limit", f.name, len(f.value), f.max)}
+			return httpx.BadRequest("", fmt.Sprintf("%s: %d bytes, over the %d-byte limit", f.name, len(f.value), f.max))
 		}
 		for _, c := range []byte(f.value) {
 			if c < 0x21 || c > 0x7e {
-				return &requestError{http.StatusBadRequest, fmt.Sprintf("%s: only printable ASCII without spaces is accepted", f.name)}
+				return httpx.BadRequest("", fmt.Sprintf("%s: only printable ASCII without spaces is accepted", f.name))
 			}
 		}
 	}
 	if ev.ChoiceIndex < 0 || ev.ChoiceIndex >= maxEventChoiceIndex {
-		return &requestError{http.StatusBadRequest, fmt.Sprintf("choice_index: %d is outside 0..%d", ev.ChoiceIndex, maxEventChoiceIndex-1)}
+		return httpx.BadRequest("", fmt.Sprintf("choice_index: %d is outside 0..%d", ev.ChoiceIndex, maxEventChoiceIndex-1))
 	}
 	if ev.Elapsed != nil && (*ev.Elapsed < 0 || *ev.Elapsed > maxEventElapsed.Milliseconds()) {
-		return &requestError{http.StatusBadRequest, fmt.Sprintf("elapsed: %d ms is outside 0..%d", *ev.Elapsed, maxEventElapsed.Milliseconds())}
+		return httpx.BadRequest("", fmt.Sprintf("elapsed: %d ms is outside 0..%d", *ev.Elapsed, maxEventElapsed.Milliseconds()))
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ type fixtureOptions struct {
 	noAuth        bool
 	ratePerMinute float64
 	burst         int
+	extra         []Registrar
 }
 
 func newFixture(t testing.TB, eng *completiontest.Engine, opts fixtureOptions) *fixture {
@@ -54,7 +55,7 @@ func newFixture(t testing.TB, eng *completiontest.Engine, opts fixtureOptions) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Service: svc, Store: st, Version: api.Version{GitDescribe: "v0.1.0-test"}}
+	cfg := Config{Service: svc, Store: st, Version: api.Version{GitDescribe: "v0.1.0-test"}, Extra: opts.extra}
 	if !opts.noAuth {
 		cfg.Auth = auth.New(auth.Config{Lookup: auth.StoreLookup(st), RatePerMinute: opts.ratePerMinute, Burst: opts.burst})
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/servalhq/serval/server/auth"
 	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/internal/httpx"
 	"github.com/servalhq/serval/server/store"
 )
 
@@ -54,6 +55,12 @@ type Config struct {
 // Registrar mounts routes on a mux; wrap adds auth, rate limit and metrics.
 type Registrar interface {
 	Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler)
+}
+
+// ErrorShaper is a Registrar whose routes answer errors in a shape other
+// than Tabby's; wrap's auth and rate-limit errors then use it too.
+type ErrorShaper interface {
+	ErrorShape() httpx.Shape
 }
 
 // Server serves the API. Build it with New.
@@ -105,7 +112,11 @@ func New(cfg Config) (*Server, error) {
 	s.route(mux, "GET /metrics", s.metrics.handler(cfg.Registry).ServeHTTP)
 	mux.HandleFunc("GET "+LivenessPath, handleLiveness) // unauthenticated on purpose: see liveness.go
 	for _, x := range cfg.Extra {
-		x.Register(mux, func(h http.Handler) http.Handler { return s.metrics.instrument("", s.guard(h)) })
+		shape := httpx.Tabby
+		if sh, ok := x.(ErrorShaper); ok {
+			shape = sh.ErrorShape()
+		}
+		x.Register(mux, func(h http.Handler) http.Handler { return s.metrics.instrument("", s.guardShaped(shape, h)) })
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allowed := s.methods[r.URL.Path]; len(allowed) > 0 {
@@ -113,7 +124,11 @@ func New(cfg Config) (*Server, error) {
 			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+": method not allowed; use "+strings.Join(allowed, " or "))
 			return
 		}
-		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
+		shape := httpx.Tabby
+		if strings.HasPrefix(r.URL.Path, "/openai/") {
+			shape = httpx.OpenAI
+		}
+		httpx.WriteError(w, shape, &httpx.Error{Status: http.StatusNotFound, Message: "no such route: " + r.Method + " " + r.URL.Path})
 	})
 	s.handler = recoverPanics(s.log, s.protect(mux))
 	return s, nil
@@ -126,11 +141,13 @@ func (s *Server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	mux.Handle(pattern, s.metrics.instrument(pattern, s.guard(h)))
 }
 
-func (s *Server) guard(h http.Handler) http.Handler {
+func (s *Server) guard(h http.Handler) http.Handler { return s.guardShaped(httpx.Tabby, h) }
+
+func (s *Server) guardShaped(shape httpx.Shape, h http.Handler) http.Handler {
 	if s.auth == nil {
 		return h
 	}
-	return s.auth.Middleware(h)
+	return s.auth.MiddlewareShaped(shape, h)
 }
 
 // ServeHTTP serves the API.

@@ -2,24 +2,24 @@
 // /openai/v1/chat/completions and /openai/v1/models, so that OpenAI clients
 // and other serval instances can use serval as an upstream, and Tabby's
 // /v1/chat/completions, which has the same shape. Handlers parse and validate
-// once, make one engine call, and write the answer (whole or as server-sent
-// events ending with [DONE]).
+// once (completion.Sampling's bounds, the same as /v1's), run the shared
+// generation step (completion.Generate: stop words), and write the answer
+// whole or as server-sent events ending with [DONE]; errors, auth's
+// included, come in OpenAI's shape (server/internal/httpx).
 package openaiapi
 
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/engine"
-	"github.com/servalhq/serval/server/prompt"
+	"github.com/servalhq/serval/server/internal/httpx"
 )
 
 // MaxBodyBytes bounds request bodies; larger ones get 413.
@@ -37,6 +37,10 @@ type Handler struct {
 	Log     *slog.Logger
 }
 
+// ErrorShape says that these routes, and the auth and rate limit wrap adds
+// to them, answer errors in OpenAI's shape.
+func (h *Handler) ErrorShape() httpx.Shape { return httpx.OpenAI }
+
 // Register mounts the routes on mux; wrap adds auth and rate limits.
 func (h *Handler) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
 	mux.Handle("POST /openai/v1/completions", wrap(http.HandlerFunc(h.completions)))
@@ -52,38 +56,63 @@ func (h *Handler) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (h *Handler) maxTokens(asked *int) int {
-	if asked != nil && *asked > 0 {
-		return *asked
+// sampling checks the request's decoding settings against the bounds every
+// route shares; max_tokens 0 or absent means the handler's default.
+func (h *Handler) sampling(maxTokens *int, temperature, topP *float32) (completion.Sampling, error) {
+	s := completion.Sampling{Temperature: temperature, TopP: topP}
+	if maxTokens != nil {
+		s.MaxTokens = *maxTokens
 	}
-	if h.DefaultMaxTokens > 0 {
-		return h.DefaultMaxTokens
+	if err := s.Validate(); err != nil {
+		return s, err
 	}
-	return 256
+	if s.MaxTokens == 0 {
+		s.MaxTokens = h.DefaultMaxTokens
+	}
+	if s.MaxTokens <= 0 {
+		s.MaxTokens = 256
+	}
+	return s, nil
+}
+
+// fail answers err in OpenAI's shape; promptField names the request field
+// holding the prompt, for a prompt over the context.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, promptField string) {
+	e := httpx.FromError(r, err, promptField)
+	if e.Status == http.StatusInternalServerError {
+		h.logger().Error("generation failed", "err", err)
+	}
+	httpx.WriteError(w, httpx.OpenAI, e)
 }
 
 func (h *Handler) completions(w http.ResponseWriter, r *http.Request) {
 	if h.Completion == nil {
-		writeError(w, http.StatusNotImplemented, "no completion model is configured", "")
+		h.fail(w, r, &httpx.Error{Status: http.StatusNotImplemented, Message: "no completion model is configured"}, "")
 		return
 	}
 	var req CompletionRequest
-	if !decode(w, r, &req) {
+	if err := httpx.Decode(w, r, MaxBodyBytes, &req); err != nil {
+		h.fail(w, r, err, "")
 		return
 	}
 	if len(req.Prompt) != 1 {
-		writeError(w, http.StatusBadRequest, "prompt must be one string", "prompt")
+		h.fail(w, r, httpx.BadRequest("prompt", "prompt must be one string"), "")
+		return
+	}
+	s, err := h.sampling(req.MaxTokens, req.Temperature, req.TopP)
+	if err != nil {
+		h.fail(w, r, err, "")
 		return
 	}
 	ereq := engine.Request{
 		Prompt:      req.Prompt[0],
-		MaxTokens:   h.maxTokens(req.MaxTokens),
+		MaxTokens:   s.MaxTokens,
 		Temperature: deref(req.Temperature, 1),
 		TopP:        deref(req.TopP, 1),
 		Seed:        deref(req.Seed, 0),
 		Stop:        req.Stop,
 	}
-	gen := func(emit engine.Emit) (engine.Usage, error) {
+	run := func(emit engine.Emit) (engine.Usage, error) {
 		return h.Completion.Complete(r.Context(), ereq, emit)
 	}
 	id := "cmpl-" + randomID()
@@ -96,24 +125,30 @@ func (h *Handler) completions(w http.ResponseWriter, r *http.Request) {
 		return Completion{ID: id, Object: "text_completion", Created: time.Now().Unix(), Model: model,
 			Choices: []CompletionChoice{{Text: text, FinishReason: &finish}}, Usage: u}
 	}
-	h.serve(w, r, "completions", req.Stream, req.Stop, gen, nil, chunk, whole)
+	h.serve(w, r, generation{route: "completions", promptField: "prompt", stream: req.Stream, stops: req.Stop, run: run, chunk: chunk, whole: whole})
 }
 
 func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 	if h.Chat == nil {
-		writeError(w, http.StatusNotImplemented, "no chat model is configured: start serval with --chat-model", "")
+		h.fail(w, r, &httpx.Error{Status: http.StatusNotImplemented, Message: "no chat model is configured: start serval with --chat-model"}, "")
 		return
 	}
 	var req ChatRequest
-	if !decode(w, r, &req) {
+	if err := httpx.Decode(w, r, MaxBodyBytes, &req); err != nil {
+		h.fail(w, r, err, "")
 		return
 	}
 	if len(req.Messages) == 0 {
-		writeError(w, http.StatusBadRequest, "messages must not be empty", "messages")
+		h.fail(w, r, httpx.BadRequest("messages", "messages must not be empty"), "")
+		return
+	}
+	s, err := h.sampling(req.MaxTokens, req.Temperature, req.TopP)
+	if err != nil {
+		h.fail(w, r, err, "")
 		return
 	}
 	creq := engine.ChatRequest{
-		MaxTokens:   h.maxTokens(req.MaxTokens),
+		MaxTokens:   s.MaxTokens,
 		Temperature: deref(req.Temperature, 0.7),
 		TopP:        deref(req.TopP, 1),
 		Seed:        deref(req.Seed, 0),
@@ -123,12 +158,12 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 		switch m.Role {
 		case "system", "user", "assistant", "developer":
 		default:
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("messages[%d].role %q is not one of system, user, assistant", i, m.Role), fmt.Sprintf("messages[%d].role", i))
+			h.fail(w, r, httpx.BadRequest(fmt.Sprintf("messages[%d].role", i), fmt.Sprintf("messages[%d].role %q is not one of system, user, assistant", i, m.Role)), "")
 			return
 		}
 		creq.Messages = append(creq.Messages, engine.Message{Role: m.Role, Content: string(m.Content)})
 	}
-	gen := func(emit engine.Emit) (engine.Usage, error) {
+	run := func(emit engine.Emit) (engine.Usage, error) {
 		return h.Chat.Chat(r.Context(), creq, emit)
 	}
 	id := "chatcmpl-" + randomID()
@@ -143,65 +178,50 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 		return ChatCompletion{ID: id, Object: "chat.completion", Created: time.Now().Unix(), Model: model,
 			Choices: []ChatChoice{{Message: &ChatResponse{Role: "assistant", Content: text}, FinishReason: &finish}}, Usage: u}
 	}
-	h.serve(w, r, "chat", req.Stream, req.Stop, gen, first, chunk, whole)
+	h.serve(w, r, generation{route: "chat", promptField: "messages", stream: req.Stream, stops: req.Stop, run: run, first: first, chunk: chunk, whole: whole})
 }
 
-// serve runs one generation, matching the request's stop words on the
-// stream, and writes it whole or as server-sent events. An error before the
+// generation is one request's generation and how its answer is written.
+type generation struct {
+	route       string // for Observe: "completions" or "chat"
+	promptField string // the request field holding the prompt
+	stream      bool
+	stops       []string
+	run         func(engine.Emit) (engine.Usage, error)
+	first       any // the first event of a stream, if any
+	chunk       func(text string, finish *string) any
+	whole       func(text, finish string, u *Usage) any
+}
+
+// serve runs one generation through completion.Generate (the request's stop
+// words) and writes it whole or as server-sent events. An error before the
 // first byte gets a real status; after it, an error event ends the stream.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, route string, stream bool, stops []string,
-	gen func(engine.Emit) (engine.Usage, error), first any,
-	chunk func(text string, finish *string) any, whole func(text, finish string, u *Usage) any) {
-	matcher := prompt.NewStopMatcher(stops)
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, g generation) {
 	var text strings.Builder
-	started := false
-	var sse *eventWriter
-	emit := func(delta string) error {
-		out, stopped := matcher.Push(delta)
-		if out != "" {
-			if stream {
-				if !started {
-					sse = startEvents(w)
-					started = true
-					if first != nil {
-						if err := sse.send(first); err != nil {
-							return err
-						}
-					}
-				}
-				if err := sse.send(chunk(out, nil)); err != nil {
-					return err
-				}
-			} else {
-				text.WriteString(out)
-			}
+	events := httpx.NewEvents(w)
+	begin := func() error {
+		if events.Started() {
+			return nil
 		}
-		if stopped {
-			return errStopWord
+		events.Start()
+		if g.first != nil {
+			return events.Send(g.first)
 		}
 		return nil
 	}
-	u, err := gen(emit)
-	if errors.Is(err, errStopWord) {
-		err, u.StopReason = nil, "stop"
-	}
-	if h.Observe != nil {
-		h.Observe(route, u, err)
-	}
-	if err == nil {
-		if rest := matcher.Flush(); rest != "" {
-			if stream {
-				if !started {
-					sse, started = startEvents(w), true
-					if first != nil {
-						sse.send(first)
-					}
-				}
-				sse.send(chunk(rest, nil))
-			} else {
-				text.WriteString(rest)
-			}
+	out := func(piece string) error {
+		if !g.stream {
+			text.WriteString(piece)
+			return nil
 		}
+		if err := begin(); err != nil {
+			return err
+		}
+		return events.Send(g.chunk(piece, nil))
+	}
+	u, _, err := completion.Generate(r.Context(), g.stops, g.run, out)
+	if h.Observe != nil {
+		h.Observe(g.route, u, err)
 	}
 	if r.Context().Err() != nil {
 		return // the client went away: nobody to answer
@@ -211,29 +231,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, route string, st
 		finish = "length"
 	}
 	usage := &Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.GeneratedTokens, TotalTokens: u.PromptTokens + u.GeneratedTokens}
-	if !stream {
+	if !g.stream || (err != nil && !events.Started()) {
 		if err != nil {
-			h.writeEngineError(w, err)
+			h.fail(w, r, err, g.promptField)
 			return
 		}
-		writeJSON(w, http.StatusOK, whole(text.String(), finish, usage))
+		httpx.WriteJSON(w, http.StatusOK, g.whole(text.String(), finish, usage))
 		return
 	}
-	if err != nil && !started {
-		h.writeEngineError(w, err)
-		return
-	}
-	if !started {
-		sse = startEvents(w)
-		if first != nil {
-			sse.send(first)
-		}
-	}
+	begin()
 	if err != nil {
-		h.logger().Warn("generation failed mid-stream", "route", route, "err", err)
-		sse.send(Error{Error: ErrorBody{Message: err.Error(), Type: "server_error"}})
+		h.logger().Warn("generation failed mid-stream", "route", g.route, "err", err)
+		events.Send(httpx.ErrorBody(httpx.OpenAI, httpx.FromError(r, err, g.promptField)))
 	} else {
-		last := chunk("", &finish)
+		last := g.chunk("", &finish)
 		switch c := last.(type) {
 		case Completion:
 			c.Usage = usage
@@ -243,27 +254,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, route string, st
 			c.Usage = usage
 			last = c
 		}
-		sse.send(last)
+		events.Send(last)
 	}
-	sse.done()
-}
-
-var errStopWord = errors.New("stop word reached")
-
-func (h *Handler) writeEngineError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, engine.ErrQueueFull):
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "the server is busy: every slot is in use and the queue is full; retry shortly", "")
-	case errors.Is(err, engine.ErrUnavailable):
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, err.Error(), "")
-	case errors.Is(err, engine.ErrPromptTooLong):
-		writeError(w, http.StatusBadRequest, err.Error(), "prompt")
-	default:
-		h.logger().Error("generation failed", "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error(), "")
-	}
+	events.Done()
 }
 
 func (h *Handler) models(w http.ResponseWriter, r *http.Request) {
@@ -275,85 +268,7 @@ func (h *Handler) models(w http.ResponseWriter, r *http.Request) {
 	if h.Chat != nil && h.ChatModel != h.CompletionModel {
 		list.Data = append(list.Data, Model{ID: h.ChatModel, Object: "model", Created: now, OwnedBy: "serval"})
 	}
-	writeJSON(w, http.StatusOK, list)
-}
-
-// decode reads a JSON body into v, answering 413 or 400 (naming the field) itself.
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over %d bytes", MaxBodyBytes), "")
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "could not read the request body: "+err.Error(), "")
-		return false
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		var syntaxErr *json.SyntaxError
-		switch {
-		case errors.As(err, &typeErr):
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("field %q must be %s", typeErr.Field, typeErr.Type), typeErr.Field)
-		case errors.As(err, &syntaxErr):
-			writeError(w, http.StatusBadRequest, "request body is not valid JSON: "+err.Error(), "")
-		default:
-			writeError(w, http.StatusBadRequest, "invalid request body: "+err.Error(), "")
-		}
-		return false
-	}
-	return true
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, msg, param string) {
-	kind := "invalid_request_error"
-	if code >= 500 {
-		kind = "server_error"
-	}
-	writeJSON(w, code, Error{Error: ErrorBody{Message: msg, Type: kind, Param: param}})
-}
-
-// eventWriter writes server-sent events, flushing each one.
-type eventWriter struct {
-	w http.ResponseWriter
-	f http.Flusher
-}
-
-func startEvents(w http.ResponseWriter) *eventWriter {
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	f, _ := w.(http.Flusher)
-	return &eventWriter{w: w, f: f}
-}
-
-func (e *eventWriter) send(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
-		return fmt.Errorf("write event: %w", err)
-	}
-	if e.f != nil {
-		e.f.Flush()
-	}
-	return nil
-}
-
-func (e *eventWriter) done() {
-	io.WriteString(e.w, "data: [DONE]\n\n")
-	if e.f != nil {
-		e.f.Flush()
-	}
+	httpx.WriteJSON(w, http.StatusOK, list)
 }
 
 func randomID() string {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/internal/httpx"
 )
 
 // scripted is an engine double that emits fixed pieces, or blocks until its
@@ -169,9 +170,16 @@ func TestBadInput(t *testing.T) {
 		{"/v1/chat/completions", `{"messages":[]}`, "messages", 400},
 		{"/v1/chat/completions", `{"messages":[{"role":"robot","content":"x"}]}`, "messages[0].role", 400},
 		{"/openai/v1/completions", `{"prompt":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, "", 413},
+		// The bounds of /v1 (issue 13's finding #9: these were accepted).
+		{"/openai/v1/completions", `{"prompt":"x","max_tokens":2147483648}`, "max_tokens", 400},
+		{"/openai/v1/completions", `{"prompt":"x","max_tokens":-1}`, "max_tokens", 400},
+		{"/openai/v1/completions", `{"prompt":"x","temperature":-5}`, "temperature", 400},
+		{"/openai/v1/completions", `{"prompt":"x","top_p":-1}`, "top_p", 400},
+		{"/v1/chat/completions", `{"messages":[{"role":"user","content":"x"}],"max_tokens":2147483647}`, "max_tokens", 400},
+		{"/v1/chat/completions", `{"messages":[{"role":"user","content":"x"}],"temperature":2.5}`, "temperature", 400},
 	} {
 		resp := post(t, srv.URL+c.path, c.body)
-		var e Error
+		var e httpx.OpenAIError
 		json.NewDecoder(resp.Body).Decode(&e)
 		if resp.StatusCode != c.code || e.Error.Param != c.param || e.Error.Message == "" {
 			t.Errorf("%s %.40s: %d %+v, want %d naming %q", c.path, c.body, resp.StatusCode, e, c.code, c.param)

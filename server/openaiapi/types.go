@@ -98,18 +98,6 @@ type Model struct {
 	OwnedBy string `json:"owned_by"`
 }
 
-// Error is OpenAI's error shape, which OpenAI clients parse.
-type Error struct {
-	Error ErrorBody `json:"error"`
-}
-
-// ErrorBody explains an error; Param names the offending field.
-type ErrorBody struct {
-	Message string `json:"message"`
-	Type    string `json:"type"`
-	Param   string `json:"param,omitempty"`
-}
-
 // stringOrList accepts "x" or ["x", "y"].
 type stringOrList []string
 
