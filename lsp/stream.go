@@ -80,14 +80,29 @@ func (s *stream) Read(ctx context.Context) (jsonrpc2.Message, int64, error) {
 	}
 }
 
+// Bounds of a header block. LSP headers are a line or two of a few dozen
+// bytes; anything longer is garbage (the tail of a message whose
+// Content-Length was wrong) and is skipped without being kept in memory.
+const (
+	maxHeaderLine  = 4 << 10
+	maxHeaderLines = 32
+)
+
+// contentLengthHeader is searched case-insensitively inside header lines.
+const contentLengthHeader = "content-length:"
+
 // readHeader reads one header block; length is -1 when it has no usable
-// Content-Length. Blank lines before a header are skipped.
+// Content-Length. Blank lines before a header are skipped. A
+// "Content-Length:" found after garbage on a line starts the header there:
+// when a Content-Length was too short, the rest of that message runs into
+// the next header, and this is where the stream finds its footing again.
 func (s *stream) readHeader() (length, n int64, err error) {
 	length = -1
 	seen := false
+	lines := 0
 	for {
-		line, err := s.in.ReadString('\n')
-		n += int64(len(line))
+		line, ln, err := s.readLine()
+		n += ln
 		if err != nil {
 			if errors.Is(err, io.EOF) && n == 0 {
 				return 0, n, io.EOF
@@ -101,14 +116,43 @@ func (s *stream) readHeader() (length, n int64, err error) {
 			}
 			return length, n, nil
 		}
+		if i := strings.LastIndex(strings.ToLower(line), contentLengthHeader); i > 0 {
+			line, length, lines = line[i:], -1, 0 // garbage before it: a new block starts here
+		}
 		seen = true
+		lines++
+		if lines > maxHeaderLines {
+			length = -1
+			continue
+		}
 		name, value, ok := strings.Cut(line, ":")
 		if ok && strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
 			v, perr := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
 			if perr == nil && v > 0 {
 				length = v
+			} else {
+				length = -1
 			}
 		}
+	}
+}
+
+// readLine reads one line and returns at most its last maxHeaderLine bytes
+// (where a glued header would be); n counts every byte read.
+func (s *stream) readLine() (string, int64, error) {
+	var n int64
+	var tail []byte
+	for {
+		frag, err := s.in.ReadSlice('\n')
+		n += int64(len(frag))
+		tail = append(tail, frag...)
+		if len(tail) > maxHeaderLine {
+			tail = append(tail[:0], tail[len(tail)-maxHeaderLine:]...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return string(tail), n, err
 	}
 }
 
