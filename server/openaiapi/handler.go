@@ -230,7 +230,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, g generation) {
 	if u.StopReason == "max_tokens" {
 		finish = "length"
 	}
-	usage := &Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.GeneratedTokens, TotalTokens: u.PromptTokens + u.GeneratedTokens}
+	usage := &Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.GeneratedTokens, TotalTokens: u.PromptTokens + u.GeneratedTokens,
+		PromptTokensDetails: &PromptTokensDetails{CachedTokens: u.ReusedTokens}}
 	if !g.stream || (err != nil && !events.Started()) {
 		if err != nil {
 			h.fail(w, r, err, g.promptField)

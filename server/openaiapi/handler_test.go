@@ -31,7 +31,7 @@ func (s *scripted) run(ctx context.Context, emit engine.Emit) (engine.Usage, err
 	if s.err != nil {
 		return engine.Usage{}, s.err
 	}
-	u := engine.Usage{PromptTokens: 7}
+	u := engine.Usage{PromptTokens: 7, ReusedTokens: 5}
 	for _, p := range s.pieces {
 		if err := emit(p); err != nil {
 			return u, err
@@ -101,7 +101,7 @@ func TestCompletionsWholeAndStopWords(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%d %v", resp.StatusCode, err)
 	}
-	if got.Object != "text_completion" || got.Choices[0].Text != "return a + b" || *got.Choices[0].FinishReason != "stop" || got.Usage.PromptTokens != 7 {
+	if got.Object != "text_completion" || got.Choices[0].Text != "return a + b" || *got.Choices[0].FinishReason != "stop" || got.Usage.PromptTokens != 7 || got.Usage.PromptTokensDetails == nil || got.Usage.PromptTokensDetails.CachedTokens != 5 {
 		t.Fatalf("%+v", got)
 	}
 	if eng.gotReq.Prompt != "<p>" || eng.gotReq.MaxTokens != 16 || eng.gotReq.Temperature != 0 {

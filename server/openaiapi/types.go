@@ -79,9 +79,16 @@ type ChatResponse struct {
 
 // Usage counts tokens as OpenAI does.
 type Usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
+	PromptTokens        int                  `json:"prompt_tokens"`
+	CompletionTokens    int                  `json:"completion_tokens"`
+	TotalTokens         int                  `json:"total_tokens"`
+	PromptTokensDetails *PromptTokensDetails `json:"prompt_tokens_details,omitempty"`
+}
+
+// PromptTokensDetails says how many prompt tokens came from the prompt cache
+// (OpenAI's and llama-server's field): prompt_tokens minus cached_tokens were evaluated.
+type PromptTokensDetails struct {
+	CachedTokens int `json:"cached_tokens"`
 }
 
 // ModelList is the answer of GET /openai/v1/models.

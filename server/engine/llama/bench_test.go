@@ -3,14 +3,7 @@ package llama
 import (
 	"context"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,85 +12,20 @@ import (
 
 	"github.com/servalhq/serval/integration/testsupport/ggufgen"
 	"github.com/servalhq/serval/integration/testsupport/llamalib"
+	"github.com/servalhq/serval/integration/testsupport/typingreplay"
 	"github.com/servalhq/serval/server/engine"
 )
 
-// Typing-replay parameters, as in shared/reference/engines.md's measurement.
-const (
-	replayEvery     = 3    // a request every 3 typed characters
-	replayPrefixMax = 1500 // prefix window, characters
-	replaySlack     = 500  // the window start stays put until the prefix exceeds max+slack
-	replaySuffix    = 500  // suffix window, characters
-	replayMaxTokens = 16
-)
+// replayMaxTokens is the output budget of each replayed request.
+const replayMaxTokens = typingreplay.MaxTokens
 
-// goroot returns GOROOT for reading the standard library's sources.
-func goroot() string {
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		return strings.TrimSpace(string(out))
-	}
-	return runtime.GOROOT()
-}
-
-// typingReplay returns the FIM prompts of a user retyping part of
-// strings/builder.go, one every replayEvery characters. Trace "func" retypes
-// its largest function (as in shared/reference/engines.md); "tail" retypes
-// the 600 characters before its last 500, so the prefix outgrows its window.
-// With snap, the prefix window starts at a line boundary and only moves when
-// the prefix outgrows it by replaySlack; without, it is the last
-// replayPrefixMax characters (sliding with every keystroke). suffix=false
-// leaves the suffix out.
+// typingReplay returns the FIM prompts of the shared typing replay
+// (integration/testsupport/typingreplay).
 func typingReplay(tb testing.TB, trace string, snap, suffix bool) []string {
 	tb.Helper()
-	path := filepath.Join(goroot(), "src", "strings", "builder.go")
-	src, err := os.ReadFile(path)
-	if err != nil {
-		tb.Skipf("no %s: %v", path, err)
-	}
-	var start, end int
-	switch trace {
-	case "func":
-		fset := token.NewFileSet()
-		f, err := parser.ParseFile(fset, path, src, 0)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, d := range f.Decls {
-			if fd, ok := d.(*ast.FuncDecl); ok {
-				s, e := fset.Position(fd.Pos()).Offset, fset.Position(fd.End()).Offset
-				if e-s > end-start {
-					start, end = s, e
-				}
-			}
-		}
-	case "tail":
-		end = len(src) - replaySuffix
-		start = end - 600
-	default:
-		tb.Fatalf("unknown trace %q", trace)
-	}
-	before, body, after := string(src[:start]), string(src[start:end]), string(src[end:])
 	var prompts []string
-	windowStart := 0
-	for typed := replayEvery; typed <= len(body); typed += replayEvery {
-		prefix := before + body[:typed]
-		if snap {
-			if len(prefix)-windowStart > replayPrefixMax+replaySlack || windowStart == 0 {
-				windowStart = len(prefix) - replayPrefixMax
-				if windowStart < 0 {
-					windowStart = 0
-				} else if i := strings.IndexByte(prefix[windowStart:], '\n'); i >= 0 {
-					windowStart += i + 1
-				}
-			}
-		} else {
-			windowStart = max(0, len(prefix)-replayPrefixMax)
-		}
-		p := "<|fim_prefix|>" + prefix[windowStart:] + "<|fim_suffix|>"
-		if suffix {
-			p += after[:min(len(after), replaySuffix)]
-		}
-		prompts = append(prompts, p+"<|fim_middle|>")
+	for _, s := range typingreplay.Steps(tb, trace, snap, suffix) {
+		prompts = append(prompts, s.FIM())
 	}
 	return prompts
 }

@@ -1,0 +1,315 @@
+package peers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/servalhq/serval/integration/testsupport/ggufgen"
+	"github.com/servalhq/serval/integration/testsupport/peertest"
+	"github.com/servalhq/serval/integration/testsupport/servaltest"
+	"github.com/servalhq/serval/integration/testsupport/typingreplay"
+)
+
+// benchModel is the generated model of the engine benchmark: 6 blocks of
+// width 512 (about 19 M parameters, f32), big enough that prompt evaluation,
+// not HTTP, dominates each request.
+var benchModel = ggufgen.Options{Layers: 6, Embd: 512, Heads: 8}
+
+// engineTarget is one engine serving the replay: started fresh for each
+// phase (so its first request is cold) with slots for `typists` clients.
+type engineTarget struct {
+	name  string
+	start func(b *testing.B, typists int) (complete func(ctx context.Context, prompt string) (sample, error))
+}
+
+// sample is one replayed request.
+type sample struct {
+	latency   time.Duration
+	prompt    int // prompt tokens, -1 when the engine does not say
+	evaluated int // prompt tokens evaluated (not served from a cache)
+	generated int
+}
+
+// phaseResult sums a replay phase of one engine.
+type phaseResult struct {
+	samples []sample
+	cold    time.Duration // the first request of typist 0
+	wall    time.Duration
+}
+
+func (r phaseResult) latencies() []time.Duration {
+	var d []time.Duration
+	for _, s := range r.samples {
+		d = append(d, s.latency)
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return d[(len(d)-1)*p/100]
+}
+
+func (r phaseResult) evaluatedShare(totals []int) float64 {
+	var ev, all int
+	for i, s := range r.samples {
+		ev += s.evaluated
+		if s.prompt >= 0 {
+			all += s.prompt
+		} else {
+			all += totals[i%len(totals)]
+		}
+	}
+	return 100 * float64(ev) / float64(max(all, 1))
+}
+
+func (r phaseResult) tokensPerSecond() float64 {
+	n := 0
+	for _, s := range r.samples {
+		n += s.generated
+	}
+	return float64(n) / r.wall.Seconds()
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkEngines is `make bench-engines`: the typing replay of
+// typingreplay (strings/builder.go's largest function retyped, a request every
+// 3 characters, prefix 1,500 and suffix 500 characters, 16 tokens, greedy)
+// against serval's in-process engine, llama-server (cache_prompt; and with
+// --cache-reuse) and Ollama (/api/generate, raw), all on the same generated
+// model with the same threads; first one typist, then 4 at once. It prints a
+// table of p50/p95, the cold first request, the share of prompt tokens
+// evaluated, tokens/s and the ratios Serval : peer.
+//
+//	BENCH_ENGINES_STEPS   requests per typist (default 30)
+//	BENCH_ENGINES_THREADS threads per engine (default 1)
+//	BENCH_ENGINES_ONLY    comma-separated engine names to run (default all)
+func BenchmarkEngines(b *testing.B) {
+	steps := typingreplay.Steps(b, "func", true, true)
+	steps = steps[:min(len(steps), envInt("BENCH_ENGINES_STEPS", 30))]
+	threads := envInt("BENCH_ENGINES_THREADS", 1)
+	model := servaltest.TestModel(b, benchModel)
+	const typists = 4
+
+	targets := []engineTarget{
+		{"serval", func(b *testing.B, n int) func(context.Context, string) (sample, error) {
+			s := servaltest.Start(b, servaltest.Options{Model: model, Args: []string{"--threads", strconv.Itoa(threads),
+				"--parallel", strconv.Itoa(n), "--ctx-size", "4096", "--no-auth"}})
+			return func(ctx context.Context, prompt string) (sample, error) { return servalRequest(ctx, s.URL, prompt) }
+		}},
+		{"llama-server", llamaTarget(model, threads, nil)},
+		{"llama-server --cache-reuse 256", llamaTarget(model, threads, []string{"--cache-reuse", "256"})},
+		{"ollama", func(b *testing.B, n int) func(context.Context, string) (sample, error) {
+			o := peertest.StartOllama(b, "OLLAMA_NUM_PARALLEL="+strconv.Itoa(n), "OLLAMA_CONTEXT_LENGTH=4096")
+			o.Create(b, "bench", model)
+			// Load the model before the replay, as serval and llama-server
+			// load theirs at start: the first request is cold, not loading.
+			if _, err := ollamaRequest(context.Background(), o.URL, "", threads); err != nil {
+				b.Fatalf("ollama load: %v\n%s", err, o.Logs())
+			}
+			return func(ctx context.Context, prompt string) (sample, error) {
+				return ollamaRequest(ctx, o.URL, prompt, threads)
+			}
+		}},
+	}
+	if only := os.Getenv("BENCH_ENGINES_ONLY"); only != "" {
+		var keep []engineTarget
+		for _, t := range targets {
+			for _, name := range strings.Split(only, ",") {
+				if strings.TrimSpace(name) == t.name {
+					keep = append(keep, t)
+				}
+			}
+		}
+		targets = keep
+	}
+
+	results := map[string][2]phaseResult{}
+	var totals []int // prompt tokens per step, from the first engine that counts them
+	for b.Loop() {
+		for _, t := range targets {
+			var r [2]phaseResult
+			for phase, n := range []int{1, typists} {
+				b.Run(fmt.Sprintf("%s/typists=%d", t.name, n), func(b *testing.B) {
+					complete := t.start(b, n)
+					r[phase] = replay(b, complete, steps, n)
+				})
+			}
+			results[t.name] = r
+			if totals == nil && len(r[0].samples) > 0 && r[0].samples[0].prompt >= 0 {
+				for _, s := range r[0].samples {
+					totals = append(totals, s.prompt)
+				}
+			}
+		}
+	}
+	printTable(os.Stdout, targets, results, totals, len(steps), threads, typists)
+}
+
+// replay runs the steps for n typists at once (each its own file: a
+// distinct first line) and returns the samples in step order.
+func replay(b *testing.B, complete func(context.Context, string) (sample, error), steps []typingreplay.Step, n int) phaseResult {
+	var (
+		mu  sync.Mutex
+		res phaseResult
+		wg  sync.WaitGroup
+	)
+	perTypist := make([][]sample, n)
+	start := time.Now()
+	for typist := range n {
+		wg.Go(func() {
+			for i, st := range steps {
+				if n > 1 {
+					st.Prefix = fmt.Sprintf("// typist %d\n", typist) + st.Prefix
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				s, err := complete(ctx, st.FIM())
+				cancel()
+				if err != nil {
+					b.Errorf("typist %d step %d: %v", typist, i, err)
+					return
+				}
+				if typist == 0 && i == 0 {
+					mu.Lock()
+					res.cold = s.latency
+					mu.Unlock()
+				}
+				perTypist[typist] = append(perTypist[typist], s)
+			}
+		})
+	}
+	wg.Wait()
+	res.wall = time.Since(start)
+	for _, s := range perTypist {
+		// The first request of each typist is the cold one: p50/p95 are of the rest.
+		if len(s) > 1 {
+			res.samples = append(res.samples, s[1:]...)
+		}
+	}
+	return res
+}
+
+func llamaTarget(model string, threads int, extra []string) func(*testing.B, int) func(context.Context, string) (sample, error) {
+	return func(b *testing.B, n int) func(context.Context, string) (sample, error) {
+		p := peertest.StartLlamaServer(b, model, peertest.LlamaServerOptions{Threads: threads, Parallel: n, CtxSize: 4096 * n, Args: extra})
+		return func(ctx context.Context, prompt string) (sample, error) { return llamaRequest(ctx, p.URL, prompt) }
+	}
+}
+
+// postTimed posts body and decodes the JSON answer into v, timing the round trip.
+func postTimed(ctx context.Context, url, body string, v any) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("%s: %d %s", url, resp.StatusCode, raw)
+	}
+	return took, json.Unmarshal(raw, v)
+}
+
+func servalRequest(ctx context.Context, base, prompt string) (sample, error) {
+	var out struct {
+		Usage struct {
+			PromptTokens        int `json:"prompt_tokens"`
+			CompletionTokens    int `json:"completion_tokens"`
+			PromptTokensDetails struct {
+				CachedTokens int `json:"cached_tokens"`
+			} `json:"prompt_tokens_details"`
+		} `json:"usage"`
+	}
+	body := fmt.Sprintf(`{"prompt":%s,"max_tokens":%d,"temperature":0}`, quoteJSON(prompt), typingreplay.MaxTokens)
+	took, err := postTimed(ctx, base+"/openai/v1/completions", body, &out)
+	u := out.Usage
+	return sample{took, u.PromptTokens, u.PromptTokens - u.PromptTokensDetails.CachedTokens, u.CompletionTokens}, err
+}
+
+func llamaRequest(ctx context.Context, base, prompt string) (sample, error) {
+	var out struct {
+		TokensEvaluated int `json:"tokens_evaluated"`
+		Timings         struct {
+			PromptN    int `json:"prompt_n"`
+			PredictedN int `json:"predicted_n"`
+		} `json:"timings"`
+	}
+	body := fmt.Sprintf(`{"prompt":%s,"n_predict":%d,"temperature":0,"cache_prompt":true}`, quoteJSON(prompt), typingreplay.MaxTokens)
+	took, err := postTimed(ctx, base+"/completion", body, &out)
+	return sample{took, out.TokensEvaluated, out.Timings.PromptN, out.Timings.PredictedN}, err
+}
+
+// ollamaRequest runs a raw /api/generate; an empty prompt only loads the model.
+func ollamaRequest(ctx context.Context, base, prompt string, threads int) (sample, error) {
+	var out struct {
+		PromptEvalCount int `json:"prompt_eval_count"`
+		EvalCount       int `json:"eval_count"`
+	}
+	body := fmt.Sprintf(`{"model":"bench","prompt":%s,"raw":true,"stream":false,"options":{"num_predict":%d,"temperature":0,"num_thread":%d,"num_ctx":4096}}`,
+		quoteJSON(prompt), typingreplay.MaxTokens, threads)
+	took, err := postTimed(ctx, base+"/api/generate", body, &out)
+	// Ollama does not say how long the prompt was; the share uses the count
+	// the other engines give for the same prompt (the same tokenizer).
+	return sample{took, -1, out.PromptEvalCount, out.EvalCount}, err
+}
+
+func printTable(w io.Writer, targets []engineTarget, results map[string][2]phaseResult, totals []int, steps, threads, typists int) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)) }
+	serval, haveServal := results["serval"]
+	ratio := func(a, b time.Duration) string {
+		if !haveServal || b == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", float64(a)/float64(b))
+	}
+	fmt.Fprintf(w, "\nEngine typing replay: %d requests per typist, %d thread(s) per engine, model %d layers × %d wide (ggufgen)\n\n",
+		steps, threads, benchModel.Layers, benchModel.Embd)
+	fmt.Fprintln(w, "| engine | typists | p50 ms | p95 ms | cold ms | % prompt evaluated | tokens/s | Serval:peer p50 | Serval:peer p95 |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	for _, t := range targets {
+		r, ok := results[t.name]
+		if !ok {
+			continue
+		}
+		for phase, n := range []int{1, typists} {
+			lat := r[phase].latencies()
+			if len(lat) == 0 {
+				continue
+			}
+			sl := serval[phase].latencies()
+			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %.1f | %.1f | %s | %s |\n", t.name, n,
+				ms(pct(lat, 50)), ms(pct(lat, 95)), ms(r[phase].cold), r[phase].evaluatedShare(totals),
+				r[phase].tokensPerSecond(), ratio(pct(sl, 50), pct(lat, 50)), ratio(pct(sl, 95), pct(lat, 95)))
+		}
+	}
+	fmt.Fprintln(w, "\nRatios below 1 mean Serval is faster; tokens/s is generated tokens over the phase's wall time (all typists together).")
+}

@@ -1,0 +1,38 @@
+# Live peers (issue 14): llama.cpp's llama-server and Ollama, built once per
+# version into ${XDG_CACHE_HOME:-~/.cache}/serval/peers by integration/peers/build.sh
+# (outside the checkout: CI clones afresh). The live tests in integration/peers
+# run inside test-go; SERVAL_REQUIRE_PEERS turns their "peer missing" skips into failures.
+#
+#   make peers           builds both (cold on 2 cores: see docs/engines-live.md)
+#   make test-peers      the live peer tests alone
+#   make bench-engines   typing replay: Serval's engine vs llama-server vs Ollama
+
+PEERS_BUILD := $(ROOT)/integration/peers/build.sh
+PEERS_JOBS ?= 2
+export PEERS_JOBS
+
+.PHONY: peers peer-llama-server peer-ollama test-peers bench-engines
+
+peers: peer-llama-server peer-ollama
+
+peer-llama-server:
+	nice -n 5 $(PEERS_BUILD) llama-server
+
+peer-ollama:
+	nice -n 5 $(PEERS_BUILD) ollama
+
+# The peers must exist before `go test ./...` runs the live tests.
+test-go: peers
+TEST_ENV += SERVAL_REQUIRE_PEERS=1
+
+test-peers: build peers
+	$(TEST_ENV) $(GO) test -race -count=1 -timeout 10m ./integration/peers/...
+
+# The engine benchmark (docs/bench.md, "Engines"): prints the ratio table at the end.
+BENCH_ENGINES_ARGS ?=
+bench-engines: build peers
+	mkdir -p $(BENCH_OUT)
+	set -o pipefail; $(TEST_ENV) $(BENCH_ENGINES_ARGS) $(GO) test -run '^$$' -bench '^BenchmarkEngines$$' -benchtime 1x -timeout 90m \
+		./integration/peers/ | tee $(BENCH_OUT)/engines.txt
+
+BENCH_TARGETS += bench-engines
