@@ -29,6 +29,7 @@ Usage:
   serval backup FILE                 consistent copy of the database (safe while serving)
   serval restore FILE                replace the database with a backup (serval stopped)
   serval healthcheck [--url URL]     exit 0 when the server's liveness route answers (container HEALTHCHECK)
+  serval doctor [--server URL]       check a client's setup: server, token, model, a completion, agent config
   serval version                     print the version
 
 Every command takes --data-dir (default $SERVAL_DATA_DIR, else ~/.serval).
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 		return runRestore(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, rest, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "serval", buildinfo.Read())
 		return nil
