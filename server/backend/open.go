@@ -113,6 +113,9 @@ func openLocal(ctx context.Context, flag string, s Spec, opts Options) (*Model, 
 	}
 	cfg := opts.Llama
 	cfg.ModelPath = path
+	if cfg.DetectTemplate == nil {
+		cfg.DetectTemplate = prompt.DetectTemplateName
+	}
 	eng, err := llama.Open(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, llama.ErrLibrariesMissing) {

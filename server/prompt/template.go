@@ -11,12 +11,13 @@ package prompt
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
 
 // Template is a fill-in-the-middle prompt format. The zero Template is not
-// usable; get one from LookupTemplate, ParseTemplate or DetectTemplate.
+// usable; get one from LookupTemplate, ParseTemplate or ChooseTemplate.
 type Template struct {
 	// Name is the registry name ("qwen", "starcoder", ...) or "custom" for a
 	// template given literally.
@@ -206,24 +207,35 @@ func (t Template) Render(prefix, suffix string) string {
 // IsZero reports whether t is the zero Template.
 func (t Template) IsZero() bool { return len(t.parts) == 0 }
 
-// DetectTemplate picks the built-in template whose FIM markers the model's
-// vocabulary has; hasToken reports whether a text is one token of the
-// vocabulary (for example by looking it up in tokenizer.ggml.tokens).
-// Qwen-style markers are checked first, as they are the most common.
-func DetectTemplate(hasToken func(text string) bool) (Template, bool) {
-	for _, c := range []struct{ name, marker string }{
-		{"qwen", "<|fim_prefix|>"},
-		{"starcoder", "<fim_prefix>"},
-		{"deepseek", "<｜fim▁begin｜>"},
-		{"codellama", "<PRE>"},
-		{"codellama", "▁<PRE>"},
-		{"codestral", "[PREFIX]"},
-	} {
-		if hasToken(c.marker) {
-			return LookupTemplate(c.name)
+// fimMarkers are the token texts that identify each built-in template in a
+// vocabulary: one alternative of every group must be a token. Qwen-style
+// markers come first, as they are the most common.
+var fimMarkers = []struct {
+	name   string
+	tokens [][]string
+}{
+	{"qwen", [][]string{{"<|fim_prefix|>"}, {"<|fim_suffix|>"}, {"<|fim_middle|>"}}},
+	{"starcoder", [][]string{{"<fim_prefix>"}, {"<fim_suffix>"}, {"<fim_middle>"}}},
+	{"deepseek", [][]string{{"<｜fim▁begin｜>"}, {"<｜fim▁hole｜>"}, {"<｜fim▁end｜>"}}},
+	{"codestral", [][]string{{"[PREFIX]"}, {"[SUFFIX]"}}},
+	{"codellama", [][]string{{"▁<PRE>", "<PRE>"}, {"▁<SUF>", "<SUF>"}, {"▁<MID>", "<MID>"}}},
+}
+
+// DetectTemplateName is the one FIM-template detector: the built-in
+// template all of whose markers the model's vocabulary has (hasToken reports
+// whether a text is one token, for example from tokenizer.ggml.tokens),
+// else GuessTemplateName of the model's name; "" when unknown.
+func DetectTemplateName(modelName string, hasToken func(text string) bool) string {
+	for _, t := range fimMarkers {
+		all := true
+		for _, group := range t.tokens {
+			all = all && slices.ContainsFunc(group, hasToken)
+		}
+		if all {
+			return t.name
 		}
 	}
-	return Template{}, false
+	return GuessTemplateName(modelName)
 }
 
 // GuessTemplateName guesses a model's template from its name or file name
@@ -237,7 +249,7 @@ func GuessTemplateName(modelName string) string {
 		return "qwen"
 	case strings.Contains(n, "starcoder"):
 		return "starcoder"
-	case strings.Contains(n, "codellama"):
+	case strings.Contains(n, "codellama"), strings.Contains(n, "code llama"), strings.Contains(n, "code-llama"):
 		return "codellama"
 	case strings.Contains(n, "deepseek"):
 		return "deepseek"

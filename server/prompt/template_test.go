@@ -1,6 +1,7 @@
 package prompt
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,13 +83,31 @@ func TestParseTemplate(t *testing.T) {
 }
 
 func TestDetectAndGuessTemplate(t *testing.T) {
-	vocab := map[string]bool{"<fim_prefix>": true, "<fim_suffix>": true, "<fim_middle>": true}
-	tmpl, ok := DetectTemplate(func(s string) bool { return vocab[s] })
-	if !ok || tmpl.Name != "starcoder" {
-		t.Errorf("DetectTemplate = %q, %v; want starcoder", tmpl.Name, ok)
-	}
-	if _, ok := DetectTemplate(func(string) bool { return false }); ok {
-		t.Error("DetectTemplate found a template in an empty vocabulary")
+	for _, c := range []struct {
+		name   string
+		tokens []string
+		want   string
+	}{
+		{"", []string{"a", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"}, "qwen"},
+		{"", []string{"<fim_prefix>", "<fim_suffix>", "<fim_middle>"}, "starcoder"},
+		{"", []string{"▁<PRE>", "▁<SUF>", "▁<MID>"}, "codellama"},
+		{"", []string{"<PRE>", "<SUF>", "<MID>"}, "codellama"},
+		{"", []string{"<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"}, "deepseek"},
+		{"", []string{"[PREFIX]", "[SUFFIX]"}, "codestral"},
+		{"", []string{"<|fim_prefix|>", "<|fim_suffix|>"}, ""}, // one marker is not enough
+		{"", []string{"<PRE>"}, ""},
+		{"Qwen2.5 Coder 0.5B Instruct", nil, "qwen"},
+		{"starcoderbase-1b", nil, "starcoder"},
+		{"CodeLlama-7b-hf", nil, "codellama"},
+		{"Code Llama 7B", nil, "codellama"},
+		{"deepseek-coder-1.3b-base", nil, "deepseek"},
+		{"Codestral-22B", nil, "codestral"},
+		{"Llama-2", []string{"<s>", "</s>"}, ""},
+		{"starcoder2", []string{"<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"}, "qwen"}, // the vocabulary wins
+	} {
+		if got := DetectTemplateName(c.name, func(s string) bool { return slices.Contains(c.tokens, s) }); got != c.want {
+			t.Errorf("DetectTemplateName(%q, %v) = %q, want %q", c.name, c.tokens, got, c.want)
+		}
 	}
 	for name, want := range map[string]string{
 		"qwen2.5-coder-0.5b-q8_0.gguf": "qwen", "starcoderbase-1B.Q8_0.gguf": "starcoder",

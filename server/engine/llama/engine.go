@@ -55,6 +55,10 @@ type Config struct {
 	// FIM prompt after the user typed before it. Default 32; negative
 	// disables chunk reuse. See reuseChunks.
 	ChunkReuseMin int
+	// DetectTemplate names the model's FIM template for Info.FIMTemplate
+	// from its general.name and vocabulary (prompt.DetectTemplateName);
+	// nil leaves it "".
+	DetectTemplate func(modelName string, hasToken func(text string) bool) string
 }
 
 // Engine runs one GGUF model in-process. It is safe for concurrent use.

@@ -17,6 +17,7 @@ import (
 	"github.com/servalhq/serval/integration/testsupport/ggufgen"
 	"github.com/servalhq/serval/integration/testsupport/llamalib"
 	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/prompt"
 )
 
 // testModel writes the generated test model once per option set.
@@ -443,12 +444,14 @@ func TestOddPrompts(t *testing.T) {
 }
 
 func TestInfoAndFIMDetection(t *testing.T) {
-	e := openTest(t, Config{Parallel: 3, MaxQueue: 5})
+	// serval's detector gets the model's name and vocabulary.
+	detect := prompt.DetectTemplateName
+	e := openTest(t, Config{Parallel: 3, MaxQueue: 5, DetectTemplate: detect})
 	info := e.Info()
 	if info.Model != "serval-test-tiny" || info.Device != "cpu" || info.Slots != 3 || info.MaxQueue != 5 || info.ContextSize != 4096 || info.FIMTemplate != "qwen" {
 		t.Errorf("info %+v", info)
 	}
-	plain := openTest(t, Config{ModelPath: testModel(t, ggufgen.Options{NoFIM: true, Name: "plain"})})
+	plain := openTest(t, Config{ModelPath: testModel(t, ggufgen.Options{NoFIM: true, Name: "plain"}), DetectTemplate: detect})
 	if got := plain.Info().FIMTemplate; got != "" {
 		t.Errorf("model without FIM tokens: template %q", got)
 	}
@@ -482,7 +485,7 @@ func TestChatTemplate(t *testing.T) {
 
 func TestSharedTinyRandomModel(t *testing.T) {
 	path := llamalib.SharedModel(t, "llama-2-tiny-random.gguf")
-	e := openTest(t, Config{ModelPath: path, CtxSize: 512})
+	e := openTest(t, Config{ModelPath: path, CtxSize: 512, DetectTemplate: prompt.DetectTemplateName})
 	_, _, u := complete(t, e, engine.Request{Prompt: "def hello():", MaxTokens: 8})
 	if u.PromptTokens == 0 {
 		t.Errorf("usage %+v", u)

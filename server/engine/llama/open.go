@@ -137,7 +137,13 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		ContextSize: cfg.CtxSize,
 		Slots:       cfg.Parallel,
 		MaxQueue:    cfg.MaxQueue,
-		FIMTemplate: detectFIMTemplate(hdr.Strings["general.name"], hdr.Tokens),
+	}
+	if cfg.DetectTemplate != nil {
+		vocab := make(map[string]bool, len(hdr.Tokens))
+		for _, t := range hdr.Tokens {
+			vocab[t] = true
+		}
+		e.info.FIMTemplate = cfg.DetectTemplate(hdr.Strings["general.name"], func(text string) bool { return vocab[text] })
 	}
 	go e.work()
 	return e, nil

@@ -36,64 +36,6 @@ func (b *utf8Buffer) write(piece []byte) string {
 // flush drops an incomplete trailing character; nothing valid is left to emit.
 func (b *utf8Buffer) flush() { b.pending = b.pending[:0] }
 
-// fimTemplates are the FIM templates Serval knows, with the token texts that
-// identify them in a vocabulary (any one alternative of each group must exist).
-var fimTemplates = []struct {
-	name   string
-	tokens [][]string
-}{
-	{"qwen", [][]string{{"<|fim_prefix|>"}, {"<|fim_suffix|>"}, {"<|fim_middle|>"}}},
-	{"starcoder", [][]string{{"<fim_prefix>"}, {"<fim_suffix>"}, {"<fim_middle>"}}},
-	{"deepseek", [][]string{{"<｜fim▁begin｜>"}, {"<｜fim▁hole｜>"}, {"<｜fim▁end｜>"}}},
-	{"codestral", [][]string{{"[PREFIX]"}, {"[SUFFIX]"}}},
-	{"codellama", [][]string{{"▁<PRE>", "<PRE>"}, {"▁<SUF>", "<SUF>"}, {"▁<MID>", "<MID>"}}},
-}
-
-// detectFIMTemplate names the FIM template of a model from its vocabulary's
-// token texts, falling back to its general.name; "" when unknown.
-func detectFIMTemplate(name string, tokens []string) string {
-	want := map[string]bool{}
-	for _, t := range fimTemplates {
-		for _, group := range t.tokens {
-			for _, s := range group {
-				want[s] = false
-			}
-		}
-	}
-	for _, tok := range tokens {
-		if _, ok := want[tok]; ok {
-			want[tok] = true
-		}
-	}
-	for _, t := range fimTemplates {
-		all := true
-		for _, group := range t.tokens {
-			any := false
-			for _, s := range group {
-				any = any || want[s]
-			}
-			all = all && any
-		}
-		if all {
-			return t.name
-		}
-	}
-	n := strings.ToLower(name)
-	switch {
-	case strings.Contains(n, "codestral"):
-		return "codestral"
-	case strings.Contains(n, "starcoder"), strings.Contains(n, "codeqwen"):
-		return "starcoder"
-	case strings.Contains(n, "deepseek") && strings.Contains(n, "coder"):
-		return "deepseek"
-	case strings.Contains(n, "codellama"), strings.Contains(n, "code llama"), strings.Contains(n, "code-llama"):
-		return "codellama"
-	case strings.Contains(n, "qwen") && strings.Contains(n, "coder"), strings.Contains(n, "codegemma"):
-		return "qwen"
-	}
-	return ""
-}
-
 // commonPrefix returns the length of the longest common prefix of a and b.
 func commonPrefix[T comparable](a, b []T) int {
 	n := min(len(a), len(b))

@@ -71,32 +71,6 @@ func FuzzUTF8Buffer(f *testing.F) {
 	})
 }
 
-func TestDetectFIMTemplate(t *testing.T) {
-	cases := []struct {
-		name   string
-		tokens []string
-		want   string
-	}{
-		{"", []string{"a", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"}, "qwen"},
-		{"", []string{"<fim_prefix>", "<fim_suffix>", "<fim_middle>"}, "starcoder"},
-		{"", []string{"▁<PRE>", "▁<SUF>", "▁<MID>"}, "codellama"},
-		{"", []string{"<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"}, "deepseek"},
-		{"", []string{"[PREFIX]", "[SUFFIX]"}, "codestral"},
-		{"", []string{"<|fim_prefix|>", "<|fim_suffix|>"}, ""},
-		{"Qwen2.5 Coder 0.5B Instruct", nil, "qwen"},
-		{"starcoderbase-1b", nil, "starcoder"},
-		{"CodeLlama-7b-hf", nil, "codellama"},
-		{"deepseek-coder-1.3b-base", nil, "deepseek"},
-		{"Codestral-22B", nil, "codestral"},
-		{"Llama-2", []string{"<s>", "</s>"}, ""},
-	}
-	for _, c := range cases {
-		if got := detectFIMTemplate(c.name, c.tokens); got != c.want {
-			t.Errorf("detect(%q, %v) = %q, want %q", c.name, c.tokens, got, c.want)
-		}
-	}
-}
-
 func testModelBytes(t testing.TB) []byte {
 	f, err := ggufgen.Build(ggufgen.Options{})
 	if err != nil {
