@@ -9,11 +9,9 @@
 package llamaapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/internal/httpx"
 	"github.com/servalhq/serval/server/prompt"
 )
 
@@ -47,13 +46,13 @@ var errStopWord = errors.New("llamaapi: stop word reached")
 
 func (h *Handler) infill(w http.ResponseWriter, r *http.Request) {
 	var req InfillRequest
-	if err := decode(w, r, &req); err != nil {
-		h.fail(w, err)
+	if err := httpx.Decode(w, r, MaxBodyBytes, &req); err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	creq, err := completionRequest(&req)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 
@@ -62,7 +61,7 @@ func (h *Handler) infill(w http.ResponseWriter, r *http.Request) {
 	stops := prompt.NewStopMatcher(req.Stop)
 	var content strings.Builder
 	pieces := 0
-	var events *eventWriter
+	var events *httpx.Events
 	send := func(text string) error {
 		if text == "" {
 			return nil
@@ -72,7 +71,7 @@ func (h *Handler) infill(w http.ResponseWriter, r *http.Request) {
 		if events == nil {
 			return nil
 		}
-		return events.send(InfillChunk{Content: text, Tokens: []int{}, TokensPredicted: pieces})
+		return events.Send(InfillChunk{Content: text, Tokens: []int{}, TokensPredicted: pieces})
 	}
 	stream := func(_, delta string) error {
 		out, stopped := stops.Push(delta)
@@ -85,7 +84,7 @@ func (h *Handler) infill(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 	if req.Stream {
-		events = &eventWriter{w: w}
+		events = httpx.NewEvents(w)
 	}
 	res, err := h.Service.Complete(r.Context(), creq, stream)
 	if res != nil && h.Observe != nil {
@@ -97,13 +96,13 @@ func (h *Handler) infill(w http.ResponseWriter, r *http.Request) {
 		stopWord = stops.Matched()
 		res.Usage.StopReason = "stop"
 	case err != nil:
-		if events != nil && events.started {
-			if !errors.Is(err, context.Canceled) {
-				events.send(errorBody(err))
+		if events != nil && events.Started() {
+			if r.Context().Err() == nil {
+				events.Send(httpx.ErrorBody(httpx.Llama, httpx.FromError(r, err, "input_prefix")))
 			}
 			return
 		}
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	default:
 		if err := send(stops.Flush()); err != nil {
@@ -117,28 +116,29 @@ func (h *Handler) infill(w http.ResponseWriter, r *http.Request) {
 		// As llama-server: the last event carries the totals; the text
 		// went out in the chunks before it.
 		out.Content = ""
-		events.send(selectFields(out, req.ResponseFields))
+		// No [DONE]: llama-server ends its /infill stream without one.
+		events.Send(selectFields(out, req.ResponseFields))
 		return
 	}
-	writeJSON(w, http.StatusOK, selectFields(out, req.ResponseFields))
+	httpx.WriteJSON(w, http.StatusOK, selectFields(out, req.ResponseFields))
 }
 
 // completionRequest maps an /infill request onto serval's completion request.
 func completionRequest(req *InfillRequest) (*completion.Request, error) {
 	if req.InputPrefix == nil {
-		return nil, badRequest(`"input_prefix" is required`)
+		return nil, httpx.BadRequest("input_prefix", `"input_prefix" is required`)
 	}
 	if req.InputSuffix == nil {
-		return nil, badRequest(`"input_suffix" is required`)
+		return nil, httpx.BadRequest("input_suffix", `"input_suffix" is required`)
 	}
 	if req.ReturnTokens {
-		return nil, badRequest(`"return_tokens" is not supported: serval does not expose token ids`)
+		return nil, httpx.BadRequest("return_tokens", `"return_tokens" is not supported: serval does not expose token ids`)
 	}
 	creq := &completion.Request{Temperature: req.Temperature}
 	creq.Prefix, creq.Suffix = *req.InputPrefix+req.Prompt, *req.InputSuffix
 	for i, c := range req.InputExtra {
 		if c.Text == nil {
-			return nil, badRequest(fmt.Sprintf(`input_extra[%d]: extra_context chunk must contain a "text" field with a string value`, i))
+			return nil, httpx.BadRequest("input_extra", fmt.Sprintf(`input_extra[%d]: extra_context chunk must contain a "text" field with a string value`, i))
 		}
 		// llama.cpp keeps the chunks nearest the end when the context is
 		// short: later chunks are the more relevant ones.
@@ -238,108 +238,11 @@ func selectFields(v any, paths []string) any {
 	return out
 }
 
-// requestError is an error with its HTTP status and llama-server error type.
-type requestError struct {
-	code int
-	typ  string
-	msg  string
-}
-
-func (e *requestError) Error() string { return e.msg }
-
-func badRequest(msg string) error {
-	return &requestError{http.StatusBadRequest, "invalid_request_error", msg}
-}
-
-// decode reads one JSON object into v; errors are 400s naming the problem, or 413.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	err := dec.Decode(v)
-	var (
-		mbe *http.MaxBytesError
-		typ *json.UnmarshalTypeError
-	)
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &mbe):
-		return &requestError{http.StatusRequestEntityTooLarge, "invalid_request_error", fmt.Sprintf("body: larger than the %d-byte limit", MaxBodyBytes)}
-	case errors.Is(err, io.EOF):
-		return badRequest("body: empty; expected a JSON object")
-	case errors.As(err, &typ) && typ.Field != "":
-		return badRequest(fmt.Sprintf("%q must be %s, got JSON %s", typ.Field, typ.Type, typ.Value))
-	default:
-		return badRequest("body: " + err.Error())
-	}
-}
-
-// errorBody maps err to llama-server's error shape and status.
-func errorBody(err error) ErrorResponse {
-	var (
-		re *requestError
-		fe *prompt.FieldError
-	)
-	switch {
-	case errors.As(err, &re):
-		return ErrorResponse{ErrorBody{re.code, re.msg, re.typ}}
-	case errors.As(err, &fe):
-		return ErrorResponse{ErrorBody{http.StatusBadRequest, fe.Error(), "invalid_request_error"}}
-	case errors.Is(err, engine.ErrPromptTooLong):
-		return ErrorResponse{ErrorBody{http.StatusBadRequest, err.Error(), "exceed_context_size_error"}}
-	case errors.Is(err, engine.ErrQueueFull), errors.Is(err, engine.ErrUnavailable):
-		return ErrorResponse{ErrorBody{http.StatusServiceUnavailable, err.Error(), "unavailable_error"}}
-	case errors.Is(err, context.DeadlineExceeded):
-		return ErrorResponse{ErrorBody{http.StatusRequestTimeout, "completion timed out", "server_error"}}
-	default:
-		return ErrorResponse{ErrorBody{http.StatusInternalServerError, err.Error(), "server_error"}}
-	}
-}
-
 // fail writes err as llama-server's error body with its status.
-func (h *Handler) fail(w http.ResponseWriter, err error) {
-	if errors.Is(err, context.Canceled) {
-		return // the client went away: nobody reads an answer
-	}
-	body := errorBody(err)
-	if body.Error.Code == http.StatusInternalServerError && h.Log != nil {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := httpx.FromError(r, err, "input_prefix")
+	if e.Status == http.StatusInternalServerError && h.Log != nil {
 		h.Log.Error("infill failed", "err", err)
 	}
-	if body.Error.Code == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
-	writeJSON(w, body.Error.Code, body)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
-
-// eventWriter writes server-sent events as llama-server does for /infill:
-// "data: {json}" lines, no closing [DONE]. The response starts with the first
-// event, so an error before any text still gets a real status.
-type eventWriter struct {
-	w       http.ResponseWriter
-	started bool
-}
-
-func (e *eventWriter) send(v any) error {
-	if !e.started {
-		e.started = true
-		h := e.w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		e.w.WriteHeader(http.StatusOK)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
-		return err
-	}
-	return http.NewResponseController(e.w).Flush()
+	httpx.WriteError(w, httpx.Llama, e)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/completion/completiontest"
 	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/internal/httpx"
 	"github.com/servalhq/serval/server/prompt"
 )
 
@@ -151,15 +152,15 @@ func TestInfillBadInputNamesTheField(t *testing.T) {
 		{``, "empty"},
 		{`{"input_suffix":""}`, `"input_prefix" is required`},
 		{`{"input_prefix":""}`, `"input_suffix" is required`},
-		{`{"input_prefix":1,"input_suffix":""}`, `"input_prefix" must be string`},
+		{`{"input_prefix":1,"input_suffix":""}`, `input_prefix: expected string`},
 		{`{"input_prefix":"","input_suffix":"","input_extra":[{"filename":"a"}]}`, `input_extra[0]`},
-		{`{"input_prefix":"","input_suffix":"","input_extra":{}}`, `"input_extra" must be`},
+		{`{"input_prefix":"","input_suffix":"","input_extra":{}}`, `input_extra: expected`},
 		{`{"input_prefix":"","input_suffix":"","return_tokens":true}`, "return_tokens"},
 		{`{"input_prefix":"","input_suffix":"","temperature":9}`, "temperature"},
 		{`{"input_prefix":"","input_suffix":"" ,}`, "body:"},
 	} {
 		resp, body := post(t, srv, c.body)
-		var e ErrorResponse
+		var e httpx.LlamaError
 		if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != 400 || e.Error.Code != 400 || !strings.Contains(e.Error.Message, c.want) {
 			t.Errorf("%s: status %d, body %s; want 400 naming %q", c.body, resp.StatusCode, body, c.want)
 		}

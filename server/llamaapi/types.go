@@ -77,15 +77,3 @@ type Timings struct {
 	PredictedPerTokenMS float64 `json:"predicted_per_token_ms"`
 	PredictedPerSecond  float64 `json:"predicted_per_second"`
 }
-
-// ErrorResponse is llama-server's error body.
-type ErrorResponse struct {
-	Error ErrorBody `json:"error"`
-}
-
-// ErrorBody says what went wrong; Type is llama-server's error type name.
-type ErrorBody struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	Type    string `json:"type"`
-}

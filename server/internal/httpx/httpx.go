@@ -26,6 +26,8 @@ const (
 	Tabby Shape = iota
 	// OpenAI is {"error": {"message": ..., "type": ..., "param": ...}}.
 	OpenAI
+	// Llama is llama.cpp server's {"error": {"code": 400, "message": ..., "type": ...}} (/infill).
+	Llama
 )
 
 // StatusClientClosed is recorded (nginx's 499) when the client disconnected
@@ -98,6 +100,9 @@ func WriteError(w http.ResponseWriter, shape Shape, e *Error) {
 
 // ErrorBody is e as shape's JSON value (also for an error event in a stream).
 func ErrorBody(shape Shape, e *Error) any {
+	if shape == Llama {
+		return LlamaError{Error: LlamaErrorBody{Code: e.Status, Message: e.Message, Type: llamaErrorType(e.Status)}}
+	}
 	if shape == OpenAI {
 		kind := "invalid_request_error"
 		if e.Status >= 500 {
@@ -123,6 +128,36 @@ type OpenAIErrorBody struct {
 	Message string `json:"message"`
 	Type    string `json:"type"`
 	Param   string `json:"param,omitempty"`
+}
+
+// LlamaError is llama.cpp server's error body, which llama.vim and llama.vscode parse.
+type LlamaError struct {
+	Error LlamaErrorBody `json:"error"`
+}
+
+// LlamaErrorBody explains an error with its status and llama.cpp's error type name.
+type LlamaErrorBody struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Type    string `json:"type"`
+}
+
+// llamaErrorType is the type name llama-server gives a status.
+func llamaErrorType(status int) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "authentication_error"
+	case status == http.StatusNotFound:
+		return "not_found_error"
+	case status == http.StatusNotImplemented:
+		return "not_supported_error"
+	case status == http.StatusServiceUnavailable:
+		return "unavailable_error"
+	case status >= 500:
+		return "server_error"
+	default:
+		return "invalid_request_error"
+	}
 }
 
 // WriteJSON writes v as the JSON body with status code. HTML characters are

@@ -59,6 +59,11 @@ func TestWriteErrorShapes(t *testing.T) {
 		t.Errorf("openai: %s", w.Body)
 	}
 	w = httptest.NewRecorder()
+	WriteError(w, Llama, e)
+	if w.Code != 503 || strings.TrimSpace(w.Body.String()) != `{"error":{"code":503,"message":"busy","type":"unavailable_error"}}` {
+		t.Errorf("llama: %d %s", w.Code, w.Body)
+	}
+	w = httptest.NewRecorder()
 	WriteError(w, OpenAI, &Error{Status: StatusClientClosed})
 	if w.Code != StatusClientClosed || w.Body.Len() != 0 {
 		t.Errorf("client gone: %d %q", w.Code, w.Body)
