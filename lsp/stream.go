@@ -116,7 +116,7 @@ func (s *stream) readHeader() (length, n int64, err error) {
 			}
 			return length, n, nil
 		}
-		if i := strings.LastIndex(strings.ToLower(line), contentLengthHeader); i > 0 {
+		if i := lastIndexFoldASCII(line, contentLengthHeader); i > 0 {
 			line, length, lines = line[i:], -1, 0 // garbage before it: a new block starts here
 		}
 		seen = true
@@ -135,6 +135,17 @@ func (s *stream) readHeader() (length, n int64, err error) {
 			}
 		}
 	}
+}
+
+// lastIndexFoldASCII is strings.LastIndex ignoring ASCII case; unlike
+// lowering the line first, it keeps byte offsets valid whatever the bytes.
+func lastIndexFoldASCII(s, lowerSub string) int {
+	for i := len(s) - len(lowerSub); i >= 0; i-- {
+		if strings.EqualFold(s[i:i+len(lowerSub)], lowerSub) {
+			return i
+		}
+	}
+	return -1
 }
 
 // readLine reads one line and returns at most its last maxHeaderLine bytes

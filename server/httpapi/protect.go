@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"io"
 	"mime"
 	"net"
@@ -15,13 +16,20 @@ import (
 // instead of holding a connection and a goroutine.
 const DefaultBodyTimeout = 15 * time.Second
 
-// protect is the outermost layer, run before routing and auth: it puts a
-// read deadline on the body, closes the connection after answers that end a
+// DefaultRequestTimeout bounds a whole request, streamed answer included:
+// a completion takes seconds, a long chat answer on a CPU a minute or two.
+const DefaultRequestTimeout = 5 * time.Minute
+
+// protect is the outermost layer, run before routing and auth: it bounds
+// the request's time (RequestTimeout) and puts a read deadline on the body, closes the connection after answers that end a
 // client's business (401, 403, 408, 413, 415, 429: there is no reason to
 // keep reading what it sends, nor to keep its connection), and with auth
 // off refuses what a browser page could send (see refuseCrossSite).
 func (s *Server) protect(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
 		cw := &closingWriter{ResponseWriter: w}
 		if r.ContentLength != 0 { // a body follows (-1: chunked)
 			rc := http.NewResponseController(w)

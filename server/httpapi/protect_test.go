@@ -52,6 +52,27 @@ func (c *countedConn) Close() error {
 // count of open connections and a valid token.
 func servedOnLoopback(t *testing.T, extra ...Registrar) (string, *countingListener, string) {
 	t.Helper()
+	l := serveLoopback(t, &completiontest.Engine{Deltas: []string{"a"}}, time.Second, func(c *Config) { c.Extra = extra })
+	t.Cleanup(func() {
+		if err := l.stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return l.addr, l.conns, l.token
+}
+
+type loopbackServer struct {
+	addr  string
+	conns *countingListener
+	token string
+	// stop cancels Serve's context (as SIGTERM does) and returns what
+	// Serve returned.
+	stop     func() error
+	stopOnce sync.Once
+}
+
+func serveLoopback(t *testing.T, eng *completiontest.Engine, grace time.Duration, configure func(*Config)) *loopbackServer {
+	t.Helper()
 	st, err := store.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -62,12 +83,16 @@ func servedOnLoopback(t *testing.T, extra ...Registrar) (string, *countingListen
 		t.Fatal(err)
 	}
 	b, _ := prompt.NewBuilder(prompt.Config{})
-	svc, err := completion.New(completion.Config{Engine: &completiontest.Engine{Deltas: []string{"a"}}, Prompts: b})
+	svc, err := completion.New(completion.Config{Engine: eng, Prompts: b})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Service: svc, Store: st, BodyTimeout: 300 * time.Millisecond, Extra: extra,
-		Auth: auth.New(auth.Config{Lookup: auth.StoreLookup(st)})})
+	cfg := Config{Service: svc, Store: st, BodyTimeout: 300 * time.Millisecond,
+		Auth: auth.New(auth.Config{Lookup: auth.StoreLookup(st)})}
+	if configure != nil {
+		configure(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +103,22 @@ func servedOnLoopback(t *testing.T, extra ...Registrar) (string, *countingListen
 	cl := &countingListener{Listener: ln}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, cl, time.Second) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String(), cl, token
+	go func() { done <- s.Serve(ctx, cl, grace) }()
+	l := &loopbackServer{addr: ln.Addr().String(), conns: cl, token: token}
+	var served error
+	l.stop = func() error {
+		l.stopOnce.Do(func() {
+			cancel()
+			select {
+			case served = <-done:
+			case <-time.After(30 * time.Second):
+				served = fmt.Errorf("Serve did not return within 30 s of its context ending")
+			}
+		})
+		return served
+	}
+	t.Cleanup(func() { l.stop() })
+	return l
 }
 
 // slowClient sends headers announcing a body, then only the body's first
@@ -340,5 +373,108 @@ func TestEventFieldsBounded(t *testing.T) {
 	}
 	if events, err := f.store.Events(context.Background(), 10); err != nil || len(events) != 0 {
 		t.Errorf("%d events stored, %v", len(events), err)
+	}
+}
+
+func completionPost(t *testing.T, addr, token, body string) (*http.Response, string, error) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b), nil
+}
+
+// A request whose client waits longer than the request deadline ends, and
+// so does the engine's work for it.
+func TestRequestDeadlineEndsWork(t *testing.T) {
+	eng := &completiontest.Engine{Deltas: []string{"a", "b"}, Hold: make(chan struct{})} // never released
+	l := serveLoopback(t, eng, time.Second, func(c *Config) { c.RequestTimeout = 300 * time.Millisecond })
+	resp, body, err := completionPost(t, l.addr, l.token, `{"segments":{"prefix":"x"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode < 400 {
+		t.Errorf("past the deadline: %d %s, want an error status", resp.StatusCode, body)
+	}
+	if !eng.WaitIdle(1, 10*time.Second) {
+		t.Fatal("the engine still works for a request past its deadline")
+	}
+}
+
+// On shutdown (SIGTERM cancels Serve's context) a request in flight
+// finishes within the grace period, new connections are refused, and
+// Serve returns nil.
+func TestShutdownLetsRequestsFinish(t *testing.T) {
+	hold := make(chan struct{})
+	eng := &completiontest.Engine{Deltas: []string{"fin", "ished"}, Hold: hold}
+	l := serveLoopback(t, eng, 20*time.Second, nil)
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	answers := make(chan answer, 1)
+	go func() {
+		resp, body, err := completionPost(t, l.addr, l.token, `{"segments":{"prefix":"x"}}`)
+		a := answer{body: body, err: err}
+		if resp != nil {
+			a.code = resp.StatusCode
+		}
+		answers <- a
+	}()
+	for i := 0; eng.InFlight() == 0; i++ {
+		if i == 1000 {
+			t.Fatal("the request never reached the engine")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- l.stop() }()
+	// New connections are refused once shutdown began.
+	refused := false
+	for range 400 {
+		c, err := net.DialTimeout("tcp", l.addr, time.Second)
+		if err != nil {
+			refused = true
+			break
+		}
+		c.Close()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !refused {
+		t.Error("new connections still accepted during shutdown")
+	}
+	close(hold) // the generation goes on to its end
+	a := <-answers
+	if a.err != nil || a.code != 200 || !strings.Contains(a.body, "finished") {
+		t.Errorf("request in flight at shutdown: %d %q %v, want 200 with the whole text", a.code, a.body, a.err)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Serve: %v, want nil after a clean drain", err)
+	}
+}
+
+// Past the grace period, what still runs is cut and Serve says so.
+func TestShutdownCutsRequestsPastGrace(t *testing.T) {
+	eng := &completiontest.Engine{Deltas: []string{"a", "b"}, Hold: make(chan struct{})} // never released
+	l := serveLoopback(t, eng, 200*time.Millisecond, nil)
+	go completionPost(t, l.addr, l.token, `{"segments":{"prefix":"x"}}`)
+	for i := 0; eng.InFlight() == 0; i++ {
+		if i == 1000 {
+			t.Fatal("the request never reached the engine")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := l.stop(); err == nil {
+		t.Error("Serve returned nil although a request had to be cut")
+	}
+	if !eng.WaitIdle(1, 10*time.Second) {
+		t.Fatal("the engine still works after shutdown")
 	}
 }

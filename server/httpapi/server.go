@@ -50,6 +50,10 @@ type Config struct {
 	// BodyTimeout bounds the reading of a request body; 0 means
 	// DefaultBodyTimeout.
 	BodyTimeout time.Duration
+	// RequestTimeout bounds a whole request: past it the engine stops
+	// working for a client that is no longer waiting, whatever the
+	// network says. 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
 
 // Registrar mounts routes on a mux; wrap adds auth, rate limit and metrics.
@@ -65,16 +69,17 @@ type ErrorShaper interface {
 
 // Server serves the API. Build it with New.
 type Server struct {
-	svc         *completion.Service
-	store       *store.Store
-	auth        *auth.Authenticator
-	log         *slog.Logger
-	metrics     *metrics
-	chat        engine.Engine   // nil without a chat model
-	health      api.HealthState // static part, filled at New
-	handler     http.Handler
-	methods     map[string][]string // path → allowed methods, for 405s
-	bodyTimeout time.Duration
+	svc            *completion.Service
+	store          *store.Store
+	auth           *auth.Authenticator
+	log            *slog.Logger
+	metrics        *metrics
+	chat           engine.Engine   // nil without a chat model
+	health         api.HealthState // static part, filled at New
+	handler        http.Handler
+	methods        map[string][]string // path → allowed methods, for 405s
+	bodyTimeout    time.Duration
+	requestTimeout time.Duration
 }
 
 // New returns a Server for cfg.
@@ -89,9 +94,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{svc: cfg.Service, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger, chat: cfg.Chat, methods: map[string][]string{}}
-	s.bodyTimeout = cfg.BodyTimeout
+	s.bodyTimeout, s.requestTimeout = cfg.BodyTimeout, cfg.RequestTimeout
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyTimeout
+	}
+	if s.requestTimeout <= 0 {
+		s.requestTimeout = DefaultRequestTimeout
 	}
 	s.metrics = newMetrics(cfg.Registry, cfg.Service.Engine())
 	cfg.Registry.MustRegister(newUpstreamCollector(cfg.Service.Engine(), cfg.Chat))
@@ -156,11 +164,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // Serve serves on ln until ctx is cancelled, then shuts down gracefully,
 // giving in-flight requests up to grace to finish.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	// Requests run on their own context, not ctx: when ctx ends they may
+	// still finish, within grace, instead of being cut at the signal.
+	reqCtx, cutRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutRequests()
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
@@ -170,17 +182,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		return err
 	case <-ctx.Done():
 	}
-	// ctx is done, so requests' contexts are cancelled too: streams end
-	// promptly and Shutdown only waits for them to write their last bytes.
+	// Shutdown closes the listener at once (new connections are refused)
+	// and idle connections, then waits for the requests in flight.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	err := srv.Shutdown(sctx)
-	<-errc
 	if err != nil {
+		// Past the grace period: cut what still runs and give it a moment
+		// to end its answer cleanly before the connections are closed.
+		s.log.Warn("shutdown grace period over: cutting requests still in flight", "grace", grace)
+		cutRequests()
+		ectx, ecancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		srv.Shutdown(ectx)
+		ecancel()
 		srv.Close()
-		return err
 	}
-	return nil
+	<-errc
+	return err
 }
 
 func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {

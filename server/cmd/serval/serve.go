@@ -50,6 +50,7 @@ type serveConfig struct {
 	rateLimit      float64
 	rateBurst      int
 	shutdownGrace  time.Duration
+	requestTimeout time.Duration
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
@@ -74,6 +75,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.Float64Var(&c.rateLimit, "rate-limit", auth.DefaultRatePerMinute, "requests per minute per token (-1: unlimited)")
 	fs.IntVar(&c.rateBurst, "rate-burst", auth.DefaultBurst, "requests a token may make at once before the rate limit applies")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a shutdown waits for requests in flight")
+	fs.DurationVar(&c.requestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "longest a request may run, streamed answer included")
 }
 
 // validate checks what flags alone can tell.
@@ -211,13 +213,14 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		openai.Chat, openai.ChatModel, chatEngine = chat.Chat, chat.Name, chat.Engine
 	}
 	srv, err := httpapi.New(httpapi.Config{
-		Service: svc,
-		Store:   st,
-		Auth:    authn,
-		Version: buildVersion(),
-		Logger:  logger,
-		Extra:   []httpapi.Registrar{openai, infill},
-		Chat:    chatEngine,
+		RequestTimeout: cfg.requestTimeout,
+		Service:        svc,
+		Store:          st,
+		Auth:           authn,
+		Version:        buildVersion(),
+		Logger:         logger,
+		Extra:          []httpapi.Registrar{openai, infill},
+		Chat:           chatEngine,
 	})
 	if err != nil {
 		return err
