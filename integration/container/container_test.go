@@ -79,6 +79,28 @@ func modelDir(t *testing.T) string {
 	return dir
 }
 
+// dataDirWithSeedModels returns a data directory holding the generated test
+// model under the registry names of the seed's `docker run` command, as
+// `serval serve` downloads them (<data-dir>/models/NAME/model.gguf), all
+// owned by the image's user.
+func dataDirWithSeedModels(t *testing.T) string {
+	t.Helper()
+	data := dataDir(t)
+	for _, name := range []string{"Qwen2.5-Coder-1.5B", "Qwen2-1.5B-Instruct"} {
+		dir := filepath.Join(data, "models", name)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := ggufgen.WriteTestModel(filepath.Join(dir, "model.gguf"), ggufgen.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{filepath.Join(data, "models"), dir, filepath.Join(dir, "model.gguf")} {
+			chownToImageUser(t, p)
+		}
+	}
+	return data
+}
+
 // dataDir returns an empty directory owned by the image's user.
 func dataDir(t *testing.T) string {
 	t.Helper()
@@ -186,15 +208,16 @@ func stopCleanly(t *testing.T, name string) {
 // TestImageServesRestartsAndStops is issue 18's container path end to end.
 func TestImageServesRestartsAndStops(t *testing.T) {
 	img := image(t)
-	models, data := modelDir(t), dataDir(t)
+	data := dataDirWithSeedModels(t)
 	name := containerName(t)
 	port := freePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 
+	// The seed's command with Serval's names (no network here: the registry
+	// models are already in the volume, where a download would put them).
 	args := append([]string{"run", "-d", "--name", name}, runFlags...)
-	args = append(args, "-p", fmt.Sprintf("127.0.0.1:%d:8080", port),
-		"-v", data+":/data", "-v", models+":/models:ro",
-		img, "serve", "--model", "/models/model.gguf", "--threads", "1")
+	args = append(args, "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), "-v", data+":/data",
+		img, "serve", "--model", "Qwen2.5-Coder-1.5B", "--chat-model", "Qwen2-1.5B-Instruct", "--threads", "1")
 	if out, err := podman(t, 2*time.Minute, args...); err != nil {
 		t.Fatalf("podman run: %v\n%s", err, out)
 	}
@@ -202,6 +225,9 @@ func TestImageServesRestartsAndStops(t *testing.T) {
 	token := tokenLine.FindString(logs)
 	if token == "" {
 		t.Fatalf("no token in the container's log:\n%s", logs)
+	}
+	if !strings.Contains(logs, "serval: chat model serval-test-tiny") {
+		t.Errorf("the chat model was not loaded:\n%s", logs)
 	}
 	if !regexp.MustCompile(`--host\s+0\.0\.0\.0\n`).MatchString(logs) || !regexp.MustCompile(`listening on http://(0\.0\.0\.0|\[::\]):8080`).MatchString(logs) {
 		t.Errorf("serval does not listen on 0.0.0.0:8080 inside:\n%s", logs)
