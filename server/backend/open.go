@@ -118,10 +118,7 @@ func openLocal(ctx context.Context, flag string, s Spec, opts Options) (*Model, 
 	}
 	eng, err := llama.Open(ctx, cfg)
 	if err != nil {
-		if errors.Is(err, llama.ErrLibrariesMissing) {
-			return nil, fmt.Errorf("%w\nRun `make deps` (or `make build`), or point --lib-dir or $SERVAL_LIB_DIR at the directory holding libllama.so", err)
-		}
-		return nil, err
+		return nil, err // a missing library's error says how to get it
 	}
 	return &Model{
 		Engine: eng, Chat: eng, Tokenizer: eng, Name: eng.Info().Model,

@@ -138,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		httpx.WriteError(w, shape, &httpx.Error{Status: http.StatusNotFound, Message: "no such route: " + r.Method + " " + r.URL.Path})
 	})
-	s.handler = recoverPanics(s.log, s.protect(mux))
+	s.handler = s.logRequests(recoverPanics(s.log, s.protect(mux)))
 	return s, nil
 }
 
@@ -155,7 +155,7 @@ func (s *Server) guardShaped(shape httpx.Shape, h http.Handler) http.Handler {
 	if s.auth == nil {
 		return h
 	}
-	return s.auth.MiddlewareShaped(shape, h)
+	return s.auth.MiddlewareShaped(shape, noteToken(h))
 }
 
 // ServeHTTP serves the API.

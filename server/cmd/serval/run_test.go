@@ -128,12 +128,12 @@ func TestServeFlagValidation(t *testing.T) {
 }
 
 func TestServeHelp(t *testing.T) {
-	_, stderr, err := runCmd(t, t.TempDir(), "serve", "--help")
+	stdout, _, err := runCmd(t, t.TempDir(), "serve", "--help")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"-model", "-host", "-port", "-data-dir", "-device", "-parallel", "-max-queue", "-ctx-size", "-threads", "-lib-dir", "-prompt-template", "-registry", "-no-auth", "-rate-limit"} {
-		if !strings.Contains(stderr, flag) {
+	for _, flag := range []string{"--model", "--host", "--port", "--data-dir", "--device", "--parallel", "--max-queue", "--ctx-size", "--threads", "--lib-dir", "--prompt-template", "--registry", "--no-auth", "--rate-limit", "--log-level", "--log-format"} {
+		if !strings.Contains(stdout, flag) {
 			t.Errorf("--help lacks %s", flag)
 		}
 	}

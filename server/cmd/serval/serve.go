@@ -51,6 +51,8 @@ type serveConfig struct {
 	rateBurst      int
 	shutdownGrace  time.Duration
 	requestTimeout time.Duration
+	logLevel       string
+	logFormat      string
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
@@ -74,6 +76,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.BoolVar(&c.noAuth, "no-auth", false, "serve without tokens (refused unless --host is a loopback address)")
 	fs.Float64Var(&c.rateLimit, "rate-limit", auth.DefaultRatePerMinute, "requests per minute per token (-1: unlimited)")
 	fs.IntVar(&c.rateBurst, "rate-burst", auth.DefaultBurst, "requests a token may make at once before the rate limit applies")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error; info logs one line per completion request, debug every request and all settings")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json (one JSON object per log line, for log collectors)")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a shutdown waits for requests in flight")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "longest a request may run, streamed answer included")
 }
@@ -138,16 +142,15 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	// Settings in one place, as the server will use them.
-	fmt.Fprintln(stderr, "serval", buildVersion().GitDescribe, "settings:")
-	fs.VisitAll(func(f *flag.Flag) { fmt.Fprintf(stderr, "  --%-16s %s\n", f.Name, engine.RedactURLs(f.Value.String())) })
+	logger, err := newServeLogger(&cfg, stderr)
+	if err != nil {
+		return err
+	}
 
 	// Listen first: a busy port fails before the model is loaded.
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 	if err != nil {
-		return fmt.Errorf("listen on %s:%d: %w", cfg.host, cfg.port, err)
+		return listenError(cfg.host, cfg.port, err)
 	}
 	defer ln.Close()
 
@@ -227,13 +230,16 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	}
 	openai.Observe = func(_ string, u engine.Usage, _ error) { srv.ObserveGeneration(u) }
 	infill.Observe = srv.ObserveGeneration
-	fmt.Fprintf(stderr, "serval: model %s (template %s, %d slots × %d tokens, device %s)\n",
-		engines.completion.Describe(), tmpl.Name, info.Slots, ctxSize, info.Device)
+	fmt.Fprintf(stderr, "serval %s: model %s (template %s%s, %d slots × %d tokens, device %s)\n", buildVersion().GitDescribe,
+		engines.completion.Describe(), tmpl.Name, templateNote(engines.promptTemplate, engines.completion.Entry.Template, info.FIMTemplate, engines.completion.Tokenizer != nil),
+		info.Slots, ctxSize, info.Device)
 	if engines.chat != nil {
 		fmt.Fprintf(stderr, "serval: chat model %s\n", engines.chat.Describe())
 	}
 	// Tests and scripts read this line to find the port.
 	fmt.Fprintf(stderr, "serval: listening on http://%s\n", ln.Addr())
+	printSettings(stderr, fs, logger.Enabled(ctx, slog.LevelDebug))
+	printNextStep(stderr, ln.Addr(), cfg.dataDir, cfg.noAuth)
 	err = srv.Serve(ctx, ln, cfg.shutdownGrace)
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "serval: shut down")

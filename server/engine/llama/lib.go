@@ -51,8 +51,9 @@ var lib struct {
 	loaded bool
 }
 
-// loadLibraries loads llama.cpp from dir (once per process) and its backends.
-func loadLibraries(dir string) error {
+// loadLibraries loads llama.cpp from dir (once per process) and its backends;
+// device only shapes the hint of a missing-library error.
+func loadLibraries(dir, device string) error {
 	lib.mu.Lock()
 	defer lib.mu.Unlock()
 	abs, err := filepath.Abs(dir)
@@ -61,7 +62,7 @@ func loadLibraries(dir string) error {
 	}
 	for _, name := range []string{"libllama.so", "libggml.so", "libggml-base.so"} {
 		if _, err := os.Stat(filepath.Join(abs, name)); err != nil {
-			return fmt.Errorf("%w: no %s in %s: run `make deps` (and `make build`) or pass --lib-dir (or set $SERVAL_LIB_DIR) to the directory holding libllama.so", ErrLibrariesMissing, name, abs)
+			return fmt.Errorf("%w: no %s in %s: run `%s` or pass --lib-dir (or set $SERVAL_LIB_DIR) to the directory holding libllama.so", ErrLibrariesMissing, name, abs, buildCommand(device))
 		}
 	}
 	if lib.loaded {
@@ -70,7 +71,7 @@ func loadLibraries(dir string) error {
 		return nil
 	}
 	if err := yz.Load(abs); err != nil {
-		return fmt.Errorf("loading llama.cpp from %s (run `make deps` or set --lib-dir): %w", abs, err)
+		return fmt.Errorf("loading llama.cpp from %s (run `%s` or set --lib-dir): %w", abs, buildCommand(device), err)
 	}
 	if os.Getenv("SERVAL_LLAMA_LOG") == "1" {
 		yz.LogSet(yz.LogNormal)
@@ -99,4 +100,13 @@ func gpuDevices() []string {
 		}
 	}
 	return names
+}
+
+// buildCommand is the make command that fetches the libraries for device
+// and puts them where DefaultLibDir looks.
+func buildCommand(device string) string {
+	if device == "" || device == "cpu" || device == "auto" {
+		return "make deps build"
+	}
+	return "make deps build DEVICE=" + device
 }

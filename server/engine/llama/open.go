@@ -61,7 +61,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg.Name = hdr.Strings["general.name"]
 	}
 
-	if err := loadLibraries(cfg.LibDir); err != nil {
+	if err := loadLibraries(cfg.LibDir, cfg.Device); err != nil {
 		return nil, err
 	}
 	gpus := gpuDevices()
