@@ -2,8 +2,12 @@ package httpapi
 
 import (
 	"fmt"
-
+	"log/slog"
+	"net/http"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/internal/httpx"
@@ -46,4 +50,51 @@ func checkEvent(ev *api.LogEventRequest) error {
 		return httpx.BadRequest("", fmt.Sprintf("elapsed: %d ms is outside 0..%d", *ev.Elapsed, maxEventElapsed.Milliseconds()))
 	}
 	return nil
+}
+
+// eventSink accounts for events the store could not take (a full disk, a
+// read-only or broken data directory). Events are the least important
+// writes: completions go on, the client gets a 503 it may ignore, the
+// drop is counted, and the outage is logged once when it starts and once
+// when it ends, not once per event.
+type eventSink struct {
+	log     *slog.Logger
+	counter prometheus.Counter
+
+	mu      sync.Mutex
+	failing bool
+}
+
+func newEventSink(reg *prometheus.Registry, log *slog.Logger) *eventSink {
+	e := &eventSink{log: log, counter: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "serval_events_dropped_total",
+		Help: "Events (/v1/events) that could not be stored, for example on a full disk.",
+	})}
+	reg.MustRegister(e.counter)
+	return e
+}
+
+// dropped counts an event the store refused and answers 503.
+func (e *eventSink) dropped(w http.ResponseWriter, err error) {
+	e.counter.Inc()
+	e.mu.Lock()
+	first := !e.failing
+	e.failing = true
+	e.mu.Unlock()
+	if first {
+		e.log.Error("events are not being stored (dropped and counted in serval_events_dropped_total until the store takes writes again); completions are unaffected", "err", err)
+	}
+	w.Header().Set("Retry-After", "60")
+	writeError(w, http.StatusServiceUnavailable, "event not stored: the server cannot write to its data directory now; completions are unaffected")
+}
+
+// stored notes a successful write, ending an outage.
+func (e *eventSink) stored() {
+	e.mu.Lock()
+	recovered := e.failing
+	e.failing = false
+	e.mu.Unlock()
+	if recovered {
+		e.log.Info("events are stored again")
+	}
 }

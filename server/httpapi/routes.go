@@ -80,10 +80,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		SelectKind:   ev.SelectKind,
 		Language:     lang,
 	})
+	if err != nil && r.Context().Err() == nil {
+		s.events.dropped(w, err)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	s.events.stored()
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -78,6 +78,7 @@ type Server struct {
 	health         api.HealthState // static part, filled at New
 	handler        http.Handler
 	methods        map[string][]string // path → allowed methods, for 405s
+	events         *eventSink
 	bodyTimeout    time.Duration
 	requestTimeout time.Duration
 }
@@ -102,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 		s.requestTimeout = DefaultRequestTimeout
 	}
 	s.metrics = newMetrics(cfg.Registry, cfg.Service.Engine())
+	s.events = newEventSink(cfg.Registry, s.log)
 	cfg.Registry.MustRegister(newUpstreamCollector(cfg.Service.Engine(), cfg.Chat))
 	s.health = api.HealthState{
 		Arch:        runtime.GOARCH,
