@@ -81,7 +81,7 @@ license = "MIT"
 	if !ok || tiny.Name != "Tiny" || tiny.Kind != KindCompletion || tiny.SHA256 != sum || tiny.License != "MIT" {
 		t.Errorf("added entry = %+v, %v", tiny, ok)
 	}
-	if len(r.Names()) != len(builtin)+1 {
+	if len(r.Names()) != len(Builtin().Names())+1 {
 		t.Errorf("Names = %v", r.Names())
 	}
 
@@ -324,7 +324,7 @@ func TestResolveOfflineWithoutFile(t *testing.T) {
 		t.Fatal("Resolve succeeded with no server and no file")
 	}
 	msg := err.Error()
-	for _, want := range []string{ModelFile(dataDir, "Tiny"), url, srv.sha(), "place it at"} {
+	for _, want := range []string{ModelFile(dataDir, "Tiny"), url, srv.sha(), "place it at", "--model serval-tiny", "make run MODEL=serval-tiny"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not mention %q", msg, want)
 		}

@@ -72,7 +72,7 @@ type Registry struct {
 // Builtin returns the registry that ships with Serval.
 func Builtin() *Registry {
 	r := &Registry{entries: make(map[string]Entry, len(builtin))}
-	for _, e := range builtin {
+	for _, e := range append(builtin, servalTinyEntry) {
 		r.entries[strings.ToLower(e.Name)] = e
 	}
 	return r

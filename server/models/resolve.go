@@ -103,6 +103,12 @@ func (r *Registry) Resolve(ctx context.Context, nameOrPath, dataDir string, prog
 		return "", Entry{}, errors.New("no data directory to keep models in (--data-dir)")
 	}
 	dest := ModelFile(expandHome(dataDir), entry.Name)
+	if b, ok := bundled[strings.ToLower(entry.Name)]; ok {
+		if err := installBundled(b, dest); err != nil {
+			return "", Entry{}, fmt.Errorf("model %s: installing the copy built into serval: %w", entry.Name, err)
+		}
+		return dest, entry, nil
+	}
 	if fi, err := statRegular(dest); err == nil && fi.Size() > 0 {
 		return dest, entry, nil
 	}
@@ -111,8 +117,8 @@ func (r *Registry) Resolve(ctx context.Context, nameOrPath, dataDir string, prog
 	}
 	if err := r.download(ctx, entry, dest, progress); err != nil {
 		return "", Entry{}, fmt.Errorf("model %s is not at %s and downloading it failed: %w\n"+
-			"To run without network, fetch %s elsewhere, check that its sha256 is %s, and place it at %s (or pass --model /path/to/model.gguf)",
-			entry.Name, dest, err, entry.URL, entry.SHA256, dest)
+			"To run without network, fetch %s elsewhere, check that its sha256 is %s, and place it at %s (or pass --model /path/to/model.gguf).\n%s",
+			entry.Name, dest, err, entry.URL, entry.SHA256, dest, OfflineHint)
 	}
 	return dest, entry, nil
 }

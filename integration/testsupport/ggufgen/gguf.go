@@ -25,8 +25,20 @@ const (
 	typeFloat64 uint32 = 12
 )
 
-// tensorTypeF32 is ggml's GGML_TYPE_F32.
-const tensorTypeF32 uint32 = 0
+// TensorType is how a tensor's values are stored (ggml's GGML_TYPE_*).
+type TensorType uint32
+
+const (
+	F32 TensorType = 0 // 4 bytes a value
+	F16 TensorType = 1 // IEEE half precision, 2 bytes a value
+)
+
+func (t TensorType) bytesPer(n uint64) uint64 {
+	if t == F16 {
+		return 2 * n
+	}
+	return 4 * n
+}
 
 // Alignment is the alignment of tensor data (GGUF's default, general.alignment).
 const Alignment = 32
@@ -39,16 +51,18 @@ type KV struct {
 	Value any
 }
 
-// Tensor is one f32 tensor. Dims are in ggml order: Dims[0] is the length of
+// Tensor is one tensor. Dims are in ggml order: Dims[0] is the length of
 // a row (the fastest-varying index), so a [n_embd, n_vocab] matrix has
 // n_vocab rows of n_embd values laid out one after the other in Data.
+// Type is how the file stores Data (the zero value is F32).
 type Tensor struct {
 	Name string
 	Dims []uint64
 	Data []float32
+	Type TensorType
 }
 
-// File is the content of a GGUF v3 file made only of f32 tensors.
+// File is the content of a GGUF v3 file of f32 and f16 tensors.
 type File struct {
 	KVs     []KV
 	Tensors []Tensor
@@ -82,9 +96,12 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 		for _, d := range t.Dims {
 			e.u64(d)
 		}
-		e.u32(tensorTypeF32)
+		if t.Type != F32 && t.Type != F16 {
+			return 0, fmt.Errorf("ggufgen: tensor %s: unsupported type %d", t.Name, t.Type)
+		}
+		e.u32(uint32(t.Type))
 		e.u64(offset)
-		offset = align(offset + 4*n)
+		offset = align(offset + t.Type.bytesPer(n))
 	}
 	if e.err != nil {
 		return 0, e.err
@@ -95,7 +112,11 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 	e.pad(cw.n)
 	for _, t := range f.Tensors {
 		for _, v := range t.Data {
-			e.u32(math.Float32bits(v))
+			if t.Type == F16 {
+				e.u16(Float16Bits(v))
+			} else {
+				e.u32(math.Float32bits(v))
+			}
 		}
 		e.pad(cw.n + int64(bw.Buffered()))
 	}
@@ -230,4 +251,58 @@ func (e *encoder) array(elem uint32, n int) {
 	e.u32(typeArray)
 	e.u32(elem)
 	e.u64(uint64(n))
+}
+
+// Float16Bits returns the IEEE 754 half-precision encoding of f, rounded to
+// nearest even; values beyond the half range become ±Inf.
+func Float16Bits(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23&0xff) - 127 + 15
+	mant := b & 0x7fffff
+	switch {
+	case b&0x7fffffff == 0:
+		return sign
+	case int32(b>>23&0xff) == 0xff: // Inf or NaN
+		if mant != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	case exp >= 0x1f:
+		return sign | 0x7c00
+	case exp <= 0: // subnormal half, or zero
+		if exp < -10 {
+			return sign
+		}
+		mant |= 0x800000
+		shift := uint32(14 - exp)
+		half := mant >> shift
+		rem := mant & (1<<shift - 1)
+		if mid := uint32(1) << (shift - 1); rem > mid || (rem == mid && half&1 == 1) {
+			half++
+		}
+		return sign | uint16(half)
+	}
+	half := uint32(exp)<<10 | mant>>13
+	rem := mant & 0x1fff
+	if rem > 0x1000 || (rem == 0x1000 && half&1 == 1) {
+		half++ // a carry into the exponent is still correct (up to Inf)
+	}
+	return sign | uint16(half)
+}
+
+// Float16Value decodes an IEEE 754 half-precision value.
+func Float16Value(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h & 0x3ff)
+	switch {
+	case exp == 0 && mant == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal
+		return float32(math.Copysign(float64(mant)*math.Pow(2, -24), float64(math.Float32frombits(sign|0x3f800000))))
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	}
+	return math.Float32frombits(sign | (exp-15+127)<<23 | mant<<13)
 }

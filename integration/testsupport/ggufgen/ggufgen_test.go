@@ -153,3 +153,49 @@ func TestUnsupportedValueType(t *testing.T) {
 		t.Error("unsupported metadata type accepted")
 	}
 }
+
+func TestFloat16RoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		in   float32
+		bits uint16
+	}{
+		{0, 0}, {1, 0x3c00}, {-2, 0xc000}, {0.5, 0x3800}, {65504, 0x7bff}, {1e6, 0x7c00},
+		{6.103515625e-05, 0x0400}, {5.960464477539063e-08, 0x0001}, {1e-9, 0},
+		{1.0009765625, 0x3c01}, {1.00048828125, 0x3c00}, // a tie rounds to even
+	} {
+		if got := Float16Bits(c.in); got != c.bits {
+			t.Errorf("Float16Bits(%g) = %#04x, want %#04x", c.in, got, c.bits)
+		}
+	}
+	for h := 0; h < 0x7c00; h++ { // every finite positive half survives a round trip
+		if got := Float16Bits(Float16Value(uint16(h))); got != uint16(h) {
+			t.Fatalf("%#04x -> %g -> %#04x", h, Float16Value(uint16(h)), got)
+		}
+	}
+}
+
+func TestF16TensorLayout(t *testing.T) {
+	f := &File{Tensors: []Tensor{
+		{Name: "a", Dims: []uint64{3}, Data: []float32{1, -2, 0.5}, Type: F16},
+		{Name: "b", Dims: []uint64{1}, Data: []float32{7}},
+	}}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	// The data section is the last aligned 64 bytes: a (6 bytes, padded to 32), then b.
+	data := b[len(b)-64:]
+	for i, want := range []uint16{0x3c00, 0xc000, 0x3800} {
+		if got := binary.LittleEndian.Uint16(data[2*i:]); got != want {
+			t.Errorf("a[%d] = %#04x, want %#04x", i, got, want)
+		}
+	}
+	if got := binary.LittleEndian.Uint32(data[32:]); got != 0x40e00000 {
+		t.Errorf("b = %#08x, want 7.0f", got)
+	}
+	bad := &File{Tensors: []Tensor{{Name: "q", Dims: []uint64{1}, Data: []float32{1}, Type: 8}}}
+	if _, err := bad.WriteTo(&bytes.Buffer{}); err == nil {
+		t.Error("an unsupported tensor type was written")
+	}
+}

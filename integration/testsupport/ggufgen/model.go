@@ -209,7 +209,6 @@ func Build(opts Options) (*File, error) {
 	nVocab := uint64(len(vocab.Tokens))
 	embd := uint64(opts.Embd)
 	ff := 2 * embd
-	headDim := embd / uint64(opts.Heads)
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x5e7a1))
 
 	normal := func(n uint64, std float64) []float32 {
@@ -255,40 +254,18 @@ func Build(opts Options) (*File, error) {
 		)
 	}
 
-	kvs := []KV{
-		{"general.architecture", "llama"},
-		{"general.name", opts.Name},
-		{"general.file_type", uint32(0)}, // all f32
-		{"general.alignment", uint32(Alignment)},
-		{"llama.context_length", uint32(opts.ContextLength)},
-		{"llama.embedding_length", uint32(embd)},
-		{"llama.block_count", uint32(opts.Layers)},
-		{"llama.feed_forward_length", uint32(ff)},
-		{"llama.attention.head_count", uint32(opts.Heads)},
-		{"llama.attention.head_count_kv", uint32(opts.Heads)},
-		{"llama.rope.dimension_count", uint32(headDim)},
-		{"llama.rope.freq_base", float32(10000)},
-		{"llama.attention.layer_norm_rms_epsilon", float32(1e-5)},
-		{"llama.vocab_size", uint32(nVocab)},
-		{"tokenizer.ggml.model", "llama"},
-		{"tokenizer.ggml.tokens", vocab.Tokens},
-		{"tokenizer.ggml.scores", vocab.Scores},
-		{"tokenizer.ggml.token_type", vocab.Types},
-		{"tokenizer.ggml.bos_token_id", uint32(BOSID)},
-		{"tokenizer.ggml.eos_token_id", uint32(EOSID)},
-		{"tokenizer.ggml.unknown_token_id", uint32(UnkID)},
-		{"tokenizer.ggml.add_bos_token", false},
-		{"tokenizer.ggml.add_eos_token", false},
-		{"tokenizer.ggml.add_space_prefix", false},
-		{"tokenizer.chat_template", ChatTemplate},
+	m := Llama{
+		Name: opts.Name, ContextLength: opts.ContextLength, Embd: int(embd), Layers: opts.Layers,
+		FeedForward: int(ff), Heads: opts.Heads, HeadsKV: opts.Heads, RopeBase: 10000, NormEps: 1e-5,
+		FileType: 0, // all f32
+		Vocab:    vocab, UnkID: UnkID, BOSID: BOSID, EOSID: EOSID,
+		FIMPre: vocab.ID("<|fim_prefix|>"), FIMSuf: vocab.ID("<|fim_suffix|>"),
+		FIMMid: vocab.ID("<|fim_middle|>"), FIMPad: vocab.ID("<|fim_pad|>"),
+		ChatTemplate: ChatTemplate,
 	}
-	if !opts.NoFIM {
-		kvs = append(kvs,
-			KV{"tokenizer.ggml.fim_pre_token_id", uint32(vocab.ID("<|fim_prefix|>"))},
-			KV{"tokenizer.ggml.fim_suf_token_id", uint32(vocab.ID("<|fim_suffix|>"))},
-			KV{"tokenizer.ggml.fim_mid_token_id", uint32(vocab.ID("<|fim_middle|>"))},
-			KV{"tokenizer.ggml.fim_pad_token_id", uint32(vocab.ID("<|fim_pad|>"))},
-		)
+	kvs, err := m.KVs()
+	if err != nil {
+		return nil, err
 	}
 	return &File{KVs: kvs, Tensors: tensors}, nil
 }

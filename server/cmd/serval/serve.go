@@ -191,6 +191,9 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if err != nil {
 		return fmt.Errorf("%w: --prompt-template: %v", errUsage, err)
 	}
+	if err := checkFIMVocabulary(engines.completion, engines.promptTemplate, info, tmpl.Name); err != nil {
+		return err
+	}
 	// Remote engines do not say their context: --ctx-size, else the builder's default.
 	ctxSize := info.ContextSize
 	if ctxSize == 0 {

@@ -61,6 +61,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg.Name = hdr.Strings["general.name"]
 	}
 
+	if err := checkMemoryFor(cfg.ModelPath, cfg.Device); err != nil {
+		return nil, err
+	}
 	if err := loadLibraries(cfg.LibDir, cfg.Device); err != nil {
 		return nil, err
 	}
