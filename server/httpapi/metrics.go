@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/servalhq/serval/server/engine"
@@ -146,3 +148,16 @@ func (s *statusRecorder) Flush() {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// registerRuntimeCollectors exports the process's own health (goroutines,
+// resident memory, open file descriptors) beside the request metrics, so
+// that a soak can watch for leaks; a registry that has them already keeps
+// its own.
+func registerRuntimeCollectors(reg *prometheus.Registry) {
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		var already prometheus.AlreadyRegisteredError
+		if err := reg.Register(c); err != nil && !errors.As(err, &already) {
+			panic(err)
+		}
+	}
+}

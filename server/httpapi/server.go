@@ -104,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = newMetrics(cfg.Registry, cfg.Service.Engine())
 	s.events = newEventSink(cfg.Registry, s.log)
+	registerRuntimeCollectors(cfg.Registry)
 	cfg.Registry.MustRegister(newUpstreamCollector(cfg.Service.Engine(), cfg.Chat))
 	s.health = api.HealthState{
 		Arch:        runtime.GOARCH,
