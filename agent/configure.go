@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -30,7 +31,7 @@ func (a *Agent) apply(cfg Config) error {
 	old := a.cfg.Load()
 	a.cfg.Store(&cfg)
 	if old == nil || old.Server.Endpoint != cfg.Server.Endpoint || old.Server.Token != cfg.Server.Token ||
-		!mapsEqual(old.Server.RequestHeaders, cfg.Server.RequestHeaders) {
+		!maps.Equal(old.Server.RequestHeaders, cfg.Server.RequestHeaders) {
 		c, err := api.NewClient(cfg.Server.Endpoint, cfg.Server.Token, a.httpc)
 		if err != nil {
 			return fmt.Errorf("server.endpoint: %w", err)
@@ -52,16 +53,4 @@ func (a *Agent) apply(cfg Config) error {
 		ws.mu.Unlock()
 	}
 	return nil
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
-			return false
-		}
-	}
-	return true
 }

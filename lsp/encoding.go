@@ -109,12 +109,3 @@ func unitsInLine(line []byte, byteOffset int, enc PositionEncoding) uint32 {
 func UnitsInString(s string, enc PositionEncoding) int {
 	return int(unitsInLine([]byte(s), len(s), enc))
 }
-
-// ByteOffsetInString converts a count of enc units from the start of s into a
-// byte offset in s, clamped to len(s).
-func ByteOffsetInString(s string, units int, enc PositionEncoding) int {
-	if units < 0 {
-		return 0
-	}
-	return byteOffsetInLine([]byte(s), uint32(units), enc)
-}

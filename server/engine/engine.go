@@ -17,7 +17,8 @@ type Request struct {
 	Temperature float32 // 0 means greedy
 	TopP        float32 // 0 or 1 means disabled
 	Seed        uint32
-	// Stop words are matched on the generated text by the caller (server/generate);
+	// Stop words are matched on the generated text by the caller
+	// (completion.Generate);
 	// engines that can stop upstream earlier (Ollama, OpenAI) also pass them on.
 	Stop []string
 	// NumCtx is the context size the prompt was budgeted for (Ollama's num_ctx).

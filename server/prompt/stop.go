@@ -54,20 +54,7 @@ func normalizeStops(words []string) []string {
 		}
 	}
 	sort.Strings(out)
-	return slicesCompact(out)
-}
-
-func slicesCompact(s []string) []string {
-	if len(s) < 2 {
-		return s
-	}
-	out := s[:1]
-	for _, w := range s[1:] {
-		if w != out[len(out)-1] {
-			out = append(out, w)
-		}
-	}
-	return out
+	return slices.Compact(out)
 }
 
 // CutAtStop returns text up to the earliest occurrence of any stop word, and

@@ -116,13 +116,7 @@ func isLoopback(host string) bool {
 
 // libDir resolves --lib-dir, then $SERVAL_LIB_DIR, then bin/lib/<device> beside the executable.
 func (c *serveConfig) resolvedLibDir(getenv env) string {
-	if c.libDir != "" {
-		return c.libDir
-	}
-	if d := getenv("SERVAL_LIB_DIR"); d != "" {
-		return d
-	}
-	return llama.DefaultLibDir(c.device)
+	return llama.ResolveLibDir(c.libDir, c.device, getenv)
 }
 
 // runServe implements `serval serve`.

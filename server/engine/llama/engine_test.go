@@ -549,10 +549,10 @@ func TestDefaultLibDir(t *testing.T) {
 		t.Errorf("DefaultLibDir(cuda) = %s, want %s", got, want)
 	}
 	t.Setenv("SERVAL_LIB_DIR", "/x")
-	if got := ResolveLibDir("", "cpu"); got != "/x" {
+	if got := ResolveLibDir("", "cpu", os.Getenv); got != "/x" {
 		t.Errorf("ResolveLibDir with $SERVAL_LIB_DIR = %s", got)
 	}
-	if got := ResolveLibDir("/flag", "cpu"); got != "/flag" {
+	if got := ResolveLibDir("/flag", "cpu", os.Getenv); got != "/flag" {
 		t.Errorf("ResolveLibDir with a flag = %s", got)
 	}
 }

@@ -31,13 +31,14 @@ func DefaultLibDir(device string) string {
 	return filepath.Join(filepath.Dir(exe), "lib", device)
 }
 
-// ResolveLibDir picks the library directory: flag, else $SERVAL_LIB_DIR,
-// else DefaultLibDir(device).
-func ResolveLibDir(flag, device string) string {
+// ResolveLibDir picks the library directory: flag, else $SERVAL_LIB_DIR (read
+// through getenv; this is the one place it is read), else
+// DefaultLibDir(device).
+func ResolveLibDir(flag, device string, getenv func(string) string) string {
 	if flag != "" {
 		return flag
 	}
-	if env := os.Getenv("SERVAL_LIB_DIR"); env != "" {
+	if env := getenv("SERVAL_LIB_DIR"); env != "" {
 		return env
 	}
 	return DefaultLibDir(device)

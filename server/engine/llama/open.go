@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	yz "github.com/hybridgroup/yzma/pkg/llama"
 
@@ -31,7 +32,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("llama: unknown device %q (want cpu, cuda or auto)", cfg.Device)
 	}
 	if cfg.LibDir == "" {
-		cfg.LibDir = ResolveLibDir("", cfg.Device)
+		cfg.LibDir = ResolveLibDir("", cfg.Device, os.Getenv)
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 1
