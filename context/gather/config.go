@@ -33,10 +33,16 @@ type Config struct {
 	// OverlayDelay is the quiet period after an edit before the edited
 	// document's declarations replace its index entry; 300ms.
 	OverlayDelay time.Duration
-	// MaxTrees is how many open documents keep a syntax tree; 16. The
-	// least recently used ones (opened, edited or completed in) drop
-	// theirs, and their next edit or completion parses them again from
-	// scratch. A tree of a 7 KB Go file holds about 220 KB of C memory.
+	// MaxTreeBytes bounds the syntax trees kept by the size of their
+	// documents' text, in bytes; 64 KiB. A tree holds about 30 times its
+	// text in C memory (a 7 KB Go file about 220 KB, a 14 KB JavaScript
+	// file about 400 KB), so this keeps the trees near 2 MB. When over it,
+	// or over MaxTrees, the least recently used documents (opened, edited
+	// or completed in) drop their trees, and their next edit or completion
+	// parses them again from scratch; the document just used always keeps
+	// its own.
+	MaxTreeBytes int
+	// MaxTrees bounds how many open documents keep a syntax tree; 64.
 	MaxTrees int
 	// Logf reports background problems; may be nil.
 	Logf func(format string, args ...any)
@@ -58,7 +64,8 @@ func (c *Config) setDefaults() {
 	def(&c.MaxDeclarations, 5)
 	def(&c.MaxChanged, 3)
 	def(&c.MaxOpened, 5)
-	def(&c.MaxTrees, 16)
+	def(&c.MaxTrees, 64)
+	def(&c.MaxTreeBytes, 64<<10)
 	if c.MaxFileSize <= 0 {
 		c.MaxFileSize = 1 << 20
 	}

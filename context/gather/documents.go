@@ -23,6 +23,9 @@ type document struct {
 	// the documents whose trees to drop.
 	lastUse atomic.Int64
 	hasTree atomic.Bool
+	// treeBytes is the text size counted in Gatherer.treeBytes for this
+	// document's tree (0 without one). Guarded by mu.
+	treeBytes int64
 
 	mu       sync.Mutex
 	doc      *syntax.Document // nil without a grammar, for excluded or very large documents, or dropped (see MaxTrees)
@@ -155,6 +158,9 @@ func (g *Gatherer) DidChange(uri string, edits []Edit, text []byte) {
 		}
 		if err != nil {
 			g.logf("gather: change %s: %v", uri, err)
+		}
+		if d.doc != nil {
+			g.resizeTree(d)
 		}
 		d.dirty = true
 	}

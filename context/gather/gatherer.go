@@ -38,7 +38,10 @@ type Gatherer struct {
 	// trees counts the documents holding a syntax tree; uses is the clock
 	// that stamps each use of a document, to find the least recent.
 	trees atomic.Int64
-	uses  atomic.Int64
+	// treeBytes is the text size of the documents holding a tree (see
+	// Config.MaxTreeBytes).
+	treeBytes atomic.Int64
+	uses      atomic.Int64
 
 	mu         sync.RWMutex
 	docs       map[string]*document // by URI

@@ -35,6 +35,7 @@ func (g *Gatherer) ensureTree(ctx context.Context, d *document) bool {
 	d.doc = doc
 	d.hasTree.Store(true)
 	g.trees.Add(1)
+	g.resizeTree(d)
 	return true
 }
 
@@ -47,10 +48,20 @@ func (g *Gatherer) dropTree(d *document) {
 	d.doc = nil
 	d.hasTree.Store(false)
 	g.trees.Add(-1)
+	g.treeBytes.Add(-d.treeBytes)
+	d.treeBytes = 0
 	select {
 	case g.releaseKick <- struct{}{}:
 	default:
 	}
+}
+
+// resizeTree counts d's current text size as the size of its tree. d.mu is
+// held (or d is not shared), and d has a tree.
+func (g *Gatherer) resizeTree(d *document) {
+	n := int64(len(d.text))
+	g.treeBytes.Add(n - d.treeBytes)
+	d.treeBytes = n
 }
 
 // runReleases gives the C memory of dropped trees back to the system, off
@@ -68,8 +79,8 @@ func (g *Gatherer) runReleases() {
 }
 
 // trimTrees drops the trees of the least recently used documents until at
-// most MaxTrees documents hold one; keep, the document just used, keeps its
-// own. The documents are picked under g.mu by their lastUse stamps, then
+// most MaxTrees documents hold one and their text is within MaxTreeBytes;
+// keep, the document just used, keeps its own. The documents are picked under g.mu by their lastUse stamps, then
 // locked one at a time (never two document locks at once): a document used
 // since it was picked is spared, and the next pass picks again.
 func (g *Gatherer) trimTrees(keep *document) {
@@ -77,7 +88,9 @@ func (g *Gatherer) trimTrees(keep *document) {
 		d   *document
 		use int64
 	}
-	over := func() bool { return g.trees.Load() > int64(g.cfg.MaxTrees) }
+	over := func() bool {
+		return g.trees.Load() > int64(g.cfg.MaxTrees) || g.treeBytes.Load() > int64(g.cfg.MaxTreeBytes)
+	}
 	for pass := 0; pass < 3 && over(); pass++ {
 		g.mu.RLock()
 		var cands []candidate

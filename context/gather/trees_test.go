@@ -24,11 +24,18 @@ func liveTrees(t *testing.T, g *Gatherer) int {
 	}
 	g.mu.RUnlock()
 	n := 0
+	var bytes int64
 	for _, d := range docs {
 		d.mu.Lock()
 		if d.doc != nil {
 			n++
+			if d.treeBytes != int64(len(d.text)) {
+				t.Errorf("%s: tree counted as %d bytes, text is %d", d.uri, d.treeBytes, len(d.text))
+			}
+		} else if d.treeBytes != 0 {
+			t.Errorf("%s: no tree, but %d bytes counted", d.uri, d.treeBytes)
 		}
+		bytes += d.treeBytes
 		if (d.doc != nil) != d.hasTree.Load() {
 			t.Errorf("%s: hasTree is %v with doc %v", d.uri, d.hasTree.Load(), d.doc != nil)
 		}
@@ -37,7 +44,54 @@ func liveTrees(t *testing.T, g *Gatherer) int {
 	if c := g.trees.Load(); c != int64(n) {
 		t.Errorf("g.trees = %d, but %d documents hold a tree", c, n)
 	}
+	if c := g.treeBytes.Load(); c != bytes {
+		t.Errorf("g.treeBytes = %d, but the documents holding a tree have %d", c, bytes)
+	}
 	return n
+}
+
+// TestTreeBytesBound: the trees kept are bounded by their documents' size,
+// whatever their count; the document just used keeps its own tree even when
+// it alone is over the bound, and edits keep the count in step.
+func TestTreeBytesBound(t *testing.T) {
+	doc := func(i int) string {
+		return fmt.Sprintf("package p\n\nfunc f%d() int {\n\treturn %d\n}\n", i, i) + strings.Repeat("// padding line\n", 60)
+	}
+	size := len(doc(0))
+	g := newGatherer(t, "", Config{MaxTreeBytes: 3*size + size/2, DisableGitDiff: true})
+	uri := func(i int) string { return fmt.Sprintf("file:///virtual/f%02d.go", i) }
+	for i := range 10 {
+		g.DidOpen(uri(i), fmt.Sprintf("/virtual/f%02d.go", i), "go", []byte(doc(i)))
+		if n := liveTrees(t, g); n > 3 {
+			t.Fatalf("after opening %d documents of %d bytes, %d hold a tree; the bound is 3.5 documents", i+1, size, n)
+		}
+	}
+	// Completing in every document in turn parses it again and stays in bounds.
+	for i := range 10 {
+		gather(t, g, uri(i), 12)
+		if !hasTree(g, uri(i)) {
+			t.Fatalf("document %d, just used, has no tree", i)
+		}
+		if n := liveTrees(t, g); n > 3 {
+			t.Fatalf("%d documents hold a tree", n)
+		}
+	}
+	// Typing grows the document; the count follows its size.
+	text := doc(9)
+	for range 5 {
+		next := text + "// more\n"
+		e, _ := insertEdit(text, len(text), "// more\n")
+		g.DidChange(uri(9), []Edit{e}, []byte(next))
+		text = next
+		liveTrees(t, g)
+	}
+	// One document larger than the whole bound keeps its tree while used.
+	big := "package p\n\n" + strings.Repeat("var x = 1\n", 2*size)
+	g.DidOpen(uri(20), "/virtual/f20.go", "go", []byte(big))
+	gather(t, g, uri(20), 12)
+	if !hasTree(g, uri(20)) || liveTrees(t, g) != 1 {
+		t.Fatalf("a document over the bound: tree %v, %d trees", hasTree(g, uri(20)), liveTrees(t, g))
+	}
 }
 
 // hasTree reports whether the open document uri holds a syntax tree.
