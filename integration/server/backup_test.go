@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/servalhq/serval/integration/testsupport/llamalib"
 	"github.com/servalhq/serval/integration/testsupport/servaltest"
 	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/store"
 	_ "modernc.org/sqlite"
 )
 
@@ -106,5 +108,50 @@ func TestServeRefusesNewerDataDir(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 		t.Error("the newer database was changed")
+	}
+}
+
+// The fixture data directory written before schema versioning (see
+// server/store/testdata/README.md) and one of its tokens.
+const (
+	fixtureDB         = "server/store/testdata/datadir-v1/serval.db"
+	fixtureAliceToken = "srv_1lmamQVR0ZpzjxLiDSfuRoHy0Z4FAmvf"
+)
+
+// copyFixtureDataDir copies the v1 fixture database into a new data directory.
+func copyFixtureDataDir(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(llamalib.RepoRoot(), fixtureDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "serval.db"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestServeUpgradesOldDataDir: `serval serve` on a data directory of the
+// first release migrates it in place (with a backup when the schema moved on)
+// and serves its tokens and events.
+func TestServeUpgradesOldDataDir(t *testing.T) {
+	dir := copyFixtureDataDir(t)
+	// servaltest reads the initial token from the data directory; the
+	// fixture's "initial" token is in its database.
+	os.WriteFile(filepath.Join(dir, "initial-token"), []byte("srv_8GFoZ6a2OossAgzUGk4gb4JwiBbOyCV7\n"), 0o600)
+	s := servaltest.Start(t, servaltest.Options{DataDir: dir})
+	c, _ := api.NewClient(s.URL, fixtureAliceToken, nil)
+	if _, err := c.Complete(context.Background(), completionRequest("def f():\n    ")); err != nil {
+		t.Fatalf("the fixture's token after the upgrade: %v", err)
+	}
+	out, err := serval(t, "stats", "--data-dir", dir)
+	if err != nil || !regexpLine(out, `go\s+1\s+1\s+0\s+100.0%`) || !regexpLine(out, `python\s+1\s+0\s+1\s+0.0%`) {
+		t.Fatalf("the fixture's events after the upgrade: %v\n%s", err, out)
+	}
+	backups, _ := filepath.Glob(filepath.Join(dir, "serval.db.v1-*.bak"))
+	upgraded := strings.Contains(s.Logs(), fmt.Sprintf("upgraded the database from schema 1 to %d", store.SchemaVersion))
+	if moved := store.SchemaVersion > 1; upgraded != moved || (len(backups) == 1) != moved {
+		t.Fatalf("schema 1 → %d: upgrade message %v, backups %v:\n%s", store.SchemaVersion, upgraded, backups, s.Logs())
 	}
 }
