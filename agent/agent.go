@@ -138,6 +138,7 @@ func New(opts Options) (*Agent, error) {
 	}
 	a.status.cur = Status{Kind: StatusStarting}
 	a.status.notify = opts.OnStatus
+	a.status.endpointHint = opts.Config.describeEndpointSource
 	if err := a.apply(cfg); err != nil {
 		stop()
 		return nil, err

@@ -188,8 +188,9 @@ const (
 
 // ConfigStack holds every layer and computes the effective configuration.
 type ConfigStack struct {
-	mu     sync.Mutex
-	layers [numLayers]Config
+	mu       sync.Mutex
+	layers   [numLayers]Config
+	filePath string // where LayerFile comes from, for messages
 }
 
 // NewConfigStack starts with the defaults and the environment.

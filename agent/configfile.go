@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -34,18 +35,22 @@ func LoadConfigFile(path string) (Config, error) {
 // WatchConfigFile calls onChange with the file's new contents each time it is
 // written, created, renamed into place or removed, until ctx is done. It
 // watches the directory, not the file, so that editors that save by
-// replacing the file are seen too; a directory that does not exist yet is
-// not watched (the error says so).
+// replacing the file are seen too. When the directory does not exist yet
+// (no ~/.config/serval on a first start) it watches the nearest ancestor
+// that does and follows the directories down as they are created, so a
+// config file written later is still picked up without a restart.
 func WatchConfigFile(ctx context.Context, path string, onChange func(Config, error)) error {
 	if path == "" {
 		return errors.New("no config file path")
 	}
+	path = filepath.Clean(path)
+	dir := filepath.Dir(path)
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("watch config: %w", err)
 	}
-	dir := filepath.Dir(path)
-	if err := w.Add(dir); err != nil {
+	watched, err := watchNearest(w, dir)
+	if err != nil {
 		w.Close()
 		return fmt.Errorf("watch config directory %s: %w", dir, err)
 	}
@@ -61,7 +66,18 @@ func WatchConfigFile(ctx context.Context, path string, onChange func(Config, err
 				if !ok {
 					return
 				}
-				if filepath.Clean(ev.Name) == filepath.Clean(path) {
+				name := filepath.Clean(ev.Name)
+				if watched != dir && isUnder(dir, name) {
+					// A directory on the way to the file appeared: go down.
+					if deeper, err := watchNearest(w, dir); err == nil && deeper != watched {
+						w.Remove(watched)
+						watched = deeper
+					}
+					if _, err := os.Stat(path); err == nil {
+						settle = time.After(50 * time.Millisecond) // made before the watch was added
+					}
+				}
+				if name == path {
 					settle = time.After(50 * time.Millisecond)
 				}
 			case err, ok := <-w.Errors:
@@ -77,4 +93,23 @@ func WatchConfigFile(ctx context.Context, path string, onChange func(Config, err
 		}
 	}()
 	return nil
+}
+
+// watchNearest watches dir, or its nearest existing ancestor, and returns it.
+func watchNearest(w *fsnotify.Watcher, dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if info, err := os.Stat(d); err == nil && info.IsDir() {
+			return d, w.Add(d)
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no existing ancestor of %s", dir)
+		}
+	}
+}
+
+// isUnder reports whether p is dir or one of its ancestors' path towards it,
+// that is, whether dir is p or lies below p.
+func isUnder(dir, p string) bool {
+	rel, err := filepath.Rel(p, dir)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

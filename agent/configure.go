@@ -44,6 +44,8 @@ func (a *Agent) apply(cfg Config) error {
 			}
 		}
 		a.client.Store(c)
+		// The endpoint in use, once every layer is applied, and on each change.
+		a.log.Info("server endpoint", "endpoint", cfg.Server.Endpoint, "from", a.cfgStack.EndpointSource().String(), "token set", cfg.Server.Token != "")
 		a.kickHealth()
 	}
 	a.cache.resize(cfg.Completion.Cache.Entries, time.Duration(cfg.Completion.Cache.TTLSec)*time.Second)

@@ -48,6 +48,8 @@ const (
 // statusTracker holds the status and decides transitions.
 type statusTracker struct {
 	notify func(Status)
+	// endpointHint says where the endpoint came from; added to "disconnected".
+	endpointHint func() string
 
 	mu         sync.Mutex
 	cur        Status
@@ -65,6 +67,9 @@ func (s *statusTracker) get() Status {
 
 // set changes the status and notifies on a change.
 func (s *statusTracker) set(st Status) {
+	if st.Kind == StatusDisconnected && s.endpointHint != nil {
+		st.Message += " (" + s.endpointHint() + ")"
+	}
 	s.mu.Lock()
 	changed := st != s.cur
 	s.cur = st

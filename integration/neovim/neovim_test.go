@@ -105,6 +105,7 @@ type report struct {
 	StatuslineOff  string   `json:"statusline_off"`
 	Ghost          string   `json:"ghost"`
 	GhostPos       string   `json:"ghost_pos"`
+	GhostHL        string   `json:"ghost_hl"`
 	GhostState     string   `json:"ghost_state"`
 	GhostAfterWord string   `json:"ghost_after_word"`
 	Cursor         [2]int   `json:"cursor"`
@@ -264,6 +265,9 @@ func runHeadless(t *testing.T, b nvimBuild, mode string, srv *servaltest.Server,
 	}
 	if r.GhostPos != wantPos {
 		t.Errorf("ghost text drawn %q, want %q", r.GhostPos, wantPos)
+	}
+	if b.version != "0.12.4" && r.GhostHL != "ServalSuggestion" {
+		t.Errorf("ghost text highlighted with %q, want ServalSuggestion (dim on every terminal)", r.GhostHL)
 	}
 	if r.GhostState != r.Ghost {
 		t.Errorf("extmarks show %q, the plugin holds %q", r.Ghost, r.GhostState)

@@ -72,6 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 
 	stack := agent.NewConfigStack(getenv)
+	stack.SetFilePath(*configPath)
 	fileCfg, fileErr := agent.LoadConfigFile(*configPath)
 	cfg := stack.Set(agent.LayerFile, fileCfg)
 
@@ -173,7 +174,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		log.Debug("config file not watched", "err", err)
 	}
 
-	log.Info("serval-agent started", "version", agentVersion(), "endpoint", cfg.Server.Endpoint, "config", *configPath)
+	// The endpoint in use is logged by the agent as "server endpoint", now and
+	// after the editor's settings apply.
+	log.Info("serval-agent started", "version", agentVersion(), "config", *configPath)
 	err = server.Run(ctx, stdin, stdout, stdin)
 	if *memProfile != "" { // before Close, while the session's memory is live
 		if perr := writeHeapProfile(*memProfile); perr != nil {

@@ -111,7 +111,7 @@ local function drawn_ghost()
   if text == '' then
     return nil
   end
-  return { text = text, row = marks[1][2], col = marks[1][3], pos = d.virt_text_pos }
+  return { text = text, row = marks[1][2], col = marks[1][3], pos = d.virt_text_pos, hl = d.virt_text and d.virt_text[1] and d.virt_text[1][2] }
 end
 
 local function buffer_lines()
@@ -217,6 +217,7 @@ local function scenario()
   end
   report.ghost = shown.text
   report.ghost_pos = shown.pos
+  report.ghost_hl = shown.hl
   report.ghost_state = has012 and shown.text or ghost.text()
   local pos = vim.api.nvim_win_get_cursor(0)
   report.cursor = { pos[1] - 1, pos[2] }

@@ -21,7 +21,7 @@ local buffers = {}
 
 local options = {
   auto_trigger = true,
-  hl_group = 'Comment',
+  hl_group = 'ServalSuggestion',
 }
 local enabled = true
 

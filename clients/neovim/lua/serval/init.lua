@@ -26,7 +26,10 @@ local defaults = {
   auto_trigger = true,
   -- Start the agent from setup(); false when lspconfig or vim.lsp.enable does.
   start = true,
-  hl_group = 'Comment',
+  -- vim.notify once when the agent cannot work (not found, exited,
+  -- unauthorized, disconnected, no model) and once when it recovers.
+  notify = true,
+  hl_group = 'ServalSuggestion',
   keymaps = {
     accept = '<Tab>',
     accept_word = '<M-Right>',
@@ -42,6 +45,45 @@ M.options = vim.deepcopy(defaults)
 
 -- Last serval/status the agent sent, per client id.
 local statuses = {}
+
+-- Why no agent is running ("" when none failed), for :ServalStatus.
+local not_running_reason = ''
+
+-- Statuses the user has to act on; each is announced once when entered.
+local trouble = { unauthorized = true, disconnected = true, noModel = true }
+local last_announced -- the kind last announced, across clients
+
+local function notify(msg, level)
+  if M.options.notify == false then
+    return
+  end
+  vim.schedule(function()
+    vim.notify(msg, level or vim.log.levels.WARN, { title = 'serval' })
+  end)
+end
+
+-- announce tells the user about a change of state that needs them: once per
+-- change, never per keystroke (the agent sends serval/status only on changes,
+-- and a repeated kind is not announced again).
+local function announce(kind, message)
+  if trouble[kind] then
+    if last_announced ~= kind then
+      last_announced = kind
+      notify(string.format('serval: %s: %s', kind, message or ''), vim.log.levels.WARN)
+    end
+  elseif kind == 'ready' and last_announced and last_announced ~= 'ready' then
+    last_announced = 'ready'
+    notify('serval: ready again', vim.log.levels.INFO)
+  end
+end
+
+-- agent_failed records why the agent is not running and says so once.
+local function agent_failed(reason)
+  if reason ~= not_running_reason then
+    not_running_reason = reason
+    notify('serval: ' .. reason, vim.log.levels.ERROR)
+  end
+end
 
 local function agent_cmd(opts)
   if opts.cmd then
@@ -75,6 +117,7 @@ end
 local function on_status(_, result, ctx)
   if type(result) == 'table' and ctx and ctx.client_id then
     statuses[ctx.client_id] = result
+    announce(result.kind or result.status, result.message)
     if vim.api.nvim_exec_autocmds then
       pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'ServalStatus', modeline = false })
     end
@@ -107,6 +150,12 @@ function M.lsp_config(opts)
     -- 0.7 has no LspAttach event: attach from here (harmless twice later).
     on_attach = function(client, bufnr)
       M.attach(client, bufnr)
+    end,
+    on_exit = function(code, signal)
+      if code ~= 0 or (signal or 0) ~= 0 then
+        agent_failed(string.format('serval-agent exited (code %d, signal %d); its log is in :LspLog (%s)', code, signal or 0,
+          vim.lsp.get_log_path and vim.lsp.get_log_path() or 'lsp.log'))
+      end
     end,
   }
 end
@@ -222,6 +271,13 @@ function M.start(bufnr)
     return nil
   end
   local config = M.lsp_config()
+  local exe = type(config.cmd) == 'table' and config.cmd[1] or nil
+  if exe and vim.fn.executable(exe) ~= 1 then
+    agent_failed(M.missing_agent_message(exe))
+    return nil
+  end
+  not_running_reason = ''
+
   if vim.lsp.start then
     config.root_dir = root_dir(bufnr)
     return vim.lsp.start(config, { bufnr = bufnr })
@@ -262,6 +318,19 @@ function M.toggle(on)
   return on
 end
 
+--- Why the agent `exe` cannot be started, and what to do.
+function M.missing_agent_message(exe)
+  return string.format(
+    "serval-agent not found: %s is not %s. Build it (`make build` puts it in bin/), then put bin/ on PATH, "
+      .. "or give its path: require('serval').setup{ cmd = { '/path/to/serval-agent' } } (or $SERVAL_AGENT)",
+    exe, exe:find('/') and 'an executable file' or 'on PATH')
+end
+
+--- Why the agent is not running, or "" when nothing failed.
+function M.not_running_reason()
+  return not_running_reason
+end
+
 --- The agent's state in a word or two: "off", "not running", or the kind of
 --- its last serval/status notification ("ready", "disconnected", ...).
 function M.status()
@@ -286,6 +355,10 @@ end
 local function status_command()
   local kind, st = M.status()
   local lines = { 'serval: ' .. kind }
+  if kind == 'not running' then
+    table.insert(lines, '  ' .. (not_running_reason ~= '' and not_running_reason
+      or 'no file buffer opened yet, or setup{ start = false } without lspconfig / vim.lsp.enable'))
+  end
   if st and st.message then
     table.insert(lines, '  ' .. tostring(st.message))
   end
@@ -299,6 +372,7 @@ end
 --- Define :ServalStatus, :ServalToggle and the LspAttach hook (idempotent;
 --- plugin/serval.lua calls it at startup).
 function M.define_commands()
+  require('serval.highlight').setup()
   vim.api.nvim_create_user_command('ServalStatus', status_command, { desc = "Show serval-agent's status" })
   vim.api.nvim_create_user_command('ServalToggle', function()
     local on = M.toggle()
