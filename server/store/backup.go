@@ -153,15 +153,19 @@ func copyInto(f *os.File, src string) error {
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
+	return syncClose(f)
+}
+
+// syncClose makes f readable by its owner only, flushes it to disk and closes it.
+func syncClose(f *os.File) error {
+	err := f.Chmod(0o600)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return f.Close()
+	return err
 }
 
 func syncDir(dir string) {

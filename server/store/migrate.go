@@ -195,24 +195,13 @@ func syncAndLink(tmp, dst string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := syncClose(f); err != nil {
 		return err
 	}
 	// A hard link, unlike rename, never replaces a file that appeared meanwhile.
 	if err := os.Link(tmp, dst); err != nil {
 		return err
 	}
-	if d, err := os.Open(filepath.Dir(dst)); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	syncDir(filepath.Dir(dst))
 	return nil
 }
