@@ -57,15 +57,21 @@ type Config struct {
 	Burst         int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Session, when set, authenticates requests that carry no Authorization
+	// header by other means (the web app's session cookie, for its
+	// playground), returning the name they are counted under. It must refuse
+	// cross-site requests.
+	Session func(*http.Request) (name string, ok bool)
 }
 
 // Authenticator checks Bearer tokens and rate-limits them. It is safe for concurrent use.
 type Authenticator struct {
-	lookup TokenLookup
-	limit  rate.Limit // per second; rate.Inf when disabled
-	burst  int
-	perMin float64
-	now    func() time.Time
+	lookup  TokenLookup
+	limit   rate.Limit // per second; rate.Inf when disabled
+	burst   int
+	perMin  float64
+	now     func() time.Time
+	session func(*http.Request) (string, bool)
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter // by token name
@@ -78,6 +84,7 @@ func New(cfg Config) *Authenticator {
 		perMin:   cfg.RatePerMinute,
 		burst:    cfg.Burst,
 		now:      cfg.Now,
+		session:  cfg.Session,
 		limiters: map[string]*rate.Limiter{},
 	}
 	if a.perMin == 0 {
@@ -125,12 +132,19 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 // shape: OpenAI's for the OpenAI-compatible routes.
 func (a *Authenticator) MiddlewareShaped(shape httpx.Shape, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var name string
+		var err error
 		secret, ok := bearer(r.Header.Get("Authorization"))
-		if !ok {
-			unauthorized(w, shape)
-			return
+		switch {
+		case ok:
+			name, err = a.Authenticate(r.Context(), secret)
+		case r.Header.Get("Authorization") == "" && a.session != nil:
+			if name, ok = a.session(r); !ok {
+				err = ErrUnknownToken
+			}
+		default:
+			err = ErrUnknownToken
 		}
-		name, err := a.Authenticate(r.Context(), secret)
 		if errors.Is(err, ErrUnknownToken) {
 			unauthorized(w, shape)
 			return

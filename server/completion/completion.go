@@ -10,6 +10,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -88,6 +89,7 @@ func NewID() string { return "cmpl-" + uuid.NewString() }
 // or stream's error; once the engine ran, the Result is returned with the
 // error so that its Usage can still be counted.
 func (s *Service) Complete(ctx context.Context, req *Request, stream Stream) (*Result, error) {
+	start := time.Now()
 	if err := (Sampling{MaxTokens: req.MaxTokens, Temperature: req.Temperature}).Validate(); err != nil {
 		return nil, err
 	}
@@ -125,23 +127,34 @@ func (s *Service) Complete(ctx context.Context, req *Request, stream Stream) (*R
 		return res, err
 	}
 	res.Text = text.String()
+	s.recent.setLatency(res.ID, time.Since(start))
 	return res, nil
 }
 
 // Language returns the language of a recent completion id, "" when unknown
 // (events for it then carry the client's language, if any).
-func (s *Service) Language(id string) string { return s.recent.get(id) }
+func (s *Service) Language(id string) string { return s.recent.get(id).language }
 
-// recentLanguages remembers the language of the last n completion ids.
+// Latency returns how long the recent completion id took to produce, 0 when
+// unknown or failed (events for it then carry no latency).
+func (s *Service) Latency(id string) time.Duration { return s.recent.get(id).latency }
+
+// recentLanguages remembers the language (and, once done, the latency) of
+// the last n completion ids.
 type recentLanguages struct {
 	mu    sync.Mutex
-	byID  map[string]string
+	byID  map[string]recentCompletion
 	order []string // ring of ids, oldest at next
 	next  int
 }
 
+type recentCompletion struct {
+	language string
+	latency  time.Duration
+}
+
 func newRecentLanguages(n int) *recentLanguages {
-	return &recentLanguages{byID: make(map[string]string, n), order: make([]string, n)}
+	return &recentLanguages{byID: make(map[string]recentCompletion, n), order: make([]string, n)}
 }
 
 func (r *recentLanguages) add(id, lang string) {
@@ -152,10 +165,19 @@ func (r *recentLanguages) add(id, lang string) {
 	}
 	r.order[r.next] = id
 	r.next = (r.next + 1) % len(r.order)
-	r.byID[id] = lang
+	r.byID[id] = recentCompletion{language: lang}
 }
 
-func (r *recentLanguages) get(id string) string {
+func (r *recentLanguages) setLatency(id string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.byID[id]; ok {
+		c.latency = d
+		r.byID[id] = c
+	}
+}
+
+func (r *recentLanguages) get(id string) recentCompletion {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.byID[id]

@@ -56,6 +56,9 @@ func TestCompleteStopsAtStopWordAndHidesIt(t *testing.T) {
 	if s.Language(res.ID) != "go" {
 		t.Fatalf("language of %s = %q", res.ID, s.Language(res.ID))
 	}
+	if s.Latency(res.ID) <= 0 || s.Latency("cmpl-unknown") != 0 {
+		t.Fatalf("latency of %s = %v, of an unknown id %v", res.ID, s.Latency(res.ID), s.Latency("cmpl-unknown"))
+	}
 	got := eng.Requests()[0]
 	if !strings.Contains(got.Prompt, "func f() {") || got.MaxTokens != prompt.DefaultMaxOutputTokens || got.Temperature != 0 || len(got.Stop) == 0 {
 		t.Fatalf("engine request %+v", got)

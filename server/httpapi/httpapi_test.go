@@ -34,6 +34,7 @@ type fixtureOptions struct {
 	ratePerMinute float64
 	burst         int
 	extra         []Registrar
+	web           http.Handler
 }
 
 func newFixture(t testing.TB, eng *completiontest.Engine, opts fixtureOptions) *fixture {
@@ -55,7 +56,7 @@ func newFixture(t testing.TB, eng *completiontest.Engine, opts fixtureOptions) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Service: svc, Store: st, Version: api.Version{GitDescribe: "v0.1.0-test"}, Extra: opts.extra}
+	cfg := Config{Service: svc, Store: st, Version: api.Version{GitDescribe: "v0.1.0-test"}, Extra: opts.extra, Web: opts.web}
 	if !opts.noAuth {
 		cfg.Auth = auth.New(auth.Config{Lookup: auth.StoreLookup(st), RatePerMinute: opts.ratePerMinute, Burst: opts.burst})
 	}
@@ -434,10 +435,10 @@ func TestEventsStored(t *testing.T) {
 	if err != nil || len(events) != 3 {
 		t.Fatalf("%d events, %v", len(events), err)
 	}
-	if e := events[0]; e.Type != "view" || e.TokenName != "tester" || e.Language != "rust" || e.Elapsed == nil || *e.Elapsed != 250*time.Millisecond {
-		t.Errorf("view event %+v", e)
+	if e := events[0]; e.Type != "view" || e.TokenName != "tester" || e.Language != "rust" || e.Elapsed == nil || *e.Elapsed != 250*time.Millisecond || e.Latency == nil {
+		t.Errorf("view event %+v (the server's latency of the completion belongs to its view event)", e)
 	}
-	if e := events[1]; e.Type != "select" || e.SelectKind != "line" || e.Language != "rust" {
+	if e := events[1]; e.Type != "select" || e.SelectKind != "line" || e.Language != "rust" || e.Latency != nil {
 		t.Errorf("select event %+v", e)
 	}
 	if e := events[2]; e.Language != "go" {

@@ -37,7 +37,9 @@ func (s *Server) protect(next http.Handler) http.Handler {
 				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
 			}
 		}
-		if s.auth == nil {
+		// The web app's pages guard themselves (sessions, and
+		// http.CrossOriginProtection on their forms, which are not JSON).
+		if s.auth == nil && (s.web == nil || isAPIPath(r.URL.Path)) {
 			if code, msg := refuseCrossSite(r); code != 0 {
 				writeError(cw, code, msg)
 				return

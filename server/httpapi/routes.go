@@ -70,6 +70,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		d := time.Duration(*ev.Elapsed) * time.Millisecond
 		elapsed = &d
 	}
+	var latency *time.Duration
+	if d := s.svc.Latency(ev.CompletionID); d > 0 && ev.Type == api.EventView {
+		latency = &d
+	}
 	err := s.store.AddEvent(r.Context(), store.Event{
 		TokenName:    tokenName,
 		Type:         ev.Type,
@@ -79,6 +83,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		Elapsed:      elapsed,
 		SelectKind:   ev.SelectKind,
 		Language:     lang,
+		Latency:      latency,
 	})
 	if err != nil && r.Context().Err() == nil {
 		s.events.dropped(w, err)

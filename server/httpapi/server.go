@@ -54,6 +54,9 @@ type Config struct {
 	// working for a client that is no longer waiting, whatever the
 	// network says. 0 means DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// Web serves every path outside the API (the web app of server/web);
+	// nil answers them 404.
+	Web http.Handler
 }
 
 // Registrar mounts routes on a mux; wrap adds auth, rate limit and metrics.
@@ -81,6 +84,7 @@ type Server struct {
 	events         *eventSink
 	bodyTimeout    time.Duration
 	requestTimeout time.Duration
+	web            http.Handler // nil without the web app
 }
 
 // New returns a Server for cfg.
@@ -94,7 +98,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{svc: cfg.Service, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger, chat: cfg.Chat, methods: map[string][]string{}}
+	s := &Server{svc: cfg.Service, store: cfg.Store, auth: cfg.Auth, log: cfg.Logger, chat: cfg.Chat, web: cfg.Web, methods: map[string][]string{}}
 	s.bodyTimeout, s.requestTimeout = cfg.BodyTimeout, cfg.RequestTimeout
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyTimeout
@@ -135,6 +139,10 @@ func New(cfg Config) (*Server, error) {
 			writeError(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+": method not allowed; use "+strings.Join(allowed, " or "))
 			return
 		}
+		if s.web != nil && !isAPIPath(r.URL.Path) {
+			s.web.ServeHTTP(w, r)
+			return
+		}
 		shape := httpx.Tabby
 		if strings.HasPrefix(r.URL.Path, "/openai/") {
 			shape = httpx.OpenAI
@@ -143,6 +151,16 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.handler = s.logRequests(recoverPanics(s.log, s.protect(mux)))
 	return s, nil
+}
+
+// isAPIPath reports whether path belongs to the API (JSON errors), not the web app.
+func isAPIPath(path string) bool {
+	for _, p := range []string{"/v1/", "/v1beta/", "/openai/", "/metrics"} {
+		if strings.HasPrefix(path, p) || path+"/" == p {
+			return true
+		}
+	}
+	return false
 }
 
 // route registers h under pattern behind auth and the request metrics.

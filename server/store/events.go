@@ -17,6 +17,9 @@ type Event struct {
 	Elapsed      *time.Duration
 	SelectKind   string
 	Language     string
+	// Latency is how long the server took to produce the completion a view
+	// event reports (nil when unknown).
+	Latency *time.Duration
 }
 
 // AddEvent stores one event.
@@ -28,10 +31,14 @@ func (s *Store) AddEvent(ctx context.Context, e Event) error {
 	if e.Elapsed != nil {
 		elapsed = e.Elapsed.Milliseconds()
 	}
+	var latency any
+	if e.Latency != nil {
+		latency = e.Latency.Milliseconds()
+	}
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO events(created_at, token_name, type, completion_id, choice_index, view_id, elapsed_ms, select_kind, language)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Time.UnixMilli(), e.TokenName, e.Type, e.CompletionID, e.ChoiceIndex, e.ViewID, elapsed, e.SelectKind, e.Language)
+		`INSERT INTO events(created_at, token_name, type, completion_id, choice_index, view_id, elapsed_ms, select_kind, language, latency_ms)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Time.UnixMilli(), e.TokenName, e.Type, e.CompletionID, e.ChoiceIndex, e.ViewID, elapsed, e.SelectKind, e.Language, latency)
 	if err != nil {
 		return fmt.Errorf("store event: %w", err)
 	}
@@ -41,7 +48,7 @@ func (s *Store) AddEvent(ctx context.Context, e Event) error {
 // Events returns the stored events, oldest first, at most limit of them.
 func (s *Store) Events(ctx context.Context, limit int) ([]Event, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT created_at, token_name, type, completion_id, choice_index, view_id, elapsed_ms, select_kind, language
+		`SELECT created_at, token_name, type, completion_id, choice_index, view_id, elapsed_ms, select_kind, language, latency_ms
 		 FROM events ORDER BY id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
@@ -51,14 +58,18 @@ func (s *Store) Events(ctx context.Context, limit int) ([]Event, error) {
 	for rows.Next() {
 		var e Event
 		var created int64
-		var elapsed *int64
-		if err := rows.Scan(&created, &e.TokenName, &e.Type, &e.CompletionID, &e.ChoiceIndex, &e.ViewID, &elapsed, &e.SelectKind, &e.Language); err != nil {
+		var elapsed, latency *int64
+		if err := rows.Scan(&created, &e.TokenName, &e.Type, &e.CompletionID, &e.ChoiceIndex, &e.ViewID, &elapsed, &e.SelectKind, &e.Language, &latency); err != nil {
 			return nil, fmt.Errorf("read events: %w", err)
 		}
 		e.Time = time.UnixMilli(created)
 		if elapsed != nil {
 			d := time.Duration(*elapsed) * time.Millisecond
 			e.Elapsed = &d
+		}
+		if latency != nil {
+			d := time.Duration(*latency) * time.Millisecond
+			e.Latency = &d
 		}
 		events = append(events, e)
 	}

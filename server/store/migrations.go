@@ -44,6 +44,7 @@ var migrations = []migration{
 		language      TEXT    NOT NULL DEFAULT ''
 	);
 	CREATE INDEX events_language_type ON events(language, type);`},
+	{version: 2, name: "accounts: users, sessions, invitations; tokens' owner and last use; events' latency", sql: accountsMigration},
 }
 
 // SchemaVersion is the version Open migrates to: the last step's.

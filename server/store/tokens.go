@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -98,17 +97,9 @@ func ValidateTokenName(name string) error {
 }
 
 // LookupToken returns the name of the token whose secret is given, or
-// ErrNotFound.
+// ErrNotFound (also when its owner's account is deactivated).
 func (s *Store) LookupToken(ctx context.Context, secret string) (string, error) {
-	var name string
-	err := s.db.QueryRowContext(ctx, `SELECT name FROM tokens WHERE hash = ?`, HashToken(secret)).Scan(&name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("look up token: %w", err)
-	}
-	return name, nil
+	return s.lookupActiveToken(ctx, secret)
 }
 
 // ListTokens returns every token, oldest first.

@@ -53,6 +53,7 @@ type serveConfig struct {
 	requestTimeout time.Duration
 	logLevel       string
 	logFormat      string
+	trustedProxies stringList // --trusted-proxy: see web.go
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
@@ -80,6 +81,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json (one JSON object per log line, for log collectors)")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a shutdown waits for requests in flight")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "longest a request may run, streamed answer included")
+	fs.Var(&c.trustedProxies, "trusted-proxy", "`address or CIDR` of a reverse proxy whose X-Forwarded-For/-Proto the web app believes (repeatable)")
 }
 
 // validate checks what flags alone can tell.
@@ -171,11 +173,15 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	// The first token is made only once the model is there: a start that fails
 	// (no model, no network) leaves no token behind and prints none.
 	var authn *auth.Authenticator
+	app, err := newWebApp(&cfg, st, engines)
+	if err != nil {
+		return err
+	}
 	if !cfg.noAuth {
 		if err := ensureInitialToken(ctx, st, cfg.dataDir, stdout); err != nil {
 			return err
 		}
-		authn = auth.New(auth.Config{Lookup: auth.StoreLookup(st), RatePerMinute: cfg.rateLimit, Burst: cfg.rateBurst})
+		authn = auth.New(auth.Config{Lookup: auth.StoreLookup(st), RatePerMinute: cfg.rateLimit, Burst: cfg.rateBurst, Session: app.SessionToken})
 	} else {
 		fmt.Fprintln(stderr, "serval: --no-auth: serving without tokens on loopback only")
 	}
@@ -221,6 +227,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		Logger:         logger,
 		Extra:          []httpapi.Registrar{openai, infill},
 		Chat:           chatEngine,
+		Web:            app,
 	})
 	if err != nil {
 		return err
@@ -232,6 +239,9 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		info.Slots, ctxSize, info.Device)
 	if engines.chat != nil {
 		fmt.Fprintf(stderr, "serval: chat model %s\n", engines.chat.Describe())
+	}
+	if err := app.Start(ctx, setupBaseURL(ln.Addr()), stdout); err != nil {
+		return err
 	}
 	// Tests and scripts read this line to find the port.
 	fmt.Fprintf(stderr, "serval: listening on http://%s\n", ln.Addr())

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// OwnedToken is a token with its owner and last use. Tokens of an account are
+// stored under "<username>/<name>", which is the name the API, the rate
+// limiter and the events see; tokens without an owner are server tokens made
+// by `serval token create` (or before accounts existed).
+type OwnedToken struct {
+	ID         int64
+	Name       string // as its owner named it
+	FullName   string // the stored, unique name
+	Owner      string // "" for server tokens
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// OwnedTokenName is the stored name of the user's token called name.
+func OwnedTokenName(user, name string) string { return user + "/" + name }
+
+// lastUsedEvery bounds the writes LookupToken makes: a token's last use is
+// recorded at most once a minute.
+const lastUsedEvery = 60
+
+// CreateUserToken issues a token called name for the user and returns its
+// secret, shown only now.
+func (s *Store) CreateUserToken(ctx context.Context, u User, name string) (string, error) {
+	if err := ValidateTokenName(name); err != nil {
+		return "", err
+	}
+	secret, err := NewTokenSecret()
+	if err != nil {
+		return "", err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO tokens(name, hash, created_at, user_id) VALUES (?, ?, ?, ?)`,
+		OwnedTokenName(u.Name, name), HashToken(secret), s.now().Unix(), u.ID)
+	if err != nil {
+		if isUnique(err) {
+			return "", fmt.Errorf("token %q: %w", name, ErrTokenExists)
+		}
+		return "", fmt.Errorf("store token: %w", err)
+	}
+	return secret, nil
+}
+
+// UserTokens returns the user's tokens (userID 0: every token), oldest first.
+func (s *Store) UserTokens(ctx context.Context, userID int64) ([]OwnedToken, error) {
+	q := `SELECT t.id, t.name, coalesce(u.name, ''), t.created_at, t.last_used_at
+		FROM tokens t LEFT JOIN users u ON u.id = t.user_id`
+	args := []any{}
+	if userID != 0 {
+		q += ` WHERE t.user_id = ?`
+		args = append(args, userID)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY t.created_at, t.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var tokens []OwnedToken
+	for rows.Next() {
+		var t OwnedToken
+		var created int64
+		var used sql.NullInt64
+		if err := rows.Scan(&t.ID, &t.FullName, &t.Owner, &created, &used); err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		t.Name = t.FullName
+		if t.Owner != "" {
+			t.Name = strings.TrimPrefix(t.FullName, t.Owner+"/")
+		}
+		t.CreatedAt, t.LastUsedAt = time.Unix(created, 0), optTime(used)
+		tokens = append(tokens, t)
+	}
+	return tokens, rows.Err()
+}
+
+// RotateToken gives the token id a new secret (the old one stops working)
+// and returns it. userID 0 rotates any token (admin); otherwise only the
+// user's own.
+func (s *Store) RotateToken(ctx context.Context, id, userID int64) (string, error) {
+	secret, err := NewTokenSecret()
+	if err != nil {
+		return "", err
+	}
+	err = affectOne(s.db.ExecContext(ctx, `UPDATE tokens SET hash = ?, last_used_at = NULL WHERE id = ? AND (? = 0 OR user_id = ?)`,
+		HashToken(secret), id, userID, userID))
+	if err != nil {
+		return "", fmt.Errorf("rotate token: %w", err)
+	}
+	return secret, nil
+}
+
+// RevokeTokenID deletes the token id; userID 0 revokes any token (admin),
+// otherwise only the user's own.
+func (s *Store) RevokeTokenID(ctx context.Context, id, userID int64) error {
+	err := affectOne(s.db.ExecContext(ctx, `DELETE FROM tokens WHERE id = ? AND (? = 0 OR user_id = ?)`, id, userID, userID))
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	return nil
+}
+
+// lookupActiveToken finds the token with the secret's hash unless its owner
+// is deactivated, and records its use at most once a minute.
+func (s *Store) lookupActiveToken(ctx context.Context, secret string) (string, error) {
+	var id int64
+	var name string
+	var used sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT t.id, t.name, t.last_used_at FROM tokens t
+		LEFT JOIN users u ON u.id = t.user_id
+		WHERE t.hash = ? AND coalesce(u.disabled, 0) = 0`, HashToken(secret)).Scan(&id, &name, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up token: %w", err)
+	}
+	now := s.now().Unix()
+	if !used.Valid || now-used.Int64 >= lastUsedEvery {
+		if _, err := s.db.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, now, id); err != nil {
+			return "", fmt.Errorf("record token use: %w", err)
+		}
+	}
+	return name, nil
+}

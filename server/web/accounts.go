@@ -1,0 +1,349 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/servalhq/serval/server/account"
+	"github.com/servalhq/serval/server/store"
+)
+
+var (
+	setupForm    = map[string]int{"code": maxCodeField, "username": maxNameField, "password": maxPasswordField}
+	loginForm    = map[string]int{"username": maxNameField, "password": maxPasswordField}
+	registerForm = map[string]int{"invite": maxCodeField, "username": maxNameField, "password": maxPasswordField}
+	resetForm    = map[string]int{"code": maxCodeField, "password": maxPasswordField}
+	passwordForm = map[string]int{"current": maxPasswordField, "password": maxPasswordField}
+	codeQuery    = map[string]int{"code": maxCodeField, "invite": maxCodeField}
+)
+
+// newAccountError checks a username and password for a new account; "" when fine.
+func newAccountError(username, password string) string {
+	if err := store.ValidateUsername(username); err != nil {
+		return err.Error()
+	}
+	if err := account.ValidatePassword(username, password); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// handleHome serves GET /: the signed-in account's tokens, else the way in.
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	req, err := s.currentUser(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req == nil {
+		n, err := s.store.CountUsers(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if n == 0 {
+			s.message(w, r, http.StatusOK, nil, "Welcome to Serval",
+				"No account exists yet. Open the setup link that `serval serve` printed (it is also in <data-dir>/setup-url) to create the first account, which becomes the admin.")
+			return
+		}
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	s.renderHome(w, r, req, http.StatusOK, "", nil)
+}
+
+// handleSetupPage serves GET /setup?code=: the first account's form.
+func (s *Server) handleSetupPage(w http.ResponseWriter, r *http.Request) {
+	q, ferr := decodeForm(w, r, codeQuery)
+	if ferr != nil {
+		s.message(w, r, ferr.status, nil, "Setup", ferr.msg)
+		return
+	}
+	if status, msg := s.setupRefusal(r, q["code"]); status != 0 {
+		s.message(w, r, status, nil, "Setup", msg)
+		return
+	}
+	s.render(w, r, http.StatusOK, "setup", nil, page{Title: "Create the admin account", Form: map[string]string{"code": q["code"]}})
+}
+
+// setupRefusal says why setup with code is refused (status 0: it is not).
+func (s *Server) setupRefusal(r *http.Request, code string) (int, string) {
+	n, err := s.store.CountUsers(r.Context())
+	if err != nil {
+		return http.StatusInternalServerError, "the database could not be read"
+	}
+	if n > 0 {
+		return http.StatusForbidden, "Setup is done: the first account exists. Sign in, or ask an admin for an invitation."
+	}
+	if !s.setup.matches(code) {
+		return http.StatusForbidden, "This setup code is wrong. Use the link `serval serve` printed (also in <data-dir>/setup-url)."
+	}
+	return 0, ""
+}
+
+// handleSetup serves POST /setup (code, username, password).
+func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
+	f, ferr := decodeForm(w, r, setupForm)
+	if ferr != nil {
+		s.message(w, r, ferr.status, nil, "Setup", ferr.msg)
+		return
+	}
+	if status, msg := s.setupRefusal(r, f["code"]); status != 0 {
+		s.message(w, r, status, nil, "Setup", msg)
+		return
+	}
+	redo := func(status int, msg string) {
+		s.render(w, r, status, "setup", nil, page{Title: "Create the admin account", Error: msg,
+			Form: map[string]string{"code": f["code"], "username": f["username"]}})
+	}
+	if msg := newAccountError(f["username"], f["password"]); msg != "" {
+		redo(http.StatusBadRequest, msg)
+		return
+	}
+	hash, err := account.HashPassword(f["password"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u, err := s.store.CreateFirstAdmin(r.Context(), f["username"], hash)
+	if errors.Is(err, store.ErrSetupDone) {
+		s.message(w, r, http.StatusForbidden, nil, "Setup", "Setup is done: the first account exists.")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.finishSetup()
+	if err := s.startSession(w, r, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "login", nil, page{Title: "Sign in"})
+}
+
+// loginFailed is the one message of every failed login: it does not say
+// whether the account exists.
+const loginFailed = "Wrong username or password."
+
+// handleLogin serves POST /login (username, password).
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	f, ferr := decodeForm(w, r, loginForm)
+	if ferr != nil {
+		s.render(w, r, ferr.status, "login", nil, page{Title: "Sign in", Error: ferr.msg})
+		return
+	}
+	name, addr := f["username"], s.clientAddr(r)
+	if wait := s.throttle.retryAfter(name, addr); wait > 0 {
+		secs := retrySeconds(wait)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.render(w, r, http.StatusTooManyRequests, "login", nil, page{Title: "Sign in",
+			Error: errorf("Too many failed sign-ins: try again in %d seconds.", secs), Form: map[string]string{"username": name}})
+		return
+	}
+	u, hash, err := s.store.PasswordHash(r.Context(), name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	// An unknown account costs the same hashing as a wrong password.
+	ok := account.CheckPasswordOrDummy(hash, f["password"]) && !u.Disabled
+	if !ok {
+		s.throttle.failed(name, addr)
+		s.render(w, r, http.StatusUnauthorized, "login", nil, page{Title: "Sign in", Error: loginFailed, Form: map[string]string{"username": name}})
+		return
+	}
+	s.throttle.succeeded(name)
+	if err := s.startSession(w, r, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// handleLogout serves POST /logout: the session ends on the server too.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(CookieName); err == nil && len(c.Value) <= 100 {
+		if err := s.store.DeleteSession(r.Context(), c.Value); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.clearCookie(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// handleRegisterPage serves GET /register?invite=.
+func (s *Server) handleRegisterPage(w http.ResponseWriter, r *http.Request) {
+	q, ferr := decodeForm(w, r, codeQuery)
+	if ferr != nil {
+		s.message(w, r, ferr.status, nil, "Invitation", ferr.msg)
+		return
+	}
+	if _, err := s.store.CheckLink(r.Context(), store.LinkInvite, q["invite"]); err != nil {
+		s.linkRefused(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "register", nil, page{Title: "Create your account", Form: map[string]string{"invite": q["invite"]}})
+}
+
+func (s *Server) linkRefused(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrCodeInvalid) {
+		s.message(w, r, http.StatusGone, nil, "Link refused", "This link is invalid, already used, revoked or expired. Ask an admin for a new one.")
+		return
+	}
+	s.fail(w, r, err)
+}
+
+// handleRegister serves POST /register (invite, username, password).
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	f, ferr := decodeForm(w, r, registerForm)
+	if ferr != nil {
+		s.message(w, r, ferr.status, nil, "Invitation", ferr.msg)
+		return
+	}
+	redo := func(status int, msg string) {
+		s.render(w, r, status, "register", nil, page{Title: "Create your account", Error: msg,
+			Form: map[string]string{"invite": f["invite"], "username": f["username"]}})
+	}
+	if _, err := s.store.CheckLink(r.Context(), store.LinkInvite, f["invite"]); err != nil {
+		s.linkRefused(w, r, err)
+		return
+	}
+	if msg := newAccountError(f["username"], f["password"]); msg != "" {
+		redo(http.StatusBadRequest, msg)
+		return
+	}
+	hash, err := account.HashPassword(f["password"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u, err := s.store.Register(r.Context(), f["invite"], f["username"], hash)
+	switch {
+	case errors.Is(err, store.ErrUserExists):
+		redo(http.StatusConflict, "This username is taken: pick another.")
+		return
+	case err != nil:
+		s.linkRefused(w, r, err)
+		return
+	}
+	if err := s.startSession(w, r, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// handleResetPage serves GET /reset?code=: a password-reset link.
+func (s *Server) handleResetPage(w http.ResponseWriter, r *http.Request) {
+	q, ferr := decodeForm(w, r, codeQuery)
+	if ferr != nil {
+		s.message(w, r, ferr.status, nil, "Password reset", ferr.msg)
+		return
+	}
+	l, err := s.store.CheckLink(r.Context(), store.LinkReset, q["code"])
+	if err != nil {
+		s.linkRefused(w, r, err)
+		return
+	}
+	u, err := s.store.UserByID(r.Context(), l.UserID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "reset", nil, page{Title: "Choose a new password", Form: map[string]string{"code": q["code"], "username": u.Name}})
+}
+
+// handleReset serves POST /reset (code, password).
+func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
+	f, ferr := decodeForm(w, r, resetForm)
+	if ferr != nil {
+		s.message(w, r, ferr.status, nil, "Password reset", ferr.msg)
+		return
+	}
+	l, err := s.store.CheckLink(r.Context(), store.LinkReset, f["code"])
+	if err != nil {
+		s.linkRefused(w, r, err)
+		return
+	}
+	u, err := s.store.UserByID(r.Context(), l.UserID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := account.ValidatePassword(u.Name, f["password"]); err != nil {
+		s.render(w, r, http.StatusBadRequest, "reset", nil, page{Title: "Choose a new password", Error: err.Error(),
+			Form: map[string]string{"code": f["code"], "username": u.Name}})
+		return
+	}
+	hash, err := account.HashPassword(f["password"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if u, err = s.store.ResetPassword(r.Context(), f["code"], hash); err != nil {
+		s.linkRefused(w, r, err)
+		return
+	}
+	if u.Disabled {
+		s.message(w, r, http.StatusOK, nil, "Password set", "The password is set, but the account is deactivated: an admin can reactivate it.")
+		return
+	}
+	if err := s.startSession(w, r, u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// handleAccount serves GET /account: change password.
+func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request, req *request) {
+	s.render(w, r, http.StatusOK, "account", req, page{Title: "Your account", Nav: "account"})
+}
+
+// handlePassword serves POST /password (current, password). Other browsers
+// signed in as this account are signed out.
+func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, req *request) {
+	redo := func(status int, msg string) {
+		s.render(w, r, status, "account", req, page{Title: "Your account", Nav: "account", Error: msg})
+	}
+	f, ferr := decodeForm(w, r, passwordForm)
+	if ferr != nil {
+		redo(ferr.status, ferr.msg)
+		return
+	}
+	_, hash, err := s.store.PasswordHash(r.Context(), req.user.Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !account.CheckPassword(hash, f["current"]) {
+		redo(http.StatusBadRequest, "The current password is wrong.")
+		return
+	}
+	if err := account.ValidatePassword(req.user.Name, f["password"]); err != nil {
+		redo(http.StatusBadRequest, err.Error())
+		return
+	}
+	newHash, err := account.HashPassword(f["password"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.store.SetPassword(r.Context(), req.user.ID, newHash); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// SetPassword ended every session; this browser gets a fresh one.
+	if err := s.startSession(w, r, req.user); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "account", req, page{Title: "Your account", Nav: "account", Message: "Password changed; other browsers were signed out."})
+}

@@ -1,0 +1,154 @@
+package web
+
+import (
+	"context"
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/servalhq/serval/server/store"
+)
+
+// addEvents stores n shown completions through token, the first accepted
+// ones accepted, on day (0 = today, 1 = yesterday, ...).
+func addEvents(t testing.TB, st *store.Store, now time.Time, token, lang string, day, shown, accepted int) {
+	t.Helper()
+	at := now.AddDate(0, 0, -day)
+	for i := range shown {
+		id := token + "-" + lang + "-" + itoa(int64(day)) + "-" + itoa(int64(i))
+		lat := time.Duration(10*(i+1)) * time.Millisecond
+		if err := st.AddEvent(context.Background(), store.Event{Time: at, TokenName: token, Type: "view", CompletionID: id, Language: lang, Latency: &lat}); err != nil {
+			t.Fatal(err)
+		}
+		if i < accepted {
+			if err := st.AddEvent(context.Background(), store.Event{Time: at, TokenName: token, Type: "select", CompletionID: id, Language: lang}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestUsageOwnAndAll(t *testing.T) {
+	h := newHarness(t)
+	admin := h.admin()
+	bob := h.user(admin, "bob")
+	now := h.clock.now()
+	addEvents(t, h.st, now, "bob/laptop", "go", 0, 4, 3)
+	addEvents(t, h.st, now, "bob/laptop", "python", 2, 2, 0)
+	addEvents(t, h.st, now, "admin/ci", "rust", 1, 5, 1)
+	addEvents(t, h.st, now, "initial", "go", 0, 1, 1)
+	addEvents(t, h.st, now, "bob/laptop", "go", 40, 7, 7) // older than 30 days
+
+	mine := bob.get("/usage")
+	if mine.status != 200 {
+		t.Fatalf("bob /usage: %d", mine.status)
+	}
+	mustContain(t, mine.body, `id="total-shown">6<`, `id="total-accepted">3<`, "<svg", ">go<", ">python<", "50%", "Your completions")
+	if strings.Contains(mine.body, ">rust<") || strings.Contains(mine.body, "By user") {
+		t.Fatal("bob sees someone else's usage")
+	}
+	all := admin.get("/usage")
+	mustContain(t, all.body, `id="total-shown">12<`, `id="total-accepted">5<`, ">rust<", "By user", ">bob<", ">admin<", "server token initial")
+	// Latency percentiles of the shown completions: bob's are 10,20,30,40,10,20 ms.
+	mustContain(t, mine.body, "20 ms / 40 ms")
+
+	r := bob.get("/usage.csv")
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("csv: %d %v", r.status, r.header)
+	}
+	rows, err := csv.NewReader(strings.NewReader(r.body)).ReadAll()
+	if err != nil || len(rows) != 3 || strings.Join(rows[0], ",") != "day,user,token,language,shown,accepted" {
+		t.Fatalf("csv rows = %q, %v", rows, err)
+	}
+	for _, row := range rows[1:] {
+		if row[1] != "bob" {
+			t.Fatalf("bob's csv has %q", row)
+		}
+	}
+	if r := admin.get("/usage.csv"); strings.Count(r.body, "\n") != 5 {
+		t.Fatalf("admin csv:\n%s", r.body)
+	}
+	if r := h.client().get("/usage.csv"); r.status != http.StatusSeeOther {
+		t.Fatalf("signed-out csv: %d", r.status)
+	}
+}
+
+func TestCSVKeepsFormulasInert(t *testing.T) {
+	if got := csvSafe("=HYPERLINK(\"x\")"); got != "'=HYPERLINK(\"x\")" {
+		t.Fatalf("csvSafe = %q", got)
+	}
+	if got := csvSafe("go"); got != "go" {
+		t.Fatalf("csvSafe = %q", got)
+	}
+}
+
+func TestPlaygroundAndSessionToken(t *testing.T) {
+	h := newHarness(t)
+	admin := h.admin()
+	bob := h.user(admin, "bob")
+	r := bob.get("/playground")
+	mustContain(t, r.body, `id="pg-code"`, `id="pg-language"`, "<option>python</option>", `id="chat-form"`, "/static/app.js")
+	h.srv.cfg.ChatEnabled = false
+	if r := bob.get("/playground"); strings.Contains(r.body, `id="chat-form"`) || !strings.Contains(r.body, "--chat-model") {
+		t.Fatal("chat box shown without a chat model")
+	}
+	apiReq := func(c *client, hdr map[string]string) *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, h.ts.URL+"/v1/completions", nil)
+		u, _ := url.Parse(h.ts.URL)
+		if c != nil {
+			for _, ck := range c.c.Jar.Cookies(u) {
+				req.AddCookie(ck)
+			}
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		return req
+	}
+	same := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": h.ts.URL}
+	if name, ok := h.srv.SessionToken(apiReq(bob, same)); !ok || name != "bob/web" {
+		t.Fatalf("session token = %q, %v", name, ok)
+	}
+	for what, req := range map[string]*http.Request{
+		"no cookie":        apiReq(nil, same),
+		"cross-site":       apiReq(bob, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}),
+		"foreign origin":   apiReq(bob, map[string]string{"Origin": "https://evil.example"}),
+		"not from browser": apiReq(bob, nil),
+	} {
+		if name, ok := h.srv.SessionToken(req); ok {
+			t.Errorf("%s: authenticated as %q", what, name)
+		}
+	}
+	bob.post("/logout", nil)
+	if _, ok := h.srv.SessionToken(apiReq(bob, same)); ok {
+		t.Fatal("session token after logout")
+	}
+}
+
+func TestStaticAssetsSmall(t *testing.T) {
+	h := newHarness(t)
+	c := h.client()
+	total := 0
+	for _, p := range []string{"/static/app.css", "/static/app.js"} {
+		r := c.get(p)
+		if r.status != 200 {
+			t.Fatalf("%s: %d", p, r.status)
+		}
+		total += len(r.body)
+	}
+	if total > 150<<10 {
+		t.Fatalf("JS+CSS = %d bytes, over 150 KB", total)
+	}
+	r := c.get("/login")
+	for _, hdr := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy"} {
+		if r.header.Get(hdr) == "" {
+			t.Errorf("no %s", hdr)
+		}
+	}
+	if r := c.get("/no/such/page"); r.status != http.StatusNotFound {
+		t.Fatalf("unknown page: %d", r.status)
+	}
+}
