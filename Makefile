@@ -50,7 +50,7 @@ build: deps
 	cp -a -u --remove-destination $(LLAMA_DIR)/. $(BIN)/lib/$(DEVICE)/
 
 run: build
-	$(BIN)/serval serve --model $(MODEL) --device $(DEVICE) $(ARGS)
+	$(BIN)/serval serve --model $(MODEL) --device $(DEVICE) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(ARGS)
 
 test-go: build
 	$(TEST_ENV) $(GO) vet ./...
