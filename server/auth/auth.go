@@ -149,6 +149,10 @@ func (a *Authenticator) MiddlewareShaped(shape httpx.Shape, next http.Handler) h
 			unauthorized(w, shape)
 			return
 		}
+		if err != nil && r.Context().Err() != nil {
+			w.WriteHeader(499) // the client went away while its token was checked
+			return
+		}
 		if err != nil {
 			writeError(w, shape, http.StatusInternalServerError, "checking the token failed: "+err.Error())
 			return

@@ -27,6 +27,10 @@ type Store struct {
 	migration Migration
 }
 
+// maxConns bounds the connections of one Store (WAL: readers run side by
+// side, writers take turns under busy_timeout).
+const maxConns = 8
+
 // Open opens (creating if needed) the database in dataDir and migrates it.
 func Open(ctx context.Context, dataDir string) (*Store, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
@@ -52,6 +56,12 @@ func openFile(ctx context.Context, path string, steps []migration) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// Every request reads its token here. A small pool of kept-open
+	// connections serves them; without a bound, a burst of requests opens
+	// (and closes again) a connection each: file descriptors, WAL index
+	// mappings and setup time grow with the load.
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	return &Store{db: db, now: time.Now, migration: m}, nil
 }
 
