@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -116,6 +117,18 @@ func TestStartupFailuresAreShortWithHints(t *testing.T) {
 		t.Errorf("port in use: exit %d\n%s", code, errOut)
 	}
 
+	// A GGUF without FIM tokens is refused, saying why and what to pass, and
+	// without creating (or printing) a first token.
+	noFIM := servaltest.TestModel(t, ggufgen.Options{NoFIM: true})
+	dataDir := t.TempDir()
+	code, out, errOut := serval(t, "serve", "--model", noFIM, "--lib-dir", libDir, "--port", "0", "--data-dir", dataDir)
+	if code != 2 || !strings.Contains(errOut, "no fill-in-the-middle tokens") || !strings.Contains(errOut, "--prompt-template") || strings.Contains(out+errOut, "srv_") {
+		t.Errorf("model without FIM tokens: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "initial-token")); err == nil {
+		t.Errorf("a refused start left %s/initial-token behind", dataDir)
+	}
+
 	code, _, errOut = serval(t, "serve", "--model", model, "--device", "cuda", "--lib-dir", filepath.Join(t.TempDir(), "none"), "--port", "0", "--data-dir", t.TempDir())
 	if code != 1 || strings.Count(errOut, "make deps") != 1 || !strings.Contains(errOut, "DEVICE=cuda") || strings.Contains(errOut, "settings") {
 		t.Errorf("--device cuda without its libraries: exit %d\n%s", code, errOut)
@@ -126,10 +139,7 @@ func TestStartupFailuresAreShortWithHints(t *testing.T) {
 // per completion request naming the token (never the secret or the code),
 // as JSON with --log-format json, and its 401 body is readable.
 func TestServeTellsNextStepAndLogsRequests(t *testing.T) {
-	srv := servaltest.Start(t, servaltest.Options{
-		ModelOptions: ggufgen.Options{NoFIM: true},
-		Args:         []string{"--log-format", "json"},
-	})
+	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--log-format", "json"}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const code = "func secretAlgorithmXYZ() {"
@@ -156,7 +166,6 @@ func TestServeTellsNextStepAndLogsRequests(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"(fallback: the model has no FIM tokens",
 		"serval: settings: ",
 		"serval: next: check it with  curl -s -H \"Authorization: Bearer $(cat " + filepath.Join(srv.DataDir, "initial-token") + ")\" " + srv.URL + "/v1/health",
 	} {
@@ -191,4 +200,13 @@ func TestServeTellsNextStepAndLogsRequests(t *testing.T) {
 	if got[200] != "initial" || got[401] != "-" {
 		t.Errorf("access log lines (status → token) %v, want 200 → initial and 401 → -:\n%s", got, logs)
 	}
+}
+
+func execCommand(t *testing.T, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=/usr/bin:/bin"}
+	return cmd
 }

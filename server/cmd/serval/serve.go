@@ -170,8 +170,17 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		return err
 	}
 	defer engines.close()
-	// The first token is made only once the model is there: a start that fails
-	// (no model, no network) leaves no token behind and prints none.
+	eng, info := engines.completion.Engine, engines.completion.Engine.Info()
+
+	tmpl, err := prompt.ChooseTemplate(engines.promptTemplate, engines.completion.Entry.Template, info.FIMTemplate)
+	if err != nil {
+		return fmt.Errorf("%w: --prompt-template: %v", errUsage, err)
+	}
+	if err := checkFIMVocabulary(engines.completion, engines.promptTemplate, info, tmpl.Name); err != nil {
+		return err
+	}
+	// The first token is made only once the model is there and usable: a start
+	// that fails (no model, no network, no FIM tokens) leaves no token behind and prints none.
 	var authn *auth.Authenticator
 	app, err := newWebApp(&cfg, st, engines)
 	if err != nil {
@@ -184,15 +193,6 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		authn = auth.New(auth.Config{Lookup: auth.StoreLookup(st), RatePerMinute: cfg.rateLimit, Burst: cfg.rateBurst, Session: app.SessionToken})
 	} else {
 		fmt.Fprintln(stderr, "serval: --no-auth: serving without tokens on loopback only")
-	}
-	eng, info := engines.completion.Engine, engines.completion.Engine.Info()
-
-	tmpl, err := prompt.ChooseTemplate(engines.promptTemplate, engines.completion.Entry.Template, info.FIMTemplate)
-	if err != nil {
-		return fmt.Errorf("%w: --prompt-template: %v", errUsage, err)
-	}
-	if err := checkFIMVocabulary(engines.completion, engines.promptTemplate, info, tmpl.Name); err != nil {
-		return err
 	}
 	// Remote engines do not say their context: --ctx-size, else the builder's default.
 	ctxSize := info.ContextSize
