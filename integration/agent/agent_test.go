@@ -357,7 +357,8 @@ func TestStatusFollowsServerRestart(t *testing.T) {
 	}
 	seen := len(a.c.Received(lsp.MethodServalStatus))
 	u, _ := url.Parse(srv.URL)
-	servaltest.Start(t, servaltest.Options{Args: []string{"--port", u.Port()}, DataDir: srv.DataDir})
+	back := servaltest.Start(t, servaltest.Options{Args: []string{"--port", u.Port()}, DataDir: srv.DataDir})
+	answering := time.Now() // the restarted server answers /v1/health from here on
 	_, err := a.c.WaitFor(bounded(t, 60*time.Second), lsp.MethodServalStatus, seen, func(p json.RawMessage) bool {
 		var st lsp.StatusParams
 		return json.Unmarshal(p, &st) == nil && st.Status == "ready"
@@ -365,6 +366,13 @@ func TestStatusFollowsServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status did not come back to ready: %v", err)
 	}
+	// Completions resume: the next request reaches the restarted server
+	// and is answered. The delay is reported, not asserted (shared machines).
+	a.inline(uri, protocol.Position{Line: 2, Character: 8}, 1)
+	if n := metric(t, back, completionsMetric); n < 1 {
+		t.Fatalf("no completion answered by the restarted server (%v)", n)
+	}
+	t.Logf("ready and completing %v after the restarted server answered", time.Since(answering))
 	didChange := a.c.Received(lsp.MethodDidChangeStatus)
 	if len(didChange) < 3 {
 		t.Fatalf("didChangeStatus notifications: %d", len(didChange))
