@@ -4,7 +4,7 @@
 #                       corpus (Go/Python standard libraries, rxjs), tokenizer, CPU training
 #                       (MODEL_STEPS steps, no time limit), GGUF export, llama.cpp cross-check fixture
 #   make model MODEL_TIME_BUDGET=3000   train for at most 50 minutes instead (the schedule follows the clock)
-#   make test-model     the model's tests: llama.cpp agrees with PyTorch, serval serves it (also in test-go)
+#   make test-serval-tiny  the model's tests: llama.cpp agrees with PyTorch, serval serves it (also in test-go)
 #   make bench-model    serval-tiny against the generated random model on held-out code, in one run:
 #                       serval-bench typing traces (held-out Go and Python packages, real serval + serval-agent)
 #                       and serval-modeleval (single-line FIM exact match on 500 held-out lines, bits per byte)
@@ -25,7 +25,7 @@ MODEL_TIME_BUDGET ?= 0
 MODEL_THREADS ?= 1
 MODEL_APT := python3-torch python3-sentencepiece python3-numpy libopenblas0-pthread
 
-.PHONY: model model-deps model-corpus model-tokenizer model-train model-export test-model
+.PHONY: model model-deps model-corpus model-tokenizer model-train model-export test-serval-tiny bench-model
 
 model-deps:
 	@$(MODEL_PY) -c 'import torch, sentencepiece, numpy' 2>/dev/null && [ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ] || \
@@ -62,11 +62,11 @@ model-export:
 
 model: model-train model-export
 
-test-model: build
+test-serval-tiny: build
 	$(TEST_ENV) $(GO) test -count=1 ./models/... ./integration/cmd/serval-modelexport/...
 
 MODEL_BENCH_OUT ?= $(ROOT)/integration/bench/out/serval-tiny
-MODEL_BENCH_TRACES ?= --go-traces 12 --python-traces 6 --seed 1
+MODEL_BENCH_TRACES ?= --go-traces 8 --python-traces 4 --seed 1
 MODEL_RANDOM := $(ROOT)/.cache/bench/random-model.gguf
 
 $(MODEL_RANDOM):
