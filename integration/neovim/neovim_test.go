@@ -481,6 +481,12 @@ require('serval').setup({ cmd = { %q } })
 	})
 	shownLine := normalize(screen[typeLine-1])
 	t.Logf("screen with ghost text, line %d: %q", typeLine, shownLine)
+	// The ghost text is dim on this 256-colour terminal (ServalSuggestion:
+	// DarkGray = colour 242), not drawn like the code typed before it.
+	styled := strings.Split(x.run("capture-pane", "-p", "-e", "-t", "serval"), "\n")
+	if len(styled) < typeLine || !strings.Contains(styled[typeLine-1], "\x1b[38;5;242m") {
+		t.Errorf("ghost text line is not drawn in colour 242 (ServalSuggestion on 256 colours): %q", styled[min(typeLine, len(styled))-1])
+	}
 	if !strings.HasPrefix(shownLine, typed) {
 		t.Fatalf("screen line %q does not start with what was typed", shownLine)
 	}
