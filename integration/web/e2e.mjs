@@ -1,0 +1,213 @@
+// End-to-end test of the web app in Debian's headless Chromium (playwright-core),
+// against the real serval binary on a loopback port with the generated test model.
+//
+// The path a team lives: setup with the printed code → admin home → create a token →
+// the token gets 200 from /v1/completions → invite → the invitee registers in a second
+// browser context → sees only their own tokens and usage, 403 on admin pages → the
+// admin deactivates them → their token gets 401 at once → the usage page shows the
+// events the test sent → the playground shows streamed text. Screenshots of each page
+// go to integration/web/out/. Every wait is bounded. Exit code 0 = pass.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "../..");
+const bin = process.env.SERVAL_BIN_DIR || path.join(repo, "bin");
+const libDir = process.env.SERVAL_LIB_DIR || path.join(bin, "lib", "cpu");
+const cache = process.env.SERVAL_E2E_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME, ".cache"), "serval-e2e");
+const out = path.join(here, "out");
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+const require = createRequire(path.join(cache, "playwright", "package.json"));
+const { chromium } = require("playwright-core");
+
+let passes = 0;
+let failures = 0;
+const log = (...a) => console.log(`[web-e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
+function check(name, ok, detail = "") {
+  if (ok) { passes++; log(`PASS ${name}`); } else { failures++; log(`FAIL ${name} ${detail}`); }
+}
+
+async function waitFor(what, fn, timeoutMs = 60_000, everyMs = 200) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) { last = e; }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+const work = mkdtempSync(path.join(tmpdir(), "serval-web-e2e-"));
+const dataDir = path.join(work, "data");
+const model = path.join(work, "model.gguf");
+execFileSync("go", ["run", "./integration/cmd/serval-testmodel", "-o", model], { cwd: repo, stdio: "inherit" });
+
+// The real binary, port 0: the listening line says where it is.
+let logs = "";
+const server = spawn(path.join(bin, "serval"), ["serve", "--model", model, "--host", "127.0.0.1", "--port", "0",
+  "--data-dir", dataDir, "--lib-dir", libDir, "--threads", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+const append = (d) => { logs += d.toString(); writeFileSync(path.join(out, "serval.log"), logs); };
+server.stdout.on("data", append);
+server.stderr.on("data", append);
+let browser;
+
+async function main() {
+  const base = await waitFor("serval to listen", () => logs.match(/serval: listening on (http:\/\/[0-9.:]+)/)?.[1], 120_000);
+  const setupLine = logs.split("\n").find((l) => l.startsWith("setup: "));
+  check("serve prints one setup line", !!setupLine && logs.split("\n").filter((l) => l.startsWith("setup: ")).length === 1, logs);
+  const setupURL = setupLine.slice("setup: ".length).trim();
+  check("setup link is the listening address", setupURL.startsWith(base + "/setup?code="), setupURL);
+  const fileMode = statSync(path.join(dataDir, "setup-url")).mode & 0o777;
+  check("setup-url is 0600 and holds the link", fileMode === 0o600 && readFileSync(path.join(dataDir, "setup-url"), "utf8").trim() === setupURL, fileMode.toString(8));
+
+  const api = (p, token, body) => fetch(base + p, {
+    method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const complete = (token) => api("/v1/completions", token, { language: "go", segments: { prefix: "func add(a, b int) int {\n\t", suffix: "\n}" } });
+
+  browser = await chromium.launch({
+    executablePath: process.env.SERVAL_CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const admin = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  admin.setDefaultTimeout(30_000);
+  const shot = (page, name) => page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+
+  // Setup: a wrong code is refused, the printed one works.
+  let res = await admin.goto(base + "/setup?code=wrong");
+  check("wrong setup code refused", res.status() === 403, String(res.status()));
+  await admin.goto(setupURL);
+  await shot(admin, "01-setup");
+  await admin.fill('input[name="username"]', "admin");
+  await admin.fill('input[name="password"]', "admin password 123");
+  await Promise.all([admin.waitForURL(base + "/"), admin.click("button:has-text('Create the admin account')")]);
+  check("setup signs the admin in on the home page", (await admin.textContent("h1")).includes("Your tokens"));
+  check("admin sees the Admin link", await admin.isVisible("a[href='/admin/users']"));
+  await shot(admin, "02-admin-home");
+
+  // Create a token; it is shown once and works on the API.
+  await admin.fill('input[name="name"]', "admin-laptop");
+  await admin.click("button:has-text('Create token')");
+  const adminToken = (await admin.textContent("#new-token")).trim();
+  check("token shown once after create", /^srv_[A-Za-z0-9]{32}$/.test(adminToken), adminToken);
+  await shot(admin, "03-token-created");
+  res = await complete(adminToken);
+  const completion = await res.json();
+  check("the new token gets 200 from /v1/completions", res.status === 200 && completion.id?.startsWith("cmpl-"), JSON.stringify(completion));
+  // The events an editor would send: shown, then accepted.
+  for (const type of ["view", "select"]) {
+    const r = await api("/v1/events", adminToken, { type, completion_id: completion.id, choice_index: 0 });
+    check(`event ${type} accepted`, r.status === 200, String(r.status));
+  }
+  await admin.reload();
+  check("the token list shows a last use", !(await admin.textContent("tbody")).includes("never"));
+
+  // Invite; the invitee registers in a second browser context.
+  await admin.goto(base + "/admin/invitations");
+  await admin.fill('input[name="note"]', "Bob from QA");
+  await admin.click("button:has-text('Create invitation')");
+  const inviteLink = (await admin.textContent("#invite-link")).trim();
+  check("invitation link", inviteLink.startsWith(base + "/register?invite="), inviteLink);
+  await shot(admin, "04-invitation");
+
+  const bob = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  bob.setDefaultTimeout(30_000);
+  await bob.goto(inviteLink);
+  await shot(bob, "05-register");
+  await bob.fill('input[name="username"]', "bob");
+  await bob.fill('input[name="password"]', "bob password 456");
+  await Promise.all([bob.waitForURL(base + "/"), bob.click("button:has-text('Create my account')")]);
+  await bob.fill('input[name="name"]', "bob-laptop");
+  await bob.click("button:has-text('Create token')");
+  const bobToken = (await bob.textContent("#new-token")).trim();
+  const bobHome = await bob.textContent("main");
+  check("invitee sees only their own tokens", bobHome.includes("bob-laptop") && !bobHome.includes("admin-laptop"));
+  check("invitee has no Admin link", !(await bob.isVisible("a[href='/admin/users']")));
+  await shot(bob, "06-invitee-home");
+  for (const p of ["/admin/users", "/admin/tokens", "/admin/invitations", "/admin/system"]) {
+    res = await bob.goto(base + p);
+    check(`invitee gets 403 on ${p}`, res.status() === 403, String(res.status()));
+  }
+  await shot(bob, "07-invitee-403");
+  await bob.goto(base + "/usage");
+  check("invitee's usage is their own (none yet)", (await bob.textContent("#total-shown")).trim() === "0" && (await bob.textContent("main")).includes("Your completions"));
+  await shot(bob, "08-invitee-usage");
+  res = await complete(bobToken);
+  check("invitee's token works", res.status === 200, String(res.status));
+  res = await bob.goto(inviteLink);
+  check("a used invitation is refused", res.status() === 410, String(res.status()));
+
+  // The admin deactivates bob: his token gets 401 on the very next request.
+  await admin.goto(base + "/admin/users");
+  await admin.click("form[action='/users/bob/disable'] button");
+  await admin.waitForURL(base + "/admin/users");
+  check("users page shows bob deactivated", (await admin.textContent("tbody")).includes("deactivated"));
+  await shot(admin, "09-admin-users");
+  res = await complete(bobToken);
+  check("deactivated user's token gets 401 at once", res.status === 401, String(res.status));
+  res = await bob.goto(base + "/");
+  check("deactivated user's session ended", bob.url().startsWith(base + "/login"), bob.url());
+
+  // Usage shows the events the test sent.
+  await admin.goto(base + "/usage");
+  const shown = Number((await admin.textContent("#total-shown")).trim());
+  const accepted = Number((await admin.textContent("#total-accepted")).trim());
+  check("usage shows the test's events", shown === 1 && accepted === 1, `shown ${shown} accepted ${accepted}`);
+  check("usage chart is drawn", await admin.isVisible("svg.chart"));
+  check("usage per language and user", (await admin.textContent("main")).includes("go") && (await admin.textContent("main")).includes("By user"));
+  await shot(admin, "10-usage");
+
+  await admin.goto(base + "/admin/tokens");
+  await shot(admin, "11-admin-tokens");
+  await admin.goto(base + "/admin/system");
+  check("system page shows the model and slots", (await admin.textContent("main")).includes("serval-test-tiny") && (await admin.textContent("main")).includes("Slots"));
+  await shot(admin, "12-admin-system");
+
+  // Playground: ghost text streams in from /v1/completions with the session.
+  await admin.goto(base + "/playground");
+  await admin.click("#pg-code");
+  await admin.keyboard.press("End");
+  await admin.keyboard.type("return");
+  const ghost = await waitFor("ghost text", async () => {
+    const t = await admin.textContent("#pg-ghost .ghost");
+    return t && t.length > 0 ? t : null;
+  }, 60_000, 250).catch((e) => String(e));
+  check("playground shows streamed ghost text", typeof ghost === "string" && ghost.length > 0 && !ghost.startsWith("Error: timed out"), ghost);
+  await waitFor("stream end", async () => (await admin.getAttribute("#pg-ghost", "data-done")) === "1", 60_000).catch(() => {});
+  await shot(admin, "13-playground");
+  res = await admin.evaluate(async () => (await fetch("/v1/completions", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ language: "go", segments: { prefix: "x" } }) })).status);
+  check("the session authenticates the page's API calls", res === 200, String(res));
+  await admin.click("form[action='/logout'] button");
+  res = await admin.evaluate(async () => (await fetch("/v1/completions", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ language: "go", segments: { prefix: "x" } }) })).status);
+  check("after logout the page's API calls get 401", res === 401, String(res));
+  await shot(admin, "14-signed-out");
+}
+
+try {
+  await main();
+} catch (e) {
+  failures++;
+  log("FAIL", e.stack || e);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  server.kill("SIGTERM");
+  await Promise.race([new Promise((r) => server.on("exit", r)), new Promise((r) => setTimeout(r, 15_000))]);
+  if (server.exitCode === null) server.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+}
+log(`screenshots and the server log: ${out}`);
+console.log(`${passes} passed, ${failures} failed`);
+process.exit(failures === 0 ? 0 : 1);
