@@ -57,9 +57,9 @@ type Result struct {
 	Items []Item
 	// Source says where the items came from: "typed-ahead", "cache", "server", or "" when empty.
 	Source string
-	// Own is the agent's own time: request in to HTTP out plus HTTP in to
-	// result out (debounce and server time excluded).
-	Own time.Duration
+	// AgentTime is the agent's own time: request in to HTTP out plus HTTP
+	// in to result out (debounce and server time excluded).
+	AgentTime time.Duration
 }
 
 // Options configures New.

@@ -590,7 +590,7 @@ func BenchmarkCompleteOwnTime(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				own = append(own, res.Own)
+				own = append(own, res.AgentTime)
 			}
 			b.StopTimer()
 			sort.Slice(own, func(i, j int) bool { return own[i] < own[j] })

@@ -15,9 +15,9 @@ import (
 
 // Reasons a request ends early without an error for the editor.
 var (
-	errSuperseded = errors.New("superseded by a newer request")
-	errEdited     = errors.New("the document changed")
-	errEnough     = errors.New("completion is complete")
+	errSuperseded   = errors.New("superseded by a newer request")
+	errEdited       = errors.New("the document changed")
+	errTextComplete = errors.New("completion is complete")
 )
 
 // Complete answers one completion request. It returns an empty Result when
@@ -116,7 +116,7 @@ func (a *Agent) Complete(ctx context.Context, req Request) (*Result, error) {
 	}
 	a.cache.put(key, resp.ID, items, httpIn)
 	if len(items) == 0 {
-		return &Result{Own: debounceStart.Sub(start) + httpOut.Sub(debounceEnd) + time.Since(httpIn)}, nil
+		return &Result{AgentTime: debounceStart.Sub(start) + httpOut.Sub(debounceEnd) + time.Since(httpIn)}, nil
 	}
 	a.remember(doc, req.Offset, resp.ID, items)
 	return a.result(resp.ID, items, req.Offset, "server", httpIn, debounceStart.Sub(start)+httpOut.Sub(debounceEnd)), nil
@@ -142,11 +142,11 @@ func (a *Agent) send(ctx context.Context, cfg *Config, req *api.CompletionReques
 		}
 		pp.Completion = text.String()
 		if postprocess.Complete(pp) {
-			return errEnough
+			return errTextComplete
 		}
 		return nil
 	})
-	if errors.Is(err, errEnough) && resp != nil {
+	if errors.Is(err, errTextComplete) && resp != nil {
 		return resp, nil
 	}
 	return resp, err
@@ -188,7 +188,7 @@ func (a *Agent) result(id string, items []cachedItem, offset int, source string,
 	for _, it := range items {
 		r.Items = append(r.Items, Item{Text: it.Text, Start: offset, End: offset + it.ReplaceSuffixLen, Choice: it.Choice})
 	}
-	r.Own = time.Since(since) + extra
+	r.AgentTime = time.Since(since) + extra
 	return r
 }
 

@@ -17,7 +17,7 @@ import (
 // positions past the end.
 func (s *Server) position(uri string, pos protocol.Position) (*Document, int, bool) {
 	d := s.store.Get(uri)
-	if d == nil || d.Inert() {
+	if d == nil || !d.Completable() {
 		return nil, 0, false
 	}
 	off, exact := d.Offset(pos, s.enc)
@@ -97,7 +97,7 @@ func (s *Server) completion(ctx context.Context, req jsonrpc2.Request) (any, err
 		return empty, nil
 	}
 	trigger := agent.Automatic
-	if p.Context != nil && p.Context.TriggerKind == 1 {
+	if p.Context != nil && p.Context.TriggerKind == completionTriggerInvoked {
 		trigger = agent.Invoked
 	}
 	res, err := s.agent.Complete(ctx, agent.Request{Document: agentDoc(d), Offset: off, Trigger: trigger})

@@ -40,8 +40,9 @@ type Document struct {
 	loneCR bool
 }
 
-// Inert reports whether the document is only kept in sync, never completed.
-func (d *Document) Inert() bool { return d.Binary || d.Oversized }
+// Completable reports whether the document gets completions: binary and
+// oversized documents are only kept in sync.
+func (d *Document) Completable() bool { return !d.Binary && !d.Oversized }
 
 // LineCount is the number of lines (a final line break starts an empty last line).
 func (d *Document) LineCount() int { return len(d.lines) }

@@ -265,7 +265,7 @@ func TestSeveralChangesInOneNotification(t *testing.T) {
 func TestBinaryAndOversized(t *testing.T) {
 	s := NewStore(16)
 	d := s.Open("u", "go", 1, "abc")
-	if d.Inert() {
+	if !d.Completable() {
 		t.Fatal("small text document is inert")
 	}
 	d, _, _ = s.Change("u", 2, []TextChange{{Range: &protocol.Range{}, Text: "\x00"}}, UTF16)

@@ -188,6 +188,10 @@ type CompletionList struct {
 	Items        []CompletionItem `json:"items"`
 }
 
+// completionTriggerInvoked is LSP's CompletionTriggerKind.Invoked: the user
+// asked for completions (the other kinds are typing).
+const completionTriggerInvoked = 1
+
 // CompletionParams is textDocument/completion's params.
 type CompletionParams struct {
 	TextDocument protocol.TextDocumentIdentifier `json:"textDocument"`

@@ -18,11 +18,11 @@ func (s *Server) didOpen(ctx context.Context, reply jsonrpc2.Replier, req jsonrp
 	if ok, err := s.decode(ctx, reply, req, &p); !ok {
 		return err
 	}
-	if prev := s.store.Get(string(p.TextDocument.URI)); prev != nil && !prev.Inert() {
+	if prev := s.store.Get(string(p.TextDocument.URI)); prev != nil && prev.Completable() {
 		s.agent.DidClose(prev.URI)
 	}
 	d := s.store.Open(string(p.TextDocument.URI), string(p.TextDocument.LanguageID), p.TextDocument.Version, p.TextDocument.Text)
-	if !d.Inert() {
+	if d.Completable() {
 		s.agent.DidOpen(agentDoc(d))
 	}
 	return nil
@@ -41,13 +41,13 @@ func (s *Server) didChange(ctx context.Context, reply jsonrpc2.Replier, req json
 		return nil
 	}
 	switch {
-	case !d.Inert():
-		if before.Inert() {
+	case d.Completable():
+		if !before.Completable() {
 			s.agent.DidOpen(agentDoc(d)) // a full replacement made it usable again
 		} else {
 			s.agent.DidChange(agentDoc(d), edits)
 		}
-	case !before.Inert():
+	case before.Completable():
 		s.agent.DidClose(uri) // it just became binary or too large
 	}
 	return nil
@@ -60,7 +60,7 @@ func (s *Server) didClose(ctx context.Context, reply jsonrpc2.Replier, req jsonr
 	}
 	uri := string(p.TextDocument.URI)
 	if d := s.store.Get(uri); d != nil {
-		if !d.Inert() {
+		if d.Completable() {
 			s.agent.DidClose(uri)
 		}
 		s.store.Close(uri)

@@ -10,8 +10,8 @@ import (
 	"github.com/servalhq/serval/context/syntax"
 )
 
-// family groups grammars whose files call each other's declarations.
-func family(lang string) string {
+// languageFamily groups grammars whose files call each other's declarations.
+func languageFamily(lang string) string {
 	switch lang {
 	case "javascript", "typescript", "tsx":
 		return "js"
@@ -21,12 +21,12 @@ func family(lang string) string {
 	return lang
 }
 
-// usable reports whether sym can be what an identifier at the cursor
+// couldBeReferent reports whether sym can be what an identifier at the cursor
 // refers to: a declaration of the same language family, not the one the
 // cursor is in, and for Go not from a _test.go file unless the cursor is in
 // one (non-test code cannot see test files).
-func usable(s snapshot, sym *index.Symbol, fam string) bool {
-	if family(sym.Language) != fam {
+func couldBeReferent(s snapshot, sym *index.Symbol, fam string) bool {
+	if languageFamily(sym.Language) != fam {
 		return false
 	}
 	if sym.Path == s.path && int(sym.StartRow) <= s.row && s.row <= int(sym.EndRow) {
@@ -64,7 +64,7 @@ func (g *Gatherer) declarations(s snapshot, budget int) []Declaration {
 	if s.lang == nil || len(s.idents) == 0 {
 		return nil
 	}
-	fam := family(s.lang.Name)
+	fam := languageFamily(s.lang.Name)
 	dir := filepath.Dir(s.path)
 	// Inside a method, a name that several types define most likely means
 	// the member of the method's own type (s.flush(), this.render()).
@@ -84,7 +84,7 @@ func (g *Gatherer) declarations(s snapshot, budget int) []Declaration {
 		syms := g.ix.Lookup(id.Name)
 		var kept []candidate
 		for _, sym := range syms {
-			if !usable(s, sym, fam) {
+			if !couldBeReferent(s, sym, fam) {
 				continue
 			}
 			if id.Role == syntax.RoleOther && sym.Kind == syntax.KindVariable && sym.Path != s.path {
@@ -133,14 +133,14 @@ func (g *Gatherer) declarations(s snapshot, budget int) []Declaration {
 	// cursor, shared among them.
 	if id := s.idents[0]; int(id.StartByte)+len(id.Name) == s.offset && len(id.Name) >= 3 {
 		for i, sym := range g.ix.LookupPrefix(dir, id.Name, 3) {
-			if usable(s, sym, fam) {
+			if couldBeReferent(s, sym, fam) {
 				cands = append(cands, candidate{sym: sym, score: 3 / float64(i+1)})
 			}
 		}
 		for i, name := range s.completions {
 			syms := g.ix.Lookup(name)
 			for _, sym := range syms {
-				if !usable(s, sym, fam) {
+				if !couldBeReferent(s, sym, fam) {
 					continue
 				}
 				locality := 1.5

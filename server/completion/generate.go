@@ -69,7 +69,7 @@ func Generate(ctx context.Context, stops []string, run func(engine.Emit) (engine
 	})
 	switch {
 	case errors.Is(err, errStopWord):
-		usage.StopReason = "stop"
+		usage.StopReason = engine.StopWord
 	case err != nil:
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)

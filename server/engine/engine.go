@@ -39,7 +39,7 @@ type Usage struct {
 	QueueWait       time.Duration
 	PromptEval      time.Duration
 	Generation      time.Duration
-	StopReason      string // "eos", "max_tokens", "stop", "cancelled", "error"
+	StopReason      string // one of the Stop* constants
 	Upstream        string // which pool member served it, when pooled
 }
 
@@ -93,4 +93,13 @@ var (
 	ErrUnavailable = errors.New("engine: no healthy upstream")
 	// ErrPromptTooLong means the prompt does not fit the context even after budgeting.
 	ErrPromptTooLong = errors.New("engine: prompt longer than the context")
+)
+
+// Why a generation ended (Usage.StopReason); /metrics and the APIs report them.
+const (
+	StopEOS       = "eos"        // the model ended its text
+	StopMaxTokens = "max_tokens" // the output budget or the slot's context ran out
+	StopWord      = "stop"       // a stop word matched
+	StopCancelled = "cancelled"  // the caller went away
+	StopError     = "error"      // the generation failed
 )

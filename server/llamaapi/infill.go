@@ -94,7 +94,7 @@ func (h *Handler) infill(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, errStopWord):
 		stopWord = stops.Matched()
-		res.Usage.StopReason = "stop"
+		res.Usage.StopReason = engine.StopWord
 	case err != nil:
 		if events != nil && events.Started() {
 			if r.Context().Err() == nil {
@@ -190,11 +190,11 @@ func response(res *completion.Result, content, stopWord, model string) InfillRes
 // stopType names why generation ended the way llama-server does.
 func stopType(reason string) string {
 	switch reason {
-	case "eos":
+	case engine.StopEOS:
 		return "eos"
-	case "max_tokens":
+	case engine.StopMaxTokens:
 		return "limit"
-	case "stop":
+	case engine.StopWord:
 		return "word"
 	default:
 		return "none"

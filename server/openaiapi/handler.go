@@ -227,7 +227,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, g generation) {
 		return // the client went away: nobody to answer
 	}
 	finish := "stop"
-	if u.StopReason == "max_tokens" {
+	if u.StopReason == engine.StopMaxTokens {
 		finish = "length"
 	}
 	usage := &Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.GeneratedTokens, TotalTokens: u.PromptTokens + u.GeneratedTokens,

@@ -224,8 +224,8 @@ func (b *Builder) Build(req *Request) (Prompt, error) {
 	}
 
 	free := budget - b.overhead
-	suffixCap := pick(b.cfg.MaxSuffixTokens, free/8)
-	snippetCap := pick(b.cfg.MaxSnippetTokens, free/4)
+	suffixCap := configuredOr(b.cfg.MaxSuffixTokens, free/8)
+	snippetCap := configuredOr(b.cfg.MaxSnippetTokens, free/4)
 	var snippets []candidate
 	if !req.NoSnippets {
 		snippets = prioritized(req)
@@ -263,7 +263,7 @@ func (b *Builder) maxTokens(requested int) int {
 	return max(1, min(requested, limit))
 }
 
-func pick(configured, fallback int) int {
+func configuredOr(configured, fallback int) int {
 	if configured > 0 {
 		return configured
 	}

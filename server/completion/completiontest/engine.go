@@ -47,26 +47,26 @@ func (e *Engine) Complete(ctx context.Context, req engine.Request, emit engine.E
 	}()
 	u := e.Usage
 	if u.StopReason == "" {
-		u.StopReason = "eos"
+		u.StopReason = engine.StopEOS
 	}
 	if e.Err != nil {
-		u.StopReason = "error"
+		u.StopReason = engine.StopError
 		return u, e.Err
 	}
 	for i, d := range e.Deltas {
 		if err := ctx.Err(); err != nil {
-			u.StopReason = "cancelled"
+			u.StopReason = engine.StopCancelled
 			return u, err
 		}
 		if err := emit(d); err != nil {
-			u.StopReason = "stop"
+			u.StopReason = engine.StopWord
 			return u, err
 		}
 		if i == 0 && e.Hold != nil {
 			select {
 			case <-e.Hold:
 			case <-ctx.Done():
-				u.StopReason = "cancelled"
+				u.StopReason = engine.StopCancelled
 				return u, ctx.Err()
 			}
 		}

@@ -192,7 +192,7 @@ func (e *Engine) Close() error {
 	e.queue = nil
 	e.mu.Unlock()
 	for _, j := range queued {
-		j.finish(engine.Usage{PromptTokens: len(j.tokens), StopReason: "error"}, errClosed)
+		j.finish(engine.Usage{PromptTokens: len(j.tokens), StopReason: engine.StopError}, errClosed)
 	}
 	e.nudge()
 	<-e.workerDone

@@ -100,7 +100,7 @@ func (e *Engine) Complete(ctx context.Context, req engine.Request, emit engine.E
 			done = nil
 			j.cancelled.Store(true)
 			if e.dequeue(j) {
-				return engine.Usage{PromptTokens: len(tokens), QueueWait: time.Since(j.enqueued), StopReason: "cancelled"}, ctx.Err()
+				return engine.Usage{PromptTokens: len(tokens), QueueWait: time.Since(j.enqueued), StopReason: engine.StopCancelled}, ctx.Err()
 			}
 			continue
 		}
@@ -119,12 +119,12 @@ func (e *Engine) Complete(ctx context.Context, req engine.Request, emit engine.E
 			case emitErr != nil && ctx.Err() != nil:
 				// The write failed because the client went away: that is a
 				// cancellation, whichever of the two was noticed first.
-				usage.StopReason = "cancelled"
+				usage.StopReason = engine.StopCancelled
 				return usage, ctx.Err()
 			case emitErr != nil:
-				usage.StopReason = "error"
+				usage.StopReason = engine.StopError
 				return usage, emitErr
-			case ctx.Err() != nil && usage.StopReason == "cancelled":
+			case ctx.Err() != nil && usage.StopReason == engine.StopCancelled:
 				return usage, ctx.Err()
 			}
 			return usage, err

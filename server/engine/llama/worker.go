@@ -63,11 +63,11 @@ func (e *Engine) step(active []*slot, closed bool) {
 				continue
 			}
 			if closed {
-				e.release(s, "error", errClosed)
+				e.release(s, engine.StopError, errClosed)
 				continue
 			}
 			if j.cancelled.Load() || j.ctx.Err() != nil {
-				e.release(s, "cancelled", nil)
+				e.release(s, engine.StopCancelled, nil)
 				continue
 			}
 			if !s.started {
@@ -128,7 +128,7 @@ func (e *Engine) step(active []*slot, closed bool) {
 			}
 		}
 		for _, s := range inBatch {
-			e.release(s, "error", fmt.Errorf("llama: %w", err))
+			e.release(s, engine.StopError, fmt.Errorf("llama: %w", err))
 		}
 		return
 	}
@@ -205,7 +205,7 @@ func (e *Engine) sample(s *slot) {
 		s.usage.PromptEval = s.genStart.Sub(s.promptFrom)
 	}
 	if yz.VocabIsEOG(e.vocab, tok) {
-		e.release(s, "eos", nil)
+		e.release(s, engine.StopEOS, nil)
 		return
 	}
 	s.usage.GeneratedTokens++
@@ -225,9 +225,9 @@ func (e *Engine) sample(s *slot) {
 	s.last = tok
 	switch {
 	case j.req.MaxTokens > 0 && s.usage.GeneratedTokens >= j.req.MaxTokens:
-		e.release(s, "max_tokens", nil)
+		e.release(s, engine.StopMaxTokens, nil)
 	case len(s.cached)+1 >= e.cfg.CtxSize:
-		e.release(s, "max_tokens", nil) // the slot's context is full
+		e.release(s, engine.StopMaxTokens, nil) // the slot's context is full
 	}
 }
 

@@ -214,7 +214,7 @@ func (e *Engine) run(ctx context.Context, call func(context.Context, func(string
 			usage.GeneratedTokens = m.EvalCount
 			usage.PromptEval = m.PromptEvalDuration
 			usage.Generation = m.EvalDuration
-			usage.StopReason = map[string]string{"length": "max_tokens", "stop": "eos"}[reason]
+			usage.StopReason = map[string]string{"length": engine.StopMaxTokens, "stop": engine.StopEOS}[reason]
 		}
 		return nil
 	})

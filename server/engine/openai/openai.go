@@ -230,7 +230,7 @@ func (e *Engine) stream(ctx context.Context, path string, body any, emit engine.
 		if string(data) == "[DONE]" {
 			usage.Generation = time.Since(start) - usage.PromptEval
 			if usage.StopReason == "" {
-				usage.StopReason = "eos"
+				usage.StopReason = engine.StopEOS
 			}
 			return usage, nil
 		}
@@ -250,7 +250,7 @@ func (e *Engine) stream(ctx context.Context, path string, body any, emit engine.
 			continue
 		}
 		if fr := c.Choices[0].FinishReason; fr != nil && *fr != "" {
-			usage.StopReason = map[string]string{"length": "max_tokens", "stop": "stop"}[*fr]
+			usage.StopReason = map[string]string{"length": engine.StopMaxTokens, "stop": engine.StopWord}[*fr]
 		}
 		t := text(&c)
 		if t == "" {
