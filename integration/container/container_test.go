@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,7 +137,25 @@ func freePort(t *testing.T) int {
 var (
 	tokenLine  = regexp.MustCompile(`srv_[A-Za-z0-9]{32}`)
 	listenLine = regexp.MustCompile(`serval: listening on http://`)
+	setupLine  = regexp.MustCompile(`setup: (http://\S+/setup\?code=\S+)`)
 )
+
+const adminPassword = "container-test-password"
+
+// postForm posts a form and returns the status, without following redirects.
+func postForm(t *testing.T, target string, form url.Values) int {
+	t.Helper()
+	client := &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := client.PostForm(target, form)
+	if err != nil {
+		t.Fatalf("POST %s: %v", target, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
 
 // waitForLog polls the container's log until re matches n times; it fails
 // when the container exits first or after two minutes.
@@ -205,7 +224,9 @@ func stopCleanly(t *testing.T, name string) {
 	t.Logf("stopped cleanly in %s", took.Round(time.Millisecond))
 }
 
-// TestImageServesRestartsAndStops is issue 18's container path end to end.
+// TestImageServesRestartsAndStops is issue 18's container path end to end:
+// the token and the setup link in the log, a completion, the admin account,
+// tokens and events surviving a restart and a new container, clean stops.
 func TestImageServesRestartsAndStops(t *testing.T) {
 	img := image(t)
 	data := dataDirWithSeedModels(t)
@@ -229,7 +250,7 @@ func TestImageServesRestartsAndStops(t *testing.T) {
 	if !strings.Contains(logs, "serval: chat model serval-test-tiny") {
 		t.Errorf("the chat model was not loaded:\n%s", logs)
 	}
-	if !regexp.MustCompile(`--host\s+0\.0\.0\.0\n`).MatchString(logs) || !regexp.MustCompile(`listening on http://(0\.0\.0\.0|\[::\]):8080`).MatchString(logs) {
+	if !regexp.MustCompile(`listening on http://(0\.0\.0\.0|\[::\]):8080`).MatchString(logs) {
 		t.Errorf("serval does not listen on 0.0.0.0:8080 inside:\n%s", logs)
 	}
 	saved, err := os.ReadFile(filepath.Join(data, "initial-token"))
@@ -246,6 +267,18 @@ func TestImageServesRestartsAndStops(t *testing.T) {
 	}
 	if code, _ := get(t, base+"/v1/health", ""); code != 401 {
 		t.Errorf("/v1/health without a token: %d, want 401", code)
+	}
+	// The web app's first-run setup link is in the log too; create the admin.
+	m := setupLine.FindStringSubmatch(logs)
+	if m == nil {
+		t.Fatalf("no setup link in the container's log:\n%s", logs)
+	}
+	setupURL, err := url.Parse(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := postForm(t, base+"/setup", url.Values{"code": {setupURL.Query().Get("code")}, "username": {"admin"}, "password": {adminPassword}}); code != http.StatusSeeOther {
+		t.Fatalf("POST /setup with the logged code: %d, want 303", code)
 	}
 	complete(t, base, token)
 	c, _ := api.NewClient(base, token, nil)
@@ -267,6 +300,12 @@ func TestImageServesRestartsAndStops(t *testing.T) {
 	logs = waitForLog(t, name, listenLine, 2)
 	if tokens := tokenLine.FindAllString(logs, -1); len(tokens) != 1 {
 		t.Errorf("tokens printed over two starts: %d, want 1", len(tokens))
+	}
+	if links := setupLine.FindAllString(logs, -1); len(links) != 1 {
+		t.Errorf("setup links printed over two starts: %d, want 1 (the admin exists)", len(links))
+	}
+	if code := postForm(t, base+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}}); code != http.StatusSeeOther {
+		t.Errorf("the admin cannot sign in after a restart: %d, want 303", code)
 	}
 	complete(t, base, token)
 	stopCleanly(t, name)
