@@ -31,9 +31,15 @@ var commands []command
 func init() {
 	commands = []command{
 		{"serve", "[flags]", "start the server", runServe},
-		{"token create", "--name NAME", "create an API token; prints it once, as the last line", subcommand("create", runToken)},
+		{"token create", "--name NAME [--user USER]", "create an API token (of USER's account); prints it once, as the last line", subcommand("create", runToken)},
 		{"token list", "", "list tokens: name and creation time (never the secret)", subcommand("list", runToken)},
 		{"token revoke", "NAME", "revoke a token", subcommand("revoke", runToken)},
+		{"user list", "", "list the web app's accounts", subcommand("list", runUser)},
+		{"user create", "NAME [--admin] [--password-stdin]", "create an account; prints a link to set its password", subcommand("create", runUser)},
+		{"user disable", "NAME", "deactivate an account: sessions end, tokens refused", subcommand("disable", runUser)},
+		{"user enable", "NAME", "reactivate an account", subcommand("enable", runUser)},
+		{"user reset-password", "NAME", "print a one-time link to choose a new password", subcommand("reset-password", runUser)},
+		{"invite create", "[--note TEXT] [--days N]", "print an invitation link (/register?invite=...)", runInvite},
 		{"stats", "", "completions shown/accepted per language", runStats},
 		{"backup", "FILE", "consistent copy of the database (safe while serving)", runBackup},
 		{"restore", "FILE", "replace the database with a backup (serval stopped)", runRestore},

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/servalhq/serval/server/store"
 )
 
 // runToken implements `serval token create|list|revoke`.
@@ -18,10 +20,11 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("serval token "+sub, stderr)
 	dataDir := dataDirFlag(fs, getenv)
-	var name *string
+	var name, user *string
 	switch sub {
 	case "create":
 		name = fs.String("name", "", "name of the new token (who or what uses it)")
+		user = fs.String("user", "", "the account the token belongs to (its usage and revocation follow the account); none: a server token")
 	case "revoke":
 		name = fs.String("name", "", "name of the token to revoke (or give it as the argument)")
 	case "list":
@@ -55,7 +58,7 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	defer st.Close()
 	switch sub {
 	case "create":
-		secret, err := st.CreateToken(ctx, *name)
+		secret, err := createToken(ctx, st, *name, *user)
 		if err != nil {
 			return err
 		}
@@ -83,4 +86,19 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		fmt.Fprintf(stdout, "Revoked token %q (running servers stop accepting it within a few seconds).\n", *name)
 	}
 	return nil
+}
+
+// createToken makes a server token, or with user a token of that account.
+func createToken(ctx context.Context, st *store.Store, name, user string) (string, error) {
+	if user == "" {
+		return st.CreateToken(ctx, name)
+	}
+	u, err := st.UserByName(ctx, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("no user %q (serval user list shows them)", user)
+	}
+	if err != nil {
+		return "", err
+	}
+	return st.CreateUserToken(ctx, u, name)
 }
