@@ -16,6 +16,8 @@ LLAMA_PKG_cpu := @node-llama-cpp/linux-x64
 LLAMA_PKG_cuda := @node-llama-cpp/linux-x64-cuda
 LLAMA_BINDIR_cpu := linux-x64
 LLAMA_BINDIR_cuda := linux-x64-cuda
+LLAMA_PKG_vulkan := @node-llama-cpp/linux-x64-vulkan
+LLAMA_BINDIR_vulkan := linux-x64-vulkan
 LLAMA_DIR := $(DEPS)/llama/$(DEVICE)
 
 # Tests find the libraries here; SERVAL_REQUIRE_LLAMA turns "libraries missing" skips into failures.
@@ -37,7 +39,8 @@ $(LLAMA_DIR)/libllama.so:
 	rm -rf $(LLAMA_DIR).tmp && mkdir -p $(LLAMA_DIR).tmp
 	cd $(LLAMA_DIR).tmp && npm pack --silent $(LLAMA_PKG_$(DEVICE))@$(LLAMA_NPM_VERSION) >/dev/null && \
 		tar xzf *.tgz --strip-components=3 package/bins/$(LLAMA_BINDIR_$(DEVICE)) && rm -f *.tgz
-	cd $(LLAMA_DIR).tmp && ln -sf libllama.v0.5.0.so libllama.so && ln -sf libggml.v0.5.0.so libggml.so
+	@# GPU builds name them libllama.<gpu>.v0.5.0.so; yzma opens libllama.so and libggml.so.
+	cd $(LLAMA_DIR).tmp && ln -sf $$(echo libllama.*v0.5.0.so) libllama.so && ln -sf $$(echo libggml.*v0.5.0.so) libggml.so
 	rm -rf $(LLAMA_DIR) && mv $(LLAMA_DIR).tmp $(LLAMA_DIR)
 
 build: deps

@@ -116,9 +116,12 @@ func openLocal(ctx context.Context, flag string, s Spec, opts Options) (*Model, 
 	if cfg.DetectTemplate == nil {
 		cfg.DetectTemplate = prompt.DetectTemplateName
 	}
+	if cfg.Log == nil {
+		cfg.Log = opts.Log
+	}
 	eng, err := llama.Open(ctx, cfg)
 	if err != nil {
-		return nil, err // a missing library's error says how to get it
+		return nil, err // llama's errors say what to install for this platform
 	}
 	return &Model{
 		Engine: eng, Chat: eng, Tokenizer: eng, Name: eng.Info().Model,

@@ -65,7 +65,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.StringVar(&c.host, "host", cmp.Or(getenv("SERVAL_HOST"), "127.0.0.1"), "address to listen on ($SERVAL_HOST; the container image sets 0.0.0.0)")
 	fs.IntVar(&c.port, "port", 8080, "port to listen on (0: any free port, printed at startup)")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(getenv), "directory for the database, tokens and downloaded models ($SERVAL_DATA_DIR)")
-	fs.StringVar(&c.device, "device", "cpu", "cpu, cuda or auto")
+	fs.StringVar(&c.device, "device", "cpu", "in-process engine: cpu, cuda, vulkan, metal (where this platform's llama.cpp build has them) or auto (the GPU found, else the CPU)")
 	fs.IntVar(&c.parallel, "parallel", 1, "requests decoded concurrently (slots)")
 	fs.IntVar(&c.maxQueue, "max-queue", 0, "requests that may wait for a slot before the server answers 503 (0: 4 × --parallel, -1: none)")
 	fs.IntVar(&c.ctxSize, "ctx-size", 0, "context size per slot in tokens (0: the model's, at most 4096)")

@@ -15,6 +15,7 @@ package llama
 
 import (
 	"errors"
+	"io"
 	"runtime"
 	"strings"
 	"sync"
@@ -31,9 +32,12 @@ type Config struct {
 	ModelPath string
 	// LibDir holds libllama.so and the ggml backends (see ResolveLibDir).
 	LibDir string
-	// Device is "cpu" (no offload), "cuda" (all layers on the GPU; fails
-	// without one) or "auto" (cuda when a GPU is usable). Default cpu.
+	// Device is "cpu" (no offload), "cuda", "vulkan" or "metal" (all layers
+	// on that GPU; fails without one) or "auto" (the GPU the libraries'
+	// backends find, else the CPU, saying so on Log). Default cpu.
 	Device string
+	// Log receives startup notes (such as auto's fallback to the CPU); nil discards them.
+	Log io.Writer
 	// Parallel is the number of slots (sequences decoded together). Default 1.
 	Parallel int
 	// MaxQueue bounds the requests waiting for a slot. Default 4×Parallel;

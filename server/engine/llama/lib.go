@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 
 	yz "github.com/hybridgroup/yzma/pkg/llama"
+	"github.com/hybridgroup/yzma/pkg/loader"
 )
 
 // ErrLibrariesMissing is wrapped by Open's error when the llama.cpp shared
@@ -16,19 +18,31 @@ var ErrLibrariesMissing = errors.New("llama.cpp libraries not found")
 
 // DefaultLibDir returns where the llama.cpp libraries for device are looked
 // for when neither --lib-dir nor $SERVAL_LIB_DIR is set: bin/lib/<device>
-// beside the running executable (make build puts them there).
+// beside the running executable (make build puts them there). For auto it is
+// the first of lib/cuda, lib/vulkan, lib/metal that holds libraries, else lib/cpu:
+// each GPU build also carries the CPU backends, so auto still runs where the
+// GPU's driver is missing.
 func DefaultLibDir(device string) string {
-	if device == "" || device == "auto" {
+	base := "lib"
+	if exe, err := os.Executable(); err == nil {
+		if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = resolved
+		}
+		base = filepath.Join(filepath.Dir(exe), "lib")
+	}
+	if device == "" {
 		device = "cpu"
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return filepath.Join("lib", device)
+	if device == "auto" {
+		for _, gpu := range []string{"cuda", "vulkan", "metal"} {
+			dir := filepath.Join(base, gpu)
+			if _, err := os.Stat(loader.GetLibraryFilename(dir, "llama")); err == nil {
+				return dir
+			}
+		}
+		device = "cpu"
 	}
-	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = resolved
-	}
-	return filepath.Join(filepath.Dir(exe), "lib", device)
+	return filepath.Join(base, device)
 }
 
 // ResolveLibDir picks the library directory: flag, else $SERVAL_LIB_DIR (read
@@ -52,27 +66,26 @@ var lib struct {
 	loaded bool
 }
 
-// loadLibraries loads llama.cpp from dir (once per process) and its backends;
-// device only shapes the hint of a missing-library error.
-func loadLibraries(dir, device string) error {
+// loadLibraries checks and loads llama.cpp from dir (once per process) and its
+// backends; device only shapes the error messages. It returns the directory
+// the process's libraries came from.
+func loadLibraries(dir, device string) (loadedFrom string, err error) {
 	lib.mu.Lock()
 	defer lib.mu.Unlock()
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir
 	}
-	for _, name := range []string{"libllama.so", "libggml.so", "libggml-base.so"} {
-		if _, err := os.Stat(filepath.Join(abs, name)); err != nil {
-			return fmt.Errorf("%w: no %s in %s: run `%s` or pass --lib-dir (or set $SERVAL_LIB_DIR) to the directory holding libllama.so", ErrLibrariesMissing, name, abs, buildCommand(device))
-		}
+	if err := checkLibraries(abs, device); err != nil {
+		return "", err
 	}
 	if lib.loaded {
 		// A process loads llama.cpp once; later engines share the first
 		// directory's libraries (the same files, when built by make).
-		return nil
+		return lib.dir, nil
 	}
 	if err := yz.Load(abs); err != nil {
-		return fmt.Errorf("loading llama.cpp from %s (run `%s` or set --lib-dir): %w", abs, buildCommand(device), err)
+		return "", fmt.Errorf("loading llama.cpp from %s failed (%w): %s", abs, err, installHint(runtime.GOOS, runtime.GOARCH, device))
 	}
 	if os.Getenv("SERVAL_LLAMA_LOG") == "1" {
 		yz.LogSet(yz.LogNormal)
@@ -81,33 +94,5 @@ func loadLibraries(dir, device string) error {
 	}
 	yz.Init()
 	lib.dir, lib.loaded = abs, true
-	return nil
-}
-
-// gpuDevices returns the descriptions of the GPUs llama.cpp's loaded backends see.
-func gpuDevices() []string {
-	var names []string
-	for i := range yz.GGMLBackendDeviceCount() {
-		dev := yz.GGMLBackendDeviceGet(i)
-		if dev == 0 {
-			continue
-		}
-		if t := yz.GGMLBackendDevType(dev); t == yz.GGMLBackendDeviceTypeGPU || t == yz.GGMLBackendDeviceTypeIGPU {
-			name := yz.GGMLBackendDeviceDescription(dev)
-			if name == "" {
-				name = yz.GGMLBackendDeviceName(dev)
-			}
-			names = append(names, name)
-		}
-	}
-	return names
-}
-
-// buildCommand is the make command that fetches the libraries for device
-// and puts them where DefaultLibDir looks.
-func buildCommand(device string) string {
-	if device == "" || device == "cpu" || device == "auto" {
-		return "make deps build"
-	}
-	return "make deps build DEVICE=" + device
+	return abs, nil
 }

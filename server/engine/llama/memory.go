@@ -47,7 +47,7 @@ func availableMemory() (bytes uint64, ok bool) {
 // then thrash or be killed in the middle of a request. The file size is the
 // weights' size (GGUF stores them unpadded), a lower bound of the need.
 func checkMemoryFor(path string, device string) error {
-	if device == "cuda" {
+	if device == "cuda" || device == "vulkan" {
 		return nil // the weights go to the GPU; llama.cpp reports what does not fit
 	}
 	st, err := os.Stat(path)

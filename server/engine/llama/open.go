@@ -24,12 +24,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch cfg.Device {
-	case "":
+	if cfg.Device == "" {
 		cfg.Device = "cpu"
-	case "cpu", "cuda", "auto":
-	default:
-		return nil, fmt.Errorf("llama: unknown device %q (want cpu, cuda or auto)", cfg.Device)
+	}
+	if err := checkDevice(cfg.Device); err != nil {
+		return nil, err
 	}
 	if cfg.LibDir == "" {
 		cfg.LibDir = ResolveLibDir("", cfg.Device, os.Getenv)
@@ -65,26 +64,19 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := checkMemoryFor(cfg.ModelPath, cfg.Device); err != nil {
 		return nil, err
 	}
-	if err := loadLibraries(cfg.LibDir, cfg.Device); err != nil {
+	libDir, err := loadLibraries(cfg.LibDir, cfg.Device)
+	if err != nil {
 		return nil, err
 	}
-	gpus := gpuDevices()
-	device := cfg.Device
-	if device == "auto" {
-		device = "cpu"
-		if len(gpus) > 0 {
-			device = "cuda"
-		}
+	device, gpus, err := pickDevice(cfg.Device, gpuDevices(), libDir, cfg.Log)
+	if err != nil {
+		return nil, err
 	}
 	mp := yz.ModelDefaultParams()
-	if device == "cuda" {
-		if len(gpus) == 0 {
-			return nil, fmt.Errorf("llama: --device cuda: llama.cpp found no usable GPU (needs libggml-cuda.so in %s, from `make deps DEVICE=cuda`, and a working NVIDIA driver with CUDA 13)", lib.dir)
-		}
-		mp.NGpuLayers = 999 // every layer
-	} else {
+	if device == "cpu" {
 		mp.SetCPUOnly()
-		gpus = nil
+	} else {
+		mp.NGpuLayers = 999 // every layer
 	}
 	model, err := yz.ModelLoadFromFile(cfg.ModelPath, mp)
 	if err != nil || model == 0 {
@@ -137,7 +129,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e.info = engine.Info{
 		Model:       cfg.Name,
 		Device:      device,
-		CUDADevices: gpus,
+		CUDADevices: cudaOnly(device, gpus),
 		ContextSize: cfg.CtxSize,
 		Slots:       cfg.Parallel,
 		MaxQueue:    cfg.MaxQueue,
