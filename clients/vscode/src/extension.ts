@@ -3,6 +3,7 @@
 // status, and lets VS Code's own inline-suggestion UI, fed by vscode-languageclient,
 // do the rest. Completion logic lives in the agent, not here.
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as vscode from "vscode";
 import {
   CloseAction,
@@ -90,6 +91,26 @@ class Serval implements vscode.Disposable {
           return fs.statSync(f).isFile();
         } catch {
           return false;
+        }
+      },
+      readHead: (f) => {
+        try {
+          const fd = fs.openSync(f, "r");
+          try {
+            const buf = Buffer.alloc(512);
+            return buf.subarray(0, fs.readSync(fd, buf, 0, 512, 0));
+          } finally {
+            fs.closeSync(fd);
+          }
+        } catch {
+          return undefined;
+        }
+      },
+      bundledPlatforms: () => {
+        try {
+          return fs.readdirSync(path.join(this.context.extensionPath, "bin")).sort();
+        } catch {
+          return [];
         }
       },
       env: { PATH: process.env.PATH },

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
-import { findAgent, platformDir } from "../src/binary";
+import { executablePlatform, findAgent, missingAgentMessage, platformDir } from "../src/binary";
 
 const deps = (exes: string[], PATH = "/usr/local/bin:/usr/bin") => ({
   isExecutable: (f: string) => exes.includes(f),
@@ -31,4 +31,65 @@ test("nothing found names the platform and the setting", () => {
   assert.ok("error" in r && r.error.includes("linux-amd64") && r.error.includes("serval.agent.path"));
   assert.equal(platformDir("darwin", "arm64"), "darwin-arm64");
   assert.equal(platformDir("win32", "x64"), "windows-amd64");
+});
+
+// Headers of real executables, cut to what executablePlatform reads.
+function elf(machine: number): Uint8Array {
+  const b = new Uint8Array(64);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  new DataView(b.buffer).setUint16(18, machine, true);
+  return b;
+}
+function pe(machine: number): Uint8Array {
+  const b = new Uint8Array(256);
+  const v = new DataView(b.buffer);
+  b.set([0x4d, 0x5a]);
+  v.setUint32(0x3c, 0x80, true);
+  v.setUint32(0x80, 0x4550, true);
+  v.setUint16(0x84, machine, true);
+  return b;
+}
+function macho(cpu: number): Uint8Array {
+  const b = new Uint8Array(32);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, 0xfeedfacf, true);
+  v.setUint32(4, cpu, true);
+  return b;
+}
+
+test("executablePlatform reads ELF, PE and Mach-O headers", () => {
+  assert.equal(executablePlatform(elf(62)), "linux-amd64");
+  assert.equal(executablePlatform(elf(183)), "linux-arm64");
+  assert.equal(executablePlatform(pe(0x8664)), "windows-amd64");
+  assert.equal(executablePlatform(macho(0x0100000c)), "darwin-arm64");
+  assert.equal(executablePlatform(macho(0x01000007)), "darwin-amd64");
+  assert.equal(executablePlatform(new TextEncoder().encode("#!/bin/sh\n")), undefined);
+  assert.equal(executablePlatform(new Uint8Array(0)), undefined);
+});
+
+test("a binary for another platform is named, not spawned", () => {
+  const heads: Record<string, Uint8Array> = {
+    "/opt/arm/serval-agent": elf(183),
+    "/ext/bin/linux-amd64/serval-agent": elf(183), // a broken package
+    "/usr/bin/serval-agent": elf(62),
+  };
+  const d = { ...deps(Object.keys(heads)), readHead: (f: string) => heads[f] };
+  const r = findAgent("/opt/arm/serval-agent", "/ext", d);
+  assert.ok("error" in r && r.error.includes("built for linux-arm64") && r.error.includes("this machine is linux-amd64"), JSON.stringify(r));
+  // The foreign bundled binary is passed over for the right one on PATH.
+  assert.deepEqual(findAgent("", "/ext", d), { path: "/usr/bin/serval-agent", source: "PATH" });
+});
+
+test("the universal package says which agents it has and how to get this platform's", () => {
+  const mac = { ...deps([]), platform: "darwin", arch: "arm64", bundledPlatforms: () => ["linux-amd64", "linux-arm64", "windows-amd64"] };
+  const r = findAgent("", "/ext", mac);
+  assert.ok("error" in r, JSON.stringify(r));
+  if ("error" in r) {
+    for (const want of ["darwin-arm64", "linux-amd64, linux-arm64, windows-amd64 only", "built on a Mac", "serval.agent.path"]) {
+      assert.ok(r.error.includes(want), `${r.error} lacks ${want}`);
+    }
+  }
+  const win = missingAgentMessage("windows-amd64", ["linux-amd64"]);
+  assert.ok(win.includes("win32-x64 package") && win.includes("linux-amd64 only"), win);
+  assert.ok(missingAgentMessage("linux-riscv64", []).includes("publishes no serval-agent for linux-riscv64"));
 });

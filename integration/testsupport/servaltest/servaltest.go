@@ -44,6 +44,9 @@ type Options struct {
 	// StartTimeout bounds the wait for the server to listen (0: 2 minutes,
 	// generous for a loaded 2-core CI machine).
 	StartTimeout time.Duration
+	// Wrapper runs Binary through another program (an emulator:
+	// {"qemu-aarch64-static", "-L", sysroot}).
+	Wrapper []string
 }
 
 // Server is a running serval process.
@@ -54,11 +57,12 @@ type Server struct {
 	ModelPath string
 	Client    *api.Client // authenticated with Token
 
-	t    testing.TB
-	bin  string
-	args []string
-	env  []string
-	wait time.Duration
+	t       testing.TB
+	bin     string
+	wrapper []string
+	args    []string
+	env     []string
+	wait    time.Duration
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -76,7 +80,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if bin == "" {
 		bin = Binary(t)
 	}
-	s := &Server{t: t, bin: bin, DataDir: opts.DataDir, wait: opts.StartTimeout}
+	s := &Server{t: t, bin: bin, wrapper: opts.Wrapper, DataDir: opts.DataDir, wait: opts.StartTimeout}
 	if s.DataDir == "" {
 		s.DataDir = t.TempDir()
 	}
@@ -115,7 +119,8 @@ func (s *Server) start() {
 	t.Helper()
 	s.mu.Lock()
 	s.out = &logBuffer{notify: make(chan struct{}, 1)}
-	cmd := exec.Command(s.bin, s.args...)
+	argv := append(append(slices.Clone(s.wrapper), s.bin), s.args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = s.env
 	cmd.Stdout = s.out
 	cmd.Stderr = s.out

@@ -14,7 +14,8 @@ local M = {}
 M.name = 'serval'
 
 local defaults = {
-  -- The agent command; `serval-agent` on PATH unless SERVAL_AGENT names one.
+  -- The agent command; default: $SERVAL_AGENT, else the plugin's bin/<os>-<arch>/serval-agent,
+  -- else serval-agent on PATH.
   cmd = nil,
   -- Server endpoint and token; nil leaves them to the agent's environment
   -- (SERVAL_ENDPOINT, SERVAL_TOKEN) and configuration file.
@@ -85,12 +86,41 @@ local function agent_failed(reason)
   end
 end
 
-local function agent_cmd(opts)
+-- This machine in Go's names (the release archives' bin/<os>-<arch>/ folders).
+function M.platform()
+  local uname = (vim.uv or vim.loop).os_uname()
+  local os = uname.sysname:lower()
+  if os:find('windows') or os:find('mingw') then
+    os = 'windows'
+  end
+  local machine = uname.machine:lower()
+  local arch = ({ x86_64 = 'amd64', amd64 = 'amd64', x64 = 'amd64', aarch64 = 'arm64', arm64 = 'arm64' })[machine]
+  return os .. '-' .. (arch or machine)
+end
+
+-- The plugin's root folder (this file is <root>/lua/serval/init.lua).
+local plugin_root = vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h:h:h')
+
+-- The agent command: opts.cmd, else $SERVAL_AGENT, else the agent for this
+-- platform placed in the plugin (<root>/bin/<os>-<arch>/serval-agent[.exe],
+-- the release archives' names), else serval-agent on PATH.
+function M.agent_cmd(opts)
   if opts.cmd then
     return opts.cmd
   end
-  return { vim.env.SERVAL_AGENT or 'serval-agent' }
+  if vim.env.SERVAL_AGENT and vim.env.SERVAL_AGENT ~= '' then
+    return { vim.env.SERVAL_AGENT }
+  end
+  local platform = M.platform()
+  local exe = platform:find('^windows') and 'serval-agent.exe' or 'serval-agent'
+  local bundled = plugin_root .. '/bin/' .. platform .. '/' .. exe
+  if vim.fn.executable(bundled) == 1 then
+    return { bundled }
+  end
+  return { exe }
 end
+
+local agent_cmd = M.agent_cmd
 
 local function init_options(opts)
   local server = {}
