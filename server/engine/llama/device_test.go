@@ -56,10 +56,10 @@ func metadata(platform, arch, release string) string {
 }
 
 func TestCheckLibrariesAccepts(t *testing.T) {
-	if err := checkLibrariesFor(libDirWith(t, emAArch64, metadata("linux", "arm64", Release)), "cpu", "linux", "arm64"); err != nil {
+	if err := CheckLibrariesFor(libDirWith(t, emAArch64, metadata("linux", "arm64", Release)), "cpu", "linux", "arm64"); err != nil {
 		t.Errorf("linux-arm64 libraries on linux/arm64: %v", err)
 	}
-	if err := checkLibrariesFor(libDirWith(t, emX86_64, ""), "cpu", "linux", "amd64"); err != nil {
+	if err := CheckLibrariesFor(libDirWith(t, emX86_64, ""), "cpu", "linux", "amd64"); err != nil {
 		t.Errorf("linux-x64 libraries without metadata on linux/amd64: %v", err)
 	}
 }
@@ -92,7 +92,7 @@ func TestCheckLibrariesRefuses(t *testing.T) {
 		{"linux libraries for windows", libDirWith(t, emX86_64, ""), "windows", "amd64", "cpu", ErrLibrariesMissing,
 			[]string{"no llama.dll", "windows/amd64", "publishes no @node-llama-cpp/win-x64@3.22.1", "--model ollama:"}},
 	} {
-		err := checkLibrariesFor(tc.dir, tc.device, tc.goos, tc.goarch)
+		err := CheckLibrariesFor(tc.dir, tc.device, tc.goos, tc.goarch)
 		if !errors.Is(err, tc.sentinel) {
 			t.Errorf("%s: error %v, want %v", tc.name, err, tc.sentinel)
 			continue
@@ -111,7 +111,7 @@ func TestCheckLibrariesOnOtherPlatformsNamesThem(t *testing.T) {
 	for _, name := range libNames {
 		fakeELF(t, filepath.Join(dir, "lib"+name+".dylib"), emX86_64)
 	}
-	err := checkLibrariesFor(dir, "cpu", "darwin", "arm64")
+	err := CheckLibrariesFor(dir, "cpu", "darwin", "arm64")
 	if !errors.Is(err, ErrLibraryMismatch) || !strings.Contains(err.Error(), "built for linux/amd64, this serval is darwin/arm64") ||
 		!strings.Contains(err.Error(), "mac-arm64-metal@3.22.1") {
 		t.Errorf("error %v", err)

@@ -39,10 +39,12 @@ type buildMetadata struct {
 // architecture fails obscurely, and one of another release resolves symbols
 // whose signatures changed and crashes later. device only shapes the hints.
 func checkLibraries(dir, device string) error {
-	return checkLibrariesFor(dir, device, runtime.GOOS, runtime.GOARCH)
+	return CheckLibrariesFor(dir, device, runtime.GOOS, runtime.GOARCH)
 }
 
-func checkLibrariesFor(dir, device, goos, goarch string) error {
+// CheckLibrariesFor is checkLibraries for a serval built for goos/goarch (for
+// checking the archives made for other platforms).
+func CheckLibrariesFor(dir, device, goos, goarch string) error {
 	where := goos + "/" + goarch
 	for _, name := range libNames {
 		file := libraryFile(dir, name, goos)
@@ -65,7 +67,7 @@ func checkLibrariesFor(dir, device, goos, goarch string) error {
 	}
 	for _, name := range libNames {
 		file := libraryFile(dir, name, goos)
-		got, err := binaryPlatform(file, goarch)
+		got, err := BinaryPlatform(file, goarch)
 		if err != nil {
 			return fmt.Errorf("%w: %s is not a shared library serval can load on %s (%v): %s", ErrLibraryMismatch, file, where, err, installHint(goos, goarch, device))
 		}
@@ -102,10 +104,10 @@ func nodeToGo(s string) string {
 	return s
 }
 
-// binaryPlatform reads the header of an executable or shared library and
+// BinaryPlatform reads the header of an executable or shared library and
 // returns the GOOS/GOARCH it is built for (for a universal Mach-O, goarch
 // when it holds that architecture).
-func binaryPlatform(file, goarch string) (string, error) {
+func BinaryPlatform(file, goarch string) (string, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return "", err
