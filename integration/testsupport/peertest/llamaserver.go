@@ -30,7 +30,7 @@ func StartLlamaServer(t testing.TB, model string, o LlamaServerOptions) *Process
 	port := FreePort(t)
 	args := []string{"-m", model, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"-t", strconv.Itoa(o.Threads), "-tb", strconv.Itoa(o.Threads), "--parallel", strconv.Itoa(o.Parallel),
-		"-c", strconv.Itoa(o.CtxSize), "--no-webui", "--log-disable"}
+		"-c", strconv.Itoa(o.CtxSize), "--no-webui"}
 	if o.Alias != "" {
 		args = append(args, "--alias", o.Alias)
 	}

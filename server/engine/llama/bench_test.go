@@ -258,3 +258,26 @@ func BenchmarkSlots(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkColdRequest times the first request after the engine opens (the
+// whole first prompt of the typing replay evaluated, 16 tokens generated),
+// with and without the warm-up decode at load, alternating so that both see
+// the same machine; 19 M-parameter generated model, one thread.
+func BenchmarkColdRequest(b *testing.B) {
+	prompt := typingReplay(b, "func", true, true)[0]
+	model := testModel(b, ggufgen.Options{Layers: 6, Embd: 512, Heads: 8})
+	cold := map[bool][]time.Duration{}
+	for b.Loop() {
+		for _, noWarmup := range []bool{true, false} {
+			e := benchEngine(b, Config{ModelPath: model, Threads: 1, NoWarmup: noWarmup})
+			t0 := time.Now()
+			if _, err := e.Complete(context.Background(), engine.Request{Prompt: prompt, MaxTokens: replayMaxTokens}, func(string) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+			cold[noWarmup] = append(cold[noWarmup], time.Since(t0))
+			e.Close()
+		}
+	}
+	b.ReportMetric(float64(percentile(cold[true], 50).Microseconds())/1000, "cold-no-warmup-ms")
+	b.ReportMetric(float64(percentile(cold[false], 50).Microseconds())/1000, "cold-warmup-ms")
+}

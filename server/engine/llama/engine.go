@@ -54,6 +54,8 @@ type Config struct {
 	Name string
 	// NoPromptCache evaluates every prompt from scratch (for measuring the cache).
 	NoPromptCache bool
+	// NoWarmup skips the warm-up decode at load (for measuring it; see warmUp).
+	NoWarmup bool
 	// ChunkReuseMin is the shortest run of cached tokens (after the common
 	// prefix) worth reusing at a shifted position, such as the suffix of a
 	// FIM prompt after the user typed before it. Default 32; negative

@@ -141,6 +141,14 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		e.info.FIMTemplate = cfg.DetectTemplate(hdr.Strings["general.name"], func(text string) bool { return vocab[text] })
 	}
+	if !cfg.NoWarmup {
+		if err := e.warmUp(); err != nil {
+			yz.BatchFree(e.batch)
+			yz.Free(e.lctx)
+			yz.ModelFree(model)
+			return nil, err
+		}
+	}
 	go e.work()
 	return e, nil
 }
