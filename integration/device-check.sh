@@ -27,7 +27,8 @@
 #
 # Settings (environment): DEVICE_CHECK_DIR (default .deps/device-check),
 # DEVICE_CHECK_WORK (scratch, default /tmp/serval-device-check),
-# CUDA_ARCH (default 90), DEVICE_CHECK_CUDA_FA (OFF), MODEL_LAYERS (8),
+# CUDA_ARCH (default: the GPU's compute capability from nvidia-smi, else 90),
+# BUILD_TIMEOUT (420 s for the ggml-cuda build), DEVICE_CHECK_CUDA_FA (OFF), MODEL_LAYERS (8),
 # MODEL_EMBD (1024), MODEL_HEADS (16), REQUESTS (3), TOKENS (128 per request),
 # JOBS (nproc).
 set -euo pipefail
@@ -35,7 +36,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${DEVICE_CHECK_DIR:-$ROOT/.deps/device-check}
 WORK=${DEVICE_CHECK_WORK:-/tmp/serval-device-check}
+CUDA_ARCH_SET=${CUDA_ARCH:-}
 CUDA_ARCH=${CUDA_ARCH:-90}
+BUILD_TIMEOUT=${BUILD_TIMEOUT:-420}
 REQUESTS=${REQUESTS:-3}
 TOKENS=${TOKENS:-128}
 JOBS=${JOBS:-$(nproc)}
@@ -72,10 +75,42 @@ prepare() {
 		git -C "$tmp/llama.cpp" archive --format=tar HEAD ggml | xz -T0 >"$DIR/ggml-src.tar.xz.tmp"
 		mv "$DIR/ggml-src.tar.xz.tmp" "$DIR/ggml-src.tar.xz"
 	fi
+	rm -rf "$tmp/check" && mkdir -p "$tmp/check"
+	tar -C "$tmp/check" -xJf "$DIR/ggml-src.tar.xz"
+	[[ -f $tmp/check/ggml/src/ggml-cuda/CMakeLists.txt ]] || die "ggml-src.tar.xz has no ggml/src/ggml-cuda: the CUDA backend cannot be built from it"
+	check_options "$tmp/check"
 	local total
 	total=$(du -sm "$DIR" | cut -f1)
 	((total < 60)) || die "$DIR is $total MB: too large to take to the GPU machine (limit 64 MiB)"
 	note "ready: $DIR ($total MB). On the GPU machine, carry .deps/device-check and run: integration/device-check.sh run"
+}
+
+# cmake_options: how ggml-cuda is configured, one option per word. One
+# architecture, no flash-attention kernels unless asked (the test models do
+# not need them; they are most of the build), no ccache (a cold cache only
+# costs time on a one-off machine), no NCCL, no tests or examples;
+# GGML_BACKEND_DL builds the backend as a loadable libggml-cuda.so that the
+# npm CPU libraries of the same release load beside their own CPU backends.
+cmake_options() {
+	echo -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF \
+		-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH" -DGGML_CUDA_FA="${DEVICE_CHECK_CUDA_FA:-OFF}" \
+		-DGGML_CUDA_NCCL=OFF -DGGML_CCACHE=OFF -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF
+}
+
+# check_options SRC: every GGML_* option cmake_options sets is declared by
+# this ggml's CMake files (a misspelt or renamed option is silently ignored
+# by cmake: FA kernels would be built after all, or ccache used).
+check_options() {
+	local src=$1 opt missing=()
+	for opt in $(cmake_options); do
+		opt=${opt#-D}
+		opt=${opt%%=*}
+		[[ $opt == GGML_* ]] || continue
+		grep -rqE "(option|set)\(${opt}[ )]|\b${opt}\b.*CACHE" "$src/ggml/CMakeLists.txt" "$src/ggml/src" --include=CMakeLists.txt --include='*.cmake' ||
+			missing+=("$opt")
+	done
+	((${#missing[@]} == 0)) || die "ggml $NPM_VERSION's CMake files do not declare ${missing[*]}: update cmake_options"
+	note "cmake options checked against the ggml sources: $(cmake_options | tr ' ' '\n' | grep -c GGML_) GGML_* options declared"
 }
 
 # unpack_cpu_libs DEST: the CPU libraries, with yzma's unversioned links.
@@ -96,17 +131,21 @@ build_cuda() {
 	# node-llama-cpp's bundle leaves out ggml.pc.in, which a standalone ggml
 	# build configures (pkg-config metadata only).
 	[[ -f $src/ggml/ggml.pc.in ]] || : >"$src/ggml/ggml.pc.in"
-	note "configuring ggml-cuda for sm_$CUDA_ARCH"
-	cmake -S "$src/ggml" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-		-DCMAKE_CUDA_COMPILER="$(command -v nvcc)" \
-		-DGGML_CUDA=ON -DGGML_BACKEND_DL=ON -DBUILD_SHARED_LIBS=ON -DGGML_NATIVE=OFF \
-		-DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH" -DGGML_CUDA_FA="${DEVICE_CHECK_CUDA_FA:-OFF}" \
-		-DGGML_CUDA_NCCL=OFF -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF >"$WORK/cmake.log" 2>&1 ||
+	note "configuring ggml-cuda for sm_$CUDA_ARCH ($(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/CUDA \1/p'))"
+	local generator=()
+	command -v ninja >/dev/null && generator=(-G Ninja) # schedules nvcc jobs better than make
+	# shellcheck disable=SC2046 # cmake_options prints one option per word
+	cmake -S "$src/ggml" -B "$build" "${generator[@]}" $(cmake_options) \
+		-DCMAKE_CUDA_COMPILER="$(command -v nvcc)" >"$WORK/cmake.log" 2>&1 ||
 		{ tail -30 "$WORK/cmake.log" >&2; die "cmake failed (log: $WORK/cmake.log)"; }
-	note "building ggml-cuda with $JOBS jobs (minutes)"
+	if grep -q "Manually-specified variables were not used" "$WORK/cmake.log"; then
+		grep -A8 "Manually-specified variables were not used" "$WORK/cmake.log" >&2
+		die "cmake ignored some of the options above: the build would not be the one intended (log: $WORK/cmake.log)"
+	fi
+	note "building ggml-cuda with $JOBS jobs (minutes; at most ${BUILD_TIMEOUT}s)"
 	local start=$SECONDS
-	cmake --build "$build" --target ggml-cuda -j "$JOBS" >"$WORK/build.log" 2>&1 ||
-		{ tail -30 "$WORK/build.log" >&2; die "building ggml-cuda failed (log: $WORK/build.log)"; }
+	timeout "$BUILD_TIMEOUT" cmake --build "$build" --target ggml-cuda -j "$JOBS" >"$WORK/build.log" 2>&1 ||
+		{ tail -30 "$WORK/build.log" >&2; die "building ggml-cuda failed or passed ${BUILD_TIMEOUT}s (log: $WORK/build.log; nvcc jobs: $JOBS)"; }
 	local lib
 	lib=$(find "$build" -name 'libggml-cuda.so' -print -quit)
 	[[ -n $lib ]] || die "the build made no libggml-cuda.so"
@@ -145,6 +184,9 @@ measure() {
 	health=$(curl -sf "$URL/v1/health") || die "no /v1/health from serval --device $device"
 	gpus=$(sed -n 's/.*"cuda_devices":\[\([^]]*\)\].*/\1/p' <<<"$health")
 	[[ $device != cuda || -n $gpus ]] || die "serval --device cuda reports no CUDA devices in /v1/health: $health"
+	# With the CUDA backend beside the CPU libraries and a GPU, auto must take the GPU.
+	[[ $device != auto ]] || grep -q '"device":"cuda"' <<<"$health" ||
+		die "serval --device auto did not choose cuda with libggml-cuda.so and a GPU present: $health"
 	local body
 	body=$(printf '{"prompt":"def fibonacci(n):\\n    ","max_tokens":%d,"temperature":0}' "$TOKENS")
 	curl -sf "$URL/openai/v1/completions" -H 'Content-Type: application/json' -d "$body" >/dev/null ||
@@ -185,7 +227,8 @@ compare() {
 		case $device in
 		cpu) rows+=("$(measure cpu "$WORK/lib/cpu")") ;;
 		cuda) rows+=("$(measure cuda "$WORK/lib/cuda")") ;;
-		*) die "unknown device $device (want cpu or cuda)" ;;
+		auto) rows+=("$(measure auto "$WORK/lib/cuda")") ;;
+		*) die "unknown device $device (want cpu, cuda or auto)" ;;
 		esac
 	done
 	echo "model $(du -m "$WORK/model.gguf" | cut -f1) MB, $REQUESTS requests × $TOKENS tokens after one warm-up, on $(nproc) CPU threads"
@@ -202,11 +245,24 @@ run() {
 	if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then
 		export PATH=/usr/local/cuda/bin:$PATH
 	fi
-	need nvcc cmake make tar xz curl
+	need nvcc cmake make tar xz curl timeout
 	[[ -f $DIR/ggml-src.tar.xz ]] || die "no $DIR/ggml-src.tar.xz: run \`integration/device-check.sh prepare\` first and carry .deps/device-check"
+	if [[ -z ${CUDA_ARCH_SET:-} ]]; then
+		# Build for the GPU that is there (9.0 → 90), not only an H100's.
+		local cap
+		cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+		[[ $cap =~ ^[0-9]+$ ]] && CUDA_ARCH=$cap
+	fi
+	# libggml-cuda.so needs libcudart and libcublas at run time; toolkit installs
+	# often leave them out of the loader's path.
+	local cuda_home
+	cuda_home=$(dirname "$(dirname "$(command -v nvcc)")")
+	if ! ldconfig -p 2>/dev/null | grep -q libcublas.so && [[ -d $cuda_home/lib64 ]]; then
+		export LD_LIBRARY_PATH=$cuda_home/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+	fi
 	mkdir -p "$WORK"
 	build_cuda
-	compare cuda cpu
+	compare cuda cpu auto
 }
 
 case ${1:-help} in

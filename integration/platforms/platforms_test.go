@@ -1,0 +1,382 @@
+// Package platforms_test checks the release archives `make dist` builds for
+// other platforms, and runs what this Linux x64 machine can run of them:
+// linux-arm64 under qemu-user-static (the agent over stdio, and a server
+// completion on the generated model), windows-amd64 under wine (the agent
+// over stdio, and serval.exe's startup message without llama.cpp DLLs).
+// darwin archives are only inspected (Mach-O headers, what they hold).
+//
+// The tests need $SERVAL_DIST_DIR (make test-platforms sets it after
+// building the archives); without it they skip with one line.
+package platforms_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.lsp.dev/protocol"
+
+	"github.com/servalhq/serval/integration/testsupport/ggufgen"
+	"github.com/servalhq/serval/integration/testsupport/lspclient"
+	"github.com/servalhq/serval/integration/testsupport/servaltest"
+	"github.com/servalhq/serval/lsp"
+	"github.com/servalhq/serval/server/engine/llama"
+)
+
+// distDir returns the folder holding the archives, or skips.
+func distDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SERVAL_DIST_DIR")
+	if dir == "" {
+		t.Skip("SERVAL_DIST_DIR is not set: `make test-platforms` builds the archives and runs these tests")
+	}
+	return dir
+}
+
+// unpacked extracts the archive for platform once per test process and
+// returns its top folder.
+func unpacked(t *testing.T, platform string) string {
+	t.Helper()
+	dist := distDir(t)
+	matches, _ := filepath.Glob(filepath.Join(dist, "serval-*-"+platform+".*"))
+	var archive string
+	for _, m := range matches {
+		if strings.HasSuffix(m, ".tar.gz") || strings.HasSuffix(m, ".zip") {
+			archive = m
+		}
+	}
+	if archive == "" {
+		t.Fatalf("no archive for %s in %s (make dist)", platform, dist)
+	}
+	out := filepath.Join(t.TempDir(), platform)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var cmd *exec.Cmd
+	if strings.HasSuffix(archive, ".zip") {
+		cmd = exec.Command("unzip", "-q", archive, "-d", out)
+	} else {
+		cmd = exec.Command("tar", "-C", out, "-xzf", archive)
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("unpack %s: %v\n%s", archive, err, b)
+	}
+	top, _ := filepath.Glob(filepath.Join(out, "serval-*-"+platform))
+	if len(top) != 1 {
+		t.Fatalf("%s: want one top folder serval-VERSION-%s, got %v", archive, platform, top)
+	}
+	return top[0]
+}
+
+// checkSums verifies every line of dir/SHA256SUMS and that it lists every file.
+func checkSums(t *testing.T, dir string) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	listed := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		sum, name, ok := strings.Cut(sc.Text(), "  ")
+		if !ok {
+			t.Fatalf("SHA256SUMS line %q", sc.Text())
+		}
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.Sum256(b)
+		if hex.EncodeToString(h[:]) != sum {
+			t.Errorf("%s: checksum mismatch", name)
+		}
+		listed[name] = true
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && d.Name() != "SHA256SUMS" {
+			rel, _ := filepath.Rel(dir, p)
+			if !listed[rel] {
+				t.Errorf("%s is not in SHA256SUMS", rel)
+			}
+		}
+		return nil
+	})
+}
+
+func exe(platform, name string) string {
+	if strings.HasPrefix(platform, "windows-") {
+		return name + ".exe"
+	}
+	return name
+}
+
+func readme(t *testing.T, dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "README.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestArchives checks each platform's archive: binaries built for that
+// platform, libraries of exactly the bound llama.cpp release for it (or none
+// where node-llama-cpp publishes none, said in the README), notices, sums.
+func TestArchives(t *testing.T) {
+	for _, tc := range []struct {
+		platform string
+		agent    bool     // serval-agent is built on Linux
+		devices  []string // lib/<device> folders
+	}{
+		{"linux-amd64", true, []string{"cpu", "vulkan"}},
+		{"linux-arm64", true, []string{"cpu"}},
+		{"windows-amd64", true, nil},
+		{"darwin-arm64", false, nil},
+		{"darwin-amd64", false, nil},
+	} {
+		t.Run(tc.platform, func(t *testing.T) {
+			dir := unpacked(t, tc.platform)
+			goos, goarch, _ := strings.Cut(tc.platform, "-")
+			want := goos + "/" + goarch
+			for _, bin := range []string{"serval", "serval-agent"} {
+				p := filepath.Join(dir, exe(tc.platform, bin))
+				if bin == "serval-agent" && !tc.agent {
+					if _, err := os.Stat(p); err == nil {
+						t.Errorf("%s: a darwin agent built on Linux?", p)
+					}
+					if !strings.Contains(readme(t, dir), exe(tc.platform, bin)+": NOT INCLUDED") || !strings.Contains(readme(t, dir), "Mac") {
+						t.Errorf("README does not say the agent is missing and where to build it:\n%s", readme(t, dir))
+					}
+					continue
+				}
+				got, err := llama.BinaryPlatform(p, goarch)
+				if err != nil || got != want {
+					t.Errorf("%s: built for %s (%v), want %s", bin, got, err, want)
+				}
+			}
+			libs, _ := filepath.Glob(filepath.Join(dir, "lib", "*"))
+			if len(libs) != len(tc.devices) {
+				t.Errorf("lib folders %v, want %v", libs, tc.devices)
+			}
+			for _, dev := range tc.devices {
+				if err := llama.CheckLibrariesFor(filepath.Join(dir, "lib", dev), dev, goos, goarch); err != nil {
+					t.Errorf("lib/%s: %v", dev, err)
+				}
+			}
+			if len(tc.devices) == 0 && !strings.Contains(readme(t, dir), "No llama.cpp libraries") {
+				t.Errorf("README does not say there are no libraries:\n%s", readme(t, dir))
+			}
+			if fi, err := os.Stat(filepath.Join(dir, "THIRD_PARTY_NOTICES.txt")); err != nil || fi.Size() < 10000 {
+				t.Errorf("THIRD_PARTY_NOTICES.txt: %v", err)
+			}
+			checkSums(t, dir)
+		})
+	}
+}
+
+// emulator returns the command prefix that runs platform's binaries here, or skips.
+func emulator(t *testing.T, platform string) []string {
+	t.Helper()
+	distDir(t)
+	switch platform {
+	case "linux-arm64":
+		q, err := exec.LookPath("qemu-aarch64-static")
+		if err != nil {
+			t.Skip("qemu-aarch64-static is not installed (apt-get install qemu-user-static)")
+		}
+		return []string{q, "-L", "/usr/aarch64-linux-gnu"}
+	case "windows-amd64":
+		w, err := exec.LookPath("wine")
+		if err != nil {
+			t.Skip("wine is not installed (apt-get install wine)")
+		}
+		return []string{w}
+	}
+	t.Fatalf("no emulator for %s", platform)
+	return nil
+}
+
+// emulatorEnv keeps wine quiet and its prefix (slow to create) cached.
+func emulatorEnv() []string {
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache")
+	}
+	return []string{
+		"WINEPREFIX=" + filepath.Join(cache, "serval", "wine-prefix"),
+		"WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=",
+	}
+}
+
+// TestAgentEmulated runs each foreign agent over stdio through its emulator
+// against the real (native) serval: initialize, a document, ghost text.
+func TestAgentEmulated(t *testing.T) {
+	for _, platform := range []string{"linux-arm64", "windows-amd64"} {
+		t.Run(platform, func(t *testing.T) {
+			wrap := emulator(t, platform)
+			agent := filepath.Join(unpacked(t, platform), exe(platform, "serval-agent"))
+			srv := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens", "16"}})
+			home := t.TempDir()
+			env := append([]string{"HOME=" + home, "PATH=" + os.Getenv("PATH"),
+				"SERVAL_ENDPOINT=" + srv.URL, "SERVAL_TOKEN=" + srv.Token}, emulatorEnv()...)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			c, err := lspclient.Start(ctx, wrap[0], lspclient.Options{Args: append(wrap[1:], agent, "--stdio"), Env: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer scancel()
+				if err := c.Shutdown(sctx); err != nil {
+					t.Errorf("shutdown: %v", err)
+				}
+				if t.Failed() {
+					t.Logf("agent stderr:\n%s", c.Stderr())
+				}
+			}()
+			var res lsp.InitializeResult
+			// Wine's first start in a fresh prefix takes a while: the bound is generous.
+			if err := c.Call(ctx, "initialize", map[string]any{
+				"processId":    nil,
+				"capabilities": map[string]any{"textDocument": map[string]any{"inlineCompletion": map[string]any{}}},
+			}, &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Capabilities.InlineCompletionProvider == nil {
+				t.Fatalf("no inline completion capability: %+v", res.Capabilities)
+			}
+			c.Notify(ctx, "initialized", map[string]any{})
+			uri := "file:///work/main.py"
+			if platform == "windows-amd64" {
+				uri = "file:///C:/work/main.py"
+			}
+			c.Notify(ctx, "textDocument/didOpen", map[string]any{"textDocument": map[string]any{
+				"uri": uri, "languageId": "python", "version": 1, "text": "def total(items):\n    "}})
+			// Random model weights: some positions' text is filtered away; try a few.
+			var got string
+			for attempt := 0; attempt < 6 && got == ""; attempt++ {
+				var list lsp.InlineCompletionList
+				if err := c.Call(ctx, lsp.MethodInlineCompletion, map[string]any{
+					"textDocument": map[string]any{"uri": uri}, "position": protocol.Position{Line: 1, Character: 4},
+					"context": map[string]any{"triggerKind": 1}}, &list); err != nil {
+					t.Fatal(err)
+				}
+				if len(list.Items) > 0 {
+					got = list.Items[0].InsertText
+				}
+			}
+			if got == "" {
+				t.Fatal("no ghost text from the real server through the emulated agent")
+			}
+			t.Logf("%s agent under %s: %q", platform, filepath.Base(wrap[0]), got)
+		})
+	}
+}
+
+// complete sends one raw completion to /openai/v1/completions.
+func complete(t *testing.T, url, token string) (text string, tokens int) {
+	t.Helper()
+	body := `{"prompt":"def fibonacci(n):\n    ","max_tokens":8,"temperature":0}`
+	req, _ := http.NewRequest("POST", url+"/openai/v1/completions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("completion: %s: %s", resp.Status, raw)
+	}
+	var out struct {
+		Choices []struct{ Text string } `json:"choices"`
+		Usage   struct {
+			CompletionTokens int `json:"completion_tokens"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || len(out.Choices) != 1 {
+		t.Fatalf("completion answer %s: %v", raw, err)
+	}
+	return out.Choices[0].Text, out.Usage.CompletionTokens
+}
+
+// TestServerEmulatedArm64 serves the generated model with the linux-arm64
+// serval and the arm64 llama.cpp libraries from its archive, under qemu.
+func TestServerEmulatedArm64(t *testing.T) {
+	wrap := emulator(t, "linux-arm64")
+	dir := unpacked(t, "linux-arm64")
+	srv := servaltest.Start(t, servaltest.Options{
+		Binary: filepath.Join(dir, "serval"), Wrapper: wrap,
+		Args:         []string{"--lib-dir", filepath.Join(dir, "lib", "cpu"), "--ctx-size", "256"},
+		StartTimeout: 4 * time.Minute,
+	})
+	text, n := complete(t, srv.URL, srv.Token)
+	if n == 0 {
+		t.Fatalf("no tokens generated under qemu (text %q)\n%s", text, srv.Logs())
+	}
+	t.Logf("linux-arm64 serval under qemu: %d tokens %q", n, text)
+}
+
+// runFails runs a foreign serval that must refuse to start and returns its output.
+func runFails(t *testing.T, wrap []string, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, wrap[0], append(append(wrap[1:], bin), args...)...)
+	cmd.Env = append(os.Environ(), emulatorEnv()...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err == nil {
+		t.Fatalf("%s %q started", bin, args)
+	}
+	if strings.Contains(out.String(), "SIGSEGV") || strings.Contains(out.String(), "goroutine ") {
+		t.Errorf("%s crashed instead of refusing:\n%s", bin, out.String())
+	}
+	return out.String()
+}
+
+// TestForeignLibrariesRefused: libraries for another platform beside a
+// serval, and no libraries at all on Windows, give messages naming the
+// platform and what to install; the loader never sees them.
+func TestForeignLibrariesRefused(t *testing.T) {
+	model := servaltest.TestModel(t, ggufgen.Options{})
+	t.Run("linux-arm64 serval with x64 libraries", func(t *testing.T) {
+		wrap := emulator(t, "linux-arm64")
+		x64 := filepath.Join(unpacked(t, "linux-amd64"), "lib", "cpu")
+		out := runFails(t, wrap, filepath.Join(unpacked(t, "linux-arm64"), "serval"),
+			"serve", "--model", model, "--port", "0", "--data-dir", t.TempDir(), "--lib-dir", x64)
+		for _, want := range []string{"built for linux/x64, this serval is linux/arm64", "@node-llama-cpp/linux-arm64@3.22.1"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("windows serval without DLLs", func(t *testing.T) {
+		wrap := emulator(t, "windows-amd64")
+		dir := unpacked(t, "windows-amd64")
+		out := runFails(t, wrap, filepath.Join(dir, "serval.exe"),
+			"serve", "--model", model, "--port", "0", "--data-dir", t.TempDir())
+		for _, want := range []string{"no llama.dll", "windows/amd64", "@node-llama-cpp/win-x64@3.22.1", "--model ollama:"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+}

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# dist.sh: the release archives and editor packages for every platform (make dist).
+#
+#   mk/dist.sh binaries   cross-build serval and serval-agent into dist/build/<platform>/
+#   mk/dist.sh archives   one archive per platform: binaries, that platform's llama.cpp
+#                         libraries (npm @node-llama-cpp/<platform>@3.22.1), notices, SHA256SUMS
+#   mk/dist.sh vsix       VS Code packages per target, each with its own agent, and a universal one
+#   mk/dist.sh all        all three
+#
+# Platforms use Go's names: linux-amd64, linux-arm64, windows-amd64, darwin-arm64, darwin-amd64.
+# serval is pure Go (purego) and cross-builds everywhere. serval-agent uses cgo (tree-sitter):
+# linux-arm64 with Debian's gcc-aarch64-linux-gnu, windows-amd64 with gcc-mingw-w64-x86-64, and the
+# darwin agents only on a Mac (Apple's clang and SDK are not available elsewhere): on Linux the
+# darwin archives hold serval alone and say so.
+#
+# llama.cpp libraries must be the release yzma binds (v0.5.0 = node-llama-cpp 3.22.1) exactly. A
+# platform whose package does not exist at 3.22.1 gets no libraries (never another release's): its
+# serval serves remote engines (Ollama, OpenAI-compatible) and refuses in-process models with a
+# message saying so. At the time of writing, win-x64, mac-arm64-metal and mac-x64 stop at 3.21.1.
+#
+# Settings: VERSION (default: git describe), DIST_DIR (dist), PLATFORMS (all five),
+# SERVAL_CACHE (${XDG_CACHE_HOME:-$HOME/.cache}/serval), VERSION_LDFLAGS (extra -ldflags).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GO=${GO:-go}
+VERSION=${VERSION:-$(git -C "$ROOT" describe --tags --always --dirty 2>/dev/null || echo dev)}
+DIST=${DIST_DIR:-$ROOT/dist}
+BUILD=$DIST/build
+PLATFORMS=${PLATFORMS:-linux-amd64 linux-arm64 windows-amd64 darwin-arm64 darwin-amd64}
+CACHE=${SERVAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/serval}
+NPM_CACHE=$CACHE/llama-npm
+LLAMA_NPM_VERSION=3.22.1
+LLAMA_RELEASE=v0.5.0
+LDFLAGS="-s -w ${VERSION_LDFLAGS:-}"
+
+die() { echo "dist: $*" >&2; exit 1; }
+note() { echo "dist: $*" >&2; }
+
+# npm_platform PLATFORM [DEVICE]: node-llama-cpp's package suffix.
+npm_platform() {
+	local p=$1 dev=${2:-cpu}
+	case $p/$dev in
+	linux-amd64/cpu) echo linux-x64 ;;
+	linux-amd64/vulkan) echo linux-x64-vulkan ;;
+	linux-amd64/cuda) echo linux-x64-cuda ;;
+	linux-arm64/cpu) echo linux-arm64 ;;
+	windows-amd64/cpu) echo win-x64 ;;
+	darwin-arm64/cpu) echo mac-arm64-metal ;;
+	darwin-amd64/cpu) echo mac-x64 ;;
+	*) return 1 ;;
+	esac
+}
+
+# Devices whose libraries go into a platform's archive; cuda (159 MB) is left to `make build DEVICE=cuda`.
+archive_devices() {
+	case $1 in
+	linux-amd64) echo cpu vulkan ;;
+	*) echo cpu ;;
+	esac
+}
+
+exe() { [[ $1 == windows-* ]] && echo "$2.exe" || echo "$2"; }
+
+# cc_for PLATFORM: the C compiler for the agent's cgo, or nothing when this machine has none.
+cc_for() {
+	local host
+	host=$(uname -s)-$(uname -m)
+	case $1 in
+	linux-amd64) [[ $host == Linux-x86_64 ]] && command -v gcc ;;
+	linux-arm64) if [[ $host == Linux-aarch64 ]]; then command -v gcc; else command -v aarch64-linux-gnu-gcc; fi ;;
+	windows-amd64) command -v x86_64-w64-mingw32-gcc ;;
+	darwin-arm64) [[ $host == Darwin-* ]] && command -v clang >/dev/null && echo "clang -arch arm64" ;;
+	darwin-amd64) [[ $host == Darwin-* ]] && command -v clang >/dev/null && echo "clang -arch x86_64" ;;
+	esac
+}
+
+binaries() {
+	for p in $PLATFORMS; do
+		local goos=${p%-*} goarch=${p#*-} out=$BUILD/$p
+		mkdir -p "$out"
+		note "$p: serval"
+		(cd "$ROOT" && CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch nice "$GO" build -trimpath -ldflags "$LDFLAGS" \
+			-o "$out/$(exe "$p" serval)" ./server/cmd/serval)
+		local cc
+		cc=$(cc_for "$p" || true)
+		rm -f "$out/$(exe "$p" serval-agent)"
+		if [[ -z $cc ]]; then
+			note "$p: serval-agent NOT built: it needs a C compiler for $p (cgo, tree-sitter)$([[ $p == darwin-* ]] && echo ': build it on a Mac with `make dist`')"
+			continue
+		fi
+		note "$p: serval-agent (CC=$cc)"
+		local ext="-s -w -X main.version=$VERSION ${VERSION_LDFLAGS:-}"
+		# Static on Linux and Windows: no glibc or MinGW runtime version to match on the user's machine.
+		[[ $goos == darwin ]] || ext="$ext -linkmode external -extldflags -static"
+		(cd "$ROOT" && CGO_ENABLED=1 CC=$cc GOOS=$goos GOARCH=$goarch nice "$GO" build -trimpath -tags netgo,osusergo \
+			-ldflags "$ext" -o "$out/$(exe "$p" serval-agent)" ./agent/cmd/serval-agent)
+	done
+}
+
+# fetch_llama NPM_PLATFORM: the package tarball in the npm cache; fails (with a note) when npm has
+# no such package at exactly $LLAMA_NPM_VERSION.
+fetch_llama() {
+	local name=$1 tgz=$NPM_CACHE/node-llama-cpp-$1-$LLAMA_NPM_VERSION.tgz
+	if [[ -f $NPM_CACHE/$name.missing ]]; then
+		return 1
+	fi
+	if [[ ! -f $tgz ]]; then
+		mkdir -p "$NPM_CACHE"
+		local err
+		if ! err=$(cd "$NPM_CACHE" && npm pack --silent "@node-llama-cpp/$name@$LLAMA_NPM_VERSION" 2>&1 >/dev/null); then
+			if grep -q E404 <<<"$err"; then
+				# Remembered: asking again each build would only say the same.
+				echo "@node-llama-cpp/$name@$LLAMA_NPM_VERSION: not published ($(date -u +%F))" >"$NPM_CACHE/$name.missing"
+				return 1
+			fi
+			die "npm pack @node-llama-cpp/$name@$LLAMA_NPM_VERSION failed: $err"
+		fi
+	fi
+	echo "$tgz"
+}
+
+# unpack_llama NPM_PLATFORM DEST: the libraries with the unversioned names yzma opens.
+unpack_llama() {
+	local name=$1 dest=$2 tgz
+	tgz=$(fetch_llama "$name") || return 1
+	rm -rf "$dest" && mkdir -p "$dest"
+	tar -C "$dest" -xzf "$tgz" --strip-components=3 "package/bins/$name"
+	grep -q "\"release\":\"$LLAMA_RELEASE\"" "$dest/_nlcBuildMetadata.json" ||
+		die "@node-llama-cpp/$name@$LLAMA_NPM_VERSION does not carry llama.cpp $LLAMA_RELEASE: $(cat "$dest/_nlcBuildMetadata.json")"
+	rm -f "$dest/llama-addon.node" # node-llama-cpp's Node addon: not used by serval
+	tar -C "$dest" -xzf "$tgz" --strip-components=1 package/LICENSE
+	mv "$dest/LICENSE" "$dest/LICENSE.node-llama-cpp"
+	case $name in
+	linux-*)
+		(cd "$dest" && ln -sf "$(echo libllama.*v0.5.0.so)" libllama.so && ln -sf "$(echo libggml.*v0.5.0.so)" libggml.so) ;;
+	esac
+}
+
+notices() {
+	local out=$BUILD/THIRD_PARTY_NOTICES.txt
+	{
+		echo "serval and serval-agent $VERSION include the following Go modules. Their licences follow."
+		echo
+		(cd "$ROOT" && "$GO" list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}} {{.Dir}}{{end}}{{end}}' \
+			./server/cmd/serval ./agent/cmd/serval-agent | sort -u) |
+			while read -r path version dir; do
+				echo "================================================================"
+				echo "$path $version"
+				echo "================================================================"
+				local found=
+				for f in "$dir"/LICENSE* "$dir"/LICENCE* "$dir"/COPYING* "$dir"/NOTICE*; do
+					[[ -f $f ]] || continue
+					cat "$f"
+					echo
+					found=1
+				done
+				[[ -n $found ]] || echo "(no licence file in the module; see https://pkg.go.dev/$path)"
+			done
+		echo "================================================================"
+		echo "llama.cpp $LLAMA_RELEASE (lib/*): MIT licence, https://github.com/ggml-org/llama.cpp/blob/master/LICENSE;"
+		echo "the builds are node-llama-cpp's (@node-llama-cpp/*@$LLAMA_NPM_VERSION), whose licence is lib/*/LICENSE.node-llama-cpp."
+	} >"$out.tmp"
+	mv "$out.tmp" "$out"
+}
+
+# readme PLATFORM STAGE: what is in the archive and what is not.
+readme() {
+	local p=$1 stage=$2
+	{
+		echo "Serval $VERSION for $p"
+		echo
+		for b in serval serval-agent; do
+			if [[ -f $stage/$(exe "$p" $b) ]]; then
+				echo "  $(exe "$p" $b)"
+			else
+				echo "  $(exe "$p" $b): NOT INCLUDED: it uses cgo (tree-sitter) and $p's needs Apple's toolchain;"
+				echo "      build it on a Mac: make dist (or go build ./agent/cmd/serval-agent)"
+			fi
+		done
+		if compgen -G "$stage/lib/*" >/dev/null; then
+			for d in "$stage"/lib/*; do
+				echo "  lib/$(basename "$d")/: llama.cpp $LLAMA_RELEASE for --device $(basename "$d") (@node-llama-cpp/$(npm_platform "$p" "$(basename "$d")")@$LLAMA_NPM_VERSION)"
+			done
+			echo
+			echo "Run: ./$(exe "$p" serval) serve --model Qwen2.5-Coder-0.5B   (the libraries are found in lib/<device> beside it)"
+		else
+			echo
+			echo "No llama.cpp libraries: node-llama-cpp publishes no @node-llama-cpp/$(npm_platform "$p")@$LLAMA_NPM_VERSION"
+			echo "(the llama.cpp release $LLAMA_RELEASE that serval binds), and no other release is shipped. serval here"
+			echo "serves remote engines: ./$(exe "$p" serval) serve --model ollama:qwen2.5-coder:1.5b-base"
+			echo "or --model openai:http://host:port/v1#model (docs/engines.md)."
+		fi
+		echo
+		echo "SHA256SUMS lists every file; THIRD_PARTY_NOTICES.txt holds the licences."
+	} >"$stage/README.txt"
+}
+
+archives() {
+	[[ -f $BUILD/THIRD_PARTY_NOTICES.txt ]] || notices
+	local sums=()
+	for p in $PLATFORMS; do
+		[[ -f $BUILD/$p/$(exe "$p" serval) ]] || die "no $BUILD/$p: run mk/dist.sh binaries first"
+		local name=serval-$VERSION-$p stage=$BUILD/stage/serval-$VERSION-$p
+		rm -rf "$stage" && mkdir -p "$stage"
+		cp -a "$BUILD/$p/." "$stage/"
+		for dev in $(archive_devices "$p"); do
+			local pkg
+			pkg=$(npm_platform "$p" "$dev")
+			if ! unpack_llama "$pkg" "$stage/lib/$dev"; then
+				rm -rf "$stage/lib/$dev"
+				note "$p: NO llama.cpp libraries for --device $dev: @node-llama-cpp/$pkg@$LLAMA_NPM_VERSION is not published (no other release is mixed in)"
+			fi
+		done
+		cp "$BUILD/THIRD_PARTY_NOTICES.txt" "$stage/"
+		readme "$p" "$stage"
+		(cd "$stage" && find . -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort | xargs sha256sum >SHA256SUMS)
+		rm -f "$DIST/$name".*
+		if [[ $p == windows-* ]]; then
+			(cd "$BUILD/stage" && zip -qr -y "$DIST/$name.zip" "$name")
+			sums+=("$name.zip")
+		else
+			tar -C "$BUILD/stage" -czf "$DIST/$name.tar.gz" "$name"
+			sums+=("$name.tar.gz")
+		fi
+		note "$p: $(du -h "$DIST/${sums[-1]}" | cut -f1) ${sums[-1]}"
+	done
+	write_sums
+}
+
+# vsix: one package per VS Code target holding that target's agent, and a universal one holding
+# every agent built here (VS Code installs the target's package when the marketplace has one).
+vsix() {
+	local dir=$ROOT/clients/vscode
+	(cd "$dir" && node build.mjs)
+	local universal=()
+	for p in $PLATFORMS; do
+		local agent=$BUILD/$p/$(exe "$p" serval-agent) target
+		case $p in
+		linux-amd64) target=linux-x64 ;; linux-arm64) target=linux-arm64 ;; windows-amd64) target=win32-x64 ;;
+		darwin-arm64) target=darwin-arm64 ;; darwin-amd64) target=darwin-x64 ;;
+		esac
+		if [[ ! -f $agent ]]; then
+			note "vsix $target: skipped: no serval-agent for $p here (the universal package says so on $target)"
+			continue
+		fi
+		universal+=("$p")
+		rm -rf "$dir/bin" && mkdir -p "$dir/bin/$p" && cp "$agent" "$dir/bin/$p/"
+		(cd "$dir" && npx --no-install vsce package --no-dependencies --target "$target" -o "$DIST/serval-$VERSION-$target.vsix" >/dev/null)
+		note "vsix $target: $(du -h "$DIST/serval-$VERSION-$target.vsix" | cut -f1)"
+	done
+	rm -rf "$dir/bin"
+	for p in "${universal[@]}"; do
+		mkdir -p "$dir/bin/$p" && cp "$BUILD/$p/$(exe "$p" serval-agent)" "$dir/bin/$p/"
+	done
+	(cd "$dir" && npx --no-install vsce package --no-dependencies -o "$DIST/serval-$VERSION-universal.vsix" >/dev/null)
+	rm -rf "$dir/bin"
+	note "vsix universal (agents: ${universal[*]}): $(du -h "$DIST/serval-$VERSION-universal.vsix" | cut -f1)"
+	write_sums
+}
+
+write_sums() {
+	(cd "$DIST" && ls -1 serval-"$VERSION"-* 2>/dev/null | LC_ALL=C sort | xargs -r sha256sum >SHA256SUMS)
+}
+
+case ${1:-all} in
+binaries) binaries ;;
+archives) archives ;;
+vsix) vsix ;;
+notices) notices ;;
+all) binaries && notices && archives && vsix ;;
+*) die "unknown step $1: want binaries, archives, vsix or all" ;;
+esac
