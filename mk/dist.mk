@@ -27,11 +27,11 @@ platforms-deps:
 	fi
 
 dist-archives: platforms-deps
-	DIST_DIR=$(DIST_DIR) SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh binaries
-	DIST_DIR=$(DIST_DIR) SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh archives
+	DIST_DIR=$(DIST_DIR) VERSION=$(SERVAL_VERSION) VERSION_LDFLAGS='$(GO_LDFLAGS)' SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh binaries
+	DIST_DIR=$(DIST_DIR) VERSION=$(SERVAL_VERSION) VERSION_LDFLAGS='$(GO_LDFLAGS)' SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh archives
 
 dist: dist-archives vscode-deps
-	DIST_DIR=$(DIST_DIR) SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh vsix
+	DIST_DIR=$(DIST_DIR) VERSION=$(SERVAL_VERSION) VERSION_LDFLAGS='$(GO_LDFLAGS)' SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh vsix
 	@echo "dist: $(DIST_DIR)"; ls -1 $(DIST_DIR) | grep -v '^build$$'
 
 # The archives go to a scratch dist folder so a `make dist` for release is left alone.

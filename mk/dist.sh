@@ -19,7 +19,8 @@
 # message saying so. At the time of writing, win-x64, mac-arm64-metal and mac-x64 stop at 3.21.1.
 #
 # Settings: VERSION (default: git describe), DIST_DIR (dist), PLATFORMS (all five),
-# SERVAL_CACHE (${XDG_CACHE_HOME:-$HOME/.cache}/serval), VERSION_LDFLAGS (extra -ldflags).
+# SERVAL_CACHE (${XDG_CACHE_HOME:-$HOME/.cache}/serval), VERSION_LDFLAGS (extra -ldflags; make passes
+# mk/version.mk's GO_LDFLAGS, the buildinfo stamp).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -90,7 +91,7 @@ binaries() {
 			continue
 		fi
 		note "$p: serval-agent (CC=$cc)"
-		local ext="-s -w -X main.version=$VERSION ${VERSION_LDFLAGS:-}"
+		local ext="-s -w ${VERSION_LDFLAGS:-}"
 		# Static on Linux and Windows: no glibc or MinGW runtime version to match on the user's machine.
 		[[ $goos == darwin ]] || ext="$ext -linkmode external -extldflags -static"
 		(cd "$ROOT" && CGO_ENABLED=1 CC=$cc GOOS=$goos GOARCH=$goarch nice "$GO" build -trimpath -tags netgo,osusergo \
