@@ -47,7 +47,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("serval help: %d", code)
 	}
-	listed := regexp.MustCompile(`(?m)^  serval ([a-z]+(?: [a-z]+)?)\b`).FindAllStringSubmatch(usage, -1)
+	listed := regexp.MustCompile(`(?m)^  serval ([a-z][a-z-]*(?: [a-z][a-z-]*)?)(?:\s|$)`).FindAllStringSubmatch(usage, -1)
 	if len(listed) < 8 {
 		t.Fatalf("serval help lists %d commands:\n%s", len(listed), usage)
 	}

@@ -43,8 +43,15 @@ func TestSIGTERMLetsRequestsInFlightFinish(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stream in flight at SIGTERM: %v\n%s", err, s.Logs())
 	}
-	if res.DebugData == nil || res.DebugData.Usage.GeneratedTokens != natural {
-		t.Errorf("stream in flight at SIGTERM ended early: %+v, want %d tokens", res.DebugData, natural)
+	if res.DebugData == nil || res.DebugData.Usage == nil {
+		t.Fatalf("stream in flight at SIGTERM: no usage in the answer\n%s", s.Logs())
+	}
+	// The length of a temperature-2 generation varies by a few tokens between
+	// identical requests (seen: 2056 to 2060 for a natural 2057), so the check
+	// is the one that matters: SIGTERM did not cut the stream short (before
+	// graceful shutdown it ended right after its first token).
+	if got := res.DebugData.Usage.GeneratedTokens; got < natural*9/10 {
+		t.Errorf("stream in flight at SIGTERM ended after %d tokens, want about %d\n%s", got, natural, s.Logs())
 	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, s.Logs())

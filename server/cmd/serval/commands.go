@@ -144,17 +144,29 @@ func wantsHelp(args []string) bool {
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, "serval: a self-hosted, Tabby-compatible code completion server.\n\nUsage:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-34s %s\n", strings.TrimSpace("serval "+c.name+" "+c.args), c.summary)
+		usageLine(w, "serval "+c.name+" "+c.args, c.summary)
 	}
-	fmt.Fprintf(w, "  %-34s %s\n", "serval help [COMMAND]", "help for a command and its flags (or: serval COMMAND --help)")
+	usageLine(w, "serval help [COMMAND]", "help for a command and its flags (or: serval COMMAND --help)")
 	fmt.Fprint(w, "\nEvery command that uses the database takes --data-dir (default $SERVAL_DATA_DIR, else ~/.serval).\n")
+}
+
+// usageLine prints one command of a listing: the summary in a column, or on
+// the next line when the command's synopsis is too long for the column.
+func usageLine(w io.Writer, synopsis, summary string) {
+	const column = 34
+	synopsis = strings.TrimSpace(synopsis)
+	if len(synopsis) > column {
+		fmt.Fprintf(w, "  %s\n  %-*s %s\n", synopsis, column, "", summary)
+		return
+	}
+	fmt.Fprintf(w, "  %-*s %s\n", column, synopsis, summary)
 }
 
 func printGroup(w io.Writer, group string) {
 	fmt.Fprintf(w, "Usage:\n")
 	for _, c := range commands {
 		if strings.HasPrefix(c.name, group+" ") {
-			fmt.Fprintf(w, "  %-34s %s\n", strings.TrimSpace("serval "+c.name+" "+c.args), c.summary)
+			usageLine(w, "serval "+c.name+" "+c.args, c.summary)
 		}
 	}
 	fmt.Fprintf(w, "\nFlags of each: serval %s SUBCOMMAND --help\n", group)
