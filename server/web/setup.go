@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/servalhq/serval/server/store"
 )
 
 // SetupURLFile is written (mode 0600) into the data directory while no
@@ -63,7 +65,7 @@ func (s *Server) Start(ctx context.Context, baseURL string, out io.Writer) error
 	code := base64.RawURLEncoding.EncodeToString(b)
 	link := baseURL + "/setup?code=" + code
 	if s.cfg.DataDir != "" {
-		if err := writePrivateFile(path, link+"\n"); err != nil {
+		if err := store.WritePrivateFile(path, link+"\n"); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 	}
@@ -80,22 +82,4 @@ func (s *Server) finishSetup() {
 	if s.cfg.DataDir != "" {
 		os.Remove(filepath.Join(s.cfg.DataDir, SetupURLFile))
 	}
-}
-
-// writePrivateFile writes data readable by the owner only, replacing any old file.
-func writePrivateFile(path, data string) error {
-	tmp := path + ".tmp"
-	os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

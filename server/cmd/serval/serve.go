@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -273,28 +272,10 @@ func ensureInitialToken(ctx context.Context, st *store.Store, dataDir string, st
 		return err
 	}
 	path := filepath.Join(dataDir, initialTokenFile)
-	if err := writeSecretFile(path, secret+"\n"); err != nil {
+	if err := store.WritePrivateFile(path, secret+"\n"); err != nil {
 		return fmt.Errorf("save the initial token: %w", err)
 	}
 	fmt.Fprintf(stdout, "serval: created the first API token %q, saved to %s (shown only now; more with `serval token create --name NAME`):\n%s\n",
 		"initial", path, secret)
 	return nil
-}
-
-// writeSecretFile writes data readable by the owner only, replacing any old file.
-func writeSecretFile(path, data string) error {
-	tmp := path + ".tmp"
-	os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
