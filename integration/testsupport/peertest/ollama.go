@@ -35,6 +35,13 @@ func StartOllama(t testing.TB, env ...string) *Ollama {
 		"OLLAMA_KEEP_ALIVE=10m",
 		// No cloud models, no update checks: only loopback is used.
 		"OLLAMA_NO_CLOUD=1",
+		// A pull (--ollama-pull of a missing name) must not reach for
+		// registry.ollama.ai, not even its DNS name: every request other
+		// than to loopback goes to a closed loopback port, where the proxy
+		// resolves names (so none is looked up here) and fails at once.
+		"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9",
+		"https_proxy=http://127.0.0.1:9", "http_proxy=http://127.0.0.1:9",
+		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost",
 	}
 	env = append(base, env...)
 	p := newProcess(t, "ollama", bin, port, []string{"serve"}, env, func(p *Process) error {

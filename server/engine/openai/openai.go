@@ -196,6 +196,12 @@ func (e *Engine) stream(ctx context.Context, path string, body any, emit engine.
 	}
 	httpReq.Header.Set("Content-Type", "application/json")
 	httpReq.Header.Set("Accept", "text/event-stream")
+	// A generation has no side effect, so the request counts as idempotent
+	// (an empty key is never sent): Go's transport then retries it once when
+	// a kept-alive connection turns out to have been closed by the upstream
+	// (llama-server closes idle ones), instead of failing the request and
+	// marking a healthy upstream down.
+	httpReq.Header["X-Idempotency-Key"] = nil
 	if e.cfg.APIKey != "" {
 		httpReq.Header.Set("Authorization", "Bearer "+e.cfg.APIKey)
 	}
