@@ -240,6 +240,22 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// resetLinkUser checks a password-reset code and returns the account it
+// belongs to; on a refused code or a store error it has answered already.
+func (s *Server) resetLinkUser(w http.ResponseWriter, r *http.Request, code string) (store.User, bool) {
+	l, err := s.store.CheckLink(r.Context(), store.LinkReset, code)
+	if err != nil {
+		s.linkRefused(w, r, err)
+		return store.User{}, false
+	}
+	u, err := s.store.UserByID(r.Context(), l.UserID)
+	if err != nil {
+		s.fail(w, r, err)
+		return store.User{}, false
+	}
+	return u, true
+}
+
 // handleResetPage serves GET /reset?code=: a password-reset link.
 func (s *Server) handleResetPage(w http.ResponseWriter, r *http.Request) {
 	q, ferr := decodeForm(w, r, codeQuery)
@@ -247,14 +263,8 @@ func (s *Server) handleResetPage(w http.ResponseWriter, r *http.Request) {
 		s.message(w, r, ferr.status, nil, "Password reset", ferr.msg)
 		return
 	}
-	l, err := s.store.CheckLink(r.Context(), store.LinkReset, q["code"])
-	if err != nil {
-		s.linkRefused(w, r, err)
-		return
-	}
-	u, err := s.store.UserByID(r.Context(), l.UserID)
-	if err != nil {
-		s.fail(w, r, err)
+	u, ok := s.resetLinkUser(w, r, q["code"])
+	if !ok {
 		return
 	}
 	s.render(w, r, http.StatusOK, "reset", nil, page{Title: "Choose a new password", Form: map[string]string{"code": q["code"], "username": u.Name}})
@@ -267,14 +277,8 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 		s.message(w, r, ferr.status, nil, "Password reset", ferr.msg)
 		return
 	}
-	l, err := s.store.CheckLink(r.Context(), store.LinkReset, f["code"])
-	if err != nil {
-		s.linkRefused(w, r, err)
-		return
-	}
-	u, err := s.store.UserByID(r.Context(), l.UserID)
-	if err != nil {
-		s.fail(w, r, err)
+	u, ok := s.resetLinkUser(w, r, f["code"])
+	if !ok {
 		return
 	}
 	if err := account.ValidatePassword(u.Name, f["password"]); err != nil {
