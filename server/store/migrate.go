@@ -107,7 +107,10 @@ func refuseNewer(ctx context.Context, path string, latest int) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	// The busy timeout matters: another process may be migrating this file
+	// (its switch to WAL runs recovery), and a read without one fails at
+	// once with SQLITE_BUSY_RECOVERY.
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,36 @@ func TestGenerationIsDeterministicAndVisible(t *testing.T) {
 
 func TestStreamsTokenByToken(t *testing.T) {
 	e := openTest(t, Config{})
-	text, chunks, u := complete(t, e, engine.Request{Prompt: goPrompt, MaxTokens: 24})
+	// Hold the worker after its first visible text until Complete has
+	// emitted it; without this, a fast generation can finish first and
+	// arrive whole.
+	emitted := make(chan struct{})
+	var once sync.Once
+	testHookPushed = func(text string) {
+		if text == "" {
+			return
+		}
+		once.Do(func() {
+			select {
+			case <-emitted:
+			case <-time.After(10 * time.Second):
+			}
+		})
+	}
+	t.Cleanup(func() { testHookPushed = nil })
+	var chunks []string
+	u, err := e.Complete(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 24}, func(s string) error {
+		if len(chunks) == 0 {
+			close(emitted)
+		}
+		chunks = append(chunks, s)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testHookPushed = nil
+	text := strings.Join(chunks, "")
 	if len(chunks) < 2 {
 		t.Fatalf("%d chunks for %d tokens; want streaming", len(chunks), u.GeneratedTokens)
 	}

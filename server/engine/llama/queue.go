@@ -33,13 +33,23 @@ type job struct {
 	notify   chan struct{} // capacity 1
 }
 
-// push hands text (and, with finished, the end) to the waiting Complete.
+// push hands text to the waiting Complete.
 func (j *job) push(text string) {
 	j.mu.Lock()
 	j.out.WriteString(text)
 	j.mu.Unlock()
 	j.signal()
+	if testHookPushed != nil {
+		testHookPushed(text)
+	}
 }
+
+// testHookPushed, when set by a test, runs on the worker after each push. It
+// lets a test hold the worker until the consumer has seen the text, which is
+// how streaming can be checked without depending on scheduling: unhindered,
+// a tiny model can finish before Complete's goroutine first runs, and the
+// whole answer then (correctly) arrives as one chunk.
+var testHookPushed func(text string)
 
 func (j *job) finish(u engine.Usage, err error) {
 	j.mu.Lock()
