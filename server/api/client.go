@@ -327,6 +327,11 @@ func (c *Client) send(ctx context.Context, method, path string, in any, accept s
 
 func statusError(resp *http.Response) *StatusError {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return statusErrorOf(resp, b)
+}
+
+// statusErrorOf is the *StatusError of resp whose body b was read.
+func statusErrorOf(resp *http.Response, b []byte) *StatusError {
 	se := &StatusError{StatusCode: resp.StatusCode, Message: strings.TrimSpace(string(b))}
 	var e ErrorResponse
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {

@@ -35,12 +35,18 @@ func (s *Store) CreateUserToken(ctx context.Context, u User, name string) (strin
 	if err := ValidateTokenName(name); err != nil {
 		return "", err
 	}
+	return insertUserToken(ctx, s.db, u, name, s.now())
+}
+
+// insertUserToken stores a new token of the user called name and returns
+// its secret.
+func insertUserToken(ctx context.Context, db execer, u User, name string, now time.Time) (string, error) {
 	secret, err := NewTokenSecret()
 	if err != nil {
 		return "", err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO tokens(name, hash, created_at, user_id) VALUES (?, ?, ?, ?)`,
-		OwnedTokenName(u.Name, name), HashToken(secret), s.now().Unix(), u.ID)
+	_, err = db.ExecContext(ctx, `INSERT INTO tokens(name, hash, created_at, user_id) VALUES (?, ?, ?, ?)`,
+		OwnedTokenName(u.Name, name), HashToken(secret), now.Unix(), u.ID)
 	if err != nil {
 		if isUnique(err) {
 			return "", fmt.Errorf("token %q: %w", name, ErrTokenExists)

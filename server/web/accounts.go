@@ -11,7 +11,8 @@ import (
 
 var (
 	setupForm    = map[string]int{"code": maxCodeField, "username": maxNameField, "password": maxPasswordField}
-	loginForm    = map[string]int{"username": maxNameField, "password": maxPasswordField}
+	loginForm    = map[string]int{"username": maxNameField, "password": maxPasswordField, "next": maxNextField}
+	nextQuery    = map[string]int{"next": maxNextField}
 	registerForm = map[string]int{"invite": maxCodeField, "username": maxNameField, "password": maxPasswordField}
 	resetForm    = map[string]int{"code": maxCodeField, "password": maxPasswordField}
 	passwordForm = map[string]int{"current": maxPasswordField, "password": maxPasswordField}
@@ -124,7 +125,11 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "login", nil, page{Title: "Sign in"})
+	f, ferr := decodeForm(w, r, nextQuery)
+	if ferr != nil || !localPath(f["next"]) {
+		f = map[string]string{}
+	}
+	s.render(w, r, http.StatusOK, "login", nil, page{Title: "Sign in", Form: map[string]string{"next": f["next"]}})
 }
 
 // loginFailed is the one message of every failed login: it does not say
@@ -143,7 +148,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		secs := retrySeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		s.render(w, r, http.StatusTooManyRequests, "login", nil, page{Title: "Sign in",
-			Error: errorf("Too many failed sign-ins: try again in %d seconds.", secs), Form: map[string]string{"username": name}})
+			Error: errorf("Too many failed sign-ins: try again in %d seconds.", secs), Form: map[string]string{"username": name, "next": f["next"]}})
 		return
 	}
 	u, hash, err := s.store.PasswordHash(r.Context(), name)
@@ -155,7 +160,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ok := account.CheckPasswordOrDummy(hash, f["password"]) && !u.Disabled
 	if !ok {
 		s.throttle.failed(name, addr)
-		s.render(w, r, http.StatusUnauthorized, "login", nil, page{Title: "Sign in", Error: loginFailed, Form: map[string]string{"username": name}})
+		s.render(w, r, http.StatusUnauthorized, "login", nil, page{Title: "Sign in", Error: loginFailed, Form: map[string]string{"username": name, "next": f["next"]}})
 		return
 	}
 	s.throttle.succeeded(name)
@@ -163,7 +168,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	next := "/"
+	if localPath(f["next"]) {
+		next = f["next"]
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // handleLogout serves POST /logout: the session ends on the server too.

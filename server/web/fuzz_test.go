@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/servalhq/serval/server/store"
 )
 
 // FuzzDecodeForm: any body either is refused with 4xx or gives exactly the
@@ -26,22 +28,48 @@ func FuzzDecodeForm(f *testing.F) {
 	}
 	f.Add("a=1", "text/plain")
 	f.Fuzz(func(t *testing.T, body, contentType string) {
-		req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(body))
-		req.Header.Set("Content-Type", contentType)
-		got, ferr := decodeForm(httptest.NewRecorder(), req, setupForm)
-		if ferr != nil {
-			if ferr.status < 400 || ferr.status > 499 || ferr.msg == "" {
-				t.Fatalf("refusal %d %q", ferr.status, ferr.msg)
+		for _, spec := range []map[string]int{setupForm, deviceCodeForm, tokenGrantForm, deviceForm} {
+			req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(body))
+			req.Header.Set("Content-Type", contentType)
+			got, ferr := decodeForm(httptest.NewRecorder(), req, spec)
+			if ferr != nil {
+				if ferr.status < 400 || ferr.status > 499 || ferr.msg == "" {
+					t.Fatalf("refusal %d %q", ferr.status, ferr.msg)
+				}
+				continue
+			}
+			if len(got) != len(spec) {
+				t.Fatalf("fields %v", got)
+			}
+			for k, v := range got {
+				if len(v) > spec[k] || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+					t.Fatalf("field %s = %q passed", k, v)
+				}
+			}
+		}
+	})
+}
+
+// FuzzNormalizeUserCode: whatever is typed, a code comes out only as
+// UserCodeLen characters of the alphabet, and reading it back in its shown
+// form gives the same code.
+func FuzzNormalizeUserCode(f *testing.F) {
+	for _, seed := range []string{"BCDF-GHJK", "bcdf ghjk", "BCDF-GHJ", "ABCD-EFGH", "ＢＣＤＦ-ＧＨＪＫ", "bcdf\tghjk", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, typed string) {
+		code, ok := normalizeUserCode(typed)
+		if !ok {
+			if code != "" {
+				t.Fatalf("refused %q but returned %q", typed, code)
 			}
 			return
 		}
-		if len(got) != len(setupForm) {
-			t.Fatalf("fields %v", got)
+		if len(code) != store.UserCodeLen || strings.Trim(code, store.UserCodeAlphabet) != "" {
+			t.Fatalf("%q gave %q", typed, code)
 		}
-		for k, v := range got {
-			if len(v) > setupForm[k] || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-				t.Fatalf("field %s = %q passed", k, v)
-			}
+		if again, ok := normalizeUserCode(formatUserCode(code)); !ok || again != code {
+			t.Fatalf("%q: shown as %q, read back as %q", code, formatUserCode(code), again)
 		}
 	})
 }

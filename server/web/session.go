@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -52,7 +53,7 @@ func (s *Server) signedIn(h signedInHandler) http.Handler {
 		}
 		if req == nil {
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
 				return
 			}
 			s.message(w, r, http.StatusUnauthorized, nil, "Signed out", "Your session has ended: sign in again.")
@@ -162,4 +163,28 @@ func (s *Server) SessionToken(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return store.OwnedTokenName(req.user.Name, "web"), true
+}
+
+// maxNextField bounds the page a login returns to.
+const maxNextField = 256
+
+// loginURL is the login page for a signed-out GET of r: after signing in,
+// the browser comes back to r's page (an editor's sign-in link keeps its code).
+func loginURL(r *http.Request) string {
+	next := r.URL.RequestURI()
+	if next == "/" || len(next) > maxNextField || !localPath(next) {
+		return "/login"
+	}
+	return "/login?next=" + url.QueryEscape(next)
+}
+
+// localPath reports whether next is a path on this server ("/device?..."),
+// not a URL elsewhere ("//evil.example", "/\\evil.example", "https://..."):
+// the login must not become an open redirect.
+func localPath(next string) bool {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return false
+	}
+	u, err := url.Parse(next)
+	return err == nil && u.Scheme == "" && u.Host == "" && !strings.ContainsAny(next, "\\\r\n")
 }

@@ -63,8 +63,10 @@ type Server struct {
 	started  time.Time
 	pages    map[string]*template.Template
 	throttle *throttle
-	setup    *setupCode
-	handler  http.Handler
+	// deviceThrottle counts wrong editor sign-in codes (device.go).
+	deviceThrottle *throttle
+	setup          *setupCode
+	handler        http.Handler
 }
 
 // New returns the web app for cfg.
@@ -84,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, started: cfg.Now(),
-		pages: pages, throttle: newThrottle(cfg.Now), setup: &setupCode{},
+		pages: pages, throttle: newThrottle(cfg.Now), deviceThrottle: newThrottle(cfg.Now), setup: &setupCode{},
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -117,6 +119,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /usage", s.signedIn(s.handleUsage))
 	mux.Handle("GET /usage.csv", s.signedIn(s.handleUsageCSV))
 	mux.Handle("GET /playground", s.signedIn(s.handlePlayground))
+
+	mux.Handle("GET /device", s.signedIn(s.handleDevicePage))
+	mux.Handle("POST /device", s.signedIn(s.handleDevice))
+	mux.HandleFunc("POST /oauth/device/code", s.handleDeviceCode)
+	mux.HandleFunc("POST /oauth/token", s.handleToken)
 
 	mux.Handle("GET /admin", s.adminOnly(func(w http.ResponseWriter, r *http.Request, _ *request) {
 		http.Redirect(w, r, "/admin/users", http.StatusSeeOther)

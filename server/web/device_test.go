@@ -1,0 +1,330 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/store"
+)
+
+// oauth posts an OAuth form as the agent does (no browser headers, no cookie).
+func (h *harness) oauth(path string, form url.Values) (int, map[string]any, http.Header) {
+	h.t.Helper()
+	c := h.client()
+	r := c.postWith(path, form, nil)
+	var body map[string]any
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil {
+		h.t.Fatalf("%s: %d, not JSON: %q", path, r.status, r.body)
+	}
+	return r.status, body, r.header
+}
+
+// startDevice asks for a device code and returns the answer.
+func (h *harness) startDevice(device string) api.DeviceCodeResponse {
+	h.t.Helper()
+	status, body, _ := h.oauth("/oauth/device/code", url.Values{"client_id": {api.AgentClientID}, "device_name": {device}})
+	if status != http.StatusOK {
+		h.t.Fatalf("device code: %d %v", status, body)
+	}
+	b, _ := json.Marshal(body)
+	var d api.DeviceCodeResponse
+	json.Unmarshal(b, &d)
+	return d
+}
+
+// poll asks for the token once and returns the status and the error code
+// ("" on success) with the body.
+func (h *harness) poll(deviceCode string) (int, string, map[string]any) {
+	h.t.Helper()
+	status, body, _ := h.oauth("/oauth/token", url.Values{"grant_type": {api.GrantTypeDeviceCode}, "device_code": {deviceCode}, "client_id": {api.AgentClientID}})
+	code, _ := body["error"].(string)
+	return status, code, body
+}
+
+// wantPoll polls after waiting out the interval and checks the outcome.
+func (h *harness) wantPoll(deviceCode, want string) map[string]any {
+	h.t.Helper()
+	h.clock.add(time.Minute)
+	status, code, body := h.poll(deviceCode)
+	if code != want {
+		h.t.Fatalf("poll: %d %v, want %q", status, body, want)
+	}
+	if want != "" && status != http.StatusBadRequest {
+		h.t.Fatalf("poll %s: status %d, want 400", want, status)
+	}
+	return body
+}
+
+var userCodeRE = regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`)
+
+func TestDeviceSignInApprovedOnce(t *testing.T) {
+	h := newHarness(t)
+	admin := h.admin()
+	status, body, hdr := h.oauth("/oauth/device/code", url.Values{"client_id": {api.AgentClientID}, "device_name": {"alice laptop (VS Code)"}})
+	if status != http.StatusOK || hdr.Get("Cache-Control") != "no-store" || hdr.Get("Content-Type") != "application/json" {
+		t.Fatalf("device code: %d %v %v", status, hdr, body)
+	}
+	var d api.DeviceCodeResponse
+	b, _ := json.Marshal(body)
+	json.Unmarshal(b, &d)
+	if !userCodeRE.MatchString(d.UserCode) || len(d.DeviceCode) < 40 || d.ExpiresIn != 600 || d.Interval != 5 ||
+		d.VerificationURI != h.ts.URL+"/device" || d.VerificationURIComplete != h.ts.URL+"/device?user_code="+d.UserCode {
+		t.Fatalf("device code answer %+v", d)
+	}
+
+	// Nothing decided yet; the first poll is never too early.
+	if status, code, _ := h.poll(d.DeviceCode); status != http.StatusBadRequest || code != api.OAuthPending {
+		t.Fatalf("first poll: %d %q", status, code)
+	}
+
+	// The user types the code in lower case with spaces; the page names the device.
+	typed := strings.ToLower(strings.ReplaceAll(d.UserCode, "-", " "))
+	r := admin.get("/device?user_code=" + url.QueryEscape(typed))
+	if r.status != http.StatusOK {
+		t.Fatalf("device page: %d %s", r.status, r.body)
+	}
+	mustContain(t, r.body, "alice laptop (VS Code)", d.UserCode, `value="approve"`, `value="deny"`)
+	r = admin.post("/device", url.Values{"user_code": {typed}, "action": {"approve"}})
+	if r.status != http.StatusOK {
+		t.Fatalf("approve: %d %s", r.status, r.body)
+	}
+	mustContain(t, r.body, "signed in as admin")
+
+	tok := h.wantPoll(d.DeviceCode, "")
+	secret, _ := tok["access_token"].(string)
+	if tok["token_type"] != "Bearer" || !strings.HasPrefix(secret, store.TokenPrefix) || tok["token_name"] != "alice-laptop-(VS-Code)" {
+		t.Fatalf("token answer %v", tok)
+	}
+	name, err := h.st.LookupToken(context.Background(), secret)
+	if err != nil || name != "admin/alice-laptop-(VS-Code)" {
+		t.Fatalf("the new token: %q, %v", name, err)
+	}
+	mustContain(t, admin.get("/").body, "alice-laptop-(VS-Code)")
+
+	// Exactly once: a second exchange fails, and so does a second approval.
+	h.wantPoll(d.DeviceCode, "invalid_grant")
+	if r := admin.post("/device", url.Values{"user_code": {d.UserCode}, "action": {"approve"}}); r.status != http.StatusNotFound {
+		t.Fatalf("second approval: %d", r.status)
+	}
+
+	// The same device again gets a token of its own name.
+	d2 := h.startDevice("alice laptop (VS Code)")
+	admin.post("/device", url.Values{"user_code": {d2.UserCode}, "action": {"approve"}})
+	if tok := h.wantPoll(d2.DeviceCode, ""); tok["token_name"] != "alice-laptop-(VS-Code)-2" {
+		t.Fatalf("second token of the device: %v", tok)
+	}
+}
+
+func TestDeviceSignInRefusals(t *testing.T) {
+	h := newHarness(t)
+	admin := h.admin()
+	for _, tc := range []struct {
+		name, path string
+		form       url.Values
+		status     int
+		code       string
+	}{
+		{"unknown client", "/oauth/device/code", url.Values{"client_id": {"evil"}}, 401, "invalid_client"},
+		{"no client", "/oauth/device/code", url.Values{}, 401, "invalid_client"},
+		{"long device name", "/oauth/device/code", url.Values{"client_id": {api.AgentClientID}, "device_name": {strings.Repeat("x", 65)}}, 400, "invalid_request"},
+		{"control character", "/oauth/device/code", url.Values{"client_id": {api.AgentClientID}, "device_name": {"a\x00b"}}, 400, "invalid_request"},
+		{"repeated field", "/oauth/device/code", url.Values{"client_id": {api.AgentClientID, api.AgentClientID}}, 400, "invalid_request"},
+		{"grant type", "/oauth/token", url.Values{"grant_type": {"password"}, "client_id": {api.AgentClientID}, "device_code": {"x"}}, 400, "unsupported_grant_type"},
+		{"token client", "/oauth/token", url.Values{"grant_type": {api.GrantTypeDeviceCode}, "client_id": {"evil"}, "device_code": {"x"}}, 401, "invalid_client"},
+		{"no device code", "/oauth/token", url.Values{"grant_type": {api.GrantTypeDeviceCode}, "client_id": {api.AgentClientID}}, 400, "invalid_request"},
+		{"unknown device code", "/oauth/token", url.Values{"grant_type": {api.GrantTypeDeviceCode}, "client_id": {api.AgentClientID}, "device_code": {"' OR 1=1 --"}}, 400, "invalid_grant"},
+	} {
+		status, body, _ := h.oauth(tc.path, tc.form)
+		if status != tc.status || body["error"] != tc.code {
+			t.Errorf("%s: %d %v, want %d %s", tc.name, status, body, tc.status, tc.code)
+		}
+	}
+	// JSON bodies and a missing Content-Type are not forms.
+	c := h.client()
+	for _, ct := range []string{"", "application/json"} {
+		req, _ := http.NewRequest(http.MethodPost, h.ts.URL+"/oauth/device/code", strings.NewReader(`{"client_id":"serval-agent"}`))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		if r := c.do(req); r.status != http.StatusBadRequest && r.status != http.StatusUnsupportedMediaType || !strings.Contains(r.body, "invalid_request") {
+			t.Errorf("Content-Type %q: %d %s", ct, r.status, r.body)
+		}
+	}
+
+	// Polling faster than the interval: slow_down, and 5 s more each time.
+	d := h.startDevice("box")
+	h.poll(d.DeviceCode)
+	h.clock.add(4 * time.Second)
+	if _, code, _ := h.poll(d.DeviceCode); code != api.OAuthSlowDown {
+		t.Fatalf("poll after 4 s: %q", code)
+	}
+	h.clock.add(6 * time.Second) // 6 s < the new 10 s
+	if _, code, _ := h.poll(d.DeviceCode); code != api.OAuthSlowDown {
+		t.Fatalf("poll 6 s after a slow_down: %q", code)
+	}
+	h.clock.add(15 * time.Second) // the interval is now 15 s
+	if _, code, _ := h.poll(d.DeviceCode); code != api.OAuthPending {
+		t.Fatalf("poll after the longer interval: %q", code)
+	}
+
+	// Denied.
+	d = h.startDevice("box")
+	if r := admin.post("/device", url.Values{"user_code": {d.UserCode}, "action": {"deny"}}); r.status != http.StatusOK || !strings.Contains(r.body, "denied") {
+		t.Fatalf("deny: %d %s", r.status, r.body)
+	}
+	h.wantPoll(d.DeviceCode, api.OAuthAccessDenied)
+	h.wantPoll(d.DeviceCode, api.OAuthAccessDenied)
+
+	// Expired after 10 minutes: the poll says so and the page no longer knows the code.
+	d = h.startDevice("box")
+	h.clock.add(10 * time.Minute)
+	if r := admin.get("/device?user_code=" + d.UserCode); r.status != http.StatusNotFound {
+		t.Fatalf("expired code on the page: %d", r.status)
+	}
+	h.wantPoll(d.DeviceCode, api.OAuthExpired)
+
+	// Approved by an account deactivated before the editor polled.
+	bob := h.user(admin, "bob")
+	d = h.startDevice("bob's box")
+	if r := bob.post("/device", url.Values{"user_code": {d.UserCode}, "action": {"approve"}}); r.status != http.StatusOK {
+		t.Fatalf("bob approves: %d", r.status)
+	}
+	if r := admin.post("/users/bob/disable", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("disable bob: %d %s", r.status, r.body)
+	}
+	h.wantPoll(d.DeviceCode, api.OAuthAccessDenied)
+
+	// The page: bad action, bad codes, a signed-out POST, a cross-site POST.
+	d = h.startDevice("box")
+	for _, tc := range []struct {
+		form   url.Values
+		status int
+	}{
+		{url.Values{"user_code": {d.UserCode}, "action": {"maybe"}}, 400},
+		{url.Values{"user_code": {"BCDF-GHJ"}, "action": {"approve"}}, 404},
+		{url.Values{"user_code": {"AEIO-UAEI"}, "action": {"approve"}}, 404},
+		{url.Values{"user_code": {strings.Repeat("B", 40)}, "action": {"approve"}}, 400},
+	} {
+		if r := admin.post("/device", tc.form); r.status != tc.status {
+			t.Errorf("POST /device %v: %d, want %d", tc.form, r.status, tc.status)
+		}
+	}
+	if r := h.client().post("/device", url.Values{"user_code": {d.UserCode}, "action": {"approve"}}); r.status != http.StatusUnauthorized {
+		t.Errorf("signed-out approval: %d", r.status)
+	}
+	r := admin.postWith("/device", url.Values{"user_code": {d.UserCode}, "action": {"approve"}},
+		http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}})
+	if r.status != http.StatusForbidden {
+		t.Errorf("cross-site approval: %d", r.status)
+	}
+	h.wantPoll(d.DeviceCode, api.OAuthPending) // none of those approved it
+}
+
+func TestDevicePageThrottlesWrongCodes(t *testing.T) {
+	h := newHarness(t)
+	admin := h.admin()
+	d := h.startDevice("box")
+	var last response
+	for i := 0; i < 12; i++ {
+		last = admin.get("/device?user_code=BBBB-BBB" + string(wrongCodeByte(i)))
+	}
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
+		t.Fatalf("12 wrong codes: %d %v", last.status, last.header)
+	}
+	// Even the right code waits now...
+	if r := admin.get("/device?user_code=" + d.UserCode); r.status != http.StatusTooManyRequests {
+		t.Fatalf("right code while throttled: %d", r.status)
+	}
+	// ...until the budget refilled.
+	h.clock.add(time.Minute)
+	if r := admin.get("/device?user_code=" + d.UserCode); r.status != http.StatusOK {
+		t.Fatalf("right code after the wait: %d", r.status)
+	}
+}
+
+// wrongCodeByte is a code character other than 'B' for the i-th wrong code.
+func wrongCodeByte(i int) byte { return store.UserCodeAlphabet[1+i%(len(store.UserCodeAlphabet)-1)] }
+
+func TestDevicePageAfterLoginAndEscaping(t *testing.T) {
+	h := newHarness(t)
+	h.admin()
+	d := h.startDevice(`<script>alert(1)</script>`)
+
+	// Signed out, the link from the editor goes through the login and back.
+	c := h.client()
+	r := c.get("/device?user_code=" + d.UserCode)
+	want := "/login?next=" + url.QueryEscape("/device?user_code="+d.UserCode)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != want {
+		t.Fatalf("signed-out device page: %d %q, want %q", r.status, r.header.Get("Location"), want)
+	}
+	r = c.get(want)
+	mustContain(t, r.body, `name="next" value="/device?user_code=`+d.UserCode+`"`)
+	r = c.post("/login", url.Values{"username": {"admin"}, "password": {adminPassword}, "next": {"/device?user_code=" + d.UserCode}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/device?user_code="+d.UserCode {
+		t.Fatalf("login with next: %d %q", r.status, r.header.Get("Location"))
+	}
+	r = c.get("/device?user_code=" + d.UserCode)
+	if strings.Contains(r.body, "<script>alert") || !strings.Contains(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Fatalf("device name not escaped:\n%s", r.body)
+	}
+	// The login is no open redirect.
+	for _, next := range []string{"//evil.example/x", "/\\evil.example", "https://evil.example/", "device"} {
+		r := h.client().post("/login", url.Values{"username": {"admin"}, "password": {adminPassword}, "next": {next}})
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
+			t.Errorf("login with next=%q went to %q", next, r.header.Get("Location"))
+		}
+	}
+}
+
+func TestDeviceTokenExchangedOnceUnderConcurrentPolls(t *testing.T) {
+	h := newHarness(t)
+	admin := h.admin()
+	d := h.startDevice("box")
+	admin.post("/device", url.Values{"user_code": {d.UserCode}, "action": {"approve"}})
+	const pollers = 8
+	var wg sync.WaitGroup
+	codes := make(chan string, pollers)
+	for i := 0; i < pollers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, code, _ := h.poll(d.DeviceCode)
+			codes <- code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	tokens := 0
+	for c := range codes {
+		switch c {
+		case "":
+			tokens++
+		case api.OAuthSlowDown, "invalid_grant":
+		default:
+			t.Errorf("poll answered %q", c)
+		}
+	}
+	if tokens != 1 {
+		t.Fatalf("%d polls got a token, want exactly 1", tokens)
+	}
+}
+
+func TestNormalizeUserCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"BCDF-GHJK": "BCDFGHJK", "bcdfghjk": "BCDFGHJK", " bcdf ghjk ": "BCDFGHJK", "Bc-Df-Gh-Jk": "BCDFGHJK",
+		"BCDF-GHJ": "", "BCDF-GHJKL": "", "ABCD-EFGH": "", "BCDF-GHJ1": "", "BCDF\u00a0GHJK": "", "": "",
+	} {
+		got, ok := normalizeUserCode(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("normalizeUserCode(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
