@@ -86,10 +86,10 @@ func healthy(p *Pool) map[string]bool {
 	return m
 }
 
-// waitFor polls cond for up to 3 s.
+// waitFor polls cond for up to 30 s (generous: a loaded machine is slow).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(3 * time.Second); !cond(); {
+	for deadline := time.Now().Add(30 * time.Second); !cond(); {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
