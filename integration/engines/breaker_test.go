@@ -57,12 +57,18 @@ func switchableUpstream(t *testing.T) (*httptest.Server, *atomic.Value, *atomic.
 // same for an upstream answering 500s.
 func TestBreakerOpensOnHangsAnd500sAndRecovers(t *testing.T) {
 	up, mode, completions := switchableUpstream(t)
-	eng, err := openai.New(openai.Config{BaseURL: up.URL + "/v1", Model: "m", IdleTimeout: 300 * time.Millisecond})
+	// The circuit stays open for the whole backoff, and the test's three
+	// requests must all meet it open: a backoff of 300 ms let the
+	// half-open check close it in the middle of them on a loaded machine
+	// (1 run in 20 under -race). The idle and check timeouts are long
+	// enough that a healthy upstream is never taken for a hanging one.
+	const backoff = 3 * time.Second
+	eng, err := openai.New(openai.Config{BaseURL: up.URL + "/v1", Model: "m", IdleTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, err := pool.New(context.Background(), []pool.Member{eng},
-		pool.Config{CheckInterval: 100 * time.Millisecond, CheckTimeout: 200 * time.Millisecond, Backoff: 300 * time.Millisecond, MaxBackoff: time.Second})
+		pool.Config{CheckInterval: 100 * time.Millisecond, CheckTimeout: 2 * time.Second, Backoff: backoff, MaxBackoff: backoff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +99,9 @@ func TestBreakerOpensOnHangsAnd500sAndRecovers(t *testing.T) {
 	recovers := func(what string) {
 		t.Helper()
 		mode.Store("ok")
-		for i := 0; complete() != nil; i++ {
-			if i == 100 {
-				t.Fatalf("%s: no recovery within 10 s of the upstream answering again", what)
+		for deadline := time.Now().Add(60 * time.Second); complete() != nil; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no recovery within 60 s of the upstream answering again", what)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
