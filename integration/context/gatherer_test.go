@@ -129,7 +129,10 @@ func checkBody(t *testing.T, body string) {
 // to a recording server.
 func TestDefinitionReachesRequestBody(t *testing.T) {
 	root, mainPath, mainText, cursor := workspace(t)
-	g, err := gather.New(gather.Config{})
+	// A source timeout far above the editor's 50 ms default: on a loaded
+	// machine the declarations source can miss 50 ms, and this single
+	// Gather would then have nothing to send.
+	g, err := gather.New(gather.Config{SourceTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +147,7 @@ func TestDefinitionReachesRequestBody(t *testing.T) {
 	}
 	uri := "file://" + mainPath
 	g.DidOpen(uri, mainPath, "go", []byte(mainText))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := g.Gather(ctx, gather.Request{URI: uri, Offset: cursor})
 	if err != nil {
