@@ -97,6 +97,9 @@ type Agent struct {
 	events     chan *api.LogEventRequest
 	healthKick chan struct{}
 
+	signInMu     sync.Mutex
+	cancelSignIn context.CancelFunc // of the sign-in running, if any (signin.go)
+
 	mu      sync.Mutex
 	docs    map[string]*docState
 	folders []string

@@ -32,7 +32,8 @@ type Status struct {
 }
 
 // tokenHelp says how to fix an unauthorized status.
-const tokenHelp = "the server rejected the token: create one on the server with `serval token create --name NAME` and set it as " +
+const tokenHelp = "the server rejected the token (or none is set): sign in from the editor (VS Code: Serval: Sign In; Neovim: :ServalSignIn; " +
+	"JetBrains: Tools > Serval > Sign In), or create one on the server with `serval token create --name NAME` and set it as " +
 	"[server] token in ~/.config/serval/agent.toml, SERVAL_TOKEN, or initializationOptions.server.token"
 
 // Slow detection, as Tabby does it: the average of the last 10 latencies

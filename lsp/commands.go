@@ -2,9 +2,13 @@ package lsp
 
 import (
 	"context"
+	"os"
+	"strings"
 
 	"github.com/segmentio/encoding/json"
 	"go.lsp.dev/jsonrpc2"
+
+	"github.com/servalhq/serval/agent"
 )
 
 func (s *Server) executeCommand(ctx context.Context, reply jsonrpc2.Replier, req jsonrpc2.Request) error {
@@ -14,6 +18,11 @@ func (s *Server) executeCommand(ctx context.Context, reply jsonrpc2.Replier, req
 	}
 	if ok, err := s.decode(ctx, reply, req, &p); !ok {
 		return err
+	}
+	if p.Command == CommandSignIn {
+		return s.async(ctx, reply, req, func(ctx context.Context, _ jsonrpc2.Request) (any, error) {
+			return s.signIn(ctx, p.Arguments)
+		})
 	}
 	if p.Command != CommandAccept {
 		return reply(ctx, nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "unknown command %q", p.Command))
@@ -69,4 +78,40 @@ func (s *Server) didPartiallyAccept(ctx context.Context, reply jsonrpc2.Replier,
 		return reply(ctx, nil, nil)
 	}
 	return nil
+}
+
+// signIn runs CommandSignIn: the agent's device sign-in, reporting the
+// code to show as a serval/signIn notification; the answer carries the
+// token for the editor to keep and pass back as server.token.
+func (s *Server) signIn(ctx context.Context, rawArgs []json.RawMessage) (any, error) {
+	var args SignInArgs
+	if len(rawArgs) > 0 && string(rawArgs[0]) != "null" {
+		if err := json.Unmarshal(rawArgs[0], &args); err != nil {
+			return nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "%s wants no argument or {deviceName}: %v", CommandSignIn, err)
+		}
+	}
+	device := strings.TrimSpace(args.DeviceName)
+	if device == "" {
+		device = s.deviceName()
+	}
+	res, err := s.agent.SignIn(ctx, device, func(p agent.SignInPrompt) {
+		s.Notify(MethodServalSignIn, p)
+	})
+	if err != nil {
+		return nil, jsonrpc2.Errorf(jsonrpc2.InternalError, "%v", err)
+	}
+	return res, nil
+}
+
+// deviceName names this machine and editor for the token the server makes:
+// "HOST (EDITOR)".
+func (s *Server) deviceName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "editor"
+	}
+	if c := s.clientName.Load(); c != nil && *c != "" {
+		return host + " (" + *c + ")"
+	}
+	return host
 }

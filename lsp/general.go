@@ -25,6 +25,10 @@ func (s *Server) initialize(ctx context.Context, reply jsonrpc2.Replier, req jso
 		offered = p.Capabilities.General.PositionEncodings
 	}
 	s.enc = NegotiateEncoding(offered)
+	if p.ClientInfo != nil {
+		name := p.ClientInfo.Name
+		s.clientName.Store(&name)
+	}
 
 	if len(p.InitializationOptions) > 0 {
 		c, err := agent.ParseConfigJSON(p.InitializationOptions)
@@ -51,7 +55,7 @@ func (s *Server) initialize(ctx context.Context, reply jsonrpc2.Replier, req jso
 		PositionEncoding:         s.enc,
 		TextDocumentSync:         TextDocumentSyncOptions{OpenClose: true, Change: protocol.TextDocumentSyncKindIncremental},
 		InlineCompletionProvider: &InlineCompletionOptions{},
-		ExecuteCommandProvider:   &protocol.ExecuteCommandOptions{Commands: []string{CommandAccept}},
+		ExecuteCommandProvider:   &protocol.ExecuteCommandOptions{Commands: []string{CommandAccept, CommandSignIn}},
 		Workspace: &protocol.ServerCapabilitiesWorkspace{
 			WorkspaceFolders: &protocol.ServerCapabilitiesWorkspaceFolders{Supported: true, ChangeNotifications: true},
 		},

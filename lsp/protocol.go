@@ -22,7 +22,21 @@ const (
 	// CommandAccept is the command every item carries; the editor runs it
 	// when the user accepts the item.
 	CommandAccept = "serval.acceptCompletion"
+	// CommandSignIn signs the editor in to the server (RFC 8628 device
+	// authorization): optional argument SignInArgs; the answer is an
+	// agent.SignInResult with the token; meanwhile MethodServalSignIn
+	// carries the code to show.
+	CommandSignIn = "serval.signIn"
+	// MethodServalSignIn is the notification with the code the user
+	// approves in the browser (agent.SignInPrompt).
+	MethodServalSignIn = "serval/signIn"
 )
+
+// SignInArgs is CommandSignIn's optional argument.
+type SignInArgs struct {
+	// DeviceName names the token the server makes; default "HOST (EDITOR)".
+	DeviceName string `json:"deviceName,omitempty"`
+}
 
 // InitializeParams is the part of initialize's params the agent reads.
 type InitializeParams struct {

@@ -44,6 +44,8 @@ type Server struct {
 
 	conn atomic.Pointer[jsonrpc2.Conn]
 	enc  PositionEncoding // set by initialize, before any document arrives
+	// clientName is the editor's clientInfo.name, for the sign-in's device name.
+	clientName atomic.Pointer[string]
 
 	state       atomic.Int32 // stateUninitialized, stateRunning, stateShutdown
 	exited      chan struct{}
@@ -275,10 +277,13 @@ func (s *Server) async(ctx context.Context, reply jsonrpc2.Replier, req jsonrpc2
 }
 
 func emptyAnswer(method string) any {
-	if method == protocol.MethodTextDocumentCompletion {
+	switch method {
+	case protocol.MethodTextDocumentCompletion:
 		return CompletionList{IsIncomplete: true, Items: []CompletionItem{}}
+	case MethodInlineCompletion:
+		return InlineCompletionList{Items: []InlineCompletionItem{}}
 	}
-	return InlineCompletionList{Items: []InlineCompletionItem{}}
+	return nil
 }
 
 func (s *Server) cancelRequest(params json.RawMessage) {

@@ -210,7 +210,7 @@ func TestInitializeNegotiates(t *testing.T) {
 	if res.Capabilities.TextDocumentSync.Change != protocol.TextDocumentSyncKindIncremental || res.ServerInfo.Name != "serval-agent" {
 		t.Errorf("capabilities %+v, server %+v", res.Capabilities, res.ServerInfo)
 	}
-	if got := res.Capabilities.ExecuteCommandProvider.Commands; len(got) != 1 || got[0] != CommandAccept {
+	if got := res.Capabilities.ExecuteCommandProvider.Commands; len(got) != 2 || got[0] != CommandAccept || got[1] != CommandSignIn {
 		t.Errorf("commands %v", got)
 	}
 

@@ -1,0 +1,174 @@
+package agent_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.lsp.dev/protocol"
+
+	"github.com/servalhq/serval/agent"
+	"github.com/servalhq/serval/integration/testsupport/servaltest"
+	"github.com/servalhq/serval/lsp"
+)
+
+// browser is the test playing the user's browser: a cookie jar that does
+// not follow redirects, sending the headers a browser sends on this
+// server's own forms.
+type browser struct {
+	t   *testing.T
+	c   *http.Client
+	url string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, url: base, c: &http.Client{Jar: jar, Timeout: 60 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, target string, form url.Values) (int, string, http.Header) {
+	b.t.Helper()
+	if !strings.HasPrefix(target, "http") {
+		target = b.url + target
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, target, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", b.url)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out), resp.Header
+}
+
+var setupLine = regexp.MustCompile(`setup: (http://\S+/setup\?code=(\S+))`)
+
+// TestSignInFromTheEditor: an agent without a token signs in through the
+// device flow of the real server, the test approving in the "browser" like
+// a user, then passes the token back as the editor does and gets ghost text.
+func TestSignInFromTheEditor(t *testing.T) {
+	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens", "24"}})
+	m := setupLine.FindStringSubmatch(srv.Logs())
+	if m == nil {
+		t.Fatalf("no setup line in the server's output:\n%s", srv.Logs())
+	}
+	user := newBrowser(t, srv.URL)
+	if status, body, _ := user.do(http.MethodPost, "/setup", url.Values{"code": {m[2]}, "username": {"alice"}, "password": {"a long enough password"}}); status != http.StatusSeeOther {
+		t.Fatalf("setup: %d %s", status, body)
+	}
+
+	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL)
+	a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
+	a.waitStatus("unauthorized", 30*time.Second)
+
+	// The editor runs the sign-in command; the agent reports the code.
+	var result agent.SignInResult
+	_, wait := a.c.CallAsync(bounded(t, 3*time.Minute), "workspace/executeCommand",
+		map[string]any{"command": lsp.CommandSignIn, "arguments": []any{map[string]any{"deviceName": "test laptop"}}}, &result)
+	msg, err := a.c.WaitFor(bounded(t, 30*time.Second), lsp.MethodServalSignIn, 0, nil)
+	if err != nil {
+		t.Fatalf("no %s notification: %v", lsp.MethodServalSignIn, err)
+	}
+	var prompt agent.SignInPrompt
+	json.Unmarshal(msg.Params, &prompt)
+	if prompt.UserCode == "" || prompt.VerificationURI != srv.URL+"/device" || prompt.ExpiresIn != 600 {
+		t.Fatalf("prompt %+v", prompt)
+	}
+
+	// The user opens the link, sees the device, approves.
+	status, page, _ := user.do(http.MethodGet, prompt.VerificationURIComplete, nil)
+	if status != http.StatusOK || !strings.Contains(page, "test laptop") || !strings.Contains(page, prompt.UserCode) {
+		t.Fatalf("device page: %d\n%s", status, page)
+	}
+	if status, body, _ := user.do(http.MethodPost, "/device", url.Values{"user_code": {prompt.UserCode}, "action": {"approve"}}); status != http.StatusOK {
+		t.Fatalf("approve: %d %s", status, body)
+	}
+	if err := wait(); err != nil {
+		t.Fatalf("sign-in command: %v\n%s", err, a.c.Stderr())
+	}
+	if !strings.HasPrefix(result.Token, "srv_") || result.TokenName != "test-laptop" || result.User != "alice" || result.Endpoint != srv.URL {
+		t.Fatalf("sign-in result %+v", result)
+	}
+	if strings.Contains(a.c.Stderr(), result.Token) || strings.Contains(srv.Logs(), result.Token) {
+		t.Fatal("the token appears in a log")
+	}
+
+	// The editor keeps the token and passes it back as its setting.
+	a.c.Notify(bounded(t, 5*time.Second), "workspace/didChangeConfiguration",
+		map[string]any{"settings": map[string]any{"serval": map[string]any{"server": map[string]any{"token": result.Token}}}})
+	a.waitStatus("ready", 30*time.Second)
+
+	uri := "file://" + filepath.Join(t.TempDir(), "main.py")
+	a.open(uri, "python", "import os\n\ndef total(items):\n    ")
+	before := metric(t, srv, completionsMetric)
+	pos := protocol.Position{Line: 3, Character: 4}
+	var items int
+	for attempt, version := 0, 2; attempt < 8 && items == 0; attempt, version = attempt+1, version+1 {
+		items = len(a.inline(uri, pos, 1).Items)
+		if items == 0 { // random weights: some positions are filtered away
+			a.insert(uri, version, pos, "x")
+			pos.Character++
+		}
+	}
+	if metric(t, srv, completionsMetric) <= before {
+		t.Fatal("no completion request was answered 200 with the signed-in token")
+	}
+	if items == 0 {
+		t.Fatal("no ghost text came back after signing in")
+	}
+}
+
+// TestSignInDeniedAndCancelled: a denial ends the command with an error,
+// and $/cancelRequest stops a sign-in nobody approves.
+func TestSignInDeniedAndCancelled(t *testing.T) {
+	srv := servaltest.Start(t, servaltest.Options{})
+	m := setupLine.FindStringSubmatch(srv.Logs())
+	if m == nil {
+		t.Fatalf("no setup line in the server's output:\n%s", srv.Logs())
+	}
+	user := newBrowser(t, srv.URL)
+	user.do(http.MethodPost, "/setup", url.Values{"code": {m[2]}, "username": {"alice"}, "password": {"a long enough password"}})
+	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL)
+	a.initialize(nil)
+
+	var result agent.SignInResult
+	_, wait := a.c.CallAsync(bounded(t, 3*time.Minute), "workspace/executeCommand", map[string]any{"command": lsp.CommandSignIn}, &result)
+	msg, err := a.c.WaitFor(bounded(t, 30*time.Second), lsp.MethodServalSignIn, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prompt agent.SignInPrompt
+	json.Unmarshal(msg.Params, &prompt)
+	if status, _, _ := user.do(http.MethodPost, "/device", url.Values{"user_code": {prompt.UserCode}, "action": {"deny"}}); status != http.StatusOK {
+		t.Fatalf("deny: %d", status)
+	}
+	if err := wait(); err == nil || !strings.Contains(err.Error(), "denied") {
+		t.Fatalf("denied sign-in answered %v (%+v)", err, result)
+	}
+
+	id, wait := a.c.CallAsync(bounded(t, 3*time.Minute), "workspace/executeCommand", map[string]any{"command": lsp.CommandSignIn}, &result)
+	if _, err := a.c.WaitFor(bounded(t, 30*time.Second), lsp.MethodServalSignIn, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	a.c.Notify(bounded(t, 5*time.Second), "$/cancelRequest", map[string]any{"id": id})
+	if err := wait(); err == nil || !strings.Contains(err.Error(), "cancelled") {
+		t.Fatalf("cancelled sign-in answered %v", err)
+	}
+}
