@@ -141,7 +141,6 @@ func Play(ctx context.Context, agent Agent, traces []Trace, cfg RunConfig) (*Age
 	if u, err := ReadProcUsage(cmd.Process.Pid); err == nil {
 		run.Usage = u
 	}
-	e.waitAnswers()
 	shutdown(c, readDone)
 	_ = stdin.Close()
 	waitErr := make(chan error, 1)
@@ -261,6 +260,9 @@ func (e *editor) play(ctx context.Context, traces []Trace, spawned time.Time) er
 			return fmt.Errorf("trace %s: %w", tr.Name, err)
 		}
 	}
+	// The requests an agent still makes for keys already typed count too: a
+	// slow agent (or a loaded machine) sends them after the last key.
+	e.waitAnswers()
 	if counter != nil {
 		end := time.Now()
 		e.run.Requests = counter.Completions(start, end)
@@ -389,6 +391,6 @@ func (e *editor) waitAnswers() {
 	go func() { e.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(20 * time.Second):
 	}
 }

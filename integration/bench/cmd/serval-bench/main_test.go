@@ -160,6 +160,7 @@ func TestRunWithOracle(t *testing.T) {
 			Agent      string
 			Keystrokes int
 			Answered   int
+			Shown      int
 			ExactMatch *float64 `json:"exact_match"`
 			Requests   *float64 `json:"server_requests_per_100_keys"`
 		}
@@ -173,15 +174,29 @@ func TestRunWithOracle(t *testing.T) {
 	a := res.Agents[0]
 	// The fake asks the server on every keystroke: the proxy must count them all.
 	if a.Requests == nil || *a.Requests != 100 {
-		t.Errorf("server requests per 100 keys = %v, want 100 (one per key)", a.Requests)
+		t.Errorf("server requests per 100 keys = %s, want 100 (one per key)", fmtFigure(a.Requests))
 	}
 	// The oracle knows the file: what the fake relays is what is typed next.
-	if a.Answered == 0 || a.ExactMatch == nil || *a.ExactMatch != 1 {
-		t.Errorf("answered %d, exact match %v; want answers that all match", a.Answered, a.ExactMatch)
+	// Only answers that arrived before the next key are compared (shown); on
+	// a loaded machine the serial fake can fall behind the typing, so none
+	// may be shown, but every one that is must match.
+	if a.Answered == 0 {
+		t.Errorf("no keystroke answered")
+	}
+	if a.Shown > 0 && (a.ExactMatch == nil || *a.ExactMatch != 1) {
+		t.Errorf("%d shown, exact match %s; want answers that all match", a.Shown, fmtFigure(a.ExactMatch))
 	}
 	if !strings.Contains(stdout.String(), "| figure | fake |") {
 		t.Errorf("no table on stdout:\n%s", stdout.String())
 	}
+}
+
+// fmtFigure prints a figure that JSON may have left null.
+func fmtFigure(f *float64) string {
+	if f == nil {
+		return "null"
+	}
+	return strconv.FormatFloat(*f, 'g', -1, 64)
 }
 
 func TestFlagErrors(t *testing.T) {
