@@ -2,12 +2,9 @@ package agent_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,60 +16,12 @@ import (
 	"github.com/servalhq/serval/lsp"
 )
 
-// browser is the test playing the user's browser: a cookie jar that does
-// not follow redirects, sending the headers a browser sends on this
-// server's own forms.
-type browser struct {
-	t   *testing.T
-	c   *http.Client
-	url string
-}
-
-func newBrowser(t *testing.T, base string) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, url: base, c: &http.Client{Jar: jar, Timeout: 60 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-func (b *browser) do(method, target string, form url.Values) (int, string, http.Header) {
-	b.t.Helper()
-	if !strings.HasPrefix(target, "http") {
-		target = b.url + target
-	}
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, target, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", b.url)
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out), resp.Header
-}
-
-var setupLine = regexp.MustCompile(`setup: (http://\S+/setup\?code=(\S+))`)
-
 // TestSignInFromTheEditor: an agent without a token signs in through the
 // device flow of the real server, the test approving in the "browser" like
 // a user, then passes the token back as the editor does and gets ghost text.
 func TestSignInFromTheEditor(t *testing.T) {
 	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens", "24"}})
-	m := setupLine.FindStringSubmatch(srv.Logs())
-	if m == nil {
-		t.Fatalf("no setup line in the server's output:\n%s", srv.Logs())
-	}
-	user := newBrowser(t, srv.URL)
-	if status, body, _ := user.do(http.MethodPost, "/setup", url.Values{"code": {m[2]}, "username": {"alice"}, "password": {"a long enough password"}}); status != http.StatusSeeOther {
-		t.Fatalf("setup: %d %s", status, body)
-	}
+	user := srv.SetupAdmin("alice", "a long enough password")
 
 	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL)
 	a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
@@ -93,13 +42,11 @@ func TestSignInFromTheEditor(t *testing.T) {
 	}
 
 	// The user opens the link, sees the device, approves.
-	status, page, _ := user.do(http.MethodGet, prompt.VerificationURIComplete, nil)
+	status, page := user.Do(http.MethodGet, prompt.VerificationURIComplete, nil)
 	if status != http.StatusOK || !strings.Contains(page, "test laptop") || !strings.Contains(page, prompt.UserCode) {
 		t.Fatalf("device page: %d\n%s", status, page)
 	}
-	if status, body, _ := user.do(http.MethodPost, "/device", url.Values{"user_code": {prompt.UserCode}, "action": {"approve"}}); status != http.StatusOK {
-		t.Fatalf("approve: %d %s", status, body)
-	}
+	user.Approve(prompt.UserCode)
 	if err := wait(); err != nil {
 		t.Fatalf("sign-in command: %v\n%s", err, a.c.Stderr())
 	}
@@ -139,12 +86,7 @@ func TestSignInFromTheEditor(t *testing.T) {
 // and $/cancelRequest stops a sign-in nobody approves.
 func TestSignInDeniedAndCancelled(t *testing.T) {
 	srv := servaltest.Start(t, servaltest.Options{})
-	m := setupLine.FindStringSubmatch(srv.Logs())
-	if m == nil {
-		t.Fatalf("no setup line in the server's output:\n%s", srv.Logs())
-	}
-	user := newBrowser(t, srv.URL)
-	user.do(http.MethodPost, "/setup", url.Values{"code": {m[2]}, "username": {"alice"}, "password": {"a long enough password"}})
+	user := srv.SetupAdmin("alice", "a long enough password")
 	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL)
 	a.initialize(nil)
 
@@ -156,7 +98,7 @@ func TestSignInDeniedAndCancelled(t *testing.T) {
 	}
 	var prompt agent.SignInPrompt
 	json.Unmarshal(msg.Params, &prompt)
-	if status, _, _ := user.do(http.MethodPost, "/device", url.Values{"user_code": {prompt.UserCode}, "action": {"deny"}}); status != http.StatusOK {
+	if status, _ := user.Do(http.MethodPost, "/device", url.Values{"user_code": {prompt.UserCode}, "action": {"deny"}}); status != http.StatusOK {
 		t.Fatalf("deny: %d", status)
 	}
 	if err := wait(); err == nil || !strings.Contains(err.Error(), "denied") {

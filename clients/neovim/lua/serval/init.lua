@@ -8,6 +8,7 @@
 -- status then attach through LspAttach the same way.
 local compat = require('serval.compat')
 local ghost = require('serval.ghost')
+local signin = require('serval.signin')
 
 local M = {}
 
@@ -127,9 +128,8 @@ local function init_options(opts)
   if opts.endpoint then
     server.endpoint = opts.endpoint
   end
-  if opts.token then
-    server.token = opts.token
-  end
+  -- A token given in the options wins; else the one :ServalSignIn stored.
+  server.token = opts.token or signin.stored_token()
   return {
     server = server,
     editor = { name = 'Neovim', version = vim.fn.matchstr(vim.fn.execute('version'), 'NVIM v\\zs[^\n]*') },
@@ -176,7 +176,7 @@ function M.lsp_config(opts)
     filetypes = opts.filetypes,
     init_options = init_options(opts),
     capabilities = capabilities(),
-    handlers = { ['serval/status'] = on_status },
+    handlers = { ['serval/status'] = on_status, ['serval/signIn'] = signin.on_prompt },
     -- 0.7 has no LspAttach event: attach from here (harmless twice later).
     on_attach = function(client, bufnr)
       M.attach(client, bufnr)
@@ -399,11 +399,13 @@ local function status_command()
   vim.api.nvim_echo({ { table.concat(lines, '\n') } }, false, {})
 end
 
---- Define :ServalStatus, :ServalToggle and the LspAttach hook (idempotent;
+--- Define :ServalStatus, :ServalSignIn, :ServalToggle and the LspAttach hook (idempotent;
 --- plugin/serval.lua calls it at startup).
 function M.define_commands()
   require('serval.highlight').setup()
   vim.api.nvim_create_user_command('ServalStatus', status_command, { desc = "Show serval-agent's status" })
+  vim.api.nvim_create_user_command('ServalSignIn', signin.sign_in,
+    { desc = 'Sign in to the Serval server in the browser (no token to copy)' })
   vim.api.nvim_create_user_command('ServalToggle', function()
     local on = M.toggle()
     vim.api.nvim_echo({ { 'serval: completions ' .. (on and 'on' or 'off') } }, false, {})
