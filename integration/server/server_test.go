@@ -343,6 +343,12 @@ func metric(t *testing.T, s *servaltest.Server, series string) float64 {
 // fixed seed, so the same request generates the same text again. Greedy
 // output of a random model hits a stop word within ~100 tokens, too soon to
 // observe a request while it holds its slot.
+//
+// Each probe has its own generous deadline: the client's default (30 s) is
+// shorter than a 1500-token generation on a loaded machine (seen: every
+// run failed with 'context deadline exceeded' at load 30 on 2 cores, when
+// the probes asked for 4000 tokens). 1500 is enough: what counts is that
+// the generation does not stop before 1000.
 func longGeneration(t *testing.T, s *servaltest.Server) (*api.CompletionRequest, int) {
 	t.Helper()
 	temp := float32(2)
@@ -350,12 +356,14 @@ func longGeneration(t *testing.T, s *servaltest.Server) (*api.CompletionRequest,
 		req := &api.CompletionRequest{
 			Language:     "plaintext",
 			Segments:     &api.Segments{Prefix: "hello"},
-			MaxTokens:    4000,
+			MaxTokens:    1500,
 			Temperature:  &temp,
 			Seed:         &seed,
 			DebugOptions: &api.DebugOptions{},
 		}
-		res, err := s.Client.Complete(context.Background(), req)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		res, err := s.Client.Complete(ctx, req)
+		cancel()
 		if err != nil {
 			t.Fatal(err)
 		}
