@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/servalhq/serval/context/gather"
 	"github.com/servalhq/serval/server/api"
@@ -231,30 +232,6 @@ func TestTypedAheadOverAutoClosedBracket(t *testing.T) {
 	if _, _, ok := s.continueAt([]byte("x := foo(]\ny"), 9); ok {
 		t.Fatal("matched with an unrelated closer after the cursor")
 	}
-}
-
-func TestWindows(t *testing.T) {
-	text := []byte("line1\nline2\nline3 😀 cursor| after\nline5\nline6\n")
-	off := strings.Index(string(text), "|")
-	p, s := windows(text, off, 1000, 1000)
-	if p != string(text[:off]) || s != string(text[off:]) {
-		t.Fatal("generous budget did not take everything")
-	}
-	p, s = windows(text, off, 20, 12)
-	if p != "line3 😀 cursor" {
-		t.Errorf("prefix window %q (cut to a line start)", p)
-	}
-	if s != "| after\n" {
-		t.Errorf("suffix window %q (cut to a line end)", s)
-	}
-	p, _ = windows(text, off, 5, 0)
-	if p != "ursor" {
-		t.Errorf("a budget within the line keeps characters: %q", p)
-	}
-	// Offsets out of range or inside a character never panic.
-	windows(text, -3, 10, 10)
-	windows(text, len(text)+4, 10, 10)
-	windows(text, strings.Index(string(text), "😀")+1, 10, 10)
 }
 
 func TestParseRemoteURL(t *testing.T) {
@@ -638,20 +615,113 @@ func TestGathererContextAndExclusions(t *testing.T) {
 func TestWindowSource(t *testing.T) {
 	w := NewWindowSource(6, 4)
 	ctx := context.Background()
-	if r, err := w.Gather(ctx, gather.Request{URI: "u"}); err != nil || r.Prefix != "" {
-		t.Fatalf("unknown document: %+v %v", r, err)
+	if r, err := w.Windows(ctx, gather.Request{URI: "u"}); err != nil || r.Prefix != "" || r.Suffix != "" {
+		t.Fatalf("no text: %+v %v", r, err)
 	}
-	w.DidOpen("u", "/u", "go", []byte("ab\ncdefgh\nij"))
-	r, _ := w.Gather(ctx, gather.Request{URI: "u", Offset: 7})
+	text := []byte("ab\ncdefgh\nij")
+	r, _ := w.Windows(ctx, gather.Request{URI: "u", Text: text, Offset: 7})
 	if r.Prefix != "cdef" || r.Suffix != "gh\n" {
-		t.Fatalf("windows %q %q", r.Prefix, r.Suffix)
+		t.Fatalf("default budgets: %q %q", r.Prefix, r.Suffix)
 	}
-	w.DidChange("u", nil, []byte("x"))
-	if r, _ = w.Gather(ctx, gather.Request{URI: "u", Offset: 99}); r.Prefix != "x" || r.Suffix != "" {
+	r, _ = w.Windows(ctx, gather.Request{URI: "u", Text: text, Offset: 7, PrefixBudget: 100, SuffixBudget: 100})
+	if r.Prefix != "ab\ncdef" || r.Suffix != "gh\nij" {
+		t.Fatalf("the request's budgets: %q %q", r.Prefix, r.Suffix)
+	}
+	if r, _ := w.Windows(ctx, gather.Request{URI: "u", Text: []byte("x"), Offset: 99}); r.Prefix != "x" || r.Suffix != "" {
 		t.Fatalf("clamped offset: %+v", r)
 	}
-	w.DidClose("u")
-	if r, _ = w.Gather(ctx, gather.Request{URI: "u"}); r.Prefix != "" {
-		t.Fatal("closed document still served")
+	if rel, err := w.Related(ctx, gather.Request{URI: "u", Text: text, Offset: 7}); err != nil || rel.Declarations != nil || rel.ChangedSnippets != nil || rel.OpenedSnippets != nil {
+		t.Fatalf("related context from a WindowSource: %+v %v", rel, err)
+	}
+}
+
+// TestOneSetOfWindows: the windows the request carries are the ones the
+// cache is keyed on, cut once with the budgets in characters. With
+// multibyte text, windows cut in bytes would hold a third of the
+// characters, and a cache keyed on wider character windows would miss
+// after an edit the model never saw.
+func TestOneSetOfWindows(t *testing.T) {
+	srv := newTestServer(t, "x")
+	g, err := gather.New(gather.Config{DisableGitDiff: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pb, sb = 200, 120
+	stack := NewConfigStack(func(string) string { return "" })
+	stack.Set(LayerFile, Config{Server: ServerConfig{Endpoint: srv.URL},
+		Completion: CompletionConfig{Prompt: PromptConfig{MaxPrefixChars: pb, MaxSuffixChars: sb}}})
+	a, err := New(Options{Config: stack, Context: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	defer a.Close()
+
+	var b strings.Builder
+	b.WriteString("package m\n\nfunc f() int {\n")
+	for i := range 60 {
+		fmt.Fprintf(&b, "\tv%02d := \"日本語の説明%02d\"\n", i, i)
+	}
+	b.WriteString("\treturn \n")
+	for i := range 60 {
+		fmt.Fprintf(&b, "\tw%02d := \"中文注释%02d\"\n", i, i)
+	}
+	b.WriteString("}\n")
+	doc := Document{URI: "file:///w/m.go", LanguageID: "go", Version: 1, Text: []byte(b.String())}
+	a.DidOpen(doc)
+	off := strings.Index(b.String(), "return ") + len("return ")
+	ctx := context.Background()
+	if _, err := a.Complete(ctx, Request{Document: doc, Offset: off, Trigger: Invoked}); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	seg := srv.last.Segments
+	srv.mu.Unlock()
+	if srv.requests.Load() != 1 || seg == nil {
+		t.Fatalf("%d requests, segments %+v", srv.requests.Load(), seg)
+	}
+	if n := utf8.RuneCountInString(seg.Prefix); n > pb || n < pb/2 || len(seg.Prefix) <= pb {
+		t.Errorf("prefix window: %d characters, %d bytes; budget %d characters", n, len(seg.Prefix), pb)
+	}
+	if n := utf8.RuneCountInString(seg.Suffix); n > sb || n < sb/2 || len(seg.Suffix) <= sb {
+		t.Errorf("suffix window: %d characters, %d bytes; budget %d characters", n, len(seg.Suffix), sb)
+	}
+
+	// The window starts at one of the v lines (after the function's
+	// header). Editing the line before it, the same length so that the
+	// rest keeps its offsets, leaves the windows as they were: the cache
+	// answers. Editing a line inside the window asks the server again.
+	first := -1
+	for i := range 60 {
+		if strings.Contains(seg.Prefix, fmt.Sprintf("\tv%02d := ", i)) {
+			first = i
+			break
+		}
+	}
+	if first <= 0 {
+		t.Fatalf("the prefix window starts at v%02d: %q", first, seg.Prefix)
+	}
+	editLine := func(base Document, line int, to string) Document {
+		text := []byte(string(base.Text))
+		i := strings.Index(string(text), fmt.Sprintf("説明%02d\"\n", line))
+		copy(text[i:], to)
+		d := base
+		d.Version++
+		d.Text = text
+		a.DidChange(d, nil)
+		return d
+	}
+	a.Complete(ctx, Request{Document: doc, Offset: 3, Trigger: Invoked}) // elsewhere: no typed-ahead
+	requests := srv.requests.Load()
+	outside := editLine(doc, first-1, "解説")
+	res, err := a.Complete(ctx, Request{Document: outside, Offset: off, Trigger: Invoked})
+	if err != nil || res.Source != "cache" || srv.requests.Load() != requests {
+		t.Fatalf("edit before the windows: source %q, %d new requests (want the cache)", res.Source, srv.requests.Load()-requests)
+	}
+	a.Complete(ctx, Request{Document: outside, Offset: 3, Trigger: Invoked})
+	requests = srv.requests.Load()
+	inside := editLine(outside, 59, "記述")
+	if _, err = a.Complete(ctx, Request{Document: inside, Offset: off, Trigger: Invoked}); err != nil || srv.requests.Load() != requests+1 {
+		t.Fatalf("edit inside the prefix window: %d new requests, %v (want one)", srv.requests.Load()-requests, err)
 	}
 }

@@ -53,9 +53,17 @@ func (a *Agent) Complete(ctx context.Context, req Request) (*Result, error) {
 	}
 	a.mu.Unlock()
 
-	// 2. A position seen before.
-	prefixWin, suffixWin := windows(doc.Text, req.Offset, cfg.Completion.Prompt.MaxPrefixChars, cfg.Completion.Prompt.MaxSuffixChars)
-	key := a.cache.key(doc.URI, prefixWin, suffixWin)
+	// 2. A position seen before. The windows, cut once, are the cache key,
+	// the request's prefix and suffix and post-processing's input.
+	greq := gather.Request{URI: doc.URI, Offset: req.Offset, Text: doc.Text,
+		PrefixBudget: cfg.Completion.Prompt.MaxPrefixChars, SuffixBudget: cfg.Completion.Prompt.MaxSuffixChars}
+	win, err := a.ctxSrc.Windows(ctx, greq)
+	if err != nil {
+		// gather.ErrExcluded: nothing of the document may reach the server.
+		a.log.Debug("no completion", "uri", doc.URI, "err", err)
+		return empty, nil
+	}
+	key := a.cache.key(doc.URI, win.Prefix, win.Suffix)
 	if e, ok := a.cache.get(key, start); ok {
 		a.remember(doc, req.Offset, e.id, e.items)
 		return a.result(e.id, e.items, req.Offset, "cache", start, 0), nil
@@ -83,12 +91,12 @@ func (a *Agent) Complete(ctx context.Context, req Request) (*Result, error) {
 	}
 	debounceEnd := time.Now()
 
-	apiReq, err := a.buildRequest(ctx, cfg, doc, req.Offset, prefixWin, suffixWin)
+	apiReq, err := a.buildRequest(ctx, cfg, doc, greq, win)
 	if err != nil {
 		a.log.Debug("no completion", "uri", doc.URI, "err", err)
 		return empty, nil
 	}
-	ppIn := postprocess.Input{Language: doc.LanguageID, Prefix: prefixWin, Suffix: suffixWin}
+	ppIn := postprocess.Input{Language: doc.LanguageID, Prefix: win.Prefix, Suffix: win.Suffix}
 	httpOut := time.Now()
 	resp, err := a.send(ctx, cfg, apiReq, ppIn)
 	httpIn := time.Now()
@@ -152,28 +160,24 @@ func (a *Agent) send(ctx context.Context, cfg *Config, req *api.CompletionReques
 	return resp, err
 }
 
-// buildRequest fills the Tabby-schema request from the context source,
-// falling back to the plain windows when it fails or is late. A document the
-// context source excludes (secrets, keys) gets no request at all.
-func (a *Agent) buildRequest(ctx context.Context, cfg *Config, doc Document, offset int, prefixWin, suffixWin string) (*api.CompletionRequest, error) {
-	seg := &api.Segments{Prefix: prefixWin, Suffix: suffixWin}
-	if _, isWindows := a.ctxSrc.(*WindowSource); !isWindows {
-		gctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		g, err := a.ctxSrc.Gather(gctx, gather.Request{URI: doc.URI, Offset: offset,
-			PrefixBudget: cfg.Completion.Prompt.MaxPrefixChars, SuffixBudget: cfg.Completion.Prompt.MaxSuffixChars})
-		cancel()
-		if errors.Is(err, gather.ErrExcluded) {
-			return nil, err
-		}
-		if err == nil && (g.Prefix != "" || g.Suffix != "") {
-			seg.Prefix, seg.Suffix = g.Prefix, g.Suffix
-			seg.Declarations = apiDeclarations(g.Declarations)
-			seg.RelevantSnippetsFromChangedFiles = apiSnippets(g.ChangedSnippets)
-			seg.RelevantSnippetsFromRecentlyOpenedFiles = apiSnippets(g.OpenedSnippets)
-		} else if err != nil {
-			a.log.Debug("context gathering failed", "err", err)
-		}
+// buildRequest fills the Tabby-schema request: the windows, the related
+// context from the context source (left out when it fails or is late), the
+// file's path and repository. A document the context source excludes
+// (secrets, keys) gets no request at all.
+func (a *Agent) buildRequest(ctx context.Context, cfg *Config, doc Document, greq gather.Request, win gather.Windows) (*api.CompletionRequest, error) {
+	seg := &api.Segments{Prefix: win.Prefix, Suffix: win.Suffix}
+	gctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	rel, err := a.ctxSrc.Related(gctx, greq)
+	cancel()
+	if errors.Is(err, gather.ErrExcluded) {
+		return nil, err
 	}
+	if err != nil {
+		a.log.Debug("context gathering failed", "err", err)
+	}
+	seg.Declarations = apiDeclarations(rel.Declarations)
+	seg.RelevantSnippetsFromChangedFiles = apiSnippets(rel.ChangedSnippets)
+	seg.RelevantSnippetsFromRecentlyOpenedFiles = apiSnippets(rel.OpenedSnippets)
 	if path := uriPath(doc.URI); path != "" {
 		repo, _ := a.repos.lookup(filepath.Dir(path))
 		seg.GitURL = repo.remoteURL

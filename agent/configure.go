@@ -49,10 +49,5 @@ func (a *Agent) apply(cfg Config) error {
 		a.kickHealth()
 	}
 	a.cache.resize(cfg.Completion.Cache.Entries, time.Duration(cfg.Completion.Cache.TTLSec)*time.Second)
-	if ws, ok := a.ctxSrc.(*WindowSource); ok {
-		ws.mu.Lock()
-		ws.PrefixChars, ws.SuffixChars = cfg.Completion.Prompt.MaxPrefixChars, cfg.Completion.Prompt.MaxSuffixChars
-		ws.mu.Unlock()
-	}
 	return nil
 }

@@ -8,8 +8,8 @@ import (
 
 // Config tunes a Gatherer. Zero values mean the defaults noted.
 type Config struct {
-	PrefixBudget  int // bytes of prefix window, header included; 3000
-	SuffixBudget  int // bytes of suffix window; 1200
+	PrefixBudget  int // characters of prefix window, header included; 3000
+	SuffixBudget  int // characters of suffix window; 1200
 	ContextBudget int // bytes of declarations and snippets together; 4000
 
 	MaxDeclarations int // 5, as Tabby sends

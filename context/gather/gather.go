@@ -30,46 +30,108 @@ type snapshot struct {
 	completions []string
 }
 
-// Gather returns the context for a completion at req.Offset: the windows
-// from the document's syntax tree, declarations of the identifiers near
-// the cursor, and snippets of recent work. It reads only memory. The
-// sources run concurrently; one that has not answered when ctx or the
-// configured SourceTimeout expires is left out of the result. An unknown
-// document gives an empty Result.
+// Gather returns the context for a completion at req.Offset: its Windows
+// and its Related context.
 func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
-	g.mu.RLock()
-	d := g.docs[req.URI]
-	g.mu.RUnlock()
-	if d == nil {
-		return Result{}, nil
+	w, err := g.Windows(ctx, req)
+	if err != nil {
+		return Result{}, err
 	}
-	pb, sb, cb := req.PrefixBudget, req.SuffixBudget, req.ContextBudget
+	rel, err := g.Related(ctx, req)
+	return Result{Windows: w, Related: rel}, err
+}
+
+// Windows cuts the prefix and suffix windows at req.Offset: at statement
+// boundaries from the document's syntax tree, with the headers of the
+// enclosing functions, or at line boundaries where there is no tree (no
+// grammar, a large document, or req.Text is not the text the Gatherer
+// holds). It reads only memory. An unknown document has empty windows (or
+// plain ones from req.Text); an excluded one gives ErrExcluded.
+func (g *Gatherer) Windows(ctx context.Context, req Request) (Windows, error) {
+	pb, sb := req.PrefixBudget, req.SuffixBudget
 	if pb <= 0 {
 		pb = g.cfg.PrefixBudget
 	}
 	if sb <= 0 {
 		sb = g.cfg.SuffixBudget
 	}
+	g.mu.RLock()
+	d := g.docs[req.URI]
+	g.mu.RUnlock()
+	if d == nil {
+		return plainWindows(req.Text, req.Offset, pb, sb), nil
+	}
+	g.touch(d)
+	d.mu.Lock()
+	if d.excluded {
+		d.mu.Unlock()
+		return Windows{}, ErrExcluded
+	}
+	if req.Text != nil && !sameText(req.Text, d.text) {
+		d.mu.Unlock()
+		return plainWindows(req.Text, req.Offset, pb, sb), nil
+	}
+	// A document whose tree was dropped (see Config.MaxTrees) is parsed
+	// again; if ctx ends first, it gets plain windows this time.
+	built := g.ensureTree(ctx, d)
+	var w Windows
+	if d.doc != nil {
+		sw := syntax.NewWindow(d.doc.Root(), d.text, req.Offset, pb, sb)
+		w = Windows{Prefix: sw.Text(), Suffix: sw.Suffix}
+	} else {
+		w = plainWindows(d.text, req.Offset, pb, sb)
+	}
+	d.mu.Unlock()
+	if built {
+		g.trimTrees(d)
+	}
+	return w, nil
+}
+
+func plainWindows(text []byte, offset, pb, sb int) Windows {
+	w := syntax.PlainWindow(text, offset, pb, sb)
+	return Windows{Prefix: w.Prefix, Suffix: w.Suffix}
+}
+
+// sameText reports whether a and b are the same text; snapshots are
+// shared, so usually the same memory.
+func sameText(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0] || bytes.Equal(a, b))
+}
+
+// Related returns the context beyond the windows for a completion at
+// req.Offset: declarations of the identifiers near the cursor and snippets
+// of recent work. It reads only memory. The sources run concurrently; one
+// that has not answered when ctx or the configured SourceTimeout expires is
+// left out. An unknown document has none.
+func (g *Gatherer) Related(ctx context.Context, req Request) (Related, error) {
+	g.mu.RLock()
+	d := g.docs[req.URI]
+	g.mu.RUnlock()
+	if d == nil {
+		return Related{}, nil
+	}
+	cb := req.ContextBudget
 	if cb <= 0 {
 		cb = g.cfg.ContextBudget
 	}
 
-	var res Result
+	var res Related
 	var snap snapshot
 	g.touch(d)
 	d.mu.Lock()
 	if d.excluded {
 		d.mu.Unlock()
-		return Result{}, ErrExcluded
+		return Related{}, ErrExcluded
 	}
-	// A document whose tree was dropped (see Config.MaxTrees) is parsed
-	// again; if ctx ends first, it gets plain windows this time.
+	if req.Text != nil && !sameText(req.Text, d.text) {
+		d.mu.Unlock()
+		return Related{}, nil // the offset is in a text this document no longer has
+	}
 	built := g.ensureTree(ctx, d)
 	off := max(0, min(req.Offset, len(d.text)))
 	if d.doc != nil {
 		root := d.doc.Root()
-		w := syntax.NewWindow(root, d.text, off, pb, sb)
-		res.Prefix, res.Suffix = w.Text(), w.Suffix
 		snap.lang = d.doc.Language()
 		snap.idents = syntax.IdentifiersNear(root, d.text, off, identLookback)
 		if len(snap.idents) > 0 {
@@ -77,8 +139,6 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 				snap.completions = namesWithPrefix(d.text, id.Name, int(id.StartByte), 8)
 			}
 		}
-	} else {
-		res.Prefix, res.Suffix = plainWindow(d.text, off, pb, sb)
 	}
 	snap.path = d.path
 	allowed := d.allowed
@@ -151,22 +211,4 @@ func (g *Gatherer) Gather(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	return res, nil
-}
-
-// plainWindow cuts windows at line boundaries for a document without a
-// grammar.
-func plainWindow(text []byte, off, pb, sb int) (string, string) {
-	start := max(0, off-pb)
-	if start > 0 {
-		if nl := bytes.IndexByte(text[start:off], '\n'); nl >= 0 {
-			start += nl + 1
-		}
-	}
-	end := min(len(text), off+sb)
-	if end < len(text) {
-		if nl := bytes.LastIndexByte(text[off:end], '\n'); nl >= 0 {
-			end = off + nl + 1
-		}
-	}
-	return string(text[start:off]), string(text[off:end])
 }

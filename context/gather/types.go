@@ -25,21 +25,43 @@ type Edit struct {
 // Request asks for the context at a cursor.
 type Request struct {
 	URI    string
-	Offset int // byte offset of the cursor in the document's current text
-	// Budgets in characters; zero means the Gatherer's configured default.
-	PrefixBudget  int
-	SuffixBudget  int
-	ContextBudget int // declarations and snippets together
+	Offset int // byte offset of the cursor in Text
+	// Text is the document's text that Offset refers to (the caller's
+	// snapshot). Windows are cut from it; when it is not the text the
+	// Gatherer holds (an edit has arrived since), they are cut without the
+	// syntax tree. Nil means the Gatherer's current text.
+	Text []byte
+	// Window budgets in characters; zero means the Gatherer's configured
+	// default.
+	PrefixBudget int
+	SuffixBudget int
+	// ContextBudget bounds declarations and snippets together, in bytes;
+	// zero means the configured default.
+	ContextBudget int
+}
+
+// Windows is the text around the cursor that the model completes: the
+// prefix (enclosing headers included) and the suffix. The agent uses the
+// same windows as the request's segments, its cache key and
+// post-processing's input.
+type Windows struct {
+	Prefix string
+	Suffix string
+}
+
+// Related is the context beyond the windows: code from elsewhere that the
+// model may need.
+type Related struct {
+	Declarations    []Declaration
+	ChangedSnippets []Snippet // snippets from files changed since the last commit
+	OpenedSnippets  []Snippet // snippets from recently opened files
 }
 
 // Result is the context for one completion. The agent turns it into the
 // server's request (Tabby's segments); this package knows nothing of the wire.
 type Result struct {
-	Prefix          string
-	Suffix          string
-	Declarations    []Declaration
-	ChangedSnippets []Snippet // snippets from files changed since the last commit
-	OpenedSnippets  []Snippet // snippets from recently opened files
+	Windows
+	Related
 }
 
 // Declaration is the head of a symbol's definition used near the cursor.

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	sitter "github.com/smacker/go-tree-sitter"
 )
@@ -169,11 +170,11 @@ func FuzzWindow(f *testing.F) {
 		if !strings.HasSuffix(text[:off], w.Prefix) || !strings.HasPrefix(text[off:], w.Suffix) {
 			t.Fatalf("windows %q|%q are not slices around the cursor", w.Prefix, w.Suffix)
 		}
-		if off > pb && len(w.Header)+len(w.Prefix) > pb {
-			t.Fatalf("prefix window %d bytes over budget %d", len(w.Header)+len(w.Prefix), pb)
+		if n := utf8.RuneCountInString(w.Text()); n > pb && utf8.RuneCount(src[:off]) > pb {
+			t.Fatalf("prefix window %d characters over budget %d", n, pb)
 		}
-		if len(w.Suffix) > sb && off+sb < len(src) {
-			t.Fatalf("suffix window %d bytes over budget %d", len(w.Suffix), sb)
+		if n := utf8.RuneCountInString(w.Suffix); n > sb {
+			t.Fatalf("suffix window %d characters over budget %d", n, sb)
 		}
 		_ = IdentifiersNear(tree.RootNode(), src, off, 3)
 	})

@@ -29,46 +29,103 @@ type Window struct {
 const maxHeaderShare = 2
 
 // NewWindow cuts the prefix and suffix windows around offset out of src,
-// whose syntax tree is root. Budgets are in bytes; the prefix window
-// (header included) and the suffix window stay within them. When the
-// budget reaches into the middle of a statement, the window is shortened to
-// the nearest statement or declaration boundary (or a line boundary where
-// the tree offers none), never cut mid-token.
+// whose syntax tree is root. Budgets are in characters (UTF-8 code points;
+// an invalid byte counts as one); the prefix window (header included) and
+// the suffix window stay within them. When the budget reaches into the
+// middle of a statement, the window is shortened to the nearest statement
+// or declaration boundary (or a line boundary where the tree offers none),
+// never cut mid-token.
 func NewWindow(root *sitter.Node, src []byte, offset, prefixBudget, suffixBudget int) Window {
 	offset = max(0, min(offset, len(src)))
 	var w Window
 	start := 0
-	if offset > prefixBudget {
-		start = prefixStart(root, src, offset-prefixBudget, offset)
+	if from := backChars(src, offset, prefixBudget); from > 0 {
+		start = prefixStart(root, src, from, offset)
 		w.Header = fitHeader(root, src, &start, offset, prefixBudget)
 	}
 	w.Prefix = string(src[start:offset])
 	end := len(src)
-	if len(src)-offset > suffixBudget {
-		end = suffixEnd(root, src, offset, offset+suffixBudget)
+	if limit := forwardChars(src, offset, suffixBudget); limit < len(src) {
+		end = suffixEnd(root, src, offset, limit)
 	}
 	w.Suffix = string(src[offset:end])
 	return w
 }
 
+// PlainWindow cuts the windows of a document without a syntax tree: up to
+// prefixBudget characters before offset and up to suffixBudget after it. A
+// window cut by its budget starts (prefix) or ends (suffix) on a line
+// boundary when the budget holds one. It has no header.
+func PlainWindow(src []byte, offset, prefixBudget, suffixBudget int) Window {
+	offset = max(0, min(offset, len(src)))
+	for offset > 0 && offset < len(src) && !utf8.RuneStart(src[offset]) {
+		offset--
+	}
+	start := backChars(src, offset, prefixBudget)
+	if start > 0 {
+		if nl := bytes.IndexByte(src[start:offset], '\n'); nl >= 0 {
+			start += nl + 1
+		}
+	}
+	end := forwardChars(src, offset, suffixBudget)
+	if end < len(src) {
+		if nl := bytes.LastIndexByte(src[offset:end], '\n'); nl >= 0 {
+			end = offset + nl + 1
+		}
+	}
+	return Window{Prefix: string(src[start:offset]), Suffix: string(src[offset:end])}
+}
+
 // fitHeader returns the headers enclosing *start and, to make room for
-// them within budget, moves *start forward to a later boundary. When no
-// later line boundary leaves room, it returns no header and leaves *start.
+// them within budget (in characters), moves *start forward to a later
+// boundary. When no later line boundary leaves room, it returns no header
+// and leaves *start.
 func fitHeader(root *sitter.Node, src []byte, start *int, offset, budget int) string {
 	s := *start
 	for range 3 {
 		h := header(root, src, s, budget/maxHeaderShare)
-		if h == "" || len(h)+offset-s <= budget {
+		hc := utf8.RuneCountInString(h)
+		if h == "" || hc+utf8.RuneCount(src[s:offset]) <= budget {
 			*start = s
 			return h
 		}
-		next := prefixStart(root, src, offset-budget+len(h), offset)
+		next := prefixStart(root, src, backChars(src, offset, budget-hc), offset)
 		if next <= s || (next > 0 && src[next-1] != '\n') {
 			break
 		}
 		s = next
 	}
 	return ""
+}
+
+// backChars walks n characters back from offset and returns where it
+// stopped.
+func backChars(src []byte, offset, n int) int {
+	i := offset
+	for ; n > 0 && i > 0; n-- {
+		if src[i-1] < utf8.RuneSelf {
+			i--
+			continue
+		}
+		_, size := utf8.DecodeLastRune(src[:i])
+		i -= size
+	}
+	return i
+}
+
+// forwardChars walks n characters forward from offset and returns where it
+// stopped.
+func forwardChars(src []byte, offset, n int) int {
+	i := offset
+	for ; n > 0 && i < len(src); n-- {
+		if src[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		_, size := utf8.DecodeRune(src[i:])
+		i += size
+	}
+	return i
 }
 
 // Text is the prefix as the model sees it: header and prefix window.
@@ -196,7 +253,8 @@ func skipBlanks(src []byte, p int) int {
 func isBlank(b byte) bool { return b == ' ' || b == '\t' || b == '\r' }
 
 // header returns the header lines of every function or class (a node
-// with a body field) that encloses start, outermost first, within budget.
+// with a body field) that encloses start, outermost first, within budget
+// characters.
 func header(root *sitter.Node, src []byte, start, budget int) string {
 	var parts []string
 	total := 0
@@ -211,11 +269,12 @@ func header(root *sitter.Node, src []byte, start, budget int) string {
 		}
 		if body := n.ChildByFieldName("body"); body != nil && int(body.StartByte()) <= start {
 			h := headerText(src, n, body)
-			if total+len(h) > budget {
+			hc := utf8.RuneCountInString(h)
+			if total+hc > budget {
 				break
 			}
 			parts = append(parts, h)
-			total += len(h)
+			total += hc
 		}
 	}
 	return strings.Join(parts, "")

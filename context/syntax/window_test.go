@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // cut splits a source with a <|> cursor marker into text and offset.
@@ -150,11 +151,11 @@ func TestWindowProperties(t *testing.T) {
 			if !strings.HasPrefix(string(src[off:]), w.Suffix) {
 				t.Fatalf("%s: suffix %q is not the text after the cursor", where, w.Suffix)
 			}
-			if len(w.Header)+len(w.Prefix) > pb && off > pb {
-				t.Fatalf("%s: prefix window %d bytes over budget %d", where, len(w.Header)+len(w.Prefix), pb)
+			if n := utf8.RuneCountInString(w.Text()); n > pb && utf8.RuneCount(src[:off]) > pb {
+				t.Fatalf("%s: prefix window %d characters over budget %d", where, n, pb)
 			}
-			if len(w.Suffix) > sb {
-				t.Fatalf("%s: suffix window %d bytes over budget %d", where, len(w.Suffix), sb)
+			if n := utf8.RuneCountInString(w.Suffix); n > sb {
+				t.Fatalf("%s: suffix window %d characters over budget %d", where, n, sb)
 			}
 			if start := off - len(w.Prefix); start > 0 && src[start-1] != '\n' && len(w.Prefix) > 0 {
 				// A mid-line start is allowed only when no line starts inside
@@ -204,4 +205,90 @@ func f(s *Server) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("identifiers\n got %v\nwant %v", got, want)
 	}
+}
+
+// TestWindowBudgetsInCharacters: budgets count characters, not bytes, so a
+// window of multibyte text holds as many characters as one of ASCII text,
+// and the syntax-aware window agrees with the plain one where the tree
+// offers no better boundary.
+func TestWindowBudgetsInCharacters(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("package p\n\nfunc f() {\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "\ts := \"%s\" // 第%d行\n", strings.Repeat("日本語", 3), i)
+	}
+	b.WriteString("\t<|>\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "\tt := \"%s\" // 第%d行\n", strings.Repeat("中文", 4), i)
+	}
+	b.WriteString("}\n")
+	const pb, sb = 200, 150
+	w := window(t, "go", b.String(), pb, sb)
+	if n := utf8.RuneCountInString(w.Text()); n > pb || n < pb/2 {
+		t.Errorf("prefix window has %d characters (%d bytes); budget %d characters", n, len(w.Text()), pb)
+	}
+	if n := utf8.RuneCountInString(w.Suffix); n > sb || n < sb/2 {
+		t.Errorf("suffix window has %d characters (%d bytes); budget %d characters", n, len(w.Suffix), sb)
+	}
+	if len(w.Prefix) <= pb {
+		t.Errorf("prefix window of multibyte text is only %d bytes: budget counted in bytes", len(w.Prefix))
+	}
+	src, off := cut(t, b.String())
+	p := PlainWindow(src, off, pb, sb)
+	if n := utf8.RuneCountInString(p.Prefix); n > pb || n < pb/2 {
+		t.Errorf("plain prefix window has %d characters; budget %d", n, pb)
+	}
+	if n := utf8.RuneCountInString(p.Suffix); n > sb || n < sb/2 {
+		t.Errorf("plain suffix window has %d characters; budget %d", n, sb)
+	}
+}
+
+func TestPlainWindow(t *testing.T) {
+	src := []byte("ab\ncdefgh\nij")
+	for _, c := range []struct {
+		off, pb, sb    int
+		prefix, suffix string
+	}{
+		{7, 6, 4, "cdef", "gh\n"}, // both cut at line boundaries
+		{7, 2, 2, "ef", "gh"},     // no line boundary inside the budgets
+		{99, 6, 4, "ij", ""},      // offset clamped
+		{0, 6, 4, "", "ab\n"},
+		{7, 0, 0, "", ""},
+	} {
+		w := PlainWindow(src, c.off, c.pb, c.sb)
+		if w.Prefix != c.prefix || w.Suffix != c.suffix || w.Header != "" {
+			t.Errorf("PlainWindow(%d, %d, %d) = %q|%q, want %q|%q", c.off, c.pb, c.sb, w.Prefix, w.Suffix, c.prefix, c.suffix)
+		}
+	}
+	// A cursor inside a character moves to its start.
+	if w := PlainWindow([]byte("aé b"), 2, 10, 10); w.Prefix != "a" || w.Suffix != "é b" {
+		t.Errorf("mid-character cursor: %q|%q", w.Prefix, w.Suffix)
+	}
+}
+
+func TestPlainWindowCharacters(t *testing.T) {
+	text := []byte("line1\nline2\nline3 😀 cursor| after\nline5\nline6\n")
+	off := strings.Index(string(text), "|")
+	if w := PlainWindow(text, off, 1000, 1000); w.Prefix != string(text[:off]) || w.Suffix != string(text[off:]) {
+		t.Fatal("generous budget did not take everything")
+	}
+	w := PlainWindow(text, off, 20, 12)
+	if w.Prefix != "line3 😀 cursor" {
+		t.Errorf("prefix window %q (cut to a line start)", w.Prefix)
+	}
+	if w.Suffix != "| after\n" {
+		t.Errorf("suffix window %q (cut to a line end)", w.Suffix)
+	}
+	if w := PlainWindow(text, off, 5, 0); w.Prefix != "ursor" {
+		t.Errorf("a budget within the line keeps characters: %q", w.Prefix)
+	}
+	// 8 characters back from the cursor take the emoji whole only
+	// when the emoji counts as one character (it is 4 bytes).
+	if w := PlainWindow(text, off, 8, 0); w.Prefix != "😀 cursor" {
+		t.Errorf("the emoji counted as more than one character: %q", w.Prefix)
+	}
+	// Offsets out of range or inside a character never panic.
+	PlainWindow(text, -3, 10, 10)
+	PlainWindow(text, len(text)+4, 10, 10)
+	PlainWindow(text, strings.Index(string(text), "😀")+1, 10, 10)
 }
