@@ -158,6 +158,8 @@ public final class AgentClient {
     private ScheduledFuture<?> pendingStart;
     private boolean stopped;
     private CompletableFuture<Void> nextReady = new CompletableFuture<>();
+    /** Shows the code of the sign-in in progress (serval/signIn), if any. */
+    private Consumer<SignIn.Prompt> signInPrompt;
     private volatile AgentStatus status = new AgentStatus(AgentStatus.Kind.STARTING, "");
 
     public AgentClient(Options options) {
@@ -472,6 +474,53 @@ public final class AgentClient {
         return result;
     }
 
+    /**
+     * Signs the IDE in to the server without a token to copy (the agent's {@code serval.signIn}):
+     * {@code onPrompt} gets the code to show and the page to open (on the control thread: hand it to the
+     * UI thread); once the user approved it in the browser, the new token is sent to the running agent
+     * as the server token and kept for its restarts, and the result carries it for the IDE's password
+     * safe. Cancelling the returned future cancels the sign-in ($/cancelRequest); a denied or expired
+     * code completes it exceptionally with the agent's message.
+     */
+    public CompletableFuture<SignIn.Result> signIn(Consumer<SignIn.Prompt> onPrompt) {
+        CompletableFuture<SignIn.Result> result = new CompletableFuture<>();
+        onControl(() -> {
+            Session s = readySession();
+            if (s == null) {
+                result.completeExceptionally(new IllegalStateException("serval-agent is not running"));
+                return;
+            }
+            signInPrompt = onPrompt;
+            JsonObject params = new JsonObject();
+            params.addProperty("command", SignIn.COMMAND);
+            params.add("arguments", new JsonArray());
+            CompletableFuture<JsonElement> request = s.rpc().request("workspace/executeCommand", params);
+            request.whenComplete((answer, error) -> onControl(() -> {
+                if (signInPrompt == onPrompt) {
+                    signInPrompt = null;
+                }
+                if (error != null) {
+                    complete(result, null, error);
+                    return;
+                }
+                SignIn.Result r = SignIn.Result.fromJson(answer);
+                if (r == null) {
+                    result.completeExceptionally(new IllegalStateException("the agent's sign-in answer has no token"));
+                    return;
+                }
+                log.info("signed in as " + r.user() + " (token " + r.tokenName() + ")");
+                updateServerSettings(new ServerSettings(server.endpoint(), r.token()))
+                        .whenComplete((v, e) -> complete(result, r, e));
+            }, result));
+            result.whenComplete((r, e) -> {
+                if (result.isCancelled()) {
+                    request.cancel(false); // sends $/cancelRequest
+                }
+            });
+        }, result);
+        return result;
+    }
+
     /** textDocument/didPartiallyAcceptCompletion: {@code acceptedLength} UTF-16 units from the start of the insert text. */
     public CompletableFuture<Void> partiallyAccepted(InlineCompletionItem item, int acceptedLength) {
         JsonObject params = new JsonObject();
@@ -686,6 +735,13 @@ public final class AgentClient {
                 if (parsed != null) {
                     s.sawServalStatus = true;
                     setStatus(parsed.kind(), parsed.message());
+                }
+            }
+            case SignIn.NOTIFICATION -> {
+                SignIn.Prompt prompt = SignIn.Prompt.fromJson(params);
+                Consumer<SignIn.Prompt> show = signInPrompt;
+                if (prompt != null && show != null) {
+                    show.accept(prompt);
                 }
             }
             case "didChangeStatus", "$/didChangeStatus" -> {

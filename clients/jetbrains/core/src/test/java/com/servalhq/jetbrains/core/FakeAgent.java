@@ -225,7 +225,32 @@ public final class FakeAgent {
                     status("ready", "");
                 }
             }
-            case "workspace/executeCommand" -> respond(id, null);
+            case "workspace/executeCommand" -> {
+                if (!SignIn.COMMAND.equals(params.get("command").getAsString())) {
+                    respond(id, null);
+                    return null;
+                }
+                // The sign-in: the code first, then (mode signin-hold) nothing until cancelled,
+                // (signin-deny) the agent's error, else the token.
+                JsonObject prompt = new JsonObject();
+                prompt.addProperty("userCode", "BCDF-GHJK");
+                prompt.addProperty("verificationUri", "http://127.0.0.1:9/device");
+                prompt.addProperty("verificationUriComplete", "http://127.0.0.1:9/device?user_code=BCDF-GHJK");
+                prompt.addProperty("expiresIn", 600);
+                notifyClient(SignIn.NOTIFICATION, prompt);
+                if (mode.equals("signin-hold")) {
+                    heldRequests.put(id.toString(), id);
+                } else if (mode.equals("signin-deny")) {
+                    respondError(id, ResponseError.INTERNAL_ERROR, "sign-in denied in the browser");
+                } else {
+                    JsonObject result = new JsonObject();
+                    result.addProperty("token", "srv_signedin");
+                    result.addProperty("tokenName", "box");
+                    result.addProperty("user", "alice");
+                    result.addProperty("endpoint", "http://127.0.0.1:9");
+                    respond(id, result);
+                }
+            }
             case "shutdown" -> {
                 shutdownReceived = true;
                 respond(id, null);
