@@ -15,9 +15,8 @@ import (
 
 // Reasons a request ends early without an error for the editor.
 var (
-	errSuperseded   = errors.New("superseded by a newer request")
-	errEdited       = errors.New("the document changed")
-	errTextComplete = errors.New("completion is complete")
+	errSuperseded = errors.New("superseded by a newer request")
+	errEdited     = errors.New("the document changed")
 )
 
 // Complete answers one completion request. It returns an empty Result when
@@ -143,21 +142,14 @@ func (a *Agent) send(ctx context.Context, cfg *Config, req *api.CompletionReques
 		return client.Complete(ctx, req)
 	}
 	var text strings.Builder
-	resp, err := client.CompleteStream(ctx, req, func(delta string) error {
+	return client.CompleteStream(ctx, req, func(delta string) (stop bool) {
 		text.WriteString(delta)
 		if strings.IndexByte(delta, '\n') < 0 {
-			return nil
+			return false
 		}
 		pp.Completion = text.String()
-		if postprocess.Complete(pp) {
-			return errTextComplete
-		}
-		return nil
+		return postprocess.Complete(pp)
 	})
-	if errors.Is(err, errTextComplete) && resp != nil {
-		return resp, nil
-	}
-	return resp, err
 }
 
 // buildRequest fills the Tabby-schema request: the windows, the related

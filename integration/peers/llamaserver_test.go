@@ -63,9 +63,9 @@ func TestServalOverLlamaServer(t *testing.T) {
 
 	t.Run("streaming", func(t *testing.T) {
 		var deltas []string
-		_, err := s.Client.CompleteStream(ctxFor(t, time.Minute), codeRequest(12), func(d string) error {
+		_, err := s.Client.CompleteStream(ctxFor(t, time.Minute), codeRequest(12), func(d string) bool {
 			deltas = append(deltas, d)
-			return nil
+			return false
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -93,11 +93,11 @@ func TestServalOverLlamaServer(t *testing.T) {
 		logged := len(ls.Logs()) // what llama-server logged before this request
 		ctx, cancel := context.WithCancel(ctxFor(t, time.Minute))
 		got := 0
-		_, err := s.Client.CompleteStream(ctx, codeRequest(maxTokens), func(string) error {
+		_, err := s.Client.CompleteStream(ctx, codeRequest(maxTokens), func(string) bool {
 			if got++; got == 2 {
 				cancel()
 			}
-			return nil
+			return false
 		})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("stream after cancel: %v", err)
@@ -207,7 +207,7 @@ func TestLlamaServerPoolMemberKilledUnderLoad(t *testing.T) {
 			for range perClient {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				// Streamed, so that a request can die after its first text.
-				_, err := s.Client.CompleteStream(ctx, codeRequest(48), func(string) error { return nil })
+				_, err := s.Client.CompleteStream(ctx, codeRequest(48), func(string) bool { return false })
 				cancel()
 				if err != nil {
 					failed.Add(1)
@@ -255,11 +255,11 @@ func TestLlamaServerDiesMidStreamAndReturns(t *testing.T) {
 		Args: []string{"--config", fastPoolConfig(t), "--ctx-size", fmt.Sprint(longCtx)}})
 
 	got := 0
-	_, err := s.Client.CompleteStream(ctxFor(t, time.Minute), codeRequest(4000), func(string) error {
+	_, err := s.Client.CompleteStream(ctxFor(t, time.Minute), codeRequest(4000), func(string) bool {
 		if got++; got == 2 {
 			ls.Kill()
 		}
-		return nil
+		return false
 	})
 	var se *api.StatusError
 	if err == nil || errors.As(err, &se) && se.StatusCode == 200 {

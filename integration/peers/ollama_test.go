@@ -53,9 +53,9 @@ func TestServalOverOllama(t *testing.T) {
 	}
 
 	var deltas []string
-	if _, err := s.Client.CompleteStream(ctxFor(t, time.Minute), codeRequest(12), func(d string) error {
+	if _, err := s.Client.CompleteStream(ctxFor(t, time.Minute), codeRequest(12), func(d string) bool {
 		deltas = append(deltas, d)
-		return nil
+		return false
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +108,11 @@ func TestOllamaKilledMidStreamAndRestarted(t *testing.T) {
 	s := servalOverOllama(t, o)
 
 	got := 0
-	_, err := s.Client.CompleteStream(ctxFor(t, 2*time.Minute), codeRequest(2000), func(string) error {
+	_, err := s.Client.CompleteStream(ctxFor(t, 2*time.Minute), codeRequest(2000), func(string) bool {
 		if got++; got == 2 {
 			o.Kill()
 		}
-		return nil
+		return false
 	})
 	if err == nil || !strings.Contains(err.Error(), "ollama") {
 		t.Fatalf("stream across a killed Ollama ended with %v (%d deltas)", err, got)
@@ -179,11 +179,11 @@ func ollamaCancelStops(t *testing.T, o *peertest.Ollama, s *servaltest.Server) {
 
 	ctx, cancel := context.WithCancel(ctxFor(t, 2*time.Minute))
 	got := 0
-	_, err := s.Client.CompleteStream(ctx, codeRequest(maxTokens), func(string) error {
+	_, err := s.Client.CompleteStream(ctx, codeRequest(maxTokens), func(string) bool {
 		if got++; got == 2 {
 			cancel()
 		}
-		return nil
+		return false
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("stream after cancel: %v", err)

@@ -32,13 +32,13 @@ func TestSIGTERMLetsRequestsInFlightFinish(t *testing.T) {
 	stopped := make(chan error, 1)
 	first := true
 	var text strings.Builder
-	res, err := s.Client.CompleteStream(context.Background(), long, func(delta string) error {
+	res, err := s.Client.CompleteStream(context.Background(), long, func(delta string) bool {
 		text.WriteString(delta)
 		if first {
 			first = false
 			go func() { stopped <- s.Stop() }()
 		}
-		return nil
+		return false
 	})
 	if err != nil {
 		t.Fatalf("stream in flight at SIGTERM: %v\n%s", err, s.Logs())

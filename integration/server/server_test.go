@@ -384,7 +384,7 @@ func TestCancelledRequestFreesItsSlot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var busyErr error
 	first := true
-	_, err := s.Client.CompleteStream(ctx, long, func(string) error {
+	_, err := s.Client.CompleteStream(ctx, long, func(string) bool {
 		if first {
 			first = false
 			// The slot is held by this stream: beyond slots + queue the
@@ -392,7 +392,7 @@ func TestCancelledRequestFreesItsSlot(t *testing.T) {
 			_, busyErr = s.Client.Complete(context.Background(), completionRequest("x = "))
 			cancel() // then the client goes away
 		}
-		return nil
+		return false
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled stream: %v", err)

@@ -89,6 +89,10 @@ func (e *StreamError) Error() string { return "server error during stream: " + e
 // ErrStreamTruncated means the stream ended without its final "data: [DONE]".
 var ErrStreamTruncated = errors.New("api: stream ended before [DONE]")
 
+// errStopReading ends ReadStream when CompleteStream's caller has what it
+// needs; it never leaves this package.
+var errStopReading = errors.New("api: stop reading")
+
 // Complete sends a completion request and returns the plain JSON answer.
 func (c *Client) Complete(ctx context.Context, req *CompletionRequest) (*CompletionResponse, error) {
 	r := *req
@@ -101,12 +105,13 @@ func (c *Client) Complete(ctx context.Context, req *CompletionRequest) (*Complet
 }
 
 // CompleteStream sends a streamed completion request and calls onDelta with
-// each new piece of text as it arrives. If onDelta returns an error the
-// request is abandoned and that error returned, with the response so far
-// (ID and text) when any text had arrived. A Tabby server that ignores
-// "stream" answers plain JSON; its whole text is then passed to onDelta once.
-// The returned response holds the concatenated text and any debug data.
-func (c *Client) CompleteStream(ctx context.Context, req *CompletionRequest, onDelta func(delta string) error) (*CompletionResponse, error) {
+// each new piece of text as it arrives. onDelta returns true when the
+// caller has all the text it needs: the stream is then closed at once (the
+// server stops generating) and the response so far returned with no error.
+// A Tabby server that ignores "stream" answers plain JSON; its whole text
+// is then passed to onDelta once. The returned response holds the
+// concatenated text (of choice 0) and any debug data.
+func (c *Client) CompleteStream(ctx context.Context, req *CompletionRequest, onDelta func(delta string) (stop bool)) (*CompletionResponse, error) {
 	r := *req
 	r.Stream = true
 	// The stream is bounded by ctx alone: a long generation is not an error.
@@ -124,15 +129,14 @@ func (c *Client) CompleteStream(ctx context.Context, req *CompletionRequest, onD
 			return nil, fmt.Errorf("api: decode completion: %w", err)
 		}
 		if len(plain.Choices) > 0 && plain.Choices[0].Text != "" {
-			if err := onDelta(plain.Choices[0].Text); err != nil {
-				return &plain, err
-			}
+			onDelta(plain.Choices[0].Text) // the whole text: nothing left to stop
 		}
 		return &plain, nil
 	}
 
 	out := &CompletionResponse{}
 	var text strings.Builder
+	stopped := false
 	err = ReadStream(resp.Body, func(ev *StreamEvent) error {
 		if ev.Error != "" {
 			return &StreamError{Message: ev.Error}
@@ -148,21 +152,20 @@ func (c *Client) CompleteStream(ctx context.Context, req *CompletionRequest, onD
 				continue
 			}
 			text.WriteString(ch.Text)
-			if err := onDelta(ch.Text); err != nil {
-				return err
+			if onDelta(ch.Text) {
+				stopped = true
+				return errStopReading
 			}
 		}
 		return nil
 	})
 	out.Choices = []Choice{{Index: 0, Text: text.String()}}
+	if stopped {
+		return out, nil // the deferred cancel closes the stream
+	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
-		}
-		if len(out.Choices[0].Text) > 0 && out.ID != "" {
-			// The caller may have stopped the stream on purpose (the text is
-			// complete): it still needs the ID and the text so far.
-			return out, err
 		}
 		return nil, err
 	}

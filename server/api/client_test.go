@@ -73,9 +73,9 @@ func TestCompleteStreamSSE(t *testing.T) {
 		io.WriteString(w, "data: [DONE]\n\n")
 	})
 	var deltas []string
-	resp, err := c.CompleteStream(context.Background(), &CompletionRequest{Segments: &Segments{Prefix: "x"}}, func(d string) error {
+	resp, err := c.CompleteStream(context.Background(), &CompletionRequest{Segments: &Segments{Prefix: "x"}}, func(d string) bool {
 		deltas = append(deltas, d)
-		return nil
+		return false
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -92,9 +92,9 @@ func TestCompleteStreamAcceptsPlainJSON(t *testing.T) {
 		fmt.Fprint(w, `{"id":"cmpl-3","choices":[{"index":0,"text":"whole"}]}`)
 	})
 	var deltas []string
-	resp, err := c.CompleteStream(context.Background(), &CompletionRequest{Segments: &Segments{Prefix: "x"}}, func(d string) error {
+	resp, err := c.CompleteStream(context.Background(), &CompletionRequest{Segments: &Segments{Prefix: "x"}}, func(d string) bool {
 		deltas = append(deltas, d)
-		return nil
+		return false
 	})
 	if err != nil || len(deltas) != 1 || deltas[0] != "whole" || resp.ID != "cmpl-3" {
 		t.Fatalf("deltas %q resp %+v err %v", deltas, resp, err)
@@ -109,7 +109,7 @@ func TestCompleteStreamErrors(t *testing.T) {
 	})
 	ctx := context.Background()
 	req := &CompletionRequest{Segments: &Segments{Prefix: "x"}}
-	nop := func(string) error { return nil }
+	nop := func(string) bool { return false }
 
 	body = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"text\":\"a\"}]}\n\n"
 	if _, err := c.CompleteStream(ctx, req, nop); !errors.Is(err, ErrStreamTruncated) {
@@ -124,10 +124,38 @@ func TestCompleteStreamErrors(t *testing.T) {
 	if _, err := c.CompleteStream(ctx, req, nop); err == nil || !strings.Contains(err.Error(), "bad stream event") {
 		t.Errorf("bad json: %v", err)
 	}
-	body = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"text\":\"a\"}]}\n\ndata: [DONE]\n\n"
-	stop := errors.New("enough")
-	if _, err := c.CompleteStream(ctx, req, func(string) error { return stop }); !errors.Is(err, stop) {
-		t.Errorf("callback error: %v", err)
+}
+
+// TestCompleteStreamStops: a caller that has all the text it needs stops
+// the stream; it gets the response so far and no error, and the server
+// sees the request end before it has sent everything.
+func TestCompleteStreamStops(t *testing.T) {
+	release := make(chan struct{})
+	ended := make(chan struct{})
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		defer close(ended)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"text\":\"a\\n\"}]}\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done(): // the client went away: what stopping means
+		case <-release:
+			io.WriteString(w, "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"text\":\"more\"}]}\n\ndata: [DONE]\n\n")
+		}
+	})
+	defer close(release)
+	calls := 0
+	resp, err := c.CompleteStream(context.Background(), &CompletionRequest{Segments: &Segments{Prefix: "x"}}, func(d string) bool {
+		calls++
+		return true
+	})
+	if err != nil || resp == nil || resp.ID != "c" || resp.Choices[0].Text != "a\n" || calls != 1 {
+		t.Fatalf("stopped stream: resp %+v err %v after %d calls", resp, err, calls)
+	}
+	select {
+	case <-ended:
+	case <-time.After(time.Minute):
+		t.Fatal("the server's request did not end after the client stopped the stream")
 	}
 }
 
@@ -156,7 +184,7 @@ func TestStatusErrors(t *testing.T) {
 		for name, call := range map[string]func() error{
 			"complete": func() error { _, err := c.Complete(context.Background(), &CompletionRequest{}); return err },
 			"stream": func() error {
-				_, err := c.CompleteStream(context.Background(), &CompletionRequest{}, func(string) error { return nil })
+				_, err := c.CompleteStream(context.Background(), &CompletionRequest{}, func(string) bool { return false })
 				return err
 			},
 			"event": func() error { return c.LogEvent(context.Background(), &LogEventRequest{Type: EventView}) },
@@ -231,7 +259,7 @@ func TestContextCancelStopsStream(t *testing.T) {
 	})
 	defer close(release)
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := c.CompleteStream(ctx, &CompletionRequest{}, func(string) error { cancel(); return nil })
+	_, err := c.CompleteStream(ctx, &CompletionRequest{}, func(string) bool { cancel(); return false })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}

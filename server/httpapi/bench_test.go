@@ -64,7 +64,7 @@ func BenchmarkServerOverheadStreamHTTP(b *testing.B) {
 	f := newFixture(b, benchEngine(), fixtureOptions{ratePerMinute: -1})
 	ctx := context.Background()
 	samples := make([]time.Duration, 0, b.N)
-	nop := func(string) error { return nil }
+	nop := func(string) bool { return false }
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()

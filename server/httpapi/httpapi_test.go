@@ -183,9 +183,9 @@ func TestCompletionStreamFraming(t *testing.T) {
 
 	// And through the typed client.
 	var deltas []string
-	res, err := f.client.CompleteStream(context.Background(), &api.CompletionRequest{Segments: &api.Segments{Prefix: "x"}}, func(d string) error {
+	res, err := f.client.CompleteStream(context.Background(), &api.CompletionRequest{Segments: &api.Segments{Prefix: "x"}}, func(d string) bool {
 		deltas = append(deltas, d)
-		return nil
+		return false
 	})
 	if err != nil || res.Choices[0].Text != "ab\nc" || len(deltas) < 2 {
 		t.Fatalf("%+v %q %v", res, deltas, err)
@@ -194,7 +194,7 @@ func TestCompletionStreamFraming(t *testing.T) {
 
 func TestStreamErrorBeforeFirstByteHasStatus(t *testing.T) {
 	f := newFixture(t, &completiontest.Engine{Err: engine.ErrQueueFull}, fixtureOptions{})
-	_, err := f.client.CompleteStream(context.Background(), &api.CompletionRequest{Segments: &api.Segments{Prefix: "x"}}, func(string) error { return nil })
+	_, err := f.client.CompleteStream(context.Background(), &api.CompletionRequest{Segments: &api.Segments{Prefix: "x"}}, func(string) bool { return false })
 	var se *api.StatusError
 	if !errors.As(err, &se) || se.StatusCode != 503 || se.RetryAfter != time.Second {
 		t.Fatalf("%v", err)
@@ -206,9 +206,9 @@ func TestStreamErrorAfterStartIsAnEvent(t *testing.T) {
 	f := newFixture(t, nil, fixtureOptions{})
 	f.swapEngine(t, eng)
 	var got []string
-	_, err := f.client.CompleteStream(context.Background(), &api.CompletionRequest{Segments: &api.Segments{Prefix: "x"}}, func(d string) error {
+	_, err := f.client.CompleteStream(context.Background(), &api.CompletionRequest{Segments: &api.Segments{Prefix: "x"}}, func(d string) bool {
 		got = append(got, d)
-		return nil
+		return false
 	})
 	var se *api.StreamError
 	if !errors.As(err, &se) || !strings.Contains(se.Message, "decode failed") || strings.Join(got, "") != "partial" {
@@ -364,9 +364,9 @@ func TestClientDisconnectCancelsEngine(t *testing.T) {
 	eng := &completiontest.Engine{Deltas: []string{"a", "b"}, Hold: make(chan struct{})}
 	f := newFixture(t, eng, fixtureOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := f.client.CompleteStream(ctx, &api.CompletionRequest{Segments: &api.Segments{Prefix: "x"}}, func(string) error {
+	_, err := f.client.CompleteStream(ctx, &api.CompletionRequest{Segments: &api.Segments{Prefix: "x"}}, func(string) bool {
 		cancel()
-		return nil
+		return false
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
