@@ -106,7 +106,7 @@ func TestLoggedEndpointIsTheOneInUse(t *testing.T) {
 // waitLog waits (bounded) for the agent's stderr to match re.
 func waitLog(t *testing.T, a *agentSession, re *regexp.Regexp) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if re.MatchString(a.c.Stderr()) {
 			return
 		}

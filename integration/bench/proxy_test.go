@@ -12,8 +12,13 @@ import (
 
 func TestCountingProxy(t *testing.T) {
 	release := make(chan struct{})
+	held := make(chan struct{}, 1) // a held request reached the upstream
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/completions" && r.Header.Get("X-Hold") != "" {
+			select {
+			case held <- struct{}{}:
+			default:
+			}
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -50,9 +55,18 @@ func TestCountingProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A request the client gives up on counts as made, but has no server time.
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	_ = post(ctx, "/v1/completions", true)
+	// The client gives up once the request is through the proxy (a 50 ms
+	// client timeout could end it before it got there on a loaded machine).
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() { gaveUp <- post(ctx, "/v1/completions", true) }()
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the held request never reached the upstream")
+	}
 	cancel()
+	<-gaveUp
 
 	end := time.Now().Add(time.Second)
 	if n := p.Completions(start, end); n != 3 {

@@ -160,7 +160,7 @@ func TestServeTellsNextStepAndLogsRequests(t *testing.T) {
 
 	// The log lines come after the responses; wait (bounded) for both.
 	var logs string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if logs = srv.Logs(); strings.Count(logs, `"path":"/v1/completions"`) >= 2 {
 			break
 		}
