@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,7 +230,7 @@ func runHeadless(t *testing.T, b nvimBuild, mode string, srv *servaltest.Server,
 		t.Errorf("ran Neovim %q, want %s", r.Version, b.version)
 	}
 	if r.Error != "" {
-		t.Fatalf("scenario failed after steps %v: %s\nnvim output:\n%s", r.Steps, r.Error, stderr.String())
+		t.Fatalf("scenario failed after steps %v: %s\nnvim output:\n%s\n%s", r.Steps, r.Error, stderr.String(), lspLogs(dir))
 	}
 	wantSteps := []string{"attached", "ready", "ghost", "dismissed-on-move", "triggered", "dismissed-on-esc", "ghost-again", "typed-ahead", "accept-word", "accepted", "fallthrough", "written"}
 	if b.version == "0.12.4" {
@@ -351,6 +352,23 @@ func (x tmux) run(args ...string) string {
 func (x tmux) pane() []string {
 	x.t.Helper()
 	return strings.Split(x.run("capture-pane", "-p", "-t", "serval"), "\n")
+}
+
+// lspLogs returns Neovim's LSP client logs under dir (where the agent's
+// stderr goes), for a failure's message.
+func lspLogs(dir string) string {
+	var b strings.Builder
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == "lsp.log" {
+			data, _ := os.ReadFile(path)
+			fmt.Fprintf(&b, "%s:\n%s\n", path, data)
+		}
+		return nil
+	})
+	if b.Len() == 0 {
+		return "(no lsp.log under " + dir + ")"
+	}
+	return b.String()
 }
 
 // waitPane polls the screen until cond holds (bounded).
