@@ -266,7 +266,8 @@ func TestDevicePageAfterLoginAndEscaping(t *testing.T) {
 		t.Fatalf("signed-out device page: %d %q, want %q", r.status, r.header.Get("Location"), want)
 	}
 	r = c.get(want)
-	mustContain(t, r.body, `name="next" value="/device?user_code=`+d.UserCode+`"`)
+	// Relative links: the page works under a proxy's path prefix (code-server's /proxy/PORT/).
+	mustContain(t, r.body, `name="next" value="/device?user_code=`+d.UserCode+`"`, `action="./login"`, `href="./static/app.css"`)
 	r = c.post("/login", url.Values{"username": {"admin"}, "password": {adminPassword}, "next": {"/device?user_code=" + d.UserCode}})
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/device?user_code="+d.UserCode {
 		t.Fatalf("login with next: %d %q", r.status, r.header.Get("Location"))
@@ -325,6 +326,14 @@ func TestNormalizeUserCode(t *testing.T) {
 		got, ok := normalizeUserCode(in)
 		if got != want || ok != (want != "") {
 			t.Errorf("normalizeUserCode(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
+
+func TestRelativeRoot(t *testing.T) {
+	for path, want := range map[string]string{"/": "./", "/login": "./", "/device": "./", "/admin/users": "../", "/users/bob/disable": "../../"} {
+		if got := relativeRoot(path); got != want {
+			t.Errorf("relativeRoot(%q) = %q, want %q", path, got, want)
 		}
 	}
 }

@@ -22,6 +22,19 @@ type page struct {
 	Error   string      // what was wrong with the form
 	Form    map[string]string
 	Data    any
+	// Root is the way back to the app's root from this page, relative ("./",
+	// "../"): the pages an editor's sign-in link opens (login, device) and the
+	// static files work under a proxy's path prefix too (code-server's
+	// /proxy/PORT/, which forwards editors' links to localhost).
+	Root string
+}
+
+// relativeRoot is page.Root for a request path: "./" for /login, "../" for /admin/users.
+func relativeRoot(path string) string {
+	if depth := strings.Count(path, "/") - 1; depth > 0 {
+		return strings.Repeat("../", depth)
+	}
+	return "./"
 }
 
 var funcs = template.FuncMap{
@@ -76,6 +89,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if req != nil {
 		p.User = &req.user
 	}
+	p.Root = relativeRoot(r.URL.Path)
 	t, ok := s.pages[name]
 	if !ok {
 		s.log.Error("web: no template", "name", name)
