@@ -12,7 +12,10 @@
 
 DIST_DIR ?= $(ROOT)/dist
 SERVAL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/serval
-PLATFORM_APT_PKGS := gcc-aarch64-linux-gnu gcc-mingw-w64-x86-64 qemu-user-static wine wine64 zip unzip
+# libc6-dev-arm64-cross: the arm64 agent's cgo headers and static libc (only recommended by gcc-aarch64-linux-gnu);
+# libc6-arm64-cross, libstdc++6-arm64-cross: what the arm64 serval and its llama.cpp libraries load under qemu.
+PLATFORM_APT_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-arm64-cross libstdc++6-arm64-cross \
+	gcc-mingw-w64-x86-64 qemu-user-static wine wine64 zip unzip
 
 .PHONY: dist dist-archives platforms-deps test-platforms
 
@@ -36,6 +39,7 @@ dist: dist-archives vscode-deps
 
 # The archives go to a scratch dist folder so a `make dist` for release is left alone.
 test-platforms: build dist-archives-test
+	SERVAL_CACHE=$(SERVAL_CACHE) mk/dist.sh arm64-runtime
 	$(TEST_ENV) SERVAL_DIST_DIR=$(SERVAL_CACHE)/dist-test $(GO) test -count=1 -timeout 15m -v ./integration/platforms/
 
 .PHONY: dist-archives-test

@@ -6,6 +6,7 @@
 #                         libraries (npm @node-llama-cpp/<platform>@3.22.1), notices, SHA256SUMS
 #   mk/dist.sh vsix       VS Code packages per target, each with its own agent, and a universal one
 #   mk/dist.sh all        all three
+#   mk/dist.sh arm64-runtime  libffi.so.8 for arm64 (the emulated runs), see arm64_runtime
 #
 # Platforms use Go's names: linux-amd64, linux-arm64, windows-amd64, darwin-arm64, darwin-amd64.
 # serval is pure Go (purego) and cross-builds everywhere. serval-agent uses cgo (tree-sitter):
@@ -192,6 +193,11 @@ readme() {
 			echo "serves remote engines: ./$(exe "$p" serval) serve --model ollama:qwen2.5-coder:1.5b-base"
 			echo "or --model openai:http://host:port/v1#model (docs/engines.md)."
 		fi
+		if [[ $p == linux-* ]]; then
+			echo
+			echo "serval loads the system's libffi.so.8 at start (Debian/Ubuntu: libffi8, Fedora: libffi; most"
+			echo "installations have it); serval-agent is statically linked and needs nothing."
+		fi
 		echo
 		echo "SHA256SUMS lists every file; THIRD_PARTY_NOTICES.txt holds the licences."
 	} >"$stage/README.txt"
@@ -260,6 +266,29 @@ vsix() {
 	write_sums
 }
 
+# arm64_runtime: libffi.so.8 for linux-arm64 into $CACHE/arm64-libs, for the emulated runs.
+# serval loads the system's libffi.so.8 at start (github.com/jupiterrider/ffi, under yzma) and no
+# arm64-cross package carries it, so Debian's libffi8:arm64 is fetched with apt-get into a private
+# state folder: the machine's own apt configuration (architectures, lists) is left alone.
+arm64_runtime() {
+	local libs=$CACHE/arm64-libs apt=$CACHE/arm64-apt
+	[[ -f $libs/libffi.so.8 ]] && return 0
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+	touch "$apt/status"
+	local o=(-o APT::Architecture=arm64 -o APT::Architectures=arm64 -o "Dir::State::Lists=$apt/lists"
+		-o "Dir::State::Status=$apt/status" -o "Dir::Cache=$apt/cache" -o Debug::NoLocking=1
+		-o APT::Sandbox::User=root)
+	note "linux-arm64: fetching Debian's libffi8:arm64 (what serval loads at start) into $libs"
+	apt-get "${o[@]}" -qq update
+	rm -f "$apt"/libffi8_*.deb
+	(cd "$apt" && apt-get "${o[@]}" -qq download libffi8)
+	rm -rf "$libs.tmp" && mkdir -p "$libs.tmp"
+	dpkg-deb -x "$apt"/libffi8_*_arm64.deb "$libs.tmp/root"
+	mv "$libs.tmp"/root/usr/lib/aarch64-linux-gnu/libffi.so.8* "$libs.tmp/" && rm -rf "$libs.tmp/root"
+	[[ -f $libs.tmp/libffi.so.8 ]] || die "libffi8:arm64 holds no libffi.so.8"
+	rm -rf "$libs" && mv "$libs.tmp" "$libs"
+}
+
 write_sums() {
 	(cd "$DIST" && ls -1 serval-"$VERSION"-* 2>/dev/null | LC_ALL=C sort | xargs -r sha256sum >SHA256SUMS)
 }
@@ -269,6 +298,7 @@ binaries) binaries ;;
 archives) archives ;;
 vsix) vsix ;;
 notices) notices ;;
+arm64-runtime) arm64_runtime ;;
 all) binaries && notices && archives && vsix ;;
-*) die "unknown step $1: want binaries, archives, vsix or all" ;;
+*) die "unknown step $1: want binaries, archives, vsix, arm64-runtime or all" ;;
 esac

@@ -195,7 +195,13 @@ func emulator(t *testing.T, platform string) []string {
 		if err != nil {
 			t.Skip("qemu-aarch64-static is not installed (apt-get install qemu-user-static)")
 		}
-		return []string{q, "-L", "/usr/aarch64-linux-gnu"}
+		// serval loads libffi.so.8 at start; Debian's arm64 cross packages lack it
+		// (mk/dist.sh arm64-runtime fetches it).
+		libs := filepath.Join(cacheDir(), "arm64-libs")
+		if _, err := os.Stat(filepath.Join(libs, "libffi.so.8")); err != nil {
+			t.Skip("no arm64 libffi.so.8 in " + libs + " (make test-platforms fetches it: mk/dist.sh arm64-runtime)")
+		}
+		return []string{q, "-L", "/usr/aarch64-linux-gnu", "-E", "LD_LIBRARY_PATH=" + libs}
 	case "windows-amd64":
 		w, err := exec.LookPath("wine")
 		if err != nil {
@@ -207,15 +213,20 @@ func emulator(t *testing.T, platform string) []string {
 	return nil
 }
 
-// emulatorEnv keeps wine quiet and its prefix (slow to create) cached.
-func emulatorEnv() []string {
+// cacheDir is make's SERVAL_CACHE: ${XDG_CACHE_HOME:-$HOME/.cache}/serval.
+func cacheDir() string {
 	cache := os.Getenv("XDG_CACHE_HOME")
 	if cache == "" {
 		home, _ := os.UserHomeDir()
 		cache = filepath.Join(home, ".cache")
 	}
+	return filepath.Join(cache, "serval")
+}
+
+// emulatorEnv keeps wine quiet and its prefix (slow to create) cached.
+func emulatorEnv() []string {
 	return []string{
-		"WINEPREFIX=" + filepath.Join(cache, "serval", "wine-prefix"),
+		"WINEPREFIX=" + filepath.Join(cacheDir(), "wine-prefix"),
 		"WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=",
 	}
 }

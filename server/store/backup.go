@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -190,13 +189,9 @@ func LockDataDir(dataDir string, exclusive bool) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: lock %s: %w", dataDir, err)
 	}
-	how := syscall.LOCK_SH
-	if exclusive {
-		how = syscall.LOCK_EX
-	}
-	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
+	if err := tryLock(f, exclusive); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLockHeld) {
 			if exclusive {
 				return nil, fmt.Errorf("store: %s: %w; stop it first (restoring under it would lose its writes)", dataDir, ErrDataDirInUse)
 			}
