@@ -138,7 +138,7 @@ func newSession(t *testing.T, endpoint string) *session {
 		s.client.Close()
 		select {
 		case <-s.done:
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Error("server did not stop after the client closed")
 		}
 		a.Close()
@@ -360,7 +360,7 @@ func TestCancelRequestStopsServerWork(t *testing.T) {
 	id, wait := s.client.CallAsync(ctx, MethodInlineCompletion, map[string]any{
 		"textDocument": map[string]any{"uri": uri}, "position": protocol.Position{Line: 3, Character: 1},
 		"context": map[string]any{"triggerKind": 1}}, &res)
-	for i := 0; i < 1000 && f.completes.Load() == 0; i++ {
+	for i := 0; i < 6000 && f.completes.Load() == 0; i++ {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if f.completes.Load() == 0 {
@@ -371,7 +371,7 @@ func TestCancelRequestStopsServerWork(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cancelled") {
 		t.Fatalf("cancelled request answered %v %+v", err, res)
 	}
-	for i := 0; i < 1000 && f.cancelled.Load() == 0; i++ {
+	for i := 0; i < 6000 && f.cancelled.Load() == 0; i++ {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if f.cancelled.Load() != 1 {
@@ -383,7 +383,7 @@ func TestCancelRequestStopsServerWork(t *testing.T) {
 	_, waitFirst := s.client.CallAsync(ctx, MethodInlineCompletion, map[string]any{
 		"textDocument": map[string]any{"uri": uri}, "position": protocol.Position{Line: 3, Character: 1},
 		"context": map[string]any{"triggerKind": 1}}, &first)
-	for i := 0; i < 1000 && f.completes.Load() < 2; i++ {
+	for i := 0; i < 6000 && f.completes.Load() < 2; i++ {
 		time.Sleep(5 * time.Millisecond)
 	}
 	f.block.Store(false)
@@ -394,7 +394,7 @@ func TestCancelRequestStopsServerWork(t *testing.T) {
 	if err := waitFirst(); err != nil || len(first.Items) != 0 {
 		t.Fatalf("superseded request: %v %+v", err, first)
 	}
-	for i := 0; i < 1000 && f.cancelled.Load() < 2; i++ {
+	for i := 0; i < 6000 && f.cancelled.Load() < 2; i++ {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if f.cancelled.Load() != 2 {

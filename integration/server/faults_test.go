@@ -273,7 +273,7 @@ func TestFullDiskDropsEventsNotCompletions(t *testing.T) {
 	}
 	f.step(t, "free", "freed")
 	stored := false
-	for i := 0; i < 100 && !stored; i++ {
+	for i := 0; i < 1200 && !stored; i++ { // at least 60 s
 		stored = c.LogEvent(ctx, &api.LogEventRequest{Type: api.EventView, CompletionID: "after"}) == nil
 		if !stored {
 			time.Sleep(50 * time.Millisecond)
@@ -285,7 +285,7 @@ func TestFullDiskDropsEventsNotCompletions(t *testing.T) {
 	// The output reaches the test through a pipe: wait for the recovery
 	// line, which the server logs after the outage's single line.
 	for i := 0; !strings.Contains(f.out.String(), "events are stored again"); i++ {
-		if i == 200 {
+		if i == 1200 { // at least 60 s
 			t.Fatalf("no log line saying events are stored again:\n%s", f.out.String())
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -124,7 +124,7 @@ func TestCompleteCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
-	if !eng.WaitIdle(1, 5*time.Second) {
+	if !eng.WaitIdle(1, 30*time.Second) {
 		t.Fatal("engine call still running")
 	}
 }

@@ -394,7 +394,7 @@ func TestQueueFull(t *testing.T) {
 		queued <- u
 	})
 	for i := 0; e.Info().Queued != 1; i++ {
-		if i > 1000 {
+		if i > 6000 { // at least 30 s
 			t.Fatal("second request never queued")
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -434,7 +434,7 @@ func TestCancelWhileQueued(t *testing.T) {
 		errc <- err
 	}()
 	for i := 0; e.Info().Queued != 1; i++ {
-		if i > 1000 {
+		if i > 6000 { // at least 30 s
 			t.Fatal("request never queued")
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -738,7 +738,7 @@ func TestCloseWhileBusy(t *testing.T) {
 		errs <- err
 	}()
 	for i := 0; e.Info().Queued != 1; i++ {
-		if i > 1000 {
+		if i > 6000 { // at least 30 s
 			t.Fatal("second request never queued")
 		}
 		time.Sleep(5 * time.Millisecond)
