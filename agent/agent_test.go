@@ -725,3 +725,22 @@ func TestOneSetOfWindows(t *testing.T) {
 		t.Fatalf("edit inside the prefix window: %d new requests, %v (want one)", srv.requests.Load()-requests, err)
 	}
 }
+
+func TestFilePath(t *testing.T) {
+	for uri, want := range map[string]string{
+		"file:///home/u/a.go":         filepath.FromSlash("/home/u/a.go"),
+		"file:///home/u/a%20b/c.go":   filepath.FromSlash("/home/u/a b/c.go"),
+		"file:///C:/Users/u/a.go":     filepath.FromSlash("C:/Users/u/a.go"),
+		"file:///c%3A/Users/u/a.go":   filepath.FromSlash("c:/Users/u/a.go"),
+		"untitled:Untitled-1":         "",
+		"https://example.com/a.go":    "",
+		"file://":                     "",
+		"file:///%zz":                 "",
+		"":                            "",
+		"file:///home/u/%E6%97%A5.go": filepath.FromSlash("/home/u/日.go"),
+	} {
+		if got := FilePath(uri); got != want {
+			t.Errorf("FilePath(%q) = %q, want %q", uri, got, want)
+		}
+	}
+}

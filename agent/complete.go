@@ -170,7 +170,7 @@ func (a *Agent) buildRequest(ctx context.Context, cfg *Config, doc Document, gre
 	seg.Declarations = apiDeclarations(rel.Declarations)
 	seg.RelevantSnippetsFromChangedFiles = apiSnippets(rel.ChangedSnippets)
 	seg.RelevantSnippetsFromRecentlyOpenedFiles = apiSnippets(rel.OpenedSnippets)
-	if path := uriPath(doc.URI); path != "" {
+	if path := FilePath(doc.URI); path != "" {
 		repo, _ := a.repos.lookup(filepath.Dir(path))
 		seg.GitURL = repo.remoteURL
 		seg.Filepath = a.relativePath(path, repo.root)

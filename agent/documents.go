@@ -52,7 +52,7 @@ func (a *Agent) DidOpen(doc Document) {
 	a.mu.Lock()
 	a.docs[doc.URI] = &docState{language: doc.LanguageID}
 	a.mu.Unlock()
-	path := uriPath(doc.URI)
+	path := FilePath(doc.URI)
 	if path != "" {
 		a.repos.lookup(filepath.Dir(path)) // warm the cache off the hot path
 	}
@@ -114,11 +114,18 @@ func isWithin(path, dir string) bool {
 	return strings.HasPrefix(path, strings.TrimSuffix(dir, string(filepath.Separator))+string(filepath.Separator))
 }
 
-// uriPath returns the file system path of a file: URI, or "".
-func uriPath(uri string) string {
+// FilePath returns the file system path of a file: URI, or "" for any
+// other URI (untitled:, a malformed one). A Windows drive's path loses the
+// slash in front of its letter ("file:///C:/a" is C:\a). It is the one
+// URI-to-path conversion of the editor side.
+func FilePath(uri string) string {
 	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "file" {
+	if err != nil || u.Scheme != "file" || u.Path == "" {
 		return ""
 	}
-	return filepath.FromSlash(u.Path)
+	p := u.Path
+	if len(p) >= 3 && p[0] == '/' && p[2] == ':' && ('a' <= p[1]|0x20 && p[1]|0x20 <= 'z') {
+		p = p[1:]
+	}
+	return filepath.FromSlash(p)
 }

@@ -2,8 +2,6 @@ package lsp
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/segmentio/encoding/json"
 	"go.lsp.dev/jsonrpc2"
@@ -74,7 +72,7 @@ func (s *Server) initialize(ctx context.Context, reply jsonrpc2.Replier, req jso
 
 // addFolder tells the agent about a workspace folder, off the reader.
 func (s *Server) addFolder(uri string) {
-	path := uriToPath(uri)
+	path := agent.FilePath(uri)
 	if path == "" {
 		return
 	}
@@ -93,7 +91,7 @@ func (s *Server) didChangeWorkspaceFolders(ctx context.Context, reply jsonrpc2.R
 		return err
 	}
 	for _, f := range p.Event.Removed {
-		if path := uriToPath(f.URI); path != "" {
+		if path := agent.FilePath(f.URI); path != "" {
 			s.agent.RemoveWorkspaceFolder(path)
 		}
 	}
@@ -120,26 +118,4 @@ func (s *Server) didChangeConfiguration(ctx context.Context, reply jsonrpc2.Repl
 		s.log.Warn("settings ignored", "err", err)
 	}
 	return nil
-}
-
-// uriToPath returns the path of a file: URI, or "".
-func uriToPath(uri string) string {
-	const prefix = "file://"
-	if !strings.HasPrefix(uri, prefix) {
-		return ""
-	}
-	u, err := protocolURIPath(uri)
-	if err != nil {
-		return ""
-	}
-	return u
-}
-
-func protocolURIPath(uri string) (path string, err error) {
-	defer func() {
-		if p := recover(); p != nil { // go.lsp.dev/uri panics on some malformed URIs
-			err = fmt.Errorf("bad uri %q", uri)
-		}
-	}()
-	return protocol.DocumentURI(uri).Filename(), nil
 }

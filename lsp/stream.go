@@ -1,29 +1,25 @@
 package lsp
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"sync"
 
 	"go.lsp.dev/jsonrpc2"
+
+	"github.com/servalhq/serval/lsp/frame"
 )
 
-// maxMessageBytes bounds one JSON-RPC message; a 50 MB document fits.
-const maxMessageBytes = 256 << 20
-
-// stream frames JSON-RPC messages with Content-Length headers, like
-// jsonrpc2.NewStream, but survives bad input: a message that is not valid
-// JSON-RPC gets a parse error (or invalid request) response and reading
-// goes on, where jsonrpc2's stream would end the connection.
+// stream frames JSON-RPC messages with Content-Length headers (package
+// frame), like jsonrpc2.NewStream, but survives bad input: a message that is
+// not valid JSON-RPC gets a parse error (or invalid request) response and
+// reading goes on, where jsonrpc2's stream would end the connection.
 type stream struct {
-	in     *bufio.Reader
+	in     *frame.Reader
 	closer io.Closer
 
 	mu  sync.Mutex // serializes writes
@@ -32,7 +28,7 @@ type stream struct {
 }
 
 func newStream(r io.Reader, w io.Writer, c io.Closer) *stream {
-	return &stream{in: bufio.NewReaderSize(r, 64<<10), out: w, closer: c}
+	return &stream{in: frame.NewReader(r), out: w, closer: c}
 }
 
 // Read returns the next valid message; only I/O errors end it.
@@ -41,26 +37,18 @@ func (s *stream) Read(ctx context.Context) (jsonrpc2.Message, int64, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
-		length, n, err := s.readHeader()
-		if err != nil {
+		data, n, err := s.in.Read()
+		var tooLarge *frame.TooLargeError
+		switch {
+		case errors.Is(err, frame.ErrNoLength):
+			s.writeError(nil, jsonrpc2.ParseError, err.Error())
+			continue
+		case errors.As(err, &tooLarge):
+			s.writeError(nil, jsonrpc2.InvalidRequest, err.Error())
+			continue
+		case err != nil:
 			return nil, n, err
 		}
-		if length < 0 {
-			s.writeError(nil, jsonrpc2.ParseError, "missing or invalid Content-Length header")
-			continue
-		}
-		if length > maxMessageBytes {
-			if _, err := io.CopyN(io.Discard, s.in, length); err != nil {
-				return nil, n, fmt.Errorf("skip oversized message: %w", err)
-			}
-			s.writeError(nil, jsonrpc2.InvalidRequest, fmt.Sprintf("message of %d bytes is over the %d byte limit", length, maxMessageBytes))
-			continue
-		}
-		data := make([]byte, length)
-		if _, err := io.ReadFull(s.in, data); err != nil {
-			return nil, n, fmt.Errorf("read message: %w", err)
-		}
-		n += length
 		msg, err := jsonrpc2.DecodeMessage(data)
 		if err == nil {
 			if _, isResponse := msg.(*jsonrpc2.Response); !isResponse || isResponseShaped(data) {
@@ -80,93 +68,6 @@ func (s *stream) Read(ctx context.Context) (jsonrpc2.Message, int64, error) {
 	}
 }
 
-// Bounds of a header block. LSP headers are a line or two of a few dozen
-// bytes; anything longer is garbage (the tail of a message whose
-// Content-Length was wrong) and is skipped without being kept in memory.
-const (
-	maxHeaderLine  = 4 << 10
-	maxHeaderLines = 32
-)
-
-// contentLengthHeader is searched case-insensitively inside header lines.
-const contentLengthHeader = "content-length:"
-
-// readHeader reads one header block; length is -1 when it has no usable
-// Content-Length. Blank lines before a header are skipped. A
-// "Content-Length:" found after garbage on a line starts the header there:
-// when a Content-Length was too short, the rest of that message runs into
-// the next header, and this is where the stream finds its footing again.
-func (s *stream) readHeader() (length, n int64, err error) {
-	length = -1
-	seen := false
-	lines := 0
-	for {
-		line, ln, err := s.readLine()
-		n += ln
-		if err != nil {
-			if errors.Is(err, io.EOF) && n == 0 {
-				return 0, n, io.EOF
-			}
-			return 0, n, fmt.Errorf("read header: %w", err)
-		}
-		line = strings.TrimSpace(line)
-		if line == "" {
-			if !seen {
-				continue
-			}
-			return length, n, nil
-		}
-		if i := lastIndexFoldASCII(line, contentLengthHeader); i > 0 {
-			line, length, lines = line[i:], -1, 0 // garbage before it: a new block starts here
-		}
-		seen = true
-		lines++
-		if lines > maxHeaderLines {
-			length = -1
-			continue
-		}
-		name, value, ok := strings.Cut(line, ":")
-		if ok && strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
-			v, perr := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
-			if perr == nil && v > 0 {
-				length = v
-			} else {
-				length = -1
-			}
-		}
-	}
-}
-
-// lastIndexFoldASCII is strings.LastIndex ignoring ASCII case; unlike
-// lowering the line first, it keeps byte offsets valid whatever the bytes.
-func lastIndexFoldASCII(s, lowerSub string) int {
-	for i := len(s) - len(lowerSub); i >= 0; i-- {
-		if strings.EqualFold(s[i:i+len(lowerSub)], lowerSub) {
-			return i
-		}
-	}
-	return -1
-}
-
-// readLine reads one line and returns at most its last maxHeaderLine bytes
-// (where a glued header would be); n counts every byte read.
-func (s *stream) readLine() (string, int64, error) {
-	var n int64
-	var tail []byte
-	for {
-		frag, err := s.in.ReadSlice('\n')
-		n += int64(len(frag))
-		tail = append(tail, frag...)
-		if len(tail) > maxHeaderLine {
-			tail = append(tail[:0], tail[len(tail)-maxHeaderLine:]...)
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		return string(tail), n, err
-	}
-}
-
 // Write sends one message.
 func (s *stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error) {
 	data, err := json.Marshal(msg)
@@ -179,10 +80,7 @@ func (s *stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error)
 func (s *stream) writeRaw(data []byte) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buf = append(s.buf[:0], "Content-Length: "...)
-	s.buf = strconv.AppendInt(s.buf, int64(len(data)), 10)
-	s.buf = append(s.buf, "\r\n\r\n"...)
-	s.buf = append(s.buf, data...)
+	s.buf = frame.Append(s.buf[:0], data)
 	n, err := s.out.Write(s.buf)
 	if cap(s.buf) > 1<<20 {
 		s.buf = nil // don't hold on to a large answer's buffer

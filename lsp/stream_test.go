@@ -12,7 +12,7 @@ import (
 	"go.lsp.dev/jsonrpc2"
 )
 
-func frame(body string) string { return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body) }
+func framed(body string) string { return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body) }
 
 // readCalls reads every message of input and returns the ids of the calls
 // among them and the error responses the stream wrote back.
@@ -39,9 +39,9 @@ func TestStreamResynchronisesAfterWrongLength(t *testing.T) {
 	for _, tt := range []struct {
 		name, input, want string
 	}{
-		{"too short", "Content-Length: 10\r\n\r\n" + call(1) + frame(call(2)) + frame(call(3)), "[2 3]"},
-		{"too long", fmt.Sprintf("Content-Length: %d\r\n\r\n", len(call(1))+5) + call(1) + frame(call(2)) + frame(call(3)) + frame(call(4)), "[1 3 4]"},
-		{"garbage", "\x00\x01 not a header at all\r\n\r\n" + frame(call(2)) + frame(call(3)), "[2 3]"},
+		{"too short", "Content-Length: 10\r\n\r\n" + call(1) + framed(call(2)) + framed(call(3)), "[2 3]"},
+		{"too long", fmt.Sprintf("Content-Length: %d\r\n\r\n", len(call(1))+5) + call(1) + framed(call(2)) + framed(call(3)) + framed(call(4)), "[1 3 4]"},
+		{"garbage", "\x00\x01 not a header at all\r\n\r\n" + framed(call(2)) + framed(call(3)), "[2 3]"},
 	} {
 		ids, errs := readCalls(t, strings.NewReader(tt.input))
 		if fmt.Sprint(ids) != tt.want {
@@ -74,7 +74,7 @@ func (e *endless) Read(p []byte) (int, error) {
 // A 64 MiB header line is skipped without being held in memory, and the
 // message after it is read.
 func TestStreamHugeHeaderLineStaysSmall(t *testing.T) {
-	input := &endless{n: 64 << 20, tail: strings.NewReader("\r\n\r\n" + frame(`{"jsonrpc":"2.0","id":7,"method":"ping"}`))}
+	input := &endless{n: 64 << 20, tail: strings.NewReader("\r\n\r\n" + framed(`{"jsonrpc":"2.0","id":7,"method":"ping"}`))}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -89,12 +89,12 @@ func TestStreamHugeHeaderLineStaysSmall(t *testing.T) {
 }
 
 func FuzzStreamRead(f *testing.F) {
-	f.Add([]byte(frame(`{"jsonrpc":"2.0","id":1,"method":"ping"}`)))
+	f.Add([]byte(framed(`{"jsonrpc":"2.0","id":1,"method":"ping"}`)))
 	f.Add([]byte("Content-Length: 3\r\n\r\n{}}Content-Length: 2\r\n\r\n{}"))
 	f.Add([]byte("content-length:-1\r\nX: y\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Whatever comes before it, a well-framed call on a fresh line is read.
-		input := io.MultiReader(bytes.NewReader(data), strings.NewReader("\r\n\r\n"+frame(`{"jsonrpc":"2.0","id":424242,"method":"ping"}`)))
+		input := io.MultiReader(bytes.NewReader(data), strings.NewReader("\r\n\r\n"+framed(`{"jsonrpc":"2.0","id":424242,"method":"ping"}`)))
 		var out bytes.Buffer
 		s := newStream(input, &out, nil)
 		for range 10000 {

@@ -1,16 +1,16 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/servalhq/serval/lsp/frame"
 )
 
 // conn is the editor's end of a JSON-RPC 2.0 connection over stdio with
@@ -69,9 +69,13 @@ func newConn(w io.Writer) *conn {
 // readLoop reads messages until r fails; it owns r. It returns the error
 // that ended it (io.EOF when the agent closed its stdout).
 func (c *conn) readLoop(r io.Reader) error {
-	br := bufio.NewReaderSize(r, 1<<16)
+	frames := frame.NewReader(r)
 	for {
-		body, err := readFrame(br)
+		body, _, err := frames.Read()
+		var tooLarge *frame.TooLargeError
+		if errors.Is(err, frame.ErrNoLength) || errors.As(err, &tooLarge) {
+			continue // a broken message from the agent is its problem; keep reading
+		}
 		if err != nil {
 			c.mu.Lock()
 			c.closed = err
@@ -124,36 +128,6 @@ func (c *conn) reply(id json.RawMessage, method string) {
 	_ = c.write(msg) // a failed write shows up as a closed connection on the next request
 }
 
-func readFrame(br *bufio.Reader) ([]byte, error) {
-	length := -1
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return nil, err
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
-			break
-		}
-		name, value, ok := strings.Cut(line, ":")
-		if ok && strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
-			n, err := strconv.Atoi(strings.TrimSpace(value))
-			if err != nil || n < 0 || n > 64<<20 {
-				return nil, fmt.Errorf("bad Content-Length %q", value)
-			}
-			length = n
-		}
-	}
-	if length < 0 {
-		return nil, errors.New("message without Content-Length")
-	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(br, body); err != nil {
-		return nil, err
-	}
-	return body, nil
-}
-
 func (c *conn) write(msg any) error {
 	body, err := json.Marshal(msg)
 	if err != nil {
@@ -162,10 +136,7 @@ func (c *conn) write(msg any) error {
 	c.logMessage("->", body)
 	c.wm.Lock()
 	defer c.wm.Unlock()
-	if _, err := fmt.Fprintf(c.w, "Content-Length: %d\r\n\r\n", len(body)); err != nil {
-		return err
-	}
-	_, err = c.w.Write(body)
+	_, err = c.w.Write(frame.Append(nil, body))
 	return err
 }
 

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/servalhq/serval/lsp/frame"
 )
 
 // The test binary doubles as a fake agent (BENCH_FAKE_AGENT=inline|completion):
@@ -33,10 +34,10 @@ func fakeAgent(mode, truthPath string) error {
 		return err
 	}
 	truth := string(truthBytes)
-	in := bufio.NewReader(os.Stdin)
+	in := frame.NewReader(os.Stdin)
 	send := func(v any) {
 		b, _ := json.Marshal(v)
-		fmt.Fprintf(os.Stdout, "Content-Length: %d\r\n\r\n%s", len(b), b)
+		os.Stdout.Write(frame.Append(nil, b))
 	}
 	var doc string
 	type pos struct{ Line, Character int }
@@ -48,7 +49,7 @@ func fakeAgent(mode, truthPath string) error {
 		return lineStart + byteOffsetUTF16(doc[lineStart:], p.Character)
 	}
 	for {
-		body, err := readFrame(in)
+		body, _, err := in.Read()
 		if err != nil {
 			return nil // editor closed stdin
 		}

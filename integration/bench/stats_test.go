@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"math"
@@ -165,22 +164,6 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
-func TestReadFrame(t *testing.T) {
-	in := "Content-Length: 2\r\nContent-Type: x\r\n\r\n{}content-length: 4\r\n\r\nnull"
-	br := bufio.NewReader(strings.NewReader(in))
-	for _, want := range []string{"{}", "null"} {
-		got, err := readFrame(br)
-		if err != nil || string(got) != want {
-			t.Fatalf("frame %q, %v; want %q", got, err, want)
-		}
-	}
-	for _, bad := range []string{"\r\n\r\n", "Content-Length: -1\r\n\r\n", "Content-Length: x\r\n\r\n", "Content-Length: 10\r\n\r\n{}"} {
-		if _, err := readFrame(bufio.NewReader(strings.NewReader(bad))); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-}
-
 func TestSuggestionText(t *testing.T) {
 	// tabby-agent: newText repeats the word before the cursor over its range.
 	tabby := `{"isIncomplete":false,"items":[{"label":"x","textEdit":{"newText":"retval = 1","range":{"start":{"line":3,"character":1},"end":{"line":3,"character":4}}}}]}`
@@ -207,17 +190,5 @@ func FuzzParseMetrics(f *testing.F) {
 	f.Add(`a{b="}"} 1`)
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _ = ParseMetrics(strings.NewReader(s))
-	})
-}
-
-func FuzzReadFrame(f *testing.F) {
-	f.Add([]byte("Content-Length: 2\r\n\r\n{}"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		br := bufio.NewReader(bytes.NewReader(b))
-		for range 10 {
-			if _, err := readFrame(br); err != nil {
-				return
-			}
-		}
 	})
 }

@@ -6,21 +6,19 @@
 package lspclient
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.lsp.dev/jsonrpc2"
+
+	"github.com/servalhq/serval/lsp/frame"
 )
 
 // Message is a notification (or unmatched response) the server sent.
@@ -82,7 +80,7 @@ func Start(ctx context.Context, path string, opts Options) (*Client, error) {
 func New(r io.Reader, w io.Writer, closer io.Closer) *Client {
 	c := &Client{}
 	c.cond = sync.NewCond(&c.mu)
-	c.stream = &stream{in: bufio.NewReaderSize(r, 64<<10), out: w, closer: closer, onOrphan: c.record}
+	c.stream = &stream{in: frame.NewReader(r), out: w, closer: closer, onOrphan: c.record}
 	c.conn = jsonrpc2.NewConn(c.stream)
 	c.conn.Go(context.Background(), c.handle)
 	go func() {
@@ -251,7 +249,7 @@ func (c *Client) Close() error {
 // jsonrpc2 connection cannot decode (an error with a null id) are handed to
 // onOrphan instead of ending the connection.
 type stream struct {
-	in       *bufio.Reader
+	in       *frame.Reader
 	closer   io.Closer
 	onOrphan func(Message)
 	nextID   atomic.Int32
@@ -263,26 +261,9 @@ type stream struct {
 
 func (s *stream) Read(ctx context.Context) (jsonrpc2.Message, int64, error) {
 	for {
-		length := -1
-		for {
-			line, err := s.in.ReadString('\n')
-			if err != nil {
-				return nil, 0, err
-			}
-			line = strings.TrimSpace(line)
-			if line == "" {
-				break
-			}
-			if name, value, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "Content-Length") {
-				length, _ = strconv.Atoi(strings.TrimSpace(value))
-			}
-		}
-		if length < 0 {
-			return nil, 0, errors.New("lspclient: message without Content-Length")
-		}
-		data := make([]byte, length)
-		if _, err := io.ReadFull(s.in, data); err != nil {
-			return nil, 0, err
+		data, n, err := s.in.Read()
+		if err != nil {
+			return nil, n, fmt.Errorf("lspclient: %w", err) // the agent must frame every message
 		}
 		msg, err := jsonrpc2.DecodeMessage(data)
 		if err != nil {
@@ -299,7 +280,7 @@ func (s *stream) Read(ctx context.Context) (jsonrpc2.Message, int64, error) {
 				continue
 			}
 		}
-		return msg, int64(length), nil
+		return msg, n, nil
 	}
 }
 
@@ -308,9 +289,7 @@ func (s *stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error)
 	if err != nil {
 		return 0, err
 	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n", len(data))
-	b.Write(data)
+	framed := frame.Append(nil, data)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if call, ok := msg.(*jsonrpc2.Call); ok {
@@ -320,7 +299,7 @@ func (s *stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error)
 		s.sent[call.ID()] = true
 		s.nextID.Add(1)
 	}
-	n, err := s.out.Write(b.Bytes())
+	n, err := s.out.Write(framed)
 	return int64(n), err
 }
 
