@@ -82,7 +82,7 @@ func TestDownAtStartupThenRecoversAndChatPassesThrough(t *testing.T) {
 	})
 	t.Run("cancelling a chat at the front stops the upstream", func(t *testing.T) {
 		checkChatCancel(t, front, up)
-		waitFor(t, "the front's chat upstream idle", 10*time.Second, func() bool {
+		waitFor(t, "the front's chat upstream idle", 30*time.Second, func() bool {
 			return upstream(t, health(t, front), "chat", port).InFlight == 0
 		})
 	})
@@ -196,7 +196,7 @@ func checkChatCancel(t *testing.T, s, slots *servaltest.Server) {
 	}
 	cancel()
 	resp.Body.Close()
-	waitFor(t, "the slot freed after the client went away", 10*time.Second, func() bool {
+	waitFor(t, "the slot freed after the client went away", 30*time.Second, func() bool {
 		return health(t, slots).Slots.Busy == 0
 	})
 }

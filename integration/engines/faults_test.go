@@ -118,7 +118,7 @@ func TestUpstreamFaultsEndRequestsAndLeakNothing(t *testing.T) {
 			st.Close()
 		})
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for runtime.NumGoroutine() > before {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
