@@ -8,6 +8,7 @@ import * as vscode from "vscode";
 import {
   CloseAction,
   ErrorAction,
+  ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
@@ -17,6 +18,7 @@ import { findAgent } from "./binary";
 import { acceptedLength, ShownItem } from "./partial";
 import { RestartPolicy } from "./restart";
 import { agentArgs, agentOptions, AgentOptions, ExtensionSettings, validateEndpoint } from "./settings";
+import { parseSignInPrompt, parseSignInResult, signedInMessage, signInCommand, signInMessage, signInNotification } from "./signin";
 import { parseStatus, StatusKind, statusView } from "./status";
 
 const tokenKey = "serval.token";
@@ -30,6 +32,8 @@ class Serval implements vscode.Disposable {
   private inFlight = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** The sign-in in progress, if any: a second one replaces it. */
+  private signingIn: vscode.CancellationTokenSource | undefined;
   /** The suggestion last shown per document, to notice partial acceptance. */
   private readonly shown = new Map<string, ShownItem & { protocolItem: unknown }>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -44,6 +48,8 @@ class Serval implements vscode.Disposable {
       this.log,
       this.item,
       vscode.commands.registerCommand("serval.toggleInlineCompletion", () => this.toggle()),
+      // The agent's own command id (serval.signIn) is registered by the language client.
+      vscode.commands.registerCommand("serval.startSignIn", () => this.signIn()),
       vscode.commands.registerCommand("serval.setToken", () => this.setToken()),
       vscode.commands.registerCommand("serval.signOut", () => this.signOut()),
       vscode.commands.registerCommand("serval.showLogs", () => this.log.show(true)),
@@ -254,7 +260,7 @@ class Serval implements vscode.Disposable {
   private async setToken() {
     const token = await vscode.window.showInputBox({
       title: "Serval: Set Token",
-      prompt: "Paste a token from `serval token create --name <you>` (or the server's initial-token file)",
+      prompt: "Paste a token from the server's web page or `serval token create --name <you>` (or use Serval: Sign In, with no token to copy)",
       password: true,
       ignoreFocusOut: true,
       validateInput: (v) => (v.trim() === "" ? "The token is empty" : undefined),
@@ -264,6 +270,64 @@ class Serval implements vscode.Disposable {
     }
     await this.context.secrets.store(tokenKey, token.trim());
     await this.pushConfiguration();
+  }
+
+  /**
+   * signIn runs the agent's device sign-in: it shows the code, opens the server's
+   * page in the browser, and stores the token the agent receives once the user
+   * approved, as Set Token does. Cancelling the notification cancels the command.
+   */
+  private async signIn() {
+    if (!this.client || !this.client.isRunning()) {
+      await this.restart();
+    }
+    const client = this.client;
+    if (!client || !client.isRunning()) {
+      void vscode.window.showErrorMessage("Serval: serval-agent is not running; see Serval: Show Logs.");
+      return;
+    }
+    this.signingIn?.cancel();
+    const cts = new vscode.CancellationTokenSource();
+    this.signingIn = cts;
+    try {
+      const answer = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: "Serval: signing in", cancellable: true },
+        async (progress, cancel) => {
+          cancel.onCancellationRequested(() => cts.cancel());
+          const shown = client.onNotification(signInNotification, (params: unknown) => {
+            const p = parseSignInPrompt(params);
+            if (!p) return;
+            progress.report({ message: signInMessage(p) });
+            this.log.info(`sign-in: code ${p.userCode}, opening ${p.uri}`);
+            void vscode.env.openExternal(vscode.Uri.parse(p.uri, true));
+          });
+          try {
+            return await client.sendRequest(ExecuteCommandRequest.type, { command: signInCommand, arguments: [] }, cts.token);
+          } finally {
+            shown.dispose();
+          }
+        },
+      );
+      const r = parseSignInResult(answer);
+      if (!r) {
+        throw new Error("the agent's answer has no token");
+      }
+      await this.context.secrets.store(tokenKey, r.token);
+      await this.pushConfiguration();
+      this.log.info(`signed in as ${r.user} (token ${r.tokenName})`);
+      void vscode.window.showInformationMessage(signedInMessage(r));
+    } catch (err) {
+      if (!cts.token.isCancellationRequested) {
+        const msg = err instanceof Error ? err.message : String(err);
+        this.log.error(`sign-in failed: ${msg}`);
+        void vscode.window.showErrorMessage(`Serval: sign-in failed: ${msg}`, "Set Token").then((c) => {
+          if (c) void this.setToken();
+        });
+      }
+    } finally {
+      if (this.signingIn === cts) this.signingIn = undefined;
+      cts.dispose();
+    }
   }
 
   private async signOut() {

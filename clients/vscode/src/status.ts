@@ -52,8 +52,8 @@ const views: Record<StatusKind, (message: string) => StatusView> = {
   }),
   unauthorized: (m) => ({
     text: "$(key) Serval",
-    tooltip: `Serval: the server refused the token${m ? ` (${m})` : ""}. Click to set a token.`,
-    command: "serval.setToken",
+    tooltip: `Serval: not signed in: the server refused the token${m ? ` (${m})` : ""}. Click to sign in.`,
+    command: "serval.startSignIn",
     background: "statusBarItem.errorBackground",
   }),
   rateLimited: (m) => ({

@@ -10,9 +10,10 @@ test("status notifications are parsed from kind or status", () => {
   assert.equal(parseStatus("ready"), undefined);
 });
 
-test("unauthorized is clickable to set the token", () => {
+test("unauthorized is clickable to sign in", () => {
   const v = statusView("unauthorized", "token rejected");
-  assert.equal(v.command, "serval.setToken");
+  assert.equal(v.command, "serval.startSignIn");
+  assert.match(v.tooltip, /sign in/);
   assert.match(v.tooltip, /token rejected/);
   assert.equal(v.background, "statusBarItem.errorBackground");
 });
