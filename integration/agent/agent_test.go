@@ -189,10 +189,10 @@ func settledCompletions(t *testing.T, srv *servaltest.Server) float64 {
 }
 
 // holdCompletionsUntil puts a proxy in front of target that holds every
-// completion request until one whose body contains until arrives, then
-// forwards all of them (those still wanted) and everything after. It
-// returns the proxy's URL.
-func holdCompletionsUntil(t *testing.T, target, until string) string {
+// completion request until one whose body contains until arrives (or
+// release is called), then forwards all of them (those still wanted) and
+// everything after. It returns the proxy's URL and release.
+func holdCompletionsUntil(t *testing.T, target, until string) (string, func()) {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
@@ -202,6 +202,7 @@ func holdCompletionsUntil(t *testing.T, target, until string) string {
 	forward.FlushInterval = -1 // streamed answers pass through as they come
 	open := make(chan struct{})
 	var once sync.Once
+	release := func() { once.Do(func() { close(open) }) }
 	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/completions" {
 			body, err := io.ReadAll(r.Body)
@@ -211,7 +212,7 @@ func holdCompletionsUntil(t *testing.T, target, until string) string {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			if bytes.Contains(body, []byte(until)) {
-				once.Do(func() { close(open) })
+				release()
 			}
 			select {
 			case <-open:
@@ -222,7 +223,7 @@ func holdCompletionsUntil(t *testing.T, target, until string) string {
 		forward.ServeHTTP(w, r)
 	}))
 	t.Cleanup(p.Close)
-	return p.URL
+	return p.URL, release
 }
 
 // TestScriptedTypingAgainstRealServer is the end-to-end run: real serval on
@@ -236,7 +237,7 @@ func TestScriptedTypingAgainstRealServer(t *testing.T) {
 	// held until the request for the whole typed line has arrived: by then
 	// the agent has superseded every earlier one.
 	const line = "def total(items):"
-	endpoint := holdCompletionsUntil(t, srv.URL, line)
+	endpoint, release := holdCompletionsUntil(t, srv.URL, line)
 	a := startAgent(t, "SERVAL_ENDPOINT="+endpoint, "SERVAL_TOKEN="+srv.Token)
 	res := a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
 	if res.Capabilities.InlineCompletionProvider == nil {
@@ -264,6 +265,7 @@ func TestScriptedTypingAgainstRealServer(t *testing.T) {
 			t.Fatalf("keystroke %d: %v", i, err)
 		}
 	}
+	release() // already open unless the last keystroke's request never came
 	for i, r := range answers[:len(answers)-1] {
 		if len(r.Items) != 0 {
 			t.Errorf("keystroke %d: a superseded request answered %d items", i, len(r.Items))
