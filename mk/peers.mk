@@ -3,7 +3,7 @@
 # (outside the checkout: CI clones afresh). The live tests in integration/peers
 # run inside test-go; SERVAL_REQUIRE_PEERS turns their "peer missing" skips into failures.
 #
-#   make peers           builds both (cold on 2 cores: see docs/engines-live.md)
+#   make peers           builds both (cold on 2 cores: see docs/engines.md, "Live peers")
 #   make test-peers      the live peer tests alone
 #   make bench-engines   typing replay: Serval's engine vs llama-server vs Ollama
 
@@ -21,11 +21,15 @@ peer-llama-server:
 peer-ollama:
 	nice -n 5 $(PEERS_BUILD) ollama
 
-# The peers must exist before `go test ./...` runs the live tests.
-# (Wired into test-go once the builds are verified from scratch: see docs/engines.md.)
+# The peers must exist before `go test ./...` runs the live tests: test-go
+# builds them when the cache lacks them (cold: ~15 min for llama-server and
+# ~5 min for Ollama on 2 loaded cores; nothing when cached), and under
+# `make test` a missing peer fails the live tests instead of skipping them.
+test-go: peers
+test-go: TEST_ENV += SERVAL_REQUIRE_PEERS=1
 
 test-peers: build peers
-	$(TEST_ENV) $(GO) test -race -count=1 -timeout 10m ./integration/peers/...
+	$(TEST_ENV) SERVAL_REQUIRE_PEERS=1 $(GO) test -race -count=1 -timeout 10m ./integration/peers/...
 
 # The engine benchmark (docs/bench.md, "Engines"): prints the ratio table at the end.
 BENCH_ENGINES_ARGS ?=

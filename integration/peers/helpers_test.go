@@ -54,6 +54,12 @@ func codeRequest(maxTokens int) *api.CompletionRequest {
 		Segments: &api.Segments{Prefix: "package main\n\nfunc add(a, b int) int {\n\treturn ", Suffix: "\n}\n", Filepath: "main.go"}}
 }
 
+// requestBound bounds one request to a peer or to serval in these tests. It
+// only tells a hang from an answer: on a 2-core machine at a load average of
+// 30 a 12-token stream through serval and Ollama was seen to take over a
+// minute (every process starved), so it is far above any expected time.
+const requestBound = 5 * time.Minute
+
 func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -104,7 +110,7 @@ func sseEvents(body string) []string {
 // health reads serval's /v1/health.
 func health(t *testing.T, s *servaltest.Server) *api.HealthState {
 	t.Helper()
-	h, err := s.Client.Health(ctxFor(t, 10*time.Second))
+	h, err := s.Client.Health(ctxFor(t, requestBound))
 	if err != nil {
 		t.Fatalf("health: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/servalhq/serval/integration/testsupport/peertest"
 	"github.com/servalhq/serval/integration/testsupport/servaltest"
@@ -28,7 +27,7 @@ func TestInfillMatchesLlamaServer(t *testing.T) {
 		"prompt":"func main() {\n\tfmt.","n_predict":16,"n_indent":1,"top_k":40,"top_p":0.9,
 		"samplers":["top_k","top_p","infill"],"stream":false,"cache_prompt":true,"t_max_prompt_ms":500,"t_max_predict_ms":1000%s}`
 	infill := func(url, token, body string) (int, string) {
-		resp := postJSON(ctxFor(t, time.Minute), t, url+"/infill", token, body)
+		resp := postJSON(ctxFor(t, requestBound), t, url+"/infill", token, body)
 		return resp.StatusCode, readAll(t, resp)
 	}
 	compare := func(name, body string) {

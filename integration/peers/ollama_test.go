@@ -43,7 +43,7 @@ func TestServalOverOllama(t *testing.T) {
 	if h.Device != "remote" || len(h.Upstreams) != 1 || !h.Upstreams[0].Healthy {
 		t.Fatalf("health %+v", h)
 	}
-	r, err := s.Client.Complete(ctxFor(t, 2*time.Minute), codeRequest(12))
+	r, err := s.Client.Complete(ctxFor(t, requestBound), codeRequest(12))
 	if err != nil {
 		t.Fatalf("completion via Ollama: %v\n%s\nollama:\n%s", err, s.Logs(), o.Logs())
 	}
@@ -53,7 +53,7 @@ func TestServalOverOllama(t *testing.T) {
 	}
 
 	var deltas []string
-	if _, err := s.Client.CompleteStream(ctxFor(t, time.Minute), codeRequest(12), func(d string) bool {
+	if _, err := s.Client.CompleteStream(ctxFor(t, requestBound), codeRequest(12), func(d string) bool {
 		deltas = append(deltas, d)
 		return false
 	}); err != nil {
@@ -77,13 +77,13 @@ func TestOllamaMissingModel(t *testing.T) {
 		if pull {
 			args = append(args, "--ollama-pull")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), requestBound)
 		start := time.Now()
 		out, err := exec.CommandContext(ctx, servaltest.Binary(t), args...).CombinedOutput()
 		hung := ctx.Err() != nil // read before cancel, which sets it
 		cancel()
 		if hung {
-			t.Fatalf("pull=%v: serval still running after 90 s (a hang):\n%s", pull, out)
+			t.Fatalf("pull=%v: serval still running after %s (a hang):\n%s", pull, requestBound, out)
 		}
 		if err == nil || !strings.Contains(string(out), "no-such-model") || !strings.Contains(string(out), o.URL[len("http://"):]) && !strings.Contains(string(out), "ollama") {
 			t.Errorf("pull=%v: exit %v, output does not name Ollama and the model:\n%s", pull, err, out)
@@ -108,7 +108,7 @@ func TestOllamaKilledMidStreamAndRestarted(t *testing.T) {
 	s := servalOverOllama(t, o)
 
 	got := 0
-	_, err := s.Client.CompleteStream(ctxFor(t, 2*time.Minute), codeRequest(2000), func(string) bool {
+	_, err := s.Client.CompleteStream(ctxFor(t, requestBound), codeRequest(2000), func(string) bool {
 		if got++; got == 2 {
 			o.Kill()
 		}
@@ -119,17 +119,17 @@ func TestOllamaKilledMidStreamAndRestarted(t *testing.T) {
 	}
 	t.Logf("mid-stream kill: %v", err)
 
-	waitFor(t, "Ollama marked down", 10*time.Second, func() bool { return !upstreamOn(t, health(t, s), o.Port).Healthy })
-	_, err = s.Client.Complete(ctxFor(t, 30*time.Second), codeRequest(4))
+	waitFor(t, "Ollama marked down", requestBound, func() bool { return !upstreamOn(t, health(t, s), o.Port).Healthy })
+	_, err = s.Client.Complete(ctxFor(t, requestBound), codeRequest(4))
 	var se *api.StatusError
 	if !errors.As(err, &se) || se.StatusCode != http.StatusServiceUnavailable || !strings.Contains(se.Message, "ollama") {
 		t.Fatalf("while Ollama is down: %v, want a 503 naming ollama", err)
 	}
 	t.Logf("while down: %v", err)
 
-	o.Restart(time.Minute)
-	waitFor(t, "Ollama healthy again", 30*time.Second, func() bool { return upstreamOn(t, health(t, s), o.Port).Healthy })
-	if _, err := s.Client.Complete(ctxFor(t, 2*time.Minute), codeRequest(4)); err != nil {
+	o.Restart(requestBound)
+	waitFor(t, "Ollama healthy again", requestBound, func() bool { return upstreamOn(t, health(t, s), o.Port).Healthy })
+	if _, err := s.Client.Complete(ctxFor(t, requestBound), codeRequest(4)); err != nil {
 		t.Errorf("after the restart: %v", err)
 	}
 }
@@ -149,7 +149,7 @@ func TestOllamaPoolOtherMemberServes(t *testing.T) {
 	}
 	o.Kill()
 	for i := range 6 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), requestBound)
 		r, err := s.Client.Complete(ctx, codeRequest(8))
 		cancel()
 		if err != nil {
@@ -177,7 +177,7 @@ func ollamaCancelStops(t *testing.T, o *peertest.Ollama, s *servaltest.Server) {
 	perToken := ollamaTokenTime(t, o)
 	t.Logf("Ollama generates a token in %s: %d tokens would take %s", perToken, maxTokens, perToken*maxTokens)
 
-	ctx, cancel := context.WithCancel(ctxFor(t, 2*time.Minute))
+	ctx, cancel := context.WithCancel(ctxFor(t, requestBound))
 	got := 0
 	_, err := s.Client.CompleteStream(ctx, codeRequest(maxTokens), func(string) bool {
 		if got++; got == 2 {
@@ -203,7 +203,7 @@ func ollamaCancelStops(t *testing.T, o *peertest.Ollama, s *servaltest.Server) {
 	if remaining > 2*time.Second && busy > 30 {
 		t.Errorf("Ollama's runner used %d CPU ticks in the second after the cancel: it kept generating", busy)
 	}
-	if _, err := s.Client.Complete(ctxFor(t, time.Minute), codeRequest(4)); err != nil {
+	if _, err := s.Client.Complete(ctxFor(t, requestBound), codeRequest(4)); err != nil {
 		t.Errorf("after the cancel: %v", err)
 	}
 }
@@ -212,7 +212,7 @@ func ollamaCancelStops(t *testing.T, o *peertest.Ollama, s *servaltest.Server) {
 // eval_duration / eval_count.
 func ollamaTokenTime(t *testing.T, o *peertest.Ollama) time.Duration {
 	t.Helper()
-	resp := postJSON(ctxFor(t, 2*time.Minute), t, o.URL+"/api/generate", "",
+	resp := postJSON(ctxFor(t, requestBound), t, o.URL+"/api/generate", "",
 		`{"model":"`+ollamaModel+`","prompt":"<|fim_prefix|>func f() {\n<|fim_suffix|>}<|fim_middle|>","raw":true,"stream":false,
 		"options":{"num_predict":64,"temperature":0,"num_thread":1}}`)
 	raw := readAll(t, resp)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
-	"time"
 )
 
 // LlamaServerOptions configure StartLlamaServer.
@@ -48,6 +47,6 @@ func StartLlamaServer(t testing.TB, model string, o LlamaServerOptions) *Process
 		}
 		return nil
 	})
-	p.start(2 * time.Minute)
+	p.start(startBound)
 	return p
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Ollama is a running `ollama serve` with its models in a temporary directory.
@@ -54,7 +53,7 @@ func StartOllama(t testing.TB, env ...string) *Ollama {
 		}
 		return nil
 	})
-	p.start(time.Minute)
+	p.start(startBound)
 	return &Ollama{Process: p, bin: bin, env: p.env}
 }
 
@@ -71,7 +70,7 @@ func (o *Ollama) Create(t testing.TB, name, gguf string, params ...string) {
 	if err := os.WriteFile(mf, []byte(modelfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), startBound)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, o.bin, "create", name, "-f", mf)
 	cmd.Dir = dir

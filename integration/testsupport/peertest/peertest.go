@@ -25,6 +25,11 @@ import (
 	"github.com/servalhq/serval/integration/testsupport/llamalib"
 )
 
+// startBound bounds a peer's start (and an Ollama model import): far above
+// the seconds they take, since a 2-core machine at a load average of 30
+// starves every process; it only tells a hang from a slow start.
+const startBound = 5 * time.Minute
+
 var dirs struct {
 	sync.Once
 	paths map[string]string
