@@ -117,7 +117,6 @@ func BenchmarkEngines(b *testing.B) {
 			return func(ctx context.Context, prompt string) (sample, error) { return servalRequest(ctx, s.URL, prompt) }
 		}},
 		{"llama-server", llamaTarget(model, threads, nil)},
-		{"llama-server --cache-reuse 256", llamaTarget(model, threads, []string{"--cache-reuse", "256"})},
 		{"ollama", func(b *testing.B, n int) func(context.Context, string) (sample, error) {
 			o := peertest.StartOllama(b, "OLLAMA_NUM_PARALLEL="+strconv.Itoa(n), "OLLAMA_CONTEXT_LENGTH=4096")
 			o.Create(b, "bench", model)
@@ -130,6 +129,8 @@ func BenchmarkEngines(b *testing.B) {
 				return ollamaRequest(ctx, o.URL, prompt, threads)
 			}
 		}},
+		// Last: the run is long on a loaded machine, and each row is printed as it ends.
+		{"llama-server --cache-reuse 256", llamaTarget(model, threads, []string{"--cache-reuse", "256"})},
 	}
 	if only := os.Getenv("BENCH_ENGINES_ONLY"); only != "" {
 		var keep []engineTarget
@@ -153,13 +154,15 @@ func BenchmarkEngines(b *testing.B) {
 					complete := t.start(b, n)
 					r[phase] = replay(b, complete, steps, n)
 				})
+				if totals == nil && phase == 0 && len(r[0].samples) > 0 && r[0].samples[0].prompt >= 0 {
+					for _, s := range r[0].samples {
+						totals = append(totals, s.prompt)
+					}
+				}
+				// Each phase as it ends: a run cut short still says what it measured.
+				fmt.Printf("engines: %s (%s UTC)\n", phaseRow(t.name, n, r[phase], totals), time.Now().UTC().Format("15:04:05"))
 			}
 			results[t.name] = r
-			if totals == nil && len(r[0].samples) > 0 && r[0].samples[0].prompt >= 0 {
-				for _, s := range r[0].samples {
-					totals = append(totals, s.prompt)
-				}
-			}
 		}
 	}
 	printTable(os.Stdout, targets, results, totals, len(steps), threads, typists)
@@ -282,8 +285,16 @@ func ollamaRequest(ctx context.Context, base, prompt string, threads int) (sampl
 	return sample{took, -1, out.PromptEvalCount, out.EvalCount}, err
 }
 
-func printTable(w io.Writer, targets []engineTarget, results map[string][2]phaseResult, totals []int, steps, threads, typists int) {
+// phaseRow is a phase's figures as the first cells of the table's row:
+// engine | typists | p50 ms | p95 ms | cold ms | % prompt evaluated | tokens/s.
+func phaseRow(name string, typists int, r phaseResult, totals []int) string {
+	lat := r.latencies()
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)) }
+	return fmt.Sprintf("%s | %d | %s | %s | %s | %.1f | %.1f", name, typists,
+		ms(pct(lat, 50)), ms(pct(lat, 95)), ms(r.cold), r.evaluatedShare(totals), r.tokensPerSecond())
+}
+
+func printTable(w io.Writer, targets []engineTarget, results map[string][2]phaseResult, totals []int, steps, threads, typists int) {
 	serval, haveServal := results["serval"]
 	ratio := func(a, b time.Duration) string {
 		if !haveServal || b == 0 {
@@ -306,9 +317,8 @@ func printTable(w io.Writer, targets []engineTarget, results map[string][2]phase
 				continue
 			}
 			sl := serval[phase].latencies()
-			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %.1f | %.1f | %s | %s |\n", t.name, n,
-				ms(pct(lat, 50)), ms(pct(lat, 95)), ms(r[phase].cold), r[phase].evaluatedShare(totals),
-				r[phase].tokensPerSecond(), ratio(pct(sl, 50), pct(lat, 50)), ratio(pct(sl, 95), pct(lat, 95)))
+			fmt.Fprintf(w, "| %s | %s | %s |\n", phaseRow(t.name, n, r[phase], totals),
+				ratio(pct(sl, 50), pct(lat, 50)), ratio(pct(sl, 95), pct(lat, 95)))
 		}
 	}
 	fmt.Fprintln(w, "\nRatios below 1 mean Serval is faster; tokens/s is generated tokens over the phase's wall time (all typists together).")
