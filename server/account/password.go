@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"testing"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -53,8 +54,14 @@ var (
 
 // SetHashCostForTests lowers the cost of new hashes so that test suites
 // that make many accounts under the race detector stay fast; the hashes are
-// still argon2id and are checked the same way. Never call it in a server.
-func SetHashCostForTests() { argonTime, argonMemory = 1, 64 }
+// still argon2id and are checked the same way. It panics outside a test
+// binary, so no server can ever store a cheap hash.
+func SetHashCostForTests() {
+	if !testing.Testing() {
+		panic("account.SetHashCostForTests called outside a test")
+	}
+	argonTime, argonMemory = 1, 64
+}
 
 // HashPassword returns the PHC string of password:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.

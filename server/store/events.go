@@ -22,7 +22,11 @@ type Event struct {
 	Latency *time.Duration
 }
 
-// AddEvent stores one event.
+const insertEventSQL = `INSERT INTO events(created_at, token_name, type, completion_id, choice_index, view_id, elapsed_ms, select_kind, language, latency_ms)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// AddEvent stores one event (triggers count it in the usage summaries, see
+// usagesummary.go).
 func (s *Store) AddEvent(ctx context.Context, e Event) error {
 	if e.Time.IsZero() {
 		e.Time = s.now()
@@ -35,9 +39,7 @@ func (s *Store) AddEvent(ctx context.Context, e Event) error {
 	if e.Latency != nil {
 		latency = e.Latency.Milliseconds()
 	}
-	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO events(created_at, token_name, type, completion_id, choice_index, view_id, elapsed_ms, select_kind, language, latency_ms)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.insertEvent.ExecContext(ctx,
 		e.Time.UnixMilli(), e.TokenName, e.Type, e.CompletionID, e.ChoiceIndex, e.ViewID, elapsed, e.SelectKind, e.Language, latency)
 	if err != nil {
 		return fmt.Errorf("store event: %w", err)

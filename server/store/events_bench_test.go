@@ -24,13 +24,17 @@ func BenchmarkAddEvent(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO events(created_at, token_name, type, completion_id, choice_index, language, latency_ms)
+			VALUES (?, ?, ?, ?, 0, ?, ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for i := range 100_000 {
 		typ := "view"
 		if i%3 == 0 {
 			typ = "select"
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO events(created_at, token_name, type, completion_id, choice_index, language, latency_ms)
-			VALUES (?, ?, ?, ?, 0, ?, ?)`, now.Add(-time.Duration(i%(30*24))*time.Hour).UnixMilli(),
+		_, err := insert.ExecContext(ctx, now.Add(-time.Duration(i%(30*24))*time.Hour).UnixMilli(),
 			fmt.Sprintf("user%03d/laptop", i%100), typ, fmt.Sprintf("cmpl-%d", i/2), langs[i%len(langs)], 20+i%200)
 		if err != nil {
 			b.Fatal(err)

@@ -46,6 +46,7 @@ var migrations = []migration{
 	CREATE INDEX events_language_type ON events(language, type);`},
 	{version: 2, name: "accounts: users, sessions, invitations; tokens' owner and last use; events' latency", sql: accountsMigration},
 	{version: 3, name: "device codes: editor sign-in without copying a token (RFC 8628)", sql: deviceCodesMigration},
+	{version: 4, name: "usage summaries: completions per day, token and language; latency histograms", sql: usageSummaryMigration},
 }
 
 // SchemaVersion is the version Open migrates to: the last step's.

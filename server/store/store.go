@@ -25,6 +25,9 @@ type Store struct {
 	db        *sql.DB
 	now       func() time.Time
 	migration Migration
+	// insertEvent is prepared once: compiling it compiles the usage
+	// triggers too, which costs far more than running them.
+	insertEvent *sql.Stmt
 }
 
 // maxConns bounds the connections of one Store (WAL: readers run side by
@@ -62,7 +65,12 @@ func openFile(ctx context.Context, path string, steps []migration) (*Store, erro
 	// mappings and setup time grow with the load.
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
-	return &Store{db: db, now: time.Now, migration: m}, nil
+	insertEvent, err := db.PrepareContext(ctx, insertEventSQL)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	return &Store{db: db, now: time.Now, migration: m, insertEvent: insertEvent}, nil
 }
 
 // dsn is the connection string every handle on path uses. busy_timeout lets
@@ -88,7 +96,10 @@ func checkWritable(dir string) error {
 func (s *Store) Migrated() Migration { return s.migration }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.insertEvent.Close()
+	return s.db.Close()
+}
 
 // Version returns the schema version the database is at.
 func (s *Store) Version(ctx context.Context) (int, error) {

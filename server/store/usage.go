@@ -18,24 +18,20 @@ type UsageRow struct {
 	Accepted int       // distinct completion choices with a select event
 }
 
-// Usage returns the per-day, per-token, per-language counts of the events
-// since since (rounded down to its UTC day), ordered by day. owner "" means
-// every account and server token; otherwise only that account's tokens.
+// Usage returns the per-day, per-token, per-language counts since since
+// (rounded down to its UTC day), ordered by day, token and language. owner ""
+// means every account and server token; otherwise only that account's tokens.
+// It reads the usage_days summary (see usagesummary.go).
 func (s *Store) Usage(ctx context.Context, owner string, since time.Time) ([]UsageRow, error) {
-	start := since.UTC().Truncate(24 * time.Hour)
-	q := `SELECT created_at / 86400000 AS day, token_name,
-			CASE WHEN language = '' THEN 'unknown' ELSE language END AS lang,
-			count(DISTINCT CASE WHEN type = 'view'   THEN completion_id || '/' || choice_index END),
-			count(DISTINCT CASE WHEN type = 'select' THEN completion_id || '/' || choice_index END)
-		FROM events WHERE created_at >= ? AND type IN ('view', 'select')`
-	args := []any{start.UnixMilli()}
+	q := `SELECT day, token_name, language, shown, accepted FROM usage_days WHERE day >= ?`
+	args := []any{firstDay(since)}
 	if owner != "" {
 		// Owned tokens are "<owner>/<name>"; '0' sorts right after '/', so
 		// this is an index range over the owner's tokens.
 		q += ` AND token_name >= ? AND token_name < ?`
 		args = append(args, owner+"/", owner+"0")
 	}
-	q += ` GROUP BY day, token_name, lang ORDER BY day, token_name, lang`
+	q += ` ORDER BY day, token_name, language`
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read usage: %w", err)
@@ -48,39 +44,106 @@ func (s *Store) Usage(ctx context.Context, owner string, since time.Time) ([]Usa
 		if err := rows.Scan(&day, &r.Token, &r.Language, &r.Shown, &r.Accepted); err != nil {
 			return nil, fmt.Errorf("read usage: %w", err)
 		}
-		r.Day = time.Unix(day*86400, 0).UTC()
-		if o, _, ok := strings.Cut(r.Token, "/"); ok && ValidateUsername(o) == nil {
-			r.Owner = o
+		r.Day, r.Owner = time.Unix(day*86400, 0).UTC(), tokenOwner(r.Token)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// UsageTotals are the usage page's sums: the counts of Usage's rows added up
+// per day, per language and per token.
+type UsageTotals struct {
+	Days      []UsageRow // Day set, ascending
+	Languages []UsageRow // Language set
+	Tokens    []UsageRow // Token and Owner set
+}
+
+// Totals returns Usage's counts (same owner and since) summed per day, per
+// language and per token, without reading every row into Go.
+func (s *Store) Totals(ctx context.Context, owner string, since time.Time) (UsageTotals, error) {
+	var t UsageTotals
+	var err error
+	if t.Days, err = s.usageSums(ctx, "day", owner, since); err != nil {
+		return t, err
+	}
+	if t.Languages, err = s.usageSums(ctx, "language", owner, since); err != nil {
+		return t, err
+	}
+	t.Tokens, err = s.usageSums(ctx, "token_name", owner, since)
+	return t, err
+}
+
+// usageSums sums usage_days' counts grouped by the column by.
+func (s *Store) usageSums(ctx context.Context, by, owner string, since time.Time) ([]UsageRow, error) {
+	q := `SELECT ` + by + `, sum(shown), sum(accepted) FROM usage_days WHERE day >= ?`
+	args := []any{firstDay(since)}
+	if owner != "" {
+		q += ` AND token_name >= ? AND token_name < ?`
+		args = append(args, owner+"/", owner+"0")
+	}
+	rows, err := s.db.QueryContext(ctx, q+` GROUP BY `+by+` ORDER BY `+by, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read usage: %w", err)
+	}
+	defer rows.Close()
+	var out []UsageRow
+	for rows.Next() {
+		var r UsageRow
+		var key any
+		if err := rows.Scan(&key, &r.Shown, &r.Accepted); err != nil {
+			return nil, fmt.Errorf("read usage: %w", err)
+		}
+		switch by {
+		case "day":
+			r.Day = time.Unix(key.(int64)*86400, 0).UTC()
+		case "language":
+			r.Language = key.(string)
+		default:
+			r.Token, r.Owner = key.(string), tokenOwner(key.(string))
 		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
-// Latencies returns the server-side latencies (ms) of the completions shown
-// since since (view events that carry one), for owner as in Usage, in
-// ascending order: the newest limit of them.
-func (s *Store) Latencies(ctx context.Context, owner string, since time.Time, limit int) ([]int64, error) {
-	q := `SELECT latency_ms, created_at FROM events WHERE created_at >= ? AND type = 'view' AND latency_ms IS NOT NULL`
-	args := []any{since.UnixMilli()}
-	if owner != "" {
-		q += ` AND token_name >= ? AND token_name < ?`
-		args = append(args, owner+"/", owner+"0")
+// tokenOwner is the account a stored token name belongs to ("" for server
+// tokens).
+func tokenOwner(token string) string {
+	if o, _, ok := strings.Cut(token, "/"); ok && ValidateUsername(o) == nil {
+		return o
 	}
-	q = `SELECT latency_ms FROM (` + q + ` ORDER BY created_at DESC LIMIT ?) ORDER BY latency_ms`
-	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	return ""
+}
+
+// firstDay is the summaries' day number of since's UTC day.
+func firstDay(since time.Time) int64 {
+	return since.UTC().Truncate(24*time.Hour).UnixMilli() / msPerDay
+}
+
+// LatencyCount is how many shown completions took a latency in Bucket (see
+// LatencyBucket).
+type LatencyCount struct {
+	Bucket int
+	Count  int64
+}
+
+// Latencies returns the histogram of the server-side latencies of the
+// completions shown since since (rounded down to its UTC day; view events
+// that carry a latency), for owner as in Usage, in ascending bucket order.
+func (s *Store) Latencies(ctx context.Context, owner string, since time.Time) ([]LatencyCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT bucket, sum(n) FROM usage_latency WHERE owner = ? AND day >= ?
+		GROUP BY bucket ORDER BY bucket`, owner, firstDay(since))
 	if err != nil {
 		return nil, fmt.Errorf("read latencies: %w", err)
 	}
 	defer rows.Close()
-	var out []int64
+	var out []LatencyCount
 	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
+		var c LatencyCount
+		if err := rows.Scan(&c.Bucket, &c.Count); err != nil {
 			return nil, fmt.Errorf("read latencies: %w", err)
 		}
-		out = append(out, v)
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }

@@ -17,9 +17,6 @@ import (
 // usageDays is how far back the usage page looks.
 const usageDays = 30
 
-// maxLatencies bounds the latencies read for the percentiles (the newest).
-const maxLatencies = 20000
-
 type usageCount struct {
 	Key      string
 	Shown    int
@@ -40,7 +37,7 @@ type usageData struct {
 	Languages []usageCount
 	Users     []usageCount
 	P50, P95  string
-	Latencies int
+	Latencies int64
 	DayChart  template.HTML
 }
 
@@ -59,30 +56,38 @@ func (s *Server) usageSince() time.Time {
 // handleUsage serves GET /usage.
 func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request, req *request) {
 	owner, since := usageOwner(req), s.usageSince()
-	rows, err := s.store.Usage(r.Context(), owner, since)
+	totals, err := s.store.Totals(r.Context(), owner, since)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	lat, err := s.store.Latencies(r.Context(), owner, since, maxLatencies)
+	lat, err := s.store.Latencies(r.Context(), owner, since)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	d := summarize(rows, since, usageDays)
+	d := summarize(totals, since, usageDays)
 	d.All = owner == ""
-	d.Latencies = len(lat)
-	d.P50, d.P95 = percentile(lat, 0.50), percentile(lat, 0.95)
+	for _, c := range lat {
+		d.Latencies += c.Count
+	}
+	d.P50, d.P95 = percentile(lat, d.Latencies, 0.50), percentile(lat, d.Latencies, 0.95)
 	d.DayChart = dayChart(d.Days, since)
 	s.render(w, r, http.StatusOK, "usage", req, page{Title: "Usage", Nav: "usage", Data: d})
 }
 
-// summarize folds the store's rows into days, languages and users.
-func summarize(rows []store.UsageRow, since time.Time, days int) usageData {
+// summarize turns the store's sums into the page's days, languages and users.
+func summarize(t store.UsageTotals, since time.Time, days int) usageData {
 	var d usageData
 	d.Days = make([]usageCount, days)
 	for i := range d.Days {
 		d.Days[i].Key = since.AddDate(0, 0, i).Format("2006-01-02")
+	}
+	for _, r := range t.Days {
+		if i := int(r.Day.Sub(since) / (24 * time.Hour)); i >= 0 && i < days {
+			d.Days[i].Shown += r.Shown
+			d.Days[i].Accepted += r.Accepted
+		}
 	}
 	langs, users := map[string]*usageCount{}, map[string]*usageCount{}
 	add := func(m map[string]*usageCount, key string, r store.UsageRow) {
@@ -94,14 +99,12 @@ func summarize(rows []store.UsageRow, since time.Time, days int) usageData {
 		c.Shown += r.Shown
 		c.Accepted += r.Accepted
 	}
-	for _, r := range rows {
-		if i := int(r.Day.Sub(since) / (24 * time.Hour)); i >= 0 && i < days {
-			d.Days[i].Shown += r.Shown
-			d.Days[i].Accepted += r.Accepted
-		}
+	for _, r := range t.Languages {
+		add(langs, r.Language, r)
+	}
+	for _, r := range t.Tokens {
 		d.Total.Shown += r.Shown
 		d.Total.Accepted += r.Accepted
-		add(langs, r.Language, r)
 		user := r.Owner
 		if user == "" {
 			user = "server token " + r.Token
@@ -123,14 +126,26 @@ func sortedCounts(m map[string]*usageCount) []usageCount {
 	return out
 }
 
-// percentile of ascending values (nearest rank), "–" without any.
-func percentile(sorted []int64, p float64) string {
-	if len(sorted) == 0 {
+// percentile is the latency bucket that holds the nearest-rank percentile p
+// of the n latencies counted in hist (ascending buckets): "N ms" where the
+// bucket is one millisecond wide, "LO–HI ms" otherwise, "–" without any.
+func percentile(hist []store.LatencyCount, n int64, p float64) string {
+	if n == 0 {
 		return "–"
 	}
-	i := int(p*float64(len(sorted))+0.999999) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return strconv.FormatInt(sorted[i], 10) + " ms"
+	rank := int64(p*float64(n)+0.999999) - 1 // 0-based
+	rank = max(0, min(rank, n-1))
+	for _, c := range hist {
+		if rank < c.Count {
+			lo, hi := store.LatencyBounds(c.Bucket)
+			if lo == hi {
+				return strconv.FormatInt(lo, 10) + " ms"
+			}
+			return strconv.FormatInt(lo, 10) + "–" + strconv.FormatInt(hi, 10) + " ms"
+		}
+		rank -= c.Count
+	}
+	return "–"
 }
 
 // dayChart draws shown (light) and accepted (dark) bars per day as inline

@@ -3,8 +3,11 @@ package web
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +153,42 @@ func TestStaticAssetsSmall(t *testing.T) {
 	}
 	if r := c.get("/no/such/page"); r.status != http.StatusNotFound {
 		t.Fatalf("unknown page: %d", r.status)
+	}
+}
+
+// TestPercentileFromBuckets: the percentile read from the latency histogram
+// is the bucket of the nearest-rank percentile of the latencies themselves.
+func TestPercentileFromBuckets(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		n := 1 + rng.IntN(300)
+		values := make([]int64, n)
+		counts := map[int]int64{}
+		for i := range values {
+			values[i] = rng.Int64N(1 << uint(1+rng.IntN(20)))
+			counts[store.LatencyBucket(values[i])]++
+		}
+		slices.Sort(values)
+		var hist []store.LatencyCount
+		for b, c := range counts {
+			hist = append(hist, store.LatencyCount{Bucket: b, Count: c})
+		}
+		slices.SortFunc(hist, func(a, b store.LatencyCount) int { return a.Bucket - b.Bucket })
+		for _, p := range []float64{0.5, 0.95, 0.99, 0.01, 1} {
+			rank := max(0, min(int(p*float64(n)+0.999999)-1, n-1))
+			want := store.LatencyBucket(values[rank])
+			got := percentile(hist, int64(n), p)
+			lo, hi := store.LatencyBounds(want)
+			label := fmt.Sprintf("%d–%d ms", lo, hi)
+			if lo == hi {
+				label = fmt.Sprintf("%d ms", lo)
+			}
+			if got != label {
+				t.Fatalf("p%v of %v = %q, want %q", p, values, got, label)
+			}
+		}
+	}
+	if got := percentile(nil, 0, 0.5); got != "–" {
+		t.Fatalf("no latencies: %q", got)
 	}
 }
