@@ -377,17 +377,17 @@ func TestCompleteCachesAndSupersedes(t *testing.T) {
 	a.DidOpen(doc)
 	off := strings.Index(string(doc.Text), "fmt.") + 4
 	ctx := context.Background()
-	res, err := a.Complete(ctx, Request{Document: doc, Offset: off, Trigger: Invoked})
+	res, err := a.Suggest(ctx, Request{Document: doc, Offset: off, Trigger: Invoked})
 	if err != nil || len(res.Items) != 1 || res.Items[0].Text != "Println(x)" || res.Source != "server" {
 		t.Fatalf("first: %+v %v", res, err)
 	}
-	res, _ = a.Complete(ctx, Request{Document: doc, Offset: off, Trigger: Automatic})
+	res, _ = a.Suggest(ctx, Request{Document: doc, Offset: off, Trigger: Automatic})
 	if res.Source != "typed-ahead" || srv.requests.Load() != 1 {
 		t.Fatalf("same position again: %+v, %d requests", res, srv.requests.Load())
 	}
 	// Somewhere else and back: the LRU answers.
-	a.Complete(ctx, Request{Document: doc, Offset: 3, Trigger: Invoked})
-	res, _ = a.Complete(ctx, Request{Document: doc, Offset: off, Trigger: Invoked})
+	a.Suggest(ctx, Request{Document: doc, Offset: 3, Trigger: Invoked})
+	res, _ = a.Suggest(ctx, Request{Document: doc, Offset: off, Trigger: Invoked})
 	if res.Source != "cache" || len(res.Items) != 1 {
 		t.Fatalf("back to the first position: %+v", res)
 	}
@@ -399,14 +399,14 @@ func TestCompleteCachesAndSupersedes(t *testing.T) {
 	a.DidOpen(doc2)
 	first := make(chan *Result, 1)
 	go func() {
-		r, _ := a.Complete(ctx, Request{Document: doc2, Offset: off, Trigger: Invoked})
+		r, _ := a.Suggest(ctx, Request{Document: doc2, Offset: off, Trigger: Invoked})
 		first <- r
 	}()
 	for i := 0; i < 1000 && srv.requests.Load() < 3; i++ {
 		time.Sleep(2 * time.Millisecond)
 	}
 	go func() {
-		a.Complete(ctx, Request{Document: doc2, Offset: off - 1, Trigger: Invoked})
+		a.Suggest(ctx, Request{Document: doc2, Offset: off - 1, Trigger: Invoked})
 	}()
 	r := <-first
 	if len(r.Items) != 0 {
@@ -446,7 +446,7 @@ func TestCompleteEditorCancelReturnsError(t *testing.T) {
 		}
 		cancel()
 	}()
-	_, err := a.Complete(ctx, Request{Document: doc, Offset: 9, Trigger: Invoked})
+	_, err := a.Suggest(ctx, Request{Document: doc, Offset: 9, Trigger: Invoked})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("editor cancel: %v", err)
 	}
@@ -459,7 +459,7 @@ func TestServerFailuresAnswerEmptyInTime(t *testing.T) {
 	srv.garbage.Store(true)
 	a := newTestAgent(t, srv.URL, Config{Completion: CompletionConfig{TimeoutMS: 300}})
 	a.DidOpen(doc)
-	res, err := a.Complete(context.Background(), Request{Document: doc, Offset: len(doc.Text), Trigger: Invoked})
+	res, err := a.Suggest(context.Background(), Request{Document: doc, Offset: len(doc.Text), Trigger: Invoked})
 	if err != nil || len(res.Items) != 0 {
 		t.Fatalf("garbage: %+v %v", res, err)
 	}
@@ -467,18 +467,18 @@ func TestServerFailuresAnswerEmptyInTime(t *testing.T) {
 	srv.garbage.Store(false)
 	srv.block = make(chan struct{})
 	defer close(srv.block)
-	res, err = a.Complete(context.Background(), Request{Document: doc, Offset: len(doc.Text) - 1, Trigger: Invoked})
+	res, err = a.Suggest(context.Background(), Request{Document: doc, Offset: len(doc.Text) - 1, Trigger: Invoked})
 	if err != nil || len(res.Items) != 0 {
 		t.Fatalf("slow: %+v %v", res, err)
 	}
 	// Unauthorized: status says so, and later requests answer at once.
 	srv.status.Store(401)
-	a.Complete(context.Background(), Request{Document: doc, Offset: len(doc.Text) - 2, Trigger: Invoked})
+	a.Suggest(context.Background(), Request{Document: doc, Offset: len(doc.Text) - 2, Trigger: Invoked})
 	if st := a.Status(); st.Kind != StatusUnauthorized {
 		t.Fatalf("status %v", st)
 	}
 	before := srv.requests.Load()
-	a.Complete(context.Background(), Request{Document: doc, Offset: len(doc.Text) - 3, Trigger: Invoked})
+	a.Suggest(context.Background(), Request{Document: doc, Offset: len(doc.Text) - 3, Trigger: Invoked})
 	if srv.requests.Load() != before {
 		t.Fatal("a request went out while unauthorized")
 	}
@@ -511,7 +511,7 @@ func TestRequestSchema(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	a.Complete(context.Background(), Request{Document: doc, Offset: len(doc.Text), Trigger: Invoked})
+	a.Suggest(context.Background(), Request{Document: doc, Offset: len(doc.Text), Trigger: Invoked})
 	srv.mu.Lock()
 	req := srv.last
 	srv.mu.Unlock()
@@ -563,7 +563,7 @@ func BenchmarkCompleteOwnTime(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				// A different position every time: no cache, no typed-ahead.
 				off := (i*7919)%(len(doc.Text)-100) + 50
-				res, err := a.Complete(context.Background(), Request{Document: doc, Offset: off, Trigger: Invoked})
+				res, err := a.Suggest(context.Background(), Request{Document: doc, Offset: off, Trigger: Invoked})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -594,14 +594,14 @@ func TestGathererContextAndExclusions(t *testing.T) {
 	dir := t.TempDir()
 	secret := Document{URI: "file://" + filepath.Join(dir, ".env"), LanguageID: "dotenv", Text: []byte("API_KEY=")}
 	a.DidOpen(secret)
-	res, err := a.Complete(context.Background(), Request{Document: secret, Offset: len(secret.Text), Trigger: Invoked})
+	res, err := a.Suggest(context.Background(), Request{Document: secret, Offset: len(secret.Text), Trigger: Invoked})
 	if err != nil || len(res.Items) != 0 || srv.requests.Load() != 0 {
 		t.Fatalf("excluded file: %+v %v, %d requests (nothing of it may reach the server)", res, err, srv.requests.Load())
 	}
 	code := Document{URI: "file://" + filepath.Join(dir, "m.go"), LanguageID: "go", Text: []byte("package m\n\nfunc f() int {\n\treturn \n}\n")}
 	a.DidOpen(code)
 	off := strings.Index(string(code.Text), "return ") + 7
-	if _, err := a.Complete(context.Background(), Request{Document: code, Offset: off, Trigger: Invoked}); err != nil {
+	if _, err := a.Suggest(context.Background(), Request{Document: code, Offset: off, Trigger: Invoked}); err != nil {
 		t.Fatal(err)
 	}
 	srv.mu.Lock()
@@ -671,7 +671,7 @@ func TestOneSetOfWindows(t *testing.T) {
 	a.DidOpen(doc)
 	off := strings.Index(b.String(), "return ") + len("return ")
 	ctx := context.Background()
-	if _, err := a.Complete(ctx, Request{Document: doc, Offset: off, Trigger: Invoked}); err != nil {
+	if _, err := a.Suggest(ctx, Request{Document: doc, Offset: off, Trigger: Invoked}); err != nil {
 		t.Fatal(err)
 	}
 	srv.mu.Lock()
@@ -711,17 +711,17 @@ func TestOneSetOfWindows(t *testing.T) {
 		a.DidChange(d, nil)
 		return d
 	}
-	a.Complete(ctx, Request{Document: doc, Offset: 3, Trigger: Invoked}) // elsewhere: no typed-ahead
+	a.Suggest(ctx, Request{Document: doc, Offset: 3, Trigger: Invoked}) // elsewhere: no typed-ahead
 	requests := srv.requests.Load()
 	outside := editLine(doc, first-1, "解説")
-	res, err := a.Complete(ctx, Request{Document: outside, Offset: off, Trigger: Invoked})
+	res, err := a.Suggest(ctx, Request{Document: outside, Offset: off, Trigger: Invoked})
 	if err != nil || res.Source != "cache" || srv.requests.Load() != requests {
 		t.Fatalf("edit before the windows: source %q, %d new requests (want the cache)", res.Source, srv.requests.Load()-requests)
 	}
-	a.Complete(ctx, Request{Document: outside, Offset: 3, Trigger: Invoked})
+	a.Suggest(ctx, Request{Document: outside, Offset: 3, Trigger: Invoked})
 	requests = srv.requests.Load()
 	inside := editLine(outside, 59, "記述")
-	if _, err = a.Complete(ctx, Request{Document: inside, Offset: off, Trigger: Invoked}); err != nil || srv.requests.Load() != requests+1 {
+	if _, err = a.Suggest(ctx, Request{Document: inside, Offset: off, Trigger: Invoked}); err != nil || srv.requests.Load() != requests+1 {
 		t.Fatalf("edit inside the prefix window: %d new requests, %v (want one)", srv.requests.Load()-requests, err)
 	}
 }

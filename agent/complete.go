@@ -19,10 +19,10 @@ var (
 	errEdited     = errors.New("the document changed")
 )
 
-// Complete answers one completion request. It returns an empty Result when
+// Suggest answers one completion request. It returns an empty Result when
 // there is nothing to show (including when a newer request or an edit
 // superseded this one) and ctx's error when ctx was cancelled.
-func (a *Agent) Complete(ctx context.Context, req Request) (*Result, error) {
+func (a *Agent) Suggest(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
 	cfg := a.cfg.Load()
 	doc := req.Document
@@ -148,7 +148,7 @@ func (a *Agent) send(ctx context.Context, cfg *Config, req *api.CompletionReques
 			return false
 		}
 		pp.Completion = text.String()
-		return postprocess.Complete(pp)
+		return postprocess.Finished(pp)
 	})
 }
 

@@ -42,7 +42,7 @@ func (s *Server) inlineCompletion(ctx context.Context, req jsonrpc2.Request) (an
 	if p.Context.TriggerKind == InlineTriggerInvoked {
 		trigger = agent.Invoked
 	}
-	res, err := s.agent.Complete(ctx, agent.Request{Document: agentDoc(d), Offset: off, Trigger: trigger})
+	res, err := s.agent.Suggest(ctx, agent.Request{Document: agentDoc(d), Offset: off, Trigger: trigger})
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (s *Server) completion(ctx context.Context, req jsonrpc2.Request) (any, err
 	if p.Context != nil && p.Context.TriggerKind == completionTriggerInvoked {
 		trigger = agent.Invoked
 	}
-	res, err := s.agent.Complete(ctx, agent.Request{Document: agentDoc(d), Offset: off, Trigger: trigger})
+	res, err := s.agent.Suggest(ctx, agent.Request{Document: agentDoc(d), Offset: off, Trigger: trigger})
 	if err != nil {
 		return nil, err
 	}

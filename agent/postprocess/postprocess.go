@@ -103,12 +103,12 @@ func Process(in Input) Result {
 	return r
 }
 
-// Complete reports whether the completion streamed so far is already
+// Finished reports whether the completion streamed so far is already
 // finished: the pipeline cuts it (or discards it after a cut), and a longer
 // stream could only add text that would be cut as well, because the same
 // result comes from its complete lines alone. The agent may stop
 // generating when it returns true.
-func Complete(in Input) bool {
+func Finished(in Input) bool {
 	r, cut := process(in)
 	if !cut {
 		return false

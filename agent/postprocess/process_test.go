@@ -70,7 +70,7 @@ func TestBadInput(t *testing.T) {
 			case c.want == "keep" && r.Discarded:
 				t.Errorf("want a result, got a discard (%s)", r.Reason)
 			}
-			Complete(c.in) // must not panic either
+			Finished(c.in) // must not panic either
 		})
 	}
 }
@@ -142,16 +142,16 @@ func TestComplete(t *testing.T) {
 	for _, c := range cases {
 		in := base
 		in.Completion = c.completion
-		if got := Complete(in); got != c.want {
+		if got := Finished(in); got != c.want {
 			t.Errorf("Complete(%q) = %v, want %v (process: %q)", c.completion, got, c.want, Process(in).Text)
 		}
 	}
 	mid := Input{Language: "go", Prefix: "x := f(", Suffix: ")\n", Completion: "a, b)\n"}
-	if !Complete(mid) {
+	if !Finished(mid) {
 		t.Errorf("a mid-line completion past its first line should be complete")
 	}
 	mid.Completion = "a, b"
-	if Complete(mid) {
+	if Finished(mid) {
 		t.Errorf("a mid-line completion without a newline may still grow")
 	}
 }
@@ -171,6 +171,6 @@ func FuzzProcess(f *testing.F) {
 			Indent: Indent{Tabs: tabs, Width: width}}
 		r := Process(in)
 		checkResult(t, in, r)
-		Complete(in)
+		Finished(in)
 	})
 }

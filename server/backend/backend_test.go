@@ -192,7 +192,7 @@ func TestOpenRemoteDownAtStartup(t *testing.T) {
 	if !strings.Contains(log.String(), "is down") {
 		t.Errorf("startup log %q", log.String())
 	}
-	_, err = m.Engine.Complete(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil })
+	_, err = m.Engine.Generate(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil })
 	if !errors.Is(err, engine.ErrUnavailable) {
 		t.Errorf("Complete with the upstream down: %v", err)
 	}
@@ -249,7 +249,7 @@ func TestOpenWithAWrongAPIKey(t *testing.T) {
 	if u.Healthy || !strings.Contains(u.LastError, "401") || !strings.Contains(u.LastError, "invalid token") {
 		t.Errorf("upstream %+v", u)
 	}
-	_, err = m.Engine.Complete(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil })
+	_, err = m.Engine.Generate(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil })
 	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "invalid token") {
 		t.Errorf("Complete: %v", err)
 	}

@@ -82,13 +82,13 @@ type Result struct {
 // NewID returns a fresh completion id in Tabby's form.
 func NewID() string { return "cmpl-" + uuid.NewString() }
 
-// Complete runs one completion. stream, when not nil, receives the text as
+// Answer runs one completion. stream, when not nil, receives the text as
 // it is generated; the Result holds it all either way. Errors: a
 // *prompt.FieldError for a bad request (with a nil Result), the engine's
 // errors (engine.ErrQueueFull, ...), ctx's error when the client went away,
 // or stream's error; once the engine ran, the Result is returned with the
 // error so that its Usage can still be counted.
-func (s *Service) Complete(ctx context.Context, req *Request, stream Stream) (*Result, error) {
+func (s *Service) Answer(ctx context.Context, req *Request, stream Stream) (*Result, error) {
 	start := time.Now()
 	if err := (Sampling{MaxTokens: req.MaxTokens, Temperature: req.Temperature}).Validate(); err != nil {
 		return nil, err
@@ -121,7 +121,7 @@ func (s *Service) Complete(ctx context.Context, req *Request, stream Stream) (*R
 		}
 		return nil
 	}
-	run := func(emit engine.Emit) (engine.Usage, error) { return s.engine.Complete(ctx, ereq, emit) }
+	run := func(emit engine.Emit) (engine.Usage, error) { return s.engine.Generate(ctx, ereq, emit) }
 	res.Usage, res.StopWord, err = Generate(ctx, p.Stop, run, out)
 	if err != nil {
 		return res, err

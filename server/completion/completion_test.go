@@ -36,7 +36,7 @@ func TestCompleteStopsAtStopWordAndHidesIt(t *testing.T) {
 	s := newService(t, eng)
 	var deltas []string
 	var ids []string
-	res, err := s.Complete(context.Background(), req("func f() {\n\t"), func(id, d string) error {
+	res, err := s.Answer(context.Background(), req("func f() {\n\t"), func(id, d string) error {
 		deltas = append(deltas, d)
 		ids = append(ids, id)
 		return nil
@@ -68,7 +68,7 @@ func TestCompleteStopsAtStopWordAndHidesIt(t *testing.T) {
 func TestCompleteFlushesHeldBackText(t *testing.T) {
 	// A trailing "\n" could start a stop word; at the end it is returned.
 	eng := &completiontest.Engine{Deltas: []string{"return x", "\n"}}
-	res, err := newService(t, eng).Complete(context.Background(), req("func f() int {\n\t"), nil)
+	res, err := newService(t, eng).Answer(context.Background(), req("func f() int {\n\t"), nil)
 	if err != nil || res.Text != "return x\n" || res.Usage.StopReason != "eos" {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -79,7 +79,7 @@ func TestCompletePassesDecodingSettings(t *testing.T) {
 	temp, seed := float32(0.7), uint32(42)
 	r := req("x")
 	r.Temperature, r.Seed, r.MaxTokens = &temp, &seed, 16
-	if _, err := newService(t, eng).Complete(context.Background(), r, nil); err != nil {
+	if _, err := newService(t, eng).Answer(context.Background(), r, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := eng.Requests()[0]
@@ -93,7 +93,7 @@ func TestCompleteErrors(t *testing.T) {
 	bad := func(mut func(*completion.Request)) error {
 		r := req("x")
 		mut(r)
-		_, err := newService(t, &completiontest.Engine{}).Complete(context.Background(), r, nil)
+		_, err := newService(t, &completiontest.Engine{}).Answer(context.Background(), r, nil)
 		return err
 	}
 	for field, mut := range map[string]func(*completion.Request){
@@ -105,13 +105,13 @@ func TestCompleteErrors(t *testing.T) {
 		}
 	}
 
-	_, err := newService(t, &completiontest.Engine{Err: engine.ErrQueueFull}).Complete(context.Background(), req("x"), nil)
+	_, err := newService(t, &completiontest.Engine{Err: engine.ErrQueueFull}).Answer(context.Background(), req("x"), nil)
 	if !errors.Is(err, engine.ErrQueueFull) {
 		t.Errorf("queue full: %v", err)
 	}
 
 	stop := errors.New("client gone")
-	_, err = newService(t, &completiontest.Engine{Deltas: []string{"abc", "def"}}).Complete(context.Background(), req("x"), func(string, string) error { return stop })
+	_, err = newService(t, &completiontest.Engine{Deltas: []string{"abc", "def"}}).Answer(context.Background(), req("x"), func(string, string) error { return stop })
 	if !errors.Is(err, stop) {
 		t.Errorf("stream error: %v", err)
 	}
@@ -120,7 +120,7 @@ func TestCompleteErrors(t *testing.T) {
 func TestCompleteCancelled(t *testing.T) {
 	eng := &completiontest.Engine{Deltas: []string{"a", "b"}, Hold: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := newService(t, eng).Complete(ctx, req("x"), func(string, string) error { cancel(); return nil })
+	_, err := newService(t, eng).Answer(ctx, req("x"), func(string, string) error { cancel(); return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -136,7 +136,7 @@ func TestRecentLanguagesIsBounded(t *testing.T) {
 	for _, lang := range []string{"go", "python", "rust"} {
 		r := req("x")
 		r.Language = lang
-		res, err := s.Complete(context.Background(), r, nil)
+		res, err := s.Answer(context.Background(), r, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,10 +45,10 @@ type Usage struct {
 
 // Engine generates text for prompts.
 type Engine interface {
-	// Complete streams the generation of req through emit. It returns when the
+	// Generate streams the generation of req through emit. It returns when the
 	// model stops (end of generation, MaxTokens), emit returns an error, or ctx
 	// is cancelled (the client went away): the slot is free again within one decode step.
-	Complete(ctx context.Context, req Request, emit Emit) (Usage, error)
+	Generate(ctx context.Context, req Request, emit Emit) (Usage, error)
 	// Info describes the engine for /v1/health.
 	Info() Info
 	// Close releases the model and any worker.

@@ -34,7 +34,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		sse = &completionEvents{httpx.NewEvents(w)}
 		stream = sse.delta
 	}
-	res, err := s.svc.Complete(r.Context(), creq, stream)
+	res, err := s.svc.Answer(r.Context(), creq, stream)
 	if res != nil {
 		s.metrics.observeCompletion(res.Usage)
 	}

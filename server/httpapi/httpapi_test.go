@@ -223,7 +223,7 @@ type failingEngine struct {
 	err   error
 }
 
-func (e *failingEngine) Complete(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
+func (e *failingEngine) Generate(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
 	if err := emit(e.first); err != nil {
 		return engine.Usage{}, err
 	}
@@ -531,7 +531,7 @@ func mustJSON(t testing.TB, v any) string {
 // panickyEngine stands for a bug below the handler.
 type panickyEngine struct{ completiontest.Engine }
 
-func (*panickyEngine) Complete(context.Context, engine.Request, engine.Emit) (engine.Usage, error) {
+func (*panickyEngine) Generate(context.Context, engine.Request, engine.Emit) (engine.Usage, error) {
 	panic("engine bug")
 }
 

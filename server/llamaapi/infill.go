@@ -86,7 +86,7 @@ func (h *Handler) infill(w http.ResponseWriter, r *http.Request) {
 	if req.Stream {
 		events = httpx.NewEvents(w)
 	}
-	res, err := h.Service.Complete(r.Context(), creq, stream)
+	res, err := h.Service.Answer(r.Context(), creq, stream)
 	if res != nil && h.Observe != nil {
 		h.Observe(res.Usage)
 	}

@@ -113,7 +113,7 @@ func (h *Handler) completions(w http.ResponseWriter, r *http.Request) {
 		Stop:        req.Stop,
 	}
 	run := func(emit engine.Emit) (engine.Usage, error) {
-		return h.Completion.Complete(r.Context(), ereq, emit)
+		return h.Completion.Generate(r.Context(), ereq, emit)
 	}
 	id := "cmpl-" + randomID()
 	model := orDefault(req.Model, h.CompletionModel)

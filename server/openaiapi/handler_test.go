@@ -47,7 +47,7 @@ func (s *scripted) run(ctx context.Context, emit engine.Emit) (engine.Usage, err
 	return u, nil
 }
 
-func (s *scripted) Complete(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
+func (s *scripted) Generate(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
 	s.gotReq = req
 	return s.run(ctx, emit)
 }

@@ -30,11 +30,11 @@ type Engine struct {
 	mu       sync.Mutex
 	requests []engine.Request
 	inFlight int
-	released int // Complete calls that returned
+	released int // Generate calls that returned
 }
 
-// Complete emits Deltas through emit.
-func (e *Engine) Complete(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
+// Generate emits Deltas through emit.
+func (e *Engine) Generate(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
 	e.mu.Lock()
 	e.requests = append(e.requests, req)
 	e.inFlight++

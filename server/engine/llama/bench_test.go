@@ -78,7 +78,7 @@ func BenchmarkTypingReplay(b *testing.B) {
 			for b.Loop() {
 				for _, p := range prompts {
 					t0 := time.Now()
-					u, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: replayMaxTokens}, func(string) error { return nil })
+					u, err := e.Generate(context.Background(), engine.Request{Prompt: p, MaxTokens: replayMaxTokens}, func(string) error { return nil })
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -148,7 +148,7 @@ func BenchmarkEngineVsBareYzma(b *testing.B) {
 			e := benchEngine(b, Config{NoPromptCache: true, Threads: threads})
 			for b.Loop() {
 				for _, p := range prompts {
-					if _, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: replayMaxTokens}, func(string) error { return nil }); err != nil {
+					if _, err := e.Generate(context.Background(), engine.Request{Prompt: p, MaxTokens: replayMaxTokens}, func(string) error { return nil }); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -222,7 +222,7 @@ func BenchmarkSlots(b *testing.B) {
 					var wg sync.WaitGroup
 					for _, p := range prompts {
 						wg.Go(func() {
-							if _, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: genTokens}, func(string) error { return nil }); err != nil {
+							if _, err := e.Generate(context.Background(), engine.Request{Prompt: p, MaxTokens: genTokens}, func(string) error { return nil }); err != nil {
 								b.Error(err)
 							}
 						})
@@ -271,7 +271,7 @@ func BenchmarkColdRequest(b *testing.B) {
 		for _, noWarmup := range []bool{true, false} {
 			e := benchEngine(b, Config{ModelPath: model, Threads: 1, NoWarmup: noWarmup})
 			t0 := time.Now()
-			if _, err := e.Complete(context.Background(), engine.Request{Prompt: prompt, MaxTokens: replayMaxTokens}, func(string) error { return nil }); err != nil {
+			if _, err := e.Generate(context.Background(), engine.Request{Prompt: prompt, MaxTokens: replayMaxTokens}, func(string) error { return nil }); err != nil {
 				b.Fatal(err)
 			}
 			cold[noWarmup] = append(cold[noWarmup], time.Since(t0))

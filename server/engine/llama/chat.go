@@ -56,7 +56,7 @@ func (e *Engine) Chat(ctx context.Context, req engine.ChatRequest, emit engine.E
 	if err != nil {
 		return engine.Usage{}, err
 	}
-	return e.Complete(ctx, engine.Request{
+	return e.Generate(ctx, engine.Request{
 		Prompt:      prompt,
 		MaxTokens:   req.MaxTokens,
 		Temperature: req.Temperature,

@@ -74,7 +74,7 @@ func openTest(t testing.TB, cfg Config) *Engine {
 func complete(t testing.TB, e *Engine, req engine.Request) (string, []string, engine.Usage) {
 	t.Helper()
 	var chunks []string
-	u, err := e.Complete(context.Background(), req, func(s string) error {
+	u, err := e.Generate(context.Background(), req, func(s string) error {
 		chunks = append(chunks, s)
 		return nil
 	})
@@ -132,7 +132,7 @@ func TestStreamsTokenByToken(t *testing.T) {
 	}
 	t.Cleanup(func() { testHookPushed = nil })
 	var chunks []string
-	u, err := e.Complete(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 24}, func(s string) error {
+	u, err := e.Generate(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 24}, func(s string) error {
 		if len(chunks) == 0 {
 			close(emitted)
 		}
@@ -252,7 +252,7 @@ func TestCancellationFreesTheSlot(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	emitted := 0
-	u, err := e.Complete(ctx, engine.Request{Prompt: goPrompt}, func(string) error {
+	u, err := e.Generate(ctx, engine.Request{Prompt: goPrompt}, func(string) error {
 		emitted++
 		if emitted == 3 {
 			cancel()
@@ -278,7 +278,7 @@ func TestClientGoneWhileWriting(t *testing.T) {
 	e := openTest(t, Config{Parallel: 1, MaxQueue: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	u, err := e.Complete(ctx, engine.Request{Prompt: goPrompt}, func(string) error {
+	u, err := e.Generate(ctx, engine.Request{Prompt: goPrompt}, func(string) error {
 		cancel()
 		return errors.New("write: broken pipe")
 	})
@@ -300,7 +300,7 @@ func TestCancelDuringPromptEvaluation(t *testing.T) {
 			cancel()
 		}
 	}
-	u, err := e.Complete(ctx, engine.Request{Prompt: long, MaxTokens: 1 << 20}, func(string) error { return nil })
+	u, err := e.Generate(ctx, engine.Request{Prompt: long, MaxTokens: 1 << 20}, func(string) error { return nil })
 	if !errors.Is(err, context.Canceled) || u.StopReason != "cancelled" || u.GeneratedTokens != 0 {
 		t.Fatalf("err %v, usage %+v", err, u)
 	}
@@ -319,7 +319,7 @@ func TestEmitErrorStopsGeneration(t *testing.T) {
 	e := openTest(t, Config{})
 	boom := errors.New("client went away")
 	calls := 0
-	u, err := e.Complete(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 100}, func(string) error {
+	u, err := e.Generate(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 100}, func(string) error {
 		calls++
 		return boom
 	})
@@ -344,7 +344,7 @@ func TestMoreRequestsThanSlotsAllComplete(t *testing.T) {
 		for _, p := range prompts {
 			wg.Go(func() {
 				var b strings.Builder
-				_, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: 12}, func(s string) error {
+				_, err := e.Generate(context.Background(), engine.Request{Prompt: p, MaxTokens: 12}, func(s string) error {
 					b.WriteString(s)
 					return nil
 				})
@@ -376,7 +376,7 @@ func TestQueueFull(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		first := true
-		e.Complete(busy, engine.Request{Prompt: goPrompt}, func(string) error {
+		e.Generate(busy, engine.Request{Prompt: goPrompt}, func(string) error {
 			if first {
 				first = false
 				close(started)
@@ -387,7 +387,7 @@ func TestQueueFull(t *testing.T) {
 	<-started
 	queued := make(chan engine.Usage, 1)
 	wg.Go(func() {
-		u, err := e.Complete(context.Background(), engine.Request{Prompt: prompts[1], MaxTokens: 2}, func(string) error { return nil })
+		u, err := e.Generate(context.Background(), engine.Request{Prompt: prompts[1], MaxTokens: 2}, func(string) error { return nil })
 		if err != nil {
 			t.Error(err)
 		}
@@ -399,7 +399,7 @@ func TestQueueFull(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if _, err := e.Complete(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 2}, func(string) error { return nil }); !errors.Is(err, engine.ErrQueueFull) {
+	if _, err := e.Generate(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 2}, func(string) error { return nil }); !errors.Is(err, engine.ErrQueueFull) {
 		t.Errorf("third request: %v, want ErrQueueFull", err)
 	}
 	release()
@@ -418,7 +418,7 @@ func TestCancelWhileQueued(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		first := true
-		e.Complete(busy, engine.Request{Prompt: goPrompt}, func(string) error {
+		e.Generate(busy, engine.Request{Prompt: goPrompt}, func(string) error {
 			if first {
 				first = false
 				close(started)
@@ -430,7 +430,7 @@ func TestCancelWhileQueued(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := e.Complete(ctx, engine.Request{Prompt: goPrompt, MaxTokens: 2}, func(string) error { return nil })
+		_, err := e.Generate(ctx, engine.Request{Prompt: goPrompt, MaxTokens: 2}, func(string) error { return nil })
 		errc <- err
 	}()
 	for i := 0; e.Info().Queued != 1; i++ {
@@ -452,7 +452,7 @@ func TestCancelWhileQueued(t *testing.T) {
 
 func TestPromptTooLong(t *testing.T) {
 	e := openTest(t, Config{CtxSize: 64})
-	_, err := e.Complete(context.Background(), engine.Request{Prompt: strings.Repeat("x y ", 100)}, func(string) error { return nil })
+	_, err := e.Generate(context.Background(), engine.Request{Prompt: strings.Repeat("x y ", 100)}, func(string) error { return nil })
 	if !errors.Is(err, engine.ErrPromptTooLong) {
 		t.Errorf("err %v, want ErrPromptTooLong", err)
 	}
@@ -466,7 +466,7 @@ func TestPromptTooLong(t *testing.T) {
 func TestOddPrompts(t *testing.T) {
 	e := openTest(t, Config{})
 	for _, p := range []string{"", "\x00", "a\x00b", "\xff\xfe", "<|fim_middle|>", strings.Repeat("é", 50)} {
-		if _, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: 3}, func(string) error { return nil }); err != nil {
+		if _, err := e.Generate(context.Background(), engine.Request{Prompt: p, MaxTokens: 3}, func(string) error { return nil }); err != nil {
 			t.Errorf("prompt %q: %v", p, err)
 		}
 	}
@@ -598,7 +598,7 @@ func TestClosedEngine(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := e.Complete(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil }); err == nil {
+	if _, err := e.Generate(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil }); err == nil {
 		t.Error("Complete on a closed engine succeeded")
 	}
 }
@@ -649,7 +649,7 @@ func TestChunkReuseWithConcurrentSlots(t *testing.T) {
 			for k := range 5 {
 				p := prefix + strings.Repeat("z", k) + suffix
 				var b strings.Builder
-				u, err := e.Complete(context.Background(), engine.Request{Prompt: p, MaxTokens: 4}, func(s string) error {
+				u, err := e.Generate(context.Background(), engine.Request{Prompt: p, MaxTokens: 4}, func(s string) error {
 					b.WriteString(s)
 					return nil
 				})
@@ -723,7 +723,7 @@ func TestCloseWhileBusy(t *testing.T) {
 	errs := make(chan error, 2)
 	go func() {
 		first := true
-		_, err := e.Complete(context.Background(), engine.Request{Prompt: goPrompt}, func(string) error {
+		_, err := e.Generate(context.Background(), engine.Request{Prompt: goPrompt}, func(string) error {
 			if first {
 				first = false
 				close(started)
@@ -734,7 +734,7 @@ func TestCloseWhileBusy(t *testing.T) {
 	}()
 	<-started
 	go func() {
-		_, err := e.Complete(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 2}, func(string) error { return nil })
+		_, err := e.Generate(context.Background(), engine.Request{Prompt: goPrompt, MaxTokens: 2}, func(string) error { return nil })
 		errs <- err
 	}()
 	for i := 0; e.Info().Queued != 1; i++ {

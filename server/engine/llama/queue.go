@@ -65,10 +65,10 @@ func (j *job) signal() {
 	}
 }
 
-// Complete generates text for req.Prompt, streaming it through emit. A
+// Generate generates text for req.Prompt, streaming it through emit. A
 // temperature <= 0 decodes greedily. MaxTokens <= 0 generates until the end
 // of generation or the slot's context is full.
-func (e *Engine) Complete(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
+func (e *Engine) Generate(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
 	tokens, err := e.tokenize(req.Prompt)
 	if err != nil {
 		return engine.Usage{}, err

@@ -152,8 +152,8 @@ func (e *Engine) options(maxTokens int, temperature, topP float32, seed uint32, 
 	return opts
 }
 
-// Complete implements engine.Engine with a raw, streamed /api/generate.
-func (e *Engine) Complete(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
+// Generate implements engine.Engine with a raw, streamed /api/generate.
+func (e *Engine) Generate(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
 	stream := true
 	gen := &api.GenerateRequest{
 		Model:   e.cfg.Model,

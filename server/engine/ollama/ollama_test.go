@@ -104,7 +104,7 @@ func newEngine(t *testing.T, base *url.URL, model string) *Engine {
 func TestGenerateRawFIMPrompt(t *testing.T) {
 	e := newEngine(t, replay(t, "generate"), "qwen2.5-coder:0.5b")
 	var got []string
-	u, err := e.Complete(context.Background(), engine.Request{
+	u, err := e.Generate(context.Background(), engine.Request{
 		Prompt:    "<|fim_prefix|>func add(a, b int) int {\n\treturn <|fim_suffix|>\n}<|fim_middle|>",
 		MaxTokens: 64, Stop: []string{"\n\n"}, NumCtx: 4096,
 	}, func(s string) error { got = append(got, s); return nil })
@@ -122,7 +122,7 @@ func TestGenerateRawFIMPrompt(t *testing.T) {
 func TestGenerateErrorMidStream(t *testing.T) {
 	e := newEngine(t, replay(t, "generate_error"), "qwen2.5-coder:0.5b")
 	var got string
-	_, err := e.Complete(context.Background(), engine.Request{Prompt: "x"}, func(s string) error { got += s; return nil })
+	_, err := e.Generate(context.Background(), engine.Request{Prompt: "x"}, func(s string) error { got += s; return nil })
 	if err == nil || !strings.Contains(err.Error(), "unexpected EOF") || got != "a" {
 		t.Fatalf("got %q, err %v", got, err)
 	}
@@ -164,7 +164,7 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	if err := e.Check(context.Background()); !errors.Is(err, engine.ErrUnavailable) {
 		t.Fatalf("check: %v", err)
 	}
-	if _, err := e.Complete(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil }); !errors.Is(err, engine.ErrUnavailable) {
+	if _, err := e.Generate(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil }); !errors.Is(err, engine.ErrUnavailable) {
 		t.Fatalf("complete: %v", err)
 	}
 }
@@ -184,7 +184,7 @@ func TestHangingOllamaTimesOutAndCancelReleases(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	before := runtime.NumGoroutine()
 	e, _ := New(Config{Model: "m", IdleTimeout: 200 * time.Millisecond}, u)
-	_, err := e.Complete(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil })
+	_, err := e.Generate(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return nil })
 	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "idle timeout") {
 		t.Fatalf("hang: %v", err)
 	}
@@ -195,7 +195,7 @@ func TestHangingOllamaTimesOutAndCancelReleases(t *testing.T) {
 	// the client cancels it.
 	e, _ = New(Config{Model: "m", IdleTimeout: time.Minute}, u)
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err = e.Complete(ctx, engine.Request{Prompt: "x"}, func(string) error { cancel(); return nil })
+	_, err = e.Generate(ctx, engine.Request{Prompt: "x"}, func(string) error { cancel(); return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancel: %v", err)
 	}

@@ -137,8 +137,8 @@ type chunk struct {
 	Error any `json:"error"`
 }
 
-// Complete implements engine.Engine.
-func (e *Engine) Complete(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
+// Generate implements engine.Engine.
+func (e *Engine) Generate(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
 	body := completionRequest{
 		Model: e.cfg.Model, Prompt: req.Prompt, MaxTokens: req.MaxTokens,
 		Temperature: req.Temperature, TopP: req.TopP, Stop: upstreamStops(req.Stop), Stream: true,

@@ -45,7 +45,7 @@ func newEngine(t *testing.T, base string, idle time.Duration) *Engine {
 func collect(t *testing.T, e *Engine, ctx context.Context) (string, engine.Usage, error) {
 	t.Helper()
 	var got strings.Builder
-	u, err := e.Complete(ctx, engine.Request{Prompt: "<p>", MaxTokens: 8, Stop: []string{"\n\n"}}, func(s string) error {
+	u, err := e.Generate(ctx, engine.Request{Prompt: "<p>", MaxTokens: 8, Stop: []string{"\n\n"}}, func(s string) error {
 		got.WriteString(s)
 		return nil
 	})
@@ -139,7 +139,7 @@ func TestCancelClosesTheStream(t *testing.T) {
 	e := newEngine(t, srv.URL, 10*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	before := runtime.NumGoroutine()
-	_, err := e.Complete(ctx, engine.Request{Prompt: "x"}, func(string) error { cancel(); return nil })
+	_, err := e.Generate(ctx, engine.Request{Prompt: "x"}, func(string) error { cancel(); return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -157,7 +157,7 @@ func TestEmitErrorStops(t *testing.T) {
 		sse(w, `{"choices":[{"text":"a"}]}`, `{"choices":[{"text":"b"}]}`, `[DONE]`)
 	})
 	stop := errors.New("stop word")
-	_, err := newEngine(t, srv.URL, 30*time.Second).Complete(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return stop })
+	_, err := newEngine(t, srv.URL, 30*time.Second).Generate(context.Background(), engine.Request{Prompt: "x"}, func(string) error { return stop })
 	if err != stop {
 		t.Fatalf("err = %v, want the emit error itself", err)
 	}

@@ -158,10 +158,10 @@ func (p *Pool) pick(tried *member) *member {
 	return best
 }
 
-// Complete implements engine.Engine.
-func (p *Pool) Complete(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
+// Generate implements engine.Engine.
+func (p *Pool) Generate(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
 	return p.route(ctx, emit, func(m *member, emit engine.Emit) (engine.Usage, error) {
-		return m.Complete(ctx, req, emit)
+		return m.Generate(ctx, req, emit)
 	})
 }
 

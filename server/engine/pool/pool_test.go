@@ -24,7 +24,7 @@ type fakeUpstream struct {
 	block     chan struct{} // when set, Complete waits on it (to hold load)
 }
 
-func (f *fakeUpstream) Complete(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
+func (f *fakeUpstream) Generate(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
 	f.inFlight.Add(1)
 	defer f.inFlight.Add(-1)
 	if f.down.Load() {
@@ -74,7 +74,7 @@ func newPool(t *testing.T, ups ...*fakeUpstream) *Pool {
 
 func complete(p *Pool) (string, engine.Usage, error) {
 	got := ""
-	u, err := p.Complete(context.Background(), engine.Request{Prompt: "x"}, func(s string) error { got += s; return nil })
+	u, err := p.Generate(context.Background(), engine.Request{Prompt: "x"}, func(s string) error { got += s; return nil })
 	return got, u, err
 }
 
