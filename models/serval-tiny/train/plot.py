@@ -1,6 +1,7 @@
 """Draws log.csv's loss curve (training loss and held-out loss per
 language, in nats per token, against tokens seen) as an SVG, with no plotting
-library."""
+library. A phase's closing row (learning rate 0, no training loss) followed by
+more rows marks where the next phase began: a dashed line."""
 
 import csv
 import sys
@@ -16,6 +17,7 @@ def main(log_path, out_path):
         for k in COLORS:
             if r.get(k):
                 series[k].append((int(r["tokens"]), float(r[k])))
+    phases = [int(r["tokens"]) for r in rows[:-1] if r["lr"] in ("0", "0.0") and not r["train_loss"]]
     pts = [p for s in series.values() for p in s]
     x1 = max(p[0] for p in pts)
     y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
@@ -37,6 +39,9 @@ def main(log_path, out_path):
         out.append(f'<text x="{sx(x):.1f}" y="{H-B+16}" text-anchor="middle">{x/1e6:.2f}M</text>')
     out.append(f'<text x="{(L+W-R)/2}" y="{H-6}" text-anchor="middle">tokens seen</text>')
     out.append(f'<text x="14" y="{(T+H-B)/2}" transform="rotate(-90 14 {(T+H-B)/2})" text-anchor="middle">loss (nats/token)</text>')
+    for x in phases:
+        out.append(f'<line x1="{sx(x):.1f}" y1="{T}" x2="{sx(x):.1f}" y2="{H-B}" stroke="#999" stroke-dasharray="4 3"/>'
+                   f'<text x="{sx(x)+4:.1f}" y="{T+12}" fill="#666">phase 2</text>')
     for i, (k, s) in enumerate(series.items()):
         if not s:
             continue

@@ -71,21 +71,54 @@ class Data:
         return text[start:end], end == len(text)
 
     def middle_span(self, w):
-        """Start and end of the middle in window w."""
+        """Start and end of the middle in window w.
+
+        An editor asks with the cursor where the user stops typing: after a
+        line's indentation (an editor indents a new line itself) or inside the
+        line's code, almost never inside the indentation. So the two line-based
+        kinds start their middle after the indentation; only a small share of
+        whole-line middles starts at column 0 (a line pasted or typed at the
+        left margin), and a line that has no indentation starts there anyway.
+        """
         rng = self.rng
         lines = [i + 1 for i, c in enumerate(w) if c == "\n"]
         starts = [0] + lines
-        mode = rng.random()
-        if mode < 0.45:  # the rest of a line, from a cursor inside it
-            ls = rng.choice(starts[len(starts) // 4:] or starts)
+        first = len(starts) // 4
+
+        def line_end(ls):
             le = w.find("\n", ls)
-            le = len(w) if le < 0 else le
-            a = rng.randint(ls, le)
-            return a, le
-        if mode < 0.85:  # one to three whole lines
-            k = rng.randint(1, 3)
-            i = rng.randrange(len(starts) // 4, len(starts)) if len(starts) > 1 else 0
+            return len(w) if le < 0 else le
+
+        def indent_end(ls, le):
+            i = ls
+            while i < le and w[i] in " \t":
+                i += 1
+            return i
+
+        cfg = self.cfg
+        after_indent = cfg.get("fim_after_indent", False)  # false: phase 1's split
+        mode = rng.random()
+        if mode < cfg.get("fim_rest_of_line", 0.45):  # the rest of a line, cursor in its code
+            cands = starts[first:] or starts
+            if not after_indent:
+                ls = rng.choice(cands)
+                le = line_end(ls)
+                return rng.randint(ls, le), le
+            for _ in range(8):  # a line with code: a blank line has no rest to complete
+                ls = rng.choice(cands)
+                le = line_end(ls)
+                ie = indent_end(ls, le)
+                if ie < le:
+                    break
+            if rng.random() < cfg["fim_at_indent"]:
+                return ie, le  # the cursor right after the indentation (a new line)
+            return rng.randint(ie, le), le
+        if mode < cfg.get("fim_rest_of_line", 0.45) + cfg.get("fim_whole_lines", 0.40):
+            k = rng.randint(1, 3)  # one to three whole lines
+            i = rng.randrange(first, len(starts)) if len(starts) > 1 else 0
             a = starts[i]
+            if after_indent and rng.random() >= cfg["fim_column0"]:
+                a = indent_end(a, line_end(a))
             b = starts[i + k] if i + k < len(starts) else len(w)
             return a, b
         a = rng.randrange(0, len(w))  # any span of up to 200 characters
@@ -122,7 +155,14 @@ class Data:
             x[i, : len(ids)] = torch.tensor(ids)
         inp = x[:, :-1].clamp(min=0)
         tgt = x[:, 1:]
-        return inp, tgt
+        # Weight of each target's loss: "middle_loss_weight" for the middle of
+        # a FIM sample and its end-of-text (the targets after <|fim_middle|>),
+        # 1 elsewhere. The middle is what an editor asks for, and it is a small
+        # share of the tokens: weighting it teaches the model sooner to
+        # continue the prefix's end across the suffix.
+        after_mid = (torch.cumsum((inp == self.mid).long(), dim=1) > 0).float()
+        weight = 1 + (self.cfg.get("middle_loss_weight", 1) - 1) * after_mid
+        return inp, tgt, weight
 
 
 def heldout_windows(path, sp, cfg, per_lang, seed):
@@ -193,8 +233,13 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=None, help="override config steps")
     ap.add_argument("--time-budget", type=float, default=None, help="seconds; 0 = no limit")
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="end this phase after N steps although its schedule runs on (replays a phase stopped early)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", help="checkpoint.pt of an earlier phase: start this phase from its weights "
+                    "and optimiser state; its log.csv starts this run's log; steps, time budget and the "
+                    "learning-rate schedule count from here")
     args = ap.parse_args()
 
     cfg = json.load(open(args.config))
@@ -219,24 +264,39 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
                              {"params": nodecay, "weight_decay": 0.0}], lr=cfg["lr"], betas=(0.9, 0.95))
     step, elapsed_before, tokens = 0, 0.0, 0
+    phase_step, phase_elapsed = 0, 0.0  # where this phase began (the schedule counts from there)
     ckpt = os.path.join(args.out, "checkpoint.pt")
-    if args.resume and os.path.exists(ckpt):
+    log_path = os.path.join(args.out, "log.csv")
+    resuming = args.resume and os.path.exists(ckpt)
+    if resuming:
         st = torch.load(ckpt)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, elapsed_before, tokens = st["step"], st["elapsed"], st["tokens"]
+        phase_step, phase_elapsed = st.get("phase_step", 0), st.get("phase_elapsed", 0.0)
         data.rng.setstate(st["data_rng"])
         print(f"resumed at step {step}", flush=True)
+    elif args.init_from:
+        st = torch.load(args.init_from)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step, elapsed_before, tokens = st["step"], st["elapsed"], st["tokens"]
+        phase_step, phase_elapsed = step, elapsed_before
+        earlier_log = os.path.join(os.path.dirname(args.init_from), "log.csv")
+        if os.path.exists(earlier_log):
+            with open(earlier_log) as src, open(log_path, "w") as dst:
+                dst.write(src.read())
+        print(f"phase starts from {args.init_from} at step {step}", flush=True)
 
-    log_path = os.path.join(args.out, "log.csv")
-    if not (args.resume and os.path.exists(log_path)):
+    if not (resuming or args.init_from) or not os.path.exists(log_path):
         with open(log_path, "w") as f:
             f.write("step,elapsed_s,tokens,lr,train_loss," + ",".join("heldout_" + l for l in windows) + "\n")
     json.dump(cfg, open(os.path.join(args.out, "config.json"), "w"), indent=1)
 
     def save(final=False):
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                    "elapsed": elapsed, "tokens": tokens, "data_rng": data.rng.getstate()}, ckpt + ".tmp")
+                    "elapsed": elapsed, "tokens": tokens, "data_rng": data.rng.getstate(),
+                    "phase_step": phase_step, "phase_elapsed": phase_elapsed}, ckpt + ".tmp")
         os.replace(ckpt + ".tmp", ckpt)
         ev = evaluate(model, windows)
         meta = {"step": str(step), "elapsed_s": f"{elapsed:.0f}", "tokens": str(tokens), "params": str(n_params)}
@@ -253,24 +313,31 @@ def main():
     budget = cfg.get("time_budget_s") or 0
     while True:
         elapsed = elapsed_before + time.time() - t0
-        progress = step / cfg["steps"]
+        progress = (step - phase_step) / cfg["steps"]
         if budget:
-            progress = max(progress, elapsed / budget)
-        if progress >= 1:
+            progress = max(progress, (elapsed - phase_elapsed) / budget)
+        if progress >= 1 or (args.stop_after and step - phase_step >= args.stop_after):
             break
         lr = lr_at(progress, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        inp, tgt = data.batch(cfg["batch"])
+        inp, tgt, weight = data.batch(cfg["batch"])
         logits = model(inp)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-1)
+        if cfg.get("middle_loss_weight", 1) == 1:
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-1)
+            logged = loss.item()
+        else:
+            per = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-1, reduction="none")
+            w = weight.reshape(-1) * (tgt.reshape(-1) >= 0)
+            loss = (per * w).sum() / w.sum()
+            logged = per[tgt.reshape(-1) >= 0].mean().item()  # the log stays comparable: unweighted
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
         tokens += int((tgt >= 0).sum())
-        run_loss += loss.item()
+        run_loss += logged
         run_n += 1
         if step % cfg["log_every"] == 0:
             print(f"step {step} elapsed {elapsed:.0f}s tokens {tokens} lr {lr:.2e} loss {run_loss/run_n:.4f}", flush=True)
