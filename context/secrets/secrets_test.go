@@ -161,3 +161,17 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// The expressions compile lazily; a bad one must still fail a test, not
+// the first snippet that happens to need it.
+func TestEveryExpressionCompiles(t *testing.T) {
+	all := []*lazyRegexp{urlPassword, privateKeyBlock, privateKeyEnd, base64Line, assignedValue, identifierPath}
+	for _, r := range tokenRules {
+		all = append(all, r.re)
+	}
+	for _, l := range all {
+		if l.get() == nil {
+			t.Errorf("%q did not compile", l.expr)
+		}
+	}
+}
