@@ -163,6 +163,18 @@ func metric(t testing.TB, srv *servaltest.Server, prefix string) float64 {
 	return sum
 }
 
+// waitMetric waits, up to a minute, until metric(prefix) reaches atLeast and
+// returns its last value. The server records a request once its handler has
+// returned, which can be just after the client has its answer.
+func waitMetric(t testing.TB, srv *servaltest.Server, prefix string, atLeast float64) float64 {
+	t.Helper()
+	v := metric(t, srv, prefix)
+	for deadline := time.Now().Add(time.Minute); v < atLeast && time.Now().Before(deadline); v = metric(t, srv, prefix) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return v
+}
+
 const (
 	completionsMetric = `serval_http_request_duration_seconds_count{code="200",route="POST /v1/completions"}`
 	eventsMetric      = `serval_http_request_duration_seconds_count{code="200",route="POST /v1/events"}`
@@ -320,10 +332,7 @@ func TestScriptedTypingAgainstRealServer(t *testing.T) {
 	if err := a.c.Call(bounded(t, 10*time.Second), "workspace/executeCommand", map[string]any{"command": cmd.Command, "arguments": cmd.Arguments}, nil); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 500 && metric(t, srv, eventsMetric) < events+2; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := metric(t, srv, eventsMetric); got != events+2 {
+	if got := waitMetric(t, srv, eventsMetric, events+2); got != events+2 {
 		t.Fatalf("events: %v new, want view and select", got-events)
 	}
 	stats, err := exec.Command(servaltest.Binary(t), "stats", "--data-dir", srv.DataDir).CombinedOutput()
@@ -374,10 +383,7 @@ func TestSupersededRequestStopsGeneration(t *testing.T) {
 		if len(first.Items) != 0 {
 			continue // it had finished before the second arrived
 		}
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && metric(t, srv, cancelledMetric) <= cancelled; {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if got := metric(t, srv, cancelledMetric); got <= cancelled {
+		if got := waitMetric(t, srv, cancelledMetric, cancelled+1); got <= cancelled {
 			t.Fatalf("the superseded request did not stop generation (cancelled %v -> %v)", cancelled, got)
 		}
 		return
@@ -423,10 +429,8 @@ func TestStatusFollowsServerRestart(t *testing.T) {
 	// The server counts a request once its handler returns, which can be
 	// just after the agent has its answer: wait for the count, bounded.
 	a.inline(uri, protocol.Position{Line: 2, Character: 8}, 1)
-	for deadline := time.Now().Add(30 * time.Second); metric(t, back, completionsMetric) < 1; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no completion answered by the restarted server (%v)", metric(t, back, completionsMetric))
-		}
+	if got := waitMetric(t, back, completionsMetric, 1); got < 1 {
+		t.Fatalf("no completion answered by the restarted server (%v)", got)
 	}
 	t.Logf("ready and completing %v after the restarted server answered", time.Since(answering))
 	didChange := a.c.Received(lsp.MethodDidChangeStatus)
