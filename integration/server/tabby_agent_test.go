@@ -229,7 +229,13 @@ func TestTabbyAgentPeer(t *testing.T) {
 		}
 		time.Sleep(time.Duration(200+100*attempt) * time.Millisecond)
 	}
-	served := metric(t, s, `serval_http_request_duration_seconds_count{code="200",route="POST /v1/completions"}`)
+	// The server counts a request once its handler has returned, which can
+	// be just after tabby-agent has the answer: wait for the count, bounded.
+	const servedMetric = `serval_http_request_duration_seconds_count{code="200",route="POST /v1/completions"}`
+	served := metric(t, s, servedMetric)
+	for deadline := time.Now().Add(time.Minute); served == 0 && len(items) > 0 && time.Now().Before(deadline); served = metric(t, s, servedMetric) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if served == 0 {
 		t.Fatalf("tabby-agent never reached serval's /v1/completions; last answer %s\nagent stderr:\n%s\nserver:\n%s", last, stderr.String(), s.Logs())
 	}
