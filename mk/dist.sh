@@ -7,6 +7,7 @@
 #   mk/dist.sh vsix       VS Code packages per target, each with its own agent, and a universal one
 #   mk/dist.sh all        all three
 #   mk/dist.sh arm64-runtime  libffi.so.8 for arm64 (the emulated runs), see arm64_runtime
+#   mk/dist.sh wine-prefix    the Wine prefix for the windows-amd64 runs, see wine_prefix
 #
 # Platforms use Go's names: linux-amd64, linux-arm64, windows-amd64, darwin-arm64, darwin-amd64.
 # serval is pure Go (purego) and cross-builds everywhere. serval-agent uses cgo (tree-sitter):
@@ -100,8 +101,8 @@ binaries() {
 	done
 }
 
-# fetch_llama NPM_PLATFORM: the package tarball in the npm cache; fails (with a note) when npm has
-# no such package at exactly $LLAMA_NPM_VERSION.
+# fetch_llama NPM_PLATFORM: the package tarball in the npm cache. Status 1: npm has no such package
+# at exactly $LLAMA_NPM_VERSION; 2: npm failed otherwise (said on stderr).
 fetch_llama() {
 	local name=$1 tgz=$NPM_CACHE/node-llama-cpp-$1-$LLAMA_NPM_VERSION.tgz
 	if [[ -f $NPM_CACHE/$name.missing ]]; then
@@ -110,13 +111,15 @@ fetch_llama() {
 	if [[ ! -f $tgz ]]; then
 		mkdir -p "$NPM_CACHE"
 		local err
-		if ! err=$(cd "$NPM_CACHE" && npm pack --silent "@node-llama-cpp/$name@$LLAMA_NPM_VERSION" 2>&1 >/dev/null); then
-			if grep -q E404 <<<"$err"; then
+		if ! err=$(cd "$NPM_CACHE" && npm pack --loglevel=error "@node-llama-cpp/$name@$LLAMA_NPM_VERSION" 2>&1 >/dev/null); then
+			# E404: no such package; ETARGET: the package, but not this version.
+			if grep -qE 'E404|ETARGET' <<<"$err"; then
 				# Remembered: asking again each build would only say the same.
 				echo "@node-llama-cpp/$name@$LLAMA_NPM_VERSION: not published ($(date -u +%F))" >"$NPM_CACHE/$name.missing"
 				return 1
 			fi
-			die "npm pack @node-llama-cpp/$name@$LLAMA_NPM_VERSION failed: $err"
+			note "npm pack @node-llama-cpp/$name@$LLAMA_NPM_VERSION failed: $err"
+			return 2
 		fi
 	fi
 	echo "$tgz"
@@ -125,7 +128,7 @@ fetch_llama() {
 # unpack_llama NPM_PLATFORM DEST: the libraries with the unversioned names yzma opens.
 unpack_llama() {
 	local name=$1 dest=$2 tgz
-	tgz=$(fetch_llama "$name") || return 1
+	tgz=$(fetch_llama "$name") || return $?
 	rm -rf "$dest" && mkdir -p "$dest"
 	tar -C "$dest" -xzf "$tgz" --strip-components=3 "package/bins/$name"
 	grep -q "\"release\":\"$LLAMA_RELEASE\"" "$dest/_nlcBuildMetadata.json" ||
@@ -214,8 +217,11 @@ archives() {
 		for dev in $(archive_devices "$p"); do
 			local pkg
 			pkg=$(npm_platform "$p" "$dev")
-			if ! unpack_llama "$pkg" "$stage/lib/$dev"; then
+			local status=0
+			unpack_llama "$pkg" "$stage/lib/$dev" || status=$?
+			if ((status != 0)); then
 				rm -rf "$stage/lib/$dev"
+				((status == 1)) || die "$p: could not fetch @node-llama-cpp/$pkg@$LLAMA_NPM_VERSION"
 				note "$p: NO llama.cpp libraries for --device $dev: @node-llama-cpp/$pkg@$LLAMA_NPM_VERSION is not published (no other release is mixed in)"
 			fi
 		done
@@ -289,6 +295,24 @@ arm64_runtime() {
 	rm -rf "$libs" && mv "$libs.tmp" "$libs"
 }
 
+# wine_prefix: the Wine prefix the windows-amd64 runs use, $CACHE/wine-prefix (slow to create, so
+# cached), with mk/wine/bcryptprimitives.c's shim: bookworm's Wine 8.0 lacks the DLL Go's runtime needs.
+wine_prefix() {
+	local prefix=$CACHE/wine-prefix dll=$CACHE/wine-prefix/drive_c/windows/system32/bcryptprimitives.dll
+	export WINEPREFIX=$prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=
+	if [[ ! -f $prefix/system.reg ]]; then
+		note "windows-amd64: creating the Wine prefix $prefix"
+		mkdir -p "$CACHE"
+		wineboot -i >/dev/null 2>&1 || true
+		wineserver -w || true
+		[[ -f $prefix/system.reg ]] || die "wineboot did not create $prefix"
+	fi
+	if [[ ! -f $dll || $ROOT/mk/wine/bcryptprimitives.c -nt $dll ]]; then
+		x86_64-w64-mingw32-gcc -O2 -shared -s -o "$dll.tmp" "$ROOT/mk/wine/bcryptprimitives.c" -ladvapi32
+		mv "$dll.tmp" "$dll"
+	fi
+}
+
 write_sums() {
 	(cd "$DIST" && ls -1 serval-"$VERSION"-* 2>/dev/null | LC_ALL=C sort | xargs -r sha256sum >SHA256SUMS)
 }
@@ -299,6 +323,7 @@ archives) archives ;;
 vsix) vsix ;;
 notices) notices ;;
 arm64-runtime) arm64_runtime ;;
+wine-prefix) wine_prefix ;;
 all) binaries && notices && archives && vsix ;;
-*) die "unknown step $1: want binaries, archives, vsix, arm64-runtime or all" ;;
+*) die "unknown step $1: want binaries, archives, vsix, arm64-runtime, wine-prefix or all" ;;
 esac
