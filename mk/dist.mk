@@ -46,9 +46,10 @@ test-platforms: build dist-archives-test
 	$(TEST_ENV) SERVAL_DIST_DIR=$(SERVAL_CACHE)/dist-test $(GO) test -count=1 -timeout 15m -v ./integration/platforms/
 
 .PHONY: dist-archives-test
-dist-archives-test: platforms-deps
+dist-archives-test: platforms-deps vscode-deps
 	DIST_DIR=$(SERVAL_CACHE)/dist-test VERSION=test SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh binaries
 	DIST_DIR=$(SERVAL_CACHE)/dist-test VERSION=test SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh archives
+	DIST_DIR=$(SERVAL_CACHE)/dist-test VERSION=test SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh vsix
 
 # Not in TEST_TARGETS: cold, it cross-builds five platforms (over 36 min on the shared 2-core machine,
 # darwin unfinished) and creates a Wine prefix; warm, the tests take 15 s. See docs/platforms.md.

@@ -10,6 +10,7 @@
 package platforms_test
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -427,6 +428,74 @@ func TestForeignLibrariesRefused(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
+		}
+	})
+}
+
+// TestVSCodePackages checks the VS Code packages: each target's holds that
+// target's agent only and names the target in its manifest; the universal one
+// holds every agent built here.
+func TestVSCodePackages(t *testing.T) {
+	dist := distDir(t)
+	agentsIn := func(t *testing.T, vsix string) (agents []string, manifest string) {
+		t.Helper()
+		z, err := zip.OpenReader(vsix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer z.Close()
+		for _, f := range z.File {
+			if rest, ok := strings.CutPrefix(f.Name, "extension/bin/"); ok {
+				agents = append(agents, rest)
+			}
+			if f.Name == "extension.vsixmanifest" {
+				r, err := f.Open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(r)
+				r.Close()
+				manifest = string(b)
+			}
+		}
+		return agents, manifest
+	}
+	built := map[string]string{ // VS Code target -> the agent it must hold
+		"linux-x64":   "linux-amd64/serval-agent",
+		"linux-arm64": "linux-arm64/serval-agent",
+		"win32-x64":   "windows-amd64/serval-agent.exe",
+	}
+	for target, agent := range built {
+		t.Run(target, func(t *testing.T) {
+			matches, _ := filepath.Glob(filepath.Join(dist, "serval-*-"+target+".vsix"))
+			if len(matches) != 1 {
+				t.Fatalf("want one %s package in %s, got %v", target, dist, matches)
+			}
+			agents, manifest := agentsIn(t, matches[0])
+			if len(agents) != 1 || agents[0] != agent {
+				t.Errorf("agents %v, want [%s]", agents, agent)
+			}
+			if !strings.Contains(manifest, `TargetPlatform="`+target+`"`) {
+				t.Errorf("manifest does not name target %s:\n%s", target, manifest)
+			}
+		})
+	}
+	for _, darwin := range []string{"darwin-arm64", "darwin-x64"} {
+		if m, _ := filepath.Glob(filepath.Join(dist, "serval-*-"+darwin+".vsix")); len(m) != 0 {
+			t.Errorf("%v: a darwin package built without a darwin agent", m)
+		}
+	}
+	t.Run("universal", func(t *testing.T) {
+		matches, _ := filepath.Glob(filepath.Join(dist, "serval-*-universal.vsix"))
+		if len(matches) != 1 {
+			t.Fatalf("want one universal package in %s, got %v", dist, matches)
+		}
+		agents, manifest := agentsIn(t, matches[0])
+		if strings.Contains(manifest, "TargetPlatform") {
+			t.Errorf("the universal package names a target:\n%s", manifest)
+		}
+		if len(agents) != len(built) {
+			t.Errorf("agents %v, want the %d built here", agents, len(built))
 		}
 	})
 }
