@@ -52,4 +52,4 @@ dist-archives-test: platforms-deps vscode-deps
 	DIST_DIR=$(SERVAL_CACHE)/dist-test VERSION=test SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh vsix
 
 # Not in TEST_TARGETS: cold, it cross-builds five platforms (over 36 min on the shared 2-core machine,
-# darwin unfinished) and creates a Wine prefix; warm, the tests take 15 s. See docs/platforms.md.
+# darwin unfinished) and creates a Wine prefix; warm, the tests take about 20 s. See docs/platforms.md.

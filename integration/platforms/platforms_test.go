@@ -499,3 +499,35 @@ func TestVSCodePackages(t *testing.T) {
 		}
 	})
 }
+
+// TestWindowsServerFrontsRemote runs serval.exe under wine in front of a
+// native serval over the OpenAI-compatible API (no in-process engine on
+// Windows at llama.cpp v0.5.0) and gets a completion through it.
+func TestWindowsServerFrontsRemote(t *testing.T) {
+	wrap := emulator(t, "windows-amd64")
+	dir := unpacked(t, "windows-amd64")
+	upstream := servaltest.Start(t, servaltest.Options{Args: []string{"--no-auth"}})
+	resp, err := http.Get(upstream.URL + "/openai/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var models struct {
+		Data []struct{ ID string } `json:"data"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&models)
+	resp.Body.Close()
+	if err != nil || len(models.Data) != 1 {
+		t.Fatalf("upstream's models: %+v, %v", models, err)
+	}
+	front := servaltest.Start(t, servaltest.Options{
+		Binary: filepath.Join(dir, "serval.exe"), Wrapper: wrap,
+		Model:        "openai:" + upstream.URL + "/openai/v1#" + models.Data[0].ID,
+		Env:          emulatorEnv(),
+		StartTimeout: 4 * time.Minute,
+	})
+	text, n := complete(t, front.URL, front.Token)
+	if n == 0 {
+		t.Fatalf("no tokens through serval.exe (text %q)\n%s", text, front.Logs())
+	}
+	t.Logf("windows-amd64 serval under wine, in front of a native serval: %d tokens %q", n, text)
+}
