@@ -228,7 +228,7 @@ archives() {
 		cp "$BUILD/THIRD_PARTY_NOTICES.txt" "$stage/"
 		readme "$p" "$stage"
 		(cd "$stage" && find . -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort | xargs sha256sum >SHA256SUMS)
-		rm -f "$DIST/$name".*
+		rm -f "$DIST/$name.tar.gz" "$DIST/$name.zip" # not the .vsix of the same target name
 		if [[ $p == windows-* ]]; then
 			(cd "$BUILD/stage" && zip -qr -y "$DIST/$name.zip" "$name")
 			sums+=("$name.zip")
