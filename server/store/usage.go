@@ -23,16 +23,9 @@ type UsageRow struct {
 // means every account and server token; otherwise only that account's tokens.
 // It reads the usage_days summary (see usagesummary.go).
 func (s *Store) Usage(ctx context.Context, owner string, since time.Time) ([]UsageRow, error) {
-	q := `SELECT day, token_name, language, shown, accepted FROM usage_days WHERE day >= ?`
-	args := []any{firstDay(since)}
-	if owner != "" {
-		// Owned tokens are "<owner>/<name>"; '0' sorts right after '/', so
-		// this is an index range over the owner's tokens.
-		q += ` AND token_name >= ? AND token_name < ?`
-		args = append(args, owner+"/", owner+"0")
-	}
-	q += ` ORDER BY day, token_name, language`
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	where, args := usageWhere(owner, since)
+	rows, err := s.db.QueryContext(ctx, `SELECT day, token_name, language, shown, accepted FROM usage_days WHERE `+where+
+		` ORDER BY day, token_name, language`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read usage: %w", err)
 	}
@@ -48,6 +41,17 @@ func (s *Store) Usage(ctx context.Context, owner string, since time.Time) ([]Usa
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// usageWhere selects usage_days rows from since's day on, of owner's tokens
+// when owner is set.
+func usageWhere(owner string, since time.Time) (string, []any) {
+	if owner == "" {
+		return `day >= ?`, []any{firstDay(since)}
+	}
+	// Owned tokens are "<owner>/<name>"; '0' sorts right after '/', so this
+	// is an index range over the owner's tokens.
+	return `day >= ? AND token_name >= ? AND token_name < ?`, []any{firstDay(since), owner + "/", owner + "0"}
 }
 
 // UsageTotals are the usage page's sums: the counts of Usage's rows added up
@@ -75,13 +79,9 @@ func (s *Store) Totals(ctx context.Context, owner string, since time.Time) (Usag
 
 // usageSums sums usage_days' counts grouped by the column by.
 func (s *Store) usageSums(ctx context.Context, by, owner string, since time.Time) ([]UsageRow, error) {
-	q := `SELECT ` + by + `, sum(shown), sum(accepted) FROM usage_days WHERE day >= ?`
-	args := []any{firstDay(since)}
-	if owner != "" {
-		q += ` AND token_name >= ? AND token_name < ?`
-		args = append(args, owner+"/", owner+"0")
-	}
-	rows, err := s.db.QueryContext(ctx, q+` GROUP BY `+by+` ORDER BY `+by, args...)
+	where, args := usageWhere(owner, since)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+by+`, sum(shown), sum(accepted) FROM usage_days WHERE `+where+
+		` GROUP BY `+by+` ORDER BY `+by, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read usage: %w", err)
 	}
