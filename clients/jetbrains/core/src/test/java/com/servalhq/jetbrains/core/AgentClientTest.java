@@ -410,7 +410,10 @@ public class AgentClientTest {
     public void restartStartsAFreshAgentAndReopensDocuments() throws Exception {
         started("normal");
         String uri = "file:///tmp/g.py";
-        client.openDocument(uri, "python", 1, "x = 1", () -> "x = 1");
+        Check.await(client.openDocument(uri, "python", 1, "x = 1", () -> "x = 1"), "open");
+        // The old agent must have read the first didOpen before it is stopped:
+        // a restart can kill it with the notification still unread in its pipe.
+        awaitReceived("textDocument/didOpen", 1);
         long firstPid = Check.await(client.agentPid(), "pid");
         Check.await(client.restart(), "restart");
         Check.isTrue(Check.await(client.agentPid(), "pid") != firstPid, "a new process");
