@@ -10,41 +10,9 @@
 -- autocmds and mappings run as they would), waits for ghost text, reads the
 -- extmarks back, accepts with <Tab> and writes the file. The Go test checks
 -- the report and the file on disk. Every wait is bounded.
-local out_path = assert(vim.env.SERVAL_TEST_OUT, 'SERVAL_TEST_OUT')
-local report = { steps = {}, version = vim.fn.matchstr(vim.fn.execute('version'), 'NVIM v\\zs[^\n]*') }
-
-local function write_report()
-  local f = assert(io.open(out_path, 'w'))
-  f:write(vim.fn.json_encode(report))
-  f:close()
-end
-
-local function step(name)
-  table.insert(report.steps, name)
-end
-
-local function sleep(ms)
-  local co = coroutine.running()
-  vim.defer_fn(function()
-    assert(coroutine.resume(co))
-  end, ms)
-  coroutine.yield()
-end
-
-local function wait_for(what, timeout_ms, cond)
-  local waited = 0
-  while true do
-    local ok, value = pcall(cond)
-    if ok and value then
-      return value
-    end
-    if waited >= timeout_ms then
-      error(string.format('timed out after %d ms waiting for %s', timeout_ms, what), 0)
-    end
-    sleep(25)
-    waited = waited + 25
-  end
-end
+local harness = dofile(debug.getinfo(1, 'S').source:sub(2):match('^(.*[/\\])') .. 'harness.lua')
+local report, write_report, step, sleep, wait_for =
+  harness.report, harness.write_report, harness.step, harness.sleep, harness.wait_for
 
 vim.opt.runtimepath:prepend(assert(vim.env.SERVAL_NVIM_PLUGIN, 'SERVAL_NVIM_PLUGIN'))
 vim.cmd('runtime! plugin/serval.lua')

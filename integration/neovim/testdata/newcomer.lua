@@ -8,37 +8,13 @@
 -- a wrong token (with typing: still one notification), the server down, and
 -- all well; :checkhealth serval and :ServalStatus read in between. Every
 -- wait is bounded; the Go test checks the JSON report.
-local out_path = assert(vim.env.SERVAL_TEST_OUT, 'SERVAL_TEST_OUT')
-local report = { version = vim.fn.matchstr(vim.fn.execute('version'), 'NVIM v\\zs[^\n]*'), steps = {} }
-
-local function write_report()
-  local f = assert(io.open(out_path, 'w'))
-  f:write(vim.fn.json_encode(report))
-  f:close()
-end
+local harness = dofile(debug.getinfo(1, 'S').source:sub(2):match('^(.*[/\\])') .. 'harness.lua')
+local report, write_report, step, sleep, wait_for =
+  harness.report, harness.write_report, harness.step, harness.sleep, harness.wait_for
 
 local notes = {}
 vim.notify = function(msg, level)
   table.insert(notes, { msg = tostring(msg), level = level or 0 })
-end
-
-local function sleep(ms)
-  local co = coroutine.running()
-  vim.defer_fn(function()
-    assert(coroutine.resume(co))
-  end, ms)
-  coroutine.yield()
-end
-
-local function wait_for(what, timeout_ms, cond)
-  local waited = 0
-  while not cond() do
-    if waited >= timeout_ms then
-      error(string.format('timed out after %d ms waiting for %s', timeout_ms, what), 0)
-    end
-    sleep(25)
-    waited = waited + 25
-  end
 end
 
 vim.opt.runtimepath:prepend(assert(vim.env.SERVAL_NVIM_PLUGIN, 'SERVAL_NVIM_PLUGIN'))
