@@ -26,7 +26,8 @@ import (
 var benchModel = ggufgen.Options{Layers: 6, Embd: 512, Heads: 8}
 
 // engineTarget is one engine serving the replay: started fresh for each
-// phase (so its first request is cold) with slots for `typists` clients.
+// phase and each cold round, with slots for `typists` clients; start returns
+// once the engine reports ready (model loaded, warmed up where it does that).
 type engineTarget struct {
 	name  string
 	start func(b *testing.B, typists int) (complete func(ctx context.Context, prompt string) (sample, error))
@@ -38,12 +39,12 @@ type sample struct {
 	prompt    int // prompt tokens, -1 when the engine does not say
 	evaluated int // prompt tokens evaluated (not served from a cache)
 	generated int
+	promptMS  float64 // the engine's own prompt evaluation time, -1 when it does not say
 }
 
 // phaseResult sums a replay phase of one engine.
 type phaseResult struct {
 	samples []sample
-	cold    time.Duration // the first request of typist 0
 	wall    time.Duration
 }
 
@@ -97,9 +98,11 @@ func envInt(name string, def int) int {
 // against serval's in-process engine, llama-server (cache_prompt; and with
 // --cache-reuse) and Ollama (/api/generate, raw), all on the same generated
 // model with the same threads; first one typist, then 4 at once. It prints a
-// table of p50/p95, the cold first request, the share of prompt tokens
-// evaluated, tokens/s and the ratios Serval : peer.
+// table of p50/p95, the share of prompt tokens evaluated, tokens/s and the
+// ratios Serval : peer. Before the replay it measures the cold request
+// (coldRequests): each engine restarted BENCH_ENGINES_COLD times, interleaved.
 //
+//	BENCH_ENGINES_COLD    cold rounds (default 5)
 //	BENCH_ENGINES_STEPS   requests per typist (default 30)
 //	BENCH_ENGINES_THREADS threads per engine (default 1)
 //	BENCH_ENGINES_ONLY    comma-separated engine names to run (default all)
@@ -147,6 +150,8 @@ func BenchmarkEngines(b *testing.B) {
 	results := map[string][2]phaseResult{}
 	var totals []int // prompt tokens per step, from the first engine that counts them
 	for b.Loop() {
+		cold := coldRequests(b, targets, steps[0].FIM(), envInt("BENCH_ENGINES_COLD", 5))
+		printCold(os.Stdout, targets, cold, threads)
 		for _, t := range targets {
 			var r [2]phaseResult
 			for phase, n := range []int{1, typists} {
@@ -158,6 +163,9 @@ func BenchmarkEngines(b *testing.B) {
 					for _, s := range r[0].samples {
 						totals = append(totals, s.prompt)
 					}
+				}
+				if len(r[phase].samples) == 0 {
+					continue // filtered out by -bench, or failed
 				}
 				// Each phase as it ends: a run cut short still says what it measured.
 				fmt.Printf("engines: %s (%s UTC)\n", phaseRow(t.name, n, r[phase], totals), time.Now().UTC().Format("15:04:05"))
@@ -172,7 +180,6 @@ func BenchmarkEngines(b *testing.B) {
 // distinct first line) and returns the samples in step order.
 func replay(b *testing.B, complete func(context.Context, string) (sample, error), steps []typingreplay.Step, n int) phaseResult {
 	var (
-		mu  sync.Mutex
 		res phaseResult
 		wg  sync.WaitGroup
 	)
@@ -191,11 +198,6 @@ func replay(b *testing.B, complete func(context.Context, string) (sample, error)
 					b.Errorf("typist %d step %d: %v", typist, i, err)
 					return
 				}
-				if typist == 0 && i == 0 {
-					mu.Lock()
-					res.cold = s.latency
-					mu.Unlock()
-				}
 				perTypist[typist] = append(perTypist[typist], s)
 			}
 		})
@@ -203,7 +205,8 @@ func replay(b *testing.B, complete func(context.Context, string) (sample, error)
 	wg.Wait()
 	res.wall = time.Since(start)
 	for _, s := range perTypist {
-		// The first request of each typist is the cold one: p50/p95 are of the rest.
+		// The first request of each typist is cold (coldRequests measures
+		// that): p50/p95 are of the rest.
 		if len(s) > 1 {
 			res.samples = append(res.samples, s[1:]...)
 		}
@@ -244,7 +247,8 @@ func postTimed(ctx context.Context, url, body string, v any) (time.Duration, err
 
 func servalRequest(ctx context.Context, base, prompt string) (sample, error) {
 	var out struct {
-		Usage struct {
+		Timings *llamaTimings `json:"timings"` // llama-server's extension, which serval mirrors
+		Usage   struct {
 			PromptTokens        int `json:"prompt_tokens"`
 			CompletionTokens    int `json:"completion_tokens"`
 			PromptTokensDetails struct {
@@ -255,43 +259,55 @@ func servalRequest(ctx context.Context, base, prompt string) (sample, error) {
 	body := fmt.Sprintf(`{"prompt":%s,"max_tokens":%d,"temperature":0}`, quoteJSON(prompt), typingreplay.MaxTokens)
 	took, err := postTimed(ctx, base+"/openai/v1/completions", body, &out)
 	u := out.Usage
-	return sample{took, u.PromptTokens, u.PromptTokens - u.PromptTokensDetails.CachedTokens, u.CompletionTokens}, err
+	return sample{took, u.PromptTokens, u.PromptTokens - u.PromptTokensDetails.CachedTokens, u.CompletionTokens, out.Timings.promptMS()}, err
+}
+
+// llamaTimings is the part of llama-server's "timings" object the benchmark reads.
+type llamaTimings struct {
+	PromptN    int     `json:"prompt_n"`
+	PromptMS   float64 `json:"prompt_ms"`
+	PredictedN int     `json:"predicted_n"`
+}
+
+func (t *llamaTimings) promptMS() float64 {
+	if t == nil {
+		return -1
+	}
+	return t.PromptMS
 }
 
 func llamaRequest(ctx context.Context, base, prompt string) (sample, error) {
 	var out struct {
-		TokensEvaluated int `json:"tokens_evaluated"`
-		Timings         struct {
-			PromptN    int `json:"prompt_n"`
-			PredictedN int `json:"predicted_n"`
-		} `json:"timings"`
+		TokensEvaluated int          `json:"tokens_evaluated"`
+		Timings         llamaTimings `json:"timings"`
 	}
 	body := fmt.Sprintf(`{"prompt":%s,"n_predict":%d,"temperature":0,"cache_prompt":true}`, quoteJSON(prompt), typingreplay.MaxTokens)
 	took, err := postTimed(ctx, base+"/completion", body, &out)
-	return sample{took, out.TokensEvaluated, out.Timings.PromptN, out.Timings.PredictedN}, err
+	return sample{took, out.TokensEvaluated, out.Timings.PromptN, out.Timings.PredictedN, out.Timings.PromptMS}, err
 }
 
 // ollamaRequest runs a raw /api/generate; an empty prompt only loads the model.
 func ollamaRequest(ctx context.Context, base, prompt string, threads int) (sample, error) {
 	var out struct {
-		PromptEvalCount int `json:"prompt_eval_count"`
-		EvalCount       int `json:"eval_count"`
+		PromptEvalCount    int   `json:"prompt_eval_count"`
+		PromptEvalDuration int64 `json:"prompt_eval_duration"` // ns
+		EvalCount          int   `json:"eval_count"`
 	}
 	body := fmt.Sprintf(`{"model":"bench","prompt":%s,"raw":true,"stream":false,"options":{"num_predict":%d,"temperature":0,"num_thread":%d,"num_ctx":4096}}`,
 		quoteJSON(prompt), typingreplay.MaxTokens, threads)
 	took, err := postTimed(ctx, base+"/api/generate", body, &out)
 	// Ollama does not say how long the prompt was; the share uses the count
 	// the other engines give for the same prompt (the same tokenizer).
-	return sample{took, -1, out.PromptEvalCount, out.EvalCount}, err
+	return sample{took, -1, out.PromptEvalCount, out.EvalCount, float64(out.PromptEvalDuration) / 1e6}, err
 }
 
 // phaseRow is a phase's figures as the first cells of the table's row:
-// engine | typists | p50 ms | p95 ms | cold ms | % prompt evaluated | tokens/s.
+// engine | typists | p50 ms | p95 ms | % prompt evaluated | tokens/s.
 func phaseRow(name string, typists int, r phaseResult, totals []int) string {
 	lat := r.latencies()
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)) }
-	return fmt.Sprintf("%s | %d | %s | %s | %s | %.1f | %.1f", name, typists,
-		ms(pct(lat, 50)), ms(pct(lat, 95)), ms(r.cold), r.evaluatedShare(totals), r.tokensPerSecond())
+	return fmt.Sprintf("%s | %d | %s | %s | %.1f | %.1f", name, typists,
+		ms(pct(lat, 50)), ms(pct(lat, 95)), r.evaluatedShare(totals), r.tokensPerSecond())
 }
 
 func printTable(w io.Writer, targets []engineTarget, results map[string][2]phaseResult, totals []int, steps, threads, typists int) {
@@ -304,8 +320,8 @@ func printTable(w io.Writer, targets []engineTarget, results map[string][2]phase
 	}
 	fmt.Fprintf(w, "\nEngine typing replay: %d requests per typist, %d thread(s) per engine, model %d layers × %d wide (ggufgen)\n\n",
 		steps, threads, benchModel.Layers, benchModel.Embd)
-	fmt.Fprintln(w, "| engine | typists | p50 ms | p95 ms | cold ms | % prompt evaluated | tokens/s | Serval:peer p50 | Serval:peer p95 |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| engine | typists | p50 ms | p95 ms | % prompt evaluated | tokens/s | Serval:peer p50 | Serval:peer p95 |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, t := range targets {
 		r, ok := results[t.name]
 		if !ok {
