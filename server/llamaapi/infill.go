@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/engine"
@@ -159,17 +158,6 @@ func completionRequest(req *InfillRequest) (*completion.Request, error) {
 // response builds the final answer from a finished completion.
 func response(res *completion.Result, content, stopWord, model string) InfillResponse {
 	u := res.Usage
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	per := func(d time.Duration, n int) (perToken, perSecond float64) {
-		if n == 0 || d <= 0 {
-			return 0, 0
-		}
-		return ms(d) / float64(n), float64(n) / d.Seconds()
-	}
-	t := Timings{CacheN: u.ReusedTokens, PromptN: u.EvaluatedTokens, PromptMS: ms(u.PromptEval),
-		PredictedN: u.GeneratedTokens, PredictedMS: ms(u.Generation)}
-	t.PromptPerTokenMS, t.PromptPerSecond = per(u.PromptEval, u.EvaluatedTokens)
-	t.PredictedPerTokenMS, t.PredictedPerSecond = per(u.Generation, u.GeneratedTokens)
 	return InfillResponse{
 		Content:         content,
 		Tokens:          []int{},
@@ -183,7 +171,7 @@ func response(res *completion.Result, content, stopWord, model string) InfillRes
 		StopType:        stopType(u.StopReason),
 		StoppingWord:    stopWord,
 		TokensCached:    u.PromptTokens + u.GeneratedTokens,
-		Timings:         t,
+		Timings:         httpx.TimingsOf(u),
 	}
 }
 

@@ -68,7 +68,7 @@ func TestInfillMapsRequestAndAnswersLikeLlamaServer(t *testing.T) {
 	if got.Content != "a + b" || !got.Stop || got.StopType != "limit" || got.Model != "tiny" || got.Tokens == nil {
 		t.Errorf("answer %+v", got)
 	}
-	want := Timings{CacheN: 30, PromptN: 10, PromptMS: 20, PromptPerTokenMS: 2, PromptPerSecond: 500,
+	want := httpx.Timings{CacheN: 30, PromptN: 10, PromptMS: 20, PromptPerTokenMS: 2, PromptPerSecond: 500,
 		PredictedN: 2, PredictedMS: 10, PredictedPerTokenMS: 5, PredictedPerSecond: 200}
 	if got.Timings != want || got.TokensEvaluated != 40 || got.TokensPredicted != 2 || got.TokensCached != 42 {
 		t.Errorf("counts %+v, timings %+v, want %+v", got, got.Timings, want)

@@ -1,5 +1,7 @@
 package llamaapi
 
+import "github.com/servalhq/serval/server/internal/httpx"
+
 // InfillRequest is the body of POST /infill as llama.vim and llama.vscode send
 // it to llama-server (tools/server/README.md of llama.cpp). Fields serval has no
 // use for (id_slot, n_indent, top_k, top_p, samplers, t_max_prompt_ms,
@@ -35,21 +37,21 @@ type ExtraChunk struct {
 // are not exposed by serval's engines: Tokens is always empty, as it is in
 // llama-server unless return_tokens is set (which serval refuses with a 400).
 type InfillResponse struct {
-	Index           int     `json:"index"`
-	Content         string  `json:"content"`
-	Tokens          []int   `json:"tokens"`
-	IDSlot          int     `json:"id_slot"`
-	Stop            bool    `json:"stop"`
-	Model           string  `json:"model"`
-	TokensPredicted int     `json:"tokens_predicted"`
-	TokensEvaluated int     `json:"tokens_evaluated"`
-	Prompt          string  `json:"prompt"`
-	HasNewLine      bool    `json:"has_new_line"`
-	Truncated       bool    `json:"truncated"`
-	StopType        string  `json:"stop_type"`
-	StoppingWord    string  `json:"stopping_word"`
-	TokensCached    int     `json:"tokens_cached"`
-	Timings         Timings `json:"timings"`
+	Index           int           `json:"index"`
+	Content         string        `json:"content"`
+	Tokens          []int         `json:"tokens"`
+	IDSlot          int           `json:"id_slot"`
+	Stop            bool          `json:"stop"`
+	Model           string        `json:"model"`
+	TokensPredicted int           `json:"tokens_predicted"`
+	TokensEvaluated int           `json:"tokens_evaluated"`
+	Prompt          string        `json:"prompt"`
+	HasNewLine      bool          `json:"has_new_line"`
+	Truncated       bool          `json:"truncated"`
+	StopType        string        `json:"stop_type"`
+	StoppingWord    string        `json:"stopping_word"`
+	TokensCached    int           `json:"tokens_cached"`
+	Timings         httpx.Timings `json:"timings"`
 }
 
 // InfillChunk is one streamed piece of an /infill answer (stream: true); the
@@ -62,18 +64,4 @@ type InfillChunk struct {
 	IDSlot          int    `json:"id_slot"`
 	TokensPredicted int    `json:"tokens_predicted"`
 	TokensEvaluated int    `json:"tokens_evaluated"`
-}
-
-// Timings are llama-server's per-request counts and times: cache_n prompt
-// tokens reused from the cache, prompt_n evaluated, predicted_n generated.
-type Timings struct {
-	CacheN              int     `json:"cache_n"`
-	PromptN             int     `json:"prompt_n"`
-	PromptMS            float64 `json:"prompt_ms"`
-	PromptPerTokenMS    float64 `json:"prompt_per_token_ms"`
-	PromptPerSecond     float64 `json:"prompt_per_second"`
-	PredictedN          int     `json:"predicted_n"`
-	PredictedMS         float64 `json:"predicted_ms"`
-	PredictedPerTokenMS float64 `json:"predicted_per_token_ms"`
-	PredictedPerSecond  float64 `json:"predicted_per_second"`
 }

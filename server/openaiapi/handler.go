@@ -121,9 +121,9 @@ func (h *Handler) completions(w http.ResponseWriter, r *http.Request) {
 		return Completion{ID: id, Object: "text_completion", Created: time.Now().Unix(), Model: model,
 			Choices: []CompletionChoice{{Text: text, FinishReason: finish}}}
 	}
-	whole := func(text string, finish string, u *Usage) any {
+	whole := func(text string, finish string, u *Usage, t *httpx.Timings) any {
 		return Completion{ID: id, Object: "text_completion", Created: time.Now().Unix(), Model: model,
-			Choices: []CompletionChoice{{Text: text, FinishReason: &finish}}, Usage: u}
+			Choices: []CompletionChoice{{Text: text, FinishReason: &finish}}, Usage: u, Timings: t}
 	}
 	h.serve(w, r, generation{route: "completions", promptField: "prompt", stream: req.Stream, stops: req.Stop, run: run, chunk: chunk, whole: whole})
 }
@@ -174,9 +174,9 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	first := ChatCompletion{ID: id, Object: "chat.completion.chunk", Created: time.Now().Unix(), Model: model,
 		Choices: []ChatChoice{{Delta: &ChatResponse{Role: "assistant"}}}}
-	whole := func(text string, finish string, u *Usage) any {
+	whole := func(text string, finish string, u *Usage, t *httpx.Timings) any {
 		return ChatCompletion{ID: id, Object: "chat.completion", Created: time.Now().Unix(), Model: model,
-			Choices: []ChatChoice{{Message: &ChatResponse{Role: "assistant", Content: text}, FinishReason: &finish}}, Usage: u}
+			Choices: []ChatChoice{{Message: &ChatResponse{Role: "assistant", Content: text}, FinishReason: &finish}}, Usage: u, Timings: t}
 	}
 	h.serve(w, r, generation{route: "chat", promptField: "messages", stream: req.Stream, stops: req.Stop, run: run, first: first, chunk: chunk, whole: whole})
 }
@@ -190,7 +190,7 @@ type generation struct {
 	run         func(engine.Emit) (engine.Usage, error)
 	first       any // the first event of a stream, if any
 	chunk       func(text string, finish *string) any
-	whole       func(text, finish string, u *Usage) any
+	whole       func(text, finish string, u *Usage, t *httpx.Timings) any
 }
 
 // serve runs one generation through completion.Generate (the request's stop
@@ -232,12 +232,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, g generation) {
 	}
 	usage := &Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.GeneratedTokens, TotalTokens: u.PromptTokens + u.GeneratedTokens,
 		PromptTokensDetails: &PromptTokensDetails{CachedTokens: u.ReusedTokens}}
+	timings := httpx.TimingsOf(u)
 	if !g.stream || (err != nil && !events.Started()) {
 		if err != nil {
 			h.fail(w, r, err, g.promptField)
 			return
 		}
-		httpx.WriteJSON(w, http.StatusOK, g.whole(text.String(), finish, usage))
+		httpx.WriteJSON(w, http.StatusOK, g.whole(text.String(), finish, usage, &timings))
 		return
 	}
 	begin()
@@ -248,11 +249,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, g generation) {
 		last := g.chunk("", &finish)
 		switch c := last.(type) {
 		case Completion:
-			c.Usage = usage
+			c.Usage, c.Timings = usage, &timings
 			last = c
 		case ChatCompletion:
 			c.Choices[0].Delta = &ChatResponse{}
-			c.Usage = usage
+			c.Usage, c.Timings = usage, &timings
 			last = c
 		}
 		events.Send(last)

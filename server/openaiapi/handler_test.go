@@ -44,6 +44,7 @@ func (s *scripted) run(ctx context.Context, emit engine.Emit) (engine.Usage, err
 		return u, ctx.Err()
 	}
 	u.StopReason = "max_tokens"
+	u.EvaluatedTokens, u.PromptEval, u.Generation = 2, 20*time.Millisecond, time.Duration(len(s.pieces))*5*time.Millisecond
 	return u, nil
 }
 
@@ -106,6 +107,42 @@ func TestCompletionsWholeAndStopWords(t *testing.T) {
 	}
 	if eng.gotReq.Prompt != "<p>" || eng.gotReq.MaxTokens != 16 || eng.gotReq.Temperature != 0 {
 		t.Fatalf("engine got %+v", eng.gotReq)
+	}
+}
+
+// TestTimings checks llama-server's "timings" extension: the engine's prompt
+// and generation times in the whole answer and in a stream's last chunk, for
+// completions and chat.
+func TestTimings(t *testing.T) {
+	eng := &scripted{pieces: []string{"a", "b"}}
+	srv := server(t, &Handler{Completion: eng, Chat: eng, CompletionModel: "tiny", ChatModel: "tiny"})
+	want := httpx.Timings{CacheN: 5, PromptN: 2, PromptMS: 20, PromptPerTokenMS: 10, PromptPerSecond: 100,
+		PredictedN: 2, PredictedMS: 10, PredictedPerTokenMS: 5, PredictedPerSecond: 200}
+	for _, c := range []struct{ path, body string }{
+		{"/openai/v1/completions", `{"prompt":"x"}`},
+		{"/openai/v1/chat/completions", `{"messages":[{"role":"user","content":"x"}]}`},
+	} {
+		var whole struct{ Timings *httpx.Timings }
+		if err := json.NewDecoder(post(t, srv.URL+c.path, c.body).Body).Decode(&whole); err != nil {
+			t.Fatal(err)
+		}
+		if whole.Timings == nil || *whole.Timings != want {
+			t.Errorf("%s: timings %+v, want %+v", c.path, whole.Timings, want)
+		}
+		evs := events(t, post(t, srv.URL+c.path, strings.TrimSuffix(c.body, "}")+`,"stream":true}`))
+		if len(evs) < 2 {
+			t.Fatalf("%s: events %q", c.path, evs)
+		}
+		for i, e := range evs[:len(evs)-1] {
+			var chunk struct{ Timings *httpx.Timings }
+			if err := json.Unmarshal([]byte(e), &chunk); err != nil {
+				t.Fatal(err)
+			}
+			last := i == len(evs)-2
+			if last && (chunk.Timings == nil || *chunk.Timings != want) || !last && chunk.Timings != nil {
+				t.Errorf("%s: event %d of %d has timings %+v", c.path, i, len(evs)-1, chunk.Timings)
+			}
+		}
 	}
 }
 

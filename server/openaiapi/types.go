@@ -3,6 +3,8 @@ package openaiapi
 import (
 	"encoding/json"
 	"errors"
+
+	"github.com/servalhq/serval/server/internal/httpx"
 )
 
 // CompletionRequest is the body of POST /openai/v1/completions. The prompt is
@@ -44,6 +46,10 @@ type Completion struct {
 	Model   string             `json:"model"`
 	Choices []CompletionChoice `json:"choices"`
 	Usage   *Usage             `json:"usage,omitempty"`
+	// Timings is llama-server's extension of its OpenAI-compatible answers
+	// (the engine's prompt and generation times), in the whole answer and
+	// the last chunk of a stream.
+	Timings *httpx.Timings `json:"timings,omitempty"`
 }
 
 // CompletionChoice is one choice of a Completion.
@@ -55,12 +61,13 @@ type CompletionChoice struct {
 
 // ChatCompletion is a chat.completion object or chat.completion.chunk.
 type ChatCompletion struct {
-	ID      string       `json:"id"`
-	Object  string       `json:"object"`
-	Created int64        `json:"created"`
-	Model   string       `json:"model"`
-	Choices []ChatChoice `json:"choices"`
-	Usage   *Usage       `json:"usage,omitempty"`
+	ID      string         `json:"id"`
+	Object  string         `json:"object"`
+	Created int64          `json:"created"`
+	Model   string         `json:"model"`
+	Choices []ChatChoice   `json:"choices"`
+	Usage   *Usage         `json:"usage,omitempty"`
+	Timings *httpx.Timings `json:"timings,omitempty"` // as in Completion
 }
 
 // ChatChoice carries Message in a whole answer and Delta in a chunk.
