@@ -10,7 +10,7 @@ JB_GSON ?= /usr/share/java/gson.jar
 JB_MODEL := $(JB_BUILD)/test-model.gguf
 JB_PKG := com.servalhq.jetbrains.core
 JB_UNIT_TESTS := MessageReaderTest JsonRpcConnectionTest PositionsTest CompletionItemTest StatusTest \
-	RestartPolicyTest AgentLocatorTest AgentClientTest
+	RestartPolicyTest AgentLocatorTest DocumentSyncTest AgentClientTest
 JAVA ?= java
 JAVAC ?= javac
 

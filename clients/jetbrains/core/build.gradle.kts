@@ -34,7 +34,7 @@ val unitTest by tasks.registering(JavaExec::class) {
     mainClass = "com.servalhq.jetbrains.core.TestRunner"
     args = listOf(
         "MessageReaderTest", "JsonRpcConnectionTest", "PositionsTest", "CompletionItemTest",
-        "StatusTest", "RestartPolicyTest", "AgentLocatorTest", "AgentClientTest",
+        "StatusTest", "RestartPolicyTest", "AgentLocatorTest", "DocumentSyncTest", "AgentClientTest",
     ).map { "com.servalhq.jetbrains.core.$it" }
 }
 

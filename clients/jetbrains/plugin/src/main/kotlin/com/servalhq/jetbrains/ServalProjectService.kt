@@ -21,6 +21,7 @@ import com.intellij.openapi.options.ShowSettingsUtil
 import com.intellij.openapi.project.Project
 import com.intellij.openapi.vfs.VirtualFile
 import com.servalhq.jetbrains.core.AgentClient
+import com.servalhq.jetbrains.core.AgentClientOptions
 import com.servalhq.jetbrains.core.AgentLocator
 import com.servalhq.jetbrains.core.AgentStatus
 import com.servalhq.jetbrains.core.ServerSettings
@@ -88,7 +89,7 @@ class ServalProjectService(private val project: Project) : Disposable {
         val created = synchronized(this) {
             if (client != null) return
             AgentClient(
-                AgentClient.Options()
+                AgentClientOptions()
                     .locator {
                         // Evaluated at every (re)start, so a changed agent path applies on restart.
                         AgentLocator(bundledAgentDir(), ServalSettings.getInstance().agentPath, System.getenv("PATH"),

@@ -41,8 +41,8 @@ public class AgentClientTest {
         Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwxr-xr-x"));
     }
 
-    private AgentClient.Options options(String mode) {
-        return new AgentClient.Options()
+    private AgentClientOptions options(String mode) {
+        return new AgentClientOptions()
                 .locator(() -> new AgentLocator(null, null, wrapperDir.toString(), "linux", "amd64").locate())
                 .environment(Map.of("FAKE_AGENT_LOG", logFile.toString(), "FAKE_AGENT_MODE", mode,
                         "FAKE_AGENT_MARKER", dir.resolve("marker").toString()))

@@ -94,7 +94,7 @@ public class AgentIntegrationTest {
     }
 
     private AgentClient client(String token) {
-        AgentClient client = new AgentClient(new AgentClient.Options()
+        AgentClient client = new AgentClient(new AgentClientOptions()
                 // As the plugin does: bundled folder (absent here), then the configured path, then PATH.
                 .locator(() -> new AgentLocator(home.resolve("no-bundle"), binDir.resolve("serval-agent").toString(),
                         System.getenv("PATH"), AgentLocator.currentOs(), AgentLocator.currentArch()).locate())
