@@ -30,8 +30,8 @@ type document struct {
 	mu       sync.Mutex
 	doc      *syntax.Document // nil without a grammar, for excluded or very large documents, or dropped (see MaxTrees)
 	text     []byte
-	lines    []int // line start offsets of text, built lazily
-	allowed  bool  // may feed the context of other documents
+	lines    []uint32 // line start offsets of text, built lazily at their exact size (100 open files made 1 MB of slack with append)
+	allowed  bool     // may feed the context of other documents
 	excluded bool
 	closed   bool                    // closed or replaced: never gets a tree again
 	dirty    bool                    // declarations not yet in the index overlay; only with a tree

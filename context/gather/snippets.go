@@ -1,6 +1,7 @@
 package gather
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/servalhq/serval/context/recent"
@@ -68,12 +69,7 @@ func (g *Gatherer) chunkOf(path string, from, to int) ([]recent.Chunk, bool) {
 		return nil, false
 	}
 	if d.lines == nil {
-		d.lines = append(d.lines, 0)
-		for i, b := range d.text {
-			if b == '\n' {
-				d.lines = append(d.lines, i+1)
-			}
-		}
+		d.lines = lineStarts(d.text)
 	}
 	from = max(0, from)
 	to = min(len(d.lines)-1, to)
@@ -83,7 +79,7 @@ func (g *Gatherer) chunkOf(path string, from, to int) ([]recent.Chunk, bool) {
 		key := [2]int{s, e}
 		c, ok := d.chunks[key]
 		if !ok {
-			end := len(d.text)
+			end := uint32(len(d.text))
 			if e+1 < len(d.lines) {
 				end = d.lines[e+1]
 			}
@@ -111,4 +107,16 @@ func (g *Gatherer) snippets(ctx context.Context, query recent.TokenSet, chunks [
 		out = append(out, Snippet{Filepath: g.displayPath(s.Path), Body: s.Text, Score: s.Score})
 	}
 	return out
+}
+
+// lineStarts returns the offsets where text's lines start. Documents are
+// bounded far below 4 GiB, so offsets fit in 32 bits.
+func lineStarts(text []byte) []uint32 {
+	starts := make([]uint32, 1, bytes.Count(text, []byte{'\n'})+1)
+	for i, b := range text {
+		if b == '\n' {
+			starts = append(starts, uint32(i+1))
+		}
+	}
+	return starts
 }

@@ -15,17 +15,23 @@ import (
 
 // Symbol is one declaration in the index.
 type Symbol struct {
-	Name     string
-	Kind     syntax.Kind
-	Path     string // absolute file path
-	Dir      string // its directory: the package for Go, the module folder elsewhere
-	Language string
+	Name string
+	Kind syntax.Kind
+	*Origin
 	StartRow uint32 // zero-based
 	EndRow   uint32
 	Head     string // signature and body head (syntax.Decl.Head)
 	// Container is the type the declaration belongs to (a method's
 	// receiver or class), empty at top level.
 	Container string
+}
+
+// Origin is the file a symbol is declared in, shared by the file's symbols
+// (a workspace has tens of thousands of symbols in a few hundred files).
+type Origin struct {
+	Path     string // absolute file path
+	Dir      string // its directory: the package for Go, the module folder elsewhere
+	Language string
 }
 
 type file struct {
@@ -49,13 +55,15 @@ func New() *Index {
 
 // symbolsFor converts a file's declarations to symbols.
 func symbolsFor(path, lang string, decls []syntax.Decl) []*Symbol {
-	dir := filepath.Dir(path)
+	origin := &Origin{Path: path, Dir: filepath.Dir(path), Language: lang}
+	all := make([]Symbol, len(decls)) // one allocation for the file's symbols
 	syms := make([]*Symbol, len(decls))
 	for i, d := range decls {
-		syms[i] = &Symbol{
-			Name: d.Name, Kind: d.Kind, Path: path, Dir: dir, Language: lang,
+		all[i] = Symbol{
+			Name: d.Name, Kind: d.Kind, Origin: origin,
 			StartRow: d.StartRow, EndRow: d.EndRow, Head: d.Head, Container: d.Container,
 		}
+		syms[i] = &all[i]
 	}
 	return syms
 }

@@ -58,18 +58,29 @@ var maxDeclDepth = map[string]uint32{
 	"java": 6, "c": 6, "cpp": 8, "ruby": 7, "php": 6,
 }
 
+// declQuery is a compiled declaration query with what its captures mean.
+type declQuery struct {
+	q *sitter.Query
+	// kinds[i] is the Kind of capture i ("def.function" → KindFunction),
+	// empty for the name capture and others. Resolved once: the library
+	// allocates a fresh string for each capture-name lookup, and a Kind cut
+	// from one kept it alive in every indexed declaration.
+	kinds []Kind
+	name  uint32 // the index of the "name" capture
+}
+
 var (
 	queryMu sync.Mutex
-	queries = map[string]*sitter.Query{}
+	queries = map[string]*declQuery{}
 )
 
 // declQuery compiles the language's declaration query once. A compiled
 // query is immutable and shared; each run uses its own cursor.
-func (l *Language) declQuery() (*sitter.Query, error) {
+func (l *Language) declQuery() (*declQuery, error) {
 	queryMu.Lock()
 	defer queryMu.Unlock()
-	if q, ok := queries[l.Name]; ok {
-		return q, nil
+	if dq, ok := queries[l.Name]; ok {
+		return dq, nil
 	}
 	src, ok := declQueries[l.Name]
 	if !ok {
@@ -79,21 +90,30 @@ func (l *Language) declQuery() (*sitter.Query, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile %s declaration query: %w", l.Name, err)
 	}
-	queries[l.Name] = q
-	return q, nil
+	dq := &declQuery{q: q, kinds: make([]Kind, q.CaptureCount()), name: ^uint32(0)}
+	for i := range dq.kinds {
+		capName := q.CaptureNameForId(uint32(i))
+		if capName == "name" {
+			dq.name = uint32(i)
+		} else if k, ok := strings.CutPrefix(capName, "def."); ok {
+			dq.kinds[i] = Kind(strings.Clone(k))
+		}
+	}
+	queries[l.Name] = dq
+	return dq, nil
 }
 
 // Declarations lists the declarations of a parsed file in source order:
 // top-level ones and members of types and classes, but not the locals of a
 // function body.
 func (l *Language) Declarations(root *sitter.Node, src []byte) ([]Decl, error) {
-	q, err := l.declQuery()
+	dq, err := l.declQuery()
 	if err != nil {
 		return nil, err
 	}
 	qc := sitter.NewQueryCursor()
 	defer qc.Close()
-	qc.Exec(q, root)
+	qc.Exec(dq.q, root)
 	setMaxStartDepth(qc, maxDeclDepth[l.Name])
 
 	var decls []Decl
@@ -105,11 +125,10 @@ func (l *Language) Declarations(root *sitter.Node, src []byte) ([]Decl, error) {
 		var nameNode, defNode *sitter.Node
 		var kind Kind
 		for _, c := range m.Captures {
-			capName := q.CaptureNameForId(c.Index)
-			if capName == "name" {
+			if c.Index == dq.name {
 				nameNode = c.Node
-			} else if k, ok := strings.CutPrefix(capName, "def."); ok {
-				defNode, kind = c.Node, Kind(k)
+			} else if k := dq.kinds[c.Index]; k != "" {
+				defNode, kind = c.Node, k
 			}
 		}
 		if nameNode == nil || defNode == nil {
@@ -117,14 +136,15 @@ func (l *Language) Declarations(root *sitter.Node, src []byte) ([]Decl, error) {
 		}
 		defNode = l.declarationNode(defNode)
 		d := Decl{
-			Name:      nameNode.Content(src),
 			Kind:      kind,
 			StartByte: defNode.StartByte(),
 			EndByte:   defNode.EndByte(),
 			StartRow:  defNode.StartPoint().Row,
 			EndRow:    defNode.EndPoint().Row,
 		}
-		d.Head = l.head(defNode, src)
+		var textAt int
+		d.Head, textAt = l.head(defNode, src)
+		d.Name = nameIn(d.Head, textAt, src, defNode, nameNode)
 		if l.Name == "go" && defNode.Type() == "method_declaration" {
 			if r := defNode.ChildByFieldName("receiver"); r != nil {
 				d.Container = receiverType(r.Content(src))
@@ -133,6 +153,21 @@ func (l *Language) Declarations(root *sitter.Node, src []byte) ([]Decl, error) {
 		decls = append(decls, d)
 	}
 	return setContainers(dropLocals(decls)), nil
+}
+
+// nameIn returns the declaration's name, sharing the memory of its head
+// when the head shows it (it nearly always does): the index keeps both for
+// every declaration of the workspace. textAt is where def's text starts in
+// head (after a keyword the head adds).
+func nameIn(head string, textAt int, src []byte, def, name *sitter.Node) string {
+	from, to := name.StartByte(), name.EndByte()
+	if from >= def.StartByte() && from <= to && to <= uint32(len(src)) {
+		off := textAt + int(from-def.StartByte())
+		if end := off + int(to-from); end <= len(head) && head[off:end] == string(src[from:to]) {
+			return head[off:end]
+		}
+	}
+	return name.Content(src)
 }
 
 // receiverType extracts the type name of a Go receiver: "(s *Server)" and
@@ -197,8 +232,9 @@ func (l *Language) declarationNode(n *sitter.Node) *sitter.Node {
 }
 
 // head is the declaration's text cut to HeadLines lines and HeadBytes bytes
-// at a line boundary, with a Go spec that sits in a group given its keyword.
-func (l *Language) head(n *sitter.Node, src []byte) string {
+// at a line boundary, with a Go spec that sits in a group given its keyword;
+// textAt is where the declaration's own text starts in it.
+func (l *Language) head(n *sitter.Node, src []byte) (head string, textAt int) {
 	text := src[n.StartByte():n.EndByte()]
 	prefix := ""
 	if l.Name == "go" {
@@ -211,7 +247,7 @@ func (l *Language) head(n *sitter.Node, src []byte) string {
 			prefix = "var "
 		}
 	}
-	return prefix + truncateLines(text, HeadLines, HeadBytes)
+	return prefix + truncateLines(text, HeadLines, HeadBytes), len(prefix)
 }
 
 // truncateLines keeps at most maxLines lines and maxBytes bytes of text,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // declSources holds, per language, a file and the declarations (kind:name,
@@ -255,5 +256,41 @@ func TestDeclarationContainers(t *testing.T) {
 		if strings.Join(got, ",") != tt.want {
 			t.Errorf("%s containers = %s, want %s", tt.lang, strings.Join(got, ","), tt.want)
 		}
+	}
+}
+
+// TestDeclarationNames: a name is read from the source even where the head
+// is cut before it, and otherwise shares the head's memory (the index keeps
+// both for every declaration of the workspace).
+func TestDeclarationNames(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("class Widget:\n")
+	for i := range HeadLines + 2 {
+		fmt.Fprintf(&b, "    @decorator%d\n", i)
+	}
+	b.WriteString("    def far_below(self):\n        return 1\n\n    def near(self):\n        return 2\n")
+	l, _ := ByName("python")
+	src := []byte(b.String())
+	tree, err := l.Parse(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	decls, err := l.Declarations(tree.RootNode(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range decls {
+		names = append(names, d.Name)
+		headFrom := uintptr(unsafe.Pointer(unsafe.StringData(d.Head)))
+		at := uintptr(unsafe.Pointer(unsafe.StringData(d.Name)))
+		shared := at >= headFrom && at+uintptr(len(d.Name)) <= headFrom+uintptr(len(d.Head))
+		if inHead := strings.Contains(d.Head, d.Name); shared != inHead {
+			t.Errorf("%s: shares the head's memory = %v, want %v (head %q)", d.Name, shared, inHead, d.Head)
+		}
+	}
+	if want := []string{"Widget", "far_below", "near"}; !slices.Equal(names, want) {
+		t.Errorf("names = %q, want %q", names, want)
 	}
 }

@@ -152,10 +152,20 @@ func percentile(d []time.Duration, p int) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// BenchmarkSpawnToInitialize: process start to the initialize result.
+// BenchmarkSpawnToInitialize: process start to the initialize result,
+// with the floor beside the agents: a minimal Go language server
+// (testdata/lspfloor) that starts the runtime, reads one message and
+// answers it. The agents' cost is what they take above it.
 func BenchmarkSpawnToInitialize(b *testing.B) {
 	srv := newPeerServer(b)
-	for _, p := range peers(b) {
+	floor := filepath.Join(b.TempDir(), "lspfloor")
+	if out, err := exec.Command("go", "build", "-o", floor, "./testdata/lspfloor").CombinedOutput(); err != nil {
+		b.Fatalf("build the floor: %v\n%s", err, out)
+	}
+	all := append([]peer{{name: "floor", start: func(tb testing.TB, endpoint string) (*lspclient.Client, error) {
+		return lspclient.Start(context.Background(), floor, lspclient.Options{})
+	}}}, peers(b)...)
+	for _, p := range all {
 		b.Run(p.name, func(b *testing.B) {
 			var times []time.Duration
 			for i := 0; i < b.N; i++ {
