@@ -10,7 +10,7 @@ import (
 type Config struct {
 	PrefixBudget  int // characters of prefix window, header included; 3000
 	SuffixBudget  int // characters of suffix window; 1200
-	ContextBudget int // bytes of declarations and snippets together; 4000
+	ContextBudget int // characters of declarations and snippets together; 4000
 
 	MaxDeclarations int // 5, as Tabby sends
 	MaxChanged      int // snippets from changed files; 3

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/servalhq/serval/context/index"
 	"github.com/servalhq/serval/context/syntax"
@@ -162,11 +163,12 @@ func (g *Gatherer) declarations(s snapshot, budget int) []Declaration {
 		if seen[c.sym] || !g.allowedPath(c.sym.Path) {
 			continue
 		}
-		if used+len(c.sym.Head) > budget {
+		n := utf8.RuneCountInString(c.sym.Head)
+		if used+n > budget {
 			continue
 		}
 		seen[c.sym] = true
-		used += len(c.sym.Head)
+		used += n
 		out = append(out, Declaration{Filepath: g.displayPath(c.sym.Path), Body: c.sym.Head})
 	}
 	return out

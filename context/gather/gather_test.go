@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func writeFile(t testing.TB, root, name, content string) string {
@@ -564,6 +565,35 @@ func TestDeclarationsRespectBudget(t *testing.T) {
 	}
 	if len(small.Declarations) != 1 || total > 65 {
 		t.Errorf("with a 130-byte context budget: %d declarations, %d bytes; want 1 within 65", len(small.Declarations), total)
+	}
+}
+
+// TestDeclarationBudgetInCharacters: the context budget counts characters,
+// like the windows, so heads with comments in a multi-byte script are not
+// cut to a third.
+func TestDeclarationBudgetInCharacters(t *testing.T) {
+	root := t.TempDir()
+	var lib strings.Builder
+	lib.WriteString("package p\n\n")
+	comment := strings.Repeat("合計", 20) // 40 characters, 120 bytes
+	for i := range 3 {
+		fmt.Fprintf(&lib, "func helper%d(a int) int {\n\t// %s\n\treturn a\n}\n\n", i, comment)
+	}
+	writeFile(t, root, "lib.go", lib.String())
+	g := newGatherer(t, root, Config{MaxDeclarations: 5})
+	uri, off := openAt(t, g, filepath.Join(root, "main.go"), "go",
+		"package p\n\nfunc f() {\n\thelper0(1)\n\thelper1(<|>)\n}\n")
+	// Each head is 83 characters (203 bytes); half of 400 holds two.
+	res, err := g.Gather(context.Background(), Request{URI: uri, Offset: off, ContextBudget: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chars := 0
+	for _, d := range res.Declarations {
+		chars += utf8.RuneCountInString(d.Body)
+	}
+	if len(res.Declarations) != 2 || chars > 200 {
+		t.Errorf("with a 400-character context budget: %d declarations, %d characters; want 2 within 200", len(res.Declarations), chars)
 	}
 }
 

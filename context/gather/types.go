@@ -35,8 +35,8 @@ type Request struct {
 	// default.
 	PrefixBudget int
 	SuffixBudget int
-	// ContextBudget bounds declarations and snippets together, in bytes;
-	// zero means the configured default.
+	// ContextBudget bounds declarations and snippets together, in
+	// characters like the windows; zero means the configured default.
 	ContextBudget int
 }
 

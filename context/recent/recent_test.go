@@ -181,3 +181,17 @@ func FuzzParseDiff(f *testing.F) {
 		}
 	})
 }
+
+// TestRankBudgetInCharacters: the budget counts characters, like the
+// prompt windows, so text in a multi-byte script is not cut to a third.
+func TestRankBudgetInCharacters(t *testing.T) {
+	line := strings.Repeat("合計", 14) + " total" // 34 characters, 90 bytes
+	query := Tokens(line)
+	chunks := []Chunk{{Path: "a", Text: line}, {Path: "b", Text: line}, {Path: "c", Text: line}}
+	for i := range chunks {
+		chunks[i].Tokens = Tokens(chunks[i].Text)
+	}
+	if got := Rank(query, chunks, 70, 0.1); len(got) != 2 {
+		t.Errorf("%d chunks of 34 characters within 70 characters, want 2", len(got))
+	}
+}

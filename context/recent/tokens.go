@@ -5,7 +5,10 @@
 // against the code around the cursor.
 package recent
 
-import "sort"
+import (
+	"sort"
+	"unicode/utf8"
+)
 
 // stopwords are keywords common to the supported languages; they say
 // nothing about what a chunk is about.
@@ -87,7 +90,8 @@ type Scored struct {
 }
 
 // Rank scores chunks against the query tokens and keeps the best ones, in
-// falling score order, whose texts fit in budget bytes together. Chunks
+// falling score order, whose texts fit in budget characters together (the
+// unit of every prompt budget). Chunks
 // scoring below minScore, and chunks overlapping a better one of the same
 // file, are left out.
 func Rank(query TokenSet, chunks []Chunk, budget int, minScore float64) []Scored {
@@ -103,7 +107,8 @@ func Rank(query TokenSet, chunks []Chunk, budget int, minScore float64) []Scored
 	type span struct{ from, to int }
 	taken := map[string][]span{}
 	for _, s := range scored {
-		if used+len(s.Text) > budget {
+		n := utf8.RuneCountInString(s.Text)
+		if used+n > budget {
 			continue
 		}
 		rows := span{s.StartRow, s.StartRow + countLines(s.Text)}
@@ -118,7 +123,7 @@ func Rank(query TokenSet, chunks []Chunk, budget int, minScore float64) []Scored
 			continue
 		}
 		taken[s.Path] = append(taken[s.Path], rows)
-		used += len(s.Text)
+		used += n
 		out = append(out, s)
 	}
 	return out
