@@ -106,6 +106,8 @@ func envInt(name string, def int) int {
 //	BENCH_ENGINES_STEPS   requests per typist (default 30)
 //	BENCH_ENGINES_THREADS threads per engine (default 1)
 //	BENCH_ENGINES_ONLY    comma-separated engine names to run (default all)
+//	BENCH_ENGINES_LLAMA_SERVER  another llama-server binary to compare, as
+//	                      engine "llama-server@PATH" (such as a build without OpenMP)
 func BenchmarkEngines(b *testing.B) {
 	steps := typingreplay.Steps(b, "func", true, true)
 	steps = steps[:min(len(steps), envInt("BENCH_ENGINES_STEPS", 30))]
@@ -119,7 +121,7 @@ func BenchmarkEngines(b *testing.B) {
 				"--parallel", strconv.Itoa(n), "--ctx-size", "4096", "--no-auth"}})
 			return func(ctx context.Context, prompt string) (sample, error) { return servalRequest(ctx, s.URL, prompt) }
 		}},
-		{"llama-server", llamaTarget(model, threads, nil)},
+		{"llama-server", llamaTarget("", model, threads, nil)},
 		{"ollama", func(b *testing.B, n int) func(context.Context, string) (sample, error) {
 			o := peertest.StartOllama(b, "OLLAMA_NUM_PARALLEL="+strconv.Itoa(n), "OLLAMA_CONTEXT_LENGTH=4096")
 			o.Create(b, "bench", model)
@@ -133,7 +135,10 @@ func BenchmarkEngines(b *testing.B) {
 			}
 		}},
 		// Last: the run is long on a loaded machine, and each row is printed as it ends.
-		{"llama-server --cache-reuse 256", llamaTarget(model, threads, []string{"--cache-reuse", "256"})},
+		{"llama-server --cache-reuse 256", llamaTarget("", model, threads, []string{"--cache-reuse", "256"})},
+	}
+	if bin := os.Getenv("BENCH_ENGINES_LLAMA_SERVER"); bin != "" {
+		targets = append(targets, engineTarget{"llama-server@" + bin, llamaTarget(bin, model, threads, nil)})
 	}
 	if only := os.Getenv("BENCH_ENGINES_ONLY"); only != "" {
 		var keep []engineTarget
@@ -214,9 +219,10 @@ func replay(b *testing.B, complete func(context.Context, string) (sample, error)
 	return res
 }
 
-func llamaTarget(model string, threads int, extra []string) func(*testing.B, int) func(context.Context, string) (sample, error) {
+// llamaTarget runs the llama-server at bin ("": build.sh's) with extra arguments.
+func llamaTarget(bin, model string, threads int, extra []string) func(*testing.B, int) func(context.Context, string) (sample, error) {
 	return func(b *testing.B, n int) func(context.Context, string) (sample, error) {
-		p := peertest.StartLlamaServer(b, model, peertest.LlamaServerOptions{Threads: threads, Parallel: n, CtxSize: 4096 * n, Args: extra})
+		p := peertest.StartLlamaServer(b, model, peertest.LlamaServerOptions{Threads: threads, Parallel: n, CtxSize: 4096 * n, Args: extra, Binary: bin})
 		return func(ctx context.Context, prompt string) (sample, error) { return llamaRequest(ctx, p.URL, prompt) }
 	}
 }

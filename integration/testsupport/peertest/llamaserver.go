@@ -14,13 +14,19 @@ type LlamaServerOptions struct {
 	Alias    string // --alias, the model name /v1/models reports; "" keeps llama-server's default
 	APIKey   string // --api-key
 	Args     []string
+	// Binary runs this llama-server instead of the one build.sh built (a
+	// build with other options, for comparisons).
+	Binary string
 }
 
 // StartLlamaServer runs llama-server on model (a GGUF path) on a free
 // loopback port and waits until /health says the model is loaded.
 func StartLlamaServer(t testing.TB, model string, o LlamaServerOptions) *Process {
 	t.Helper()
-	bin := Binary(t, "llama-server")
+	bin := o.Binary
+	if bin == "" {
+		bin = Binary(t, "llama-server")
+	}
 	o.Threads = max(o.Threads, 1)
 	o.Parallel = max(o.Parallel, 1)
 	if o.CtxSize == 0 {
