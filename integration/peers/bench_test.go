@@ -106,6 +106,8 @@ func envInt(name string, def int) int {
 //	BENCH_ENGINES_STEPS   requests per typist (default 30)
 //	BENCH_ENGINES_THREADS threads per engine (default 1)
 //	BENCH_ENGINES_ONLY    comma-separated engine names to run (default all)
+//	BENCH_ENGINES_SERVAL  another serval binary to compare, as engine
+//	                      "serval@PATH" (an older build: before and after in one run)
 //	BENCH_ENGINES_LLAMA_SERVER  another llama-server binary to compare, as
 //	                      engine "llama-server@PATH" (such as a build without OpenMP)
 func BenchmarkEngines(b *testing.B) {
@@ -116,11 +118,7 @@ func BenchmarkEngines(b *testing.B) {
 	const typists = 4
 
 	targets := []engineTarget{
-		{"serval", func(b *testing.B, n int) func(context.Context, string) (sample, error) {
-			s := servaltest.Start(b, servaltest.Options{Model: model, Args: []string{"--threads", strconv.Itoa(threads),
-				"--parallel", strconv.Itoa(n), "--ctx-size", "4096", "--no-auth"}})
-			return func(ctx context.Context, prompt string) (sample, error) { return servalRequest(ctx, s.URL, prompt) }
-		}},
+		{"serval", servalTarget("", model, threads)},
 		{"llama-server", llamaTarget("", model, threads, nil)},
 		{"ollama", func(b *testing.B, n int) func(context.Context, string) (sample, error) {
 			o := peertest.StartOllama(b, "OLLAMA_NUM_PARALLEL="+strconv.Itoa(n), "OLLAMA_CONTEXT_LENGTH=4096")
@@ -136,6 +134,9 @@ func BenchmarkEngines(b *testing.B) {
 		}},
 		// Last: the run is long on a loaded machine, and each row is printed as it ends.
 		{"llama-server --cache-reuse 256", llamaTarget("", model, threads, []string{"--cache-reuse", "256"})},
+	}
+	if bin := os.Getenv("BENCH_ENGINES_SERVAL"); bin != "" {
+		targets = append(targets, engineTarget{"serval@" + bin, servalTarget(bin, model, threads)})
 	}
 	if bin := os.Getenv("BENCH_ENGINES_LLAMA_SERVER"); bin != "" {
 		targets = append(targets, engineTarget{"llama-server@" + bin, llamaTarget(bin, model, threads, nil)})
@@ -217,6 +218,15 @@ func replay(b *testing.B, complete func(context.Context, string) (sample, error)
 		}
 	}
 	return res
+}
+
+// servalTarget runs the serval at bin ("": the one under test).
+func servalTarget(bin, model string, threads int) func(*testing.B, int) func(context.Context, string) (sample, error) {
+	return func(b *testing.B, n int) func(context.Context, string) (sample, error) {
+		s := servaltest.Start(b, servaltest.Options{Binary: bin, Model: model, Args: []string{"--threads", strconv.Itoa(threads),
+			"--parallel", strconv.Itoa(n), "--ctx-size", "4096", "--no-auth"}})
+		return func(ctx context.Context, prompt string) (sample, error) { return servalRequest(ctx, s.URL, prompt) }
+	}
 }
 
 // llamaTarget runs the llama-server at bin ("": build.sh's) with extra arguments.

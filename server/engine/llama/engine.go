@@ -78,6 +78,7 @@ type Engine struct {
 	lctx  yz.Context
 	mem   yz.Memory
 	batch yz.Batch
+	pool  yz.Threadpool // lctx's CPU threads (newThreadPool); 0 when the libraries make none
 
 	// beforeDecode, when set (by tests), runs in the worker before each decode.
 	beforeDecode func()
@@ -207,6 +208,8 @@ func (e *Engine) Close() error {
 	e.closed.Store(true)
 	yz.BatchFree(e.batch)
 	yz.Free(e.lctx)
+	yz.ThreadpoolFree(e.pool) // after the context that used it
+	e.pool = 0
 	yz.ModelFree(e.model)
 	return nil
 }

@@ -115,6 +115,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		yz.ModelFree(model)
 		return nil, fmt.Errorf("llama: %w", err)
 	}
+	if e.pool, err = newThreadPool(cfg.Threads); err == nil {
+		yz.AttachThreadpool(e.lctx, uintptr(e.pool), 0) // 0: the same pool for prompts
+	} else if cfg.Log != nil {
+		// Still correct, only slower on a busy machine: llama.cpp makes a pool per decode.
+		fmt.Fprintf(cfg.Log, "serval: %v; llama.cpp will start its threads for every decode\n", err)
+	}
 	e.batch = yz.BatchInit(int32(cfg.BatchSize), 0, 1)
 	for i := range cfg.Parallel {
 		e.slots = append(e.slots, &slot{seq: yz.SeqId(i), scratch: yz.SeqId(cfg.Parallel + i)})
@@ -145,6 +151,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		if err := e.warmUp(); err != nil {
 			yz.BatchFree(e.batch)
 			yz.Free(e.lctx)
+			yz.ThreadpoolFree(e.pool)
 			yz.ModelFree(model)
 			return nil, err
 		}
