@@ -6,12 +6,13 @@
 #   make peers           builds both (cold on 2 cores: see docs/engines.md, "Live peers")
 #   make test-peers      the live peer tests alone
 #   make bench-engines   typing replay: Serval's engine vs llama-server vs Ollama
+#   make bench-engines-cold  its cold-request part alone (restarts, interleaved)
 
 PEERS_BUILD := $(ROOT)/integration/peers/build.sh
 PEERS_JOBS ?= 2
 export PEERS_JOBS
 
-.PHONY: peers peer-llama-server peer-ollama test-peers bench-engines
+.PHONY: peers peer-llama-server peer-ollama test-peers bench-engines bench-engines-cold
 
 peers: peer-llama-server peer-ollama
 
@@ -37,5 +38,10 @@ bench-engines: build peers
 	mkdir -p $(BENCH_OUT)
 	set -o pipefail; $(TEST_ENV) $(BENCH_ENGINES_ARGS) $(GO) test -run '^$$' -bench '^BenchmarkEngines$$' -benchtime 1x -timeout 90m \
 		./integration/peers/ | tee $(BENCH_OUT)/engines.txt
+
+# Only the cold request (BENCH_ENGINES_COLD restarts of each engine, interleaved): half a minute.
+bench-engines-cold: build peers
+	$(TEST_ENV) $(BENCH_ENGINES_ARGS) $(GO) test -run '^$$' -bench '^BenchmarkEngines$$/^cold' -benchtime 1x -timeout 30m \
+		./integration/peers/
 
 BENCH_TARGETS += bench-engines
