@@ -130,6 +130,25 @@ function new_server() { return new Server(); }
 `, []string{"constant:MAX", "interface:Handler", "method:serve", "class:Server", "method:serve", "function:new_server"}},
 }
 
+// declarationsOf parses src as lang and returns its declarations.
+func declarationsOf(t *testing.T, lang, src string) []Decl {
+	t.Helper()
+	l, ok := ByName(lang)
+	if !ok {
+		t.Fatalf("no language %s", lang)
+	}
+	tree, err := l.Parse(context.Background(), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	decls, err := l.Declarations(tree.RootNode(), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decls
+}
+
 func TestDeclarations(t *testing.T) {
 	for _, l := range Languages() {
 		t.Run(l.Name, func(t *testing.T) {
@@ -137,15 +156,7 @@ func TestDeclarations(t *testing.T) {
 			if !ok {
 				t.Fatalf("no declaration test for %s", l.Name)
 			}
-			tree, err := l.Parse(context.Background(), []byte(tc.src))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tree.Close()
-			decls, err := l.Declarations(tree.RootNode(), []byte(tc.src))
-			if err != nil {
-				t.Fatal(err)
-			}
+			decls := declarationsOf(t, l.Name, tc.src)
 			var got []string
 			for _, d := range decls {
 				got = append(got, fmt.Sprintf("%s:%s", d.Kind, d.Name))
@@ -170,16 +181,7 @@ func TestDeclarationHeadWidening(t *testing.T) {
 		{"go", "package p\n\ntype T struct{ x int }\n", "T", "type T struct{ x int }"},
 	}
 	for _, tt := range tests {
-		l, _ := ByName(tt.lang)
-		tree, err := l.Parse(context.Background(), []byte(tt.src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		decls, err := l.Declarations(tree.RootNode(), []byte(tt.src))
-		tree.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		decls := declarationsOf(t, tt.lang, tt.src)
 		found := false
 		for _, d := range decls {
 			if d.Name == tt.name {
@@ -202,17 +204,7 @@ func TestDeclarationHead(t *testing.T) {
 		fmt.Fprintf(&b, "\ta += %d\n", i)
 	}
 	b.WriteString("\treturn a\n}\n\ntype (\n\tA int\n\tB string\n)\n")
-	l, _ := ByName("go")
-	src := []byte(b.String())
-	tree, err := l.Parse(context.Background(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tree.Close()
-	decls, err := l.Declarations(tree.RootNode(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	decls := declarationsOf(t, "go", b.String())
 	if len(decls) != 3 {
 		t.Fatalf("got %d declarations, want 3: %+v", len(decls), decls)
 	}
@@ -239,16 +231,7 @@ func TestDeclarationContainers(t *testing.T) {
 		{"java", "class A {\n  class B { void inner() {} }\n  void outer() {}\n}\n", "A:,B:A,inner:B,outer:A"},
 	}
 	for _, tt := range tests {
-		l, _ := ByName(tt.lang)
-		tree, err := l.Parse(context.Background(), []byte(tt.src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		decls, err := l.Declarations(tree.RootNode(), []byte(tt.src))
-		tree.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		decls := declarationsOf(t, tt.lang, tt.src)
 		var got []string
 		for _, d := range decls {
 			got = append(got, d.Name+":"+d.Container)
@@ -269,17 +252,7 @@ func TestDeclarationNames(t *testing.T) {
 		fmt.Fprintf(&b, "    @decorator%d\n", i)
 	}
 	b.WriteString("    def far_below(self):\n        return 1\n\n    def near(self):\n        return 2\n")
-	l, _ := ByName("python")
-	src := []byte(b.String())
-	tree, err := l.Parse(context.Background(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tree.Close()
-	decls, err := l.Declarations(tree.RootNode(), src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	decls := declarationsOf(t, "python", b.String())
 	var names []string
 	for _, d := range decls {
 		names = append(names, d.Name)
