@@ -33,6 +33,8 @@ MODEL_PHASE2_SCHEDULE_STEPS := 4588
 MODEL_PHASE2_STEPS := 2598
 MODEL_PHASE3_STEPS ?= 2108
 MODEL_THREADS ?= 1
+# MODEL_DEVICE=cuda trains on a GPU (needs a CUDA build of PyTorch; Debian's python3-torch is CPU-only).
+MODEL_DEVICE ?= cpu
 MODEL_APT := python3-torch python3-sentencepiece python3-numpy libopenblas0-pthread
 
 .PHONY: model model-deps model-corpus model-tokenizer model-train model-train-phase2 model-train-phase3 model-export test-serval-tiny bench-model
@@ -59,7 +61,7 @@ model-tokenizer: model-deps model-corpus
 model-train: model-tokenizer
 	cd $(MODEL_TRAIN) && OPENBLAS_NUM_THREADS=$(MODEL_THREADS) nice -n 10 $(MODEL_PY) train.py --config config.json \
 		--corpus $(MODEL_CORPUS) --tokenizer $(MODEL_WORK)/tokenizer --out $(MODEL_WORK) \
-		--steps $(MODEL_STEPS) --time-budget $(MODEL_TIME_BUDGET) --threads $(MODEL_THREADS)
+		--steps $(MODEL_STEPS) --time-budget $(MODEL_TIME_BUDGET) --threads $(MODEL_THREADS) --device $(MODEL_DEVICE)
 
 # Phases 2 and 3 start from the previous phase's weights and optimiser state with their own
 # warm-up and cosine schedule. Phase 2 brings the FIM split that matches an editor's cursor
@@ -69,13 +71,13 @@ model-train-phase2: model-train
 	cd $(MODEL_TRAIN) && OPENBLAS_NUM_THREADS=$(MODEL_THREADS) nice -n 10 $(MODEL_PY) train.py --config config-phase2.json \
 		--corpus $(MODEL_CORPUS) --tokenizer $(MODEL_WORK)/tokenizer --out $(MODEL_WORK2) \
 		--init-from $(MODEL_WORK)/checkpoint.pt --steps $(MODEL_PHASE2_SCHEDULE_STEPS) --stop-after $(MODEL_PHASE2_STEPS) \
-		--time-budget 0 --threads $(MODEL_THREADS)
+		--time-budget 0 --threads $(MODEL_THREADS) --device $(MODEL_DEVICE)
 
 model-train-phase3: model-train-phase2
 	rm -rf $(MODEL_WORK3)
 	cd $(MODEL_TRAIN) && OPENBLAS_NUM_THREADS=$(MODEL_THREADS) nice -n 10 $(MODEL_PY) train.py --config config-phase3.json \
 		--corpus $(MODEL_CORPUS) --tokenizer $(MODEL_WORK)/tokenizer --out $(MODEL_WORK3) \
-		--init-from $(MODEL_WORK2)/checkpoint.pt --steps $(MODEL_PHASE3_STEPS) --time-budget 0 --threads $(MODEL_THREADS)
+		--init-from $(MODEL_WORK2)/checkpoint.pt --steps $(MODEL_PHASE3_STEPS) --time-budget 0 --threads $(MODEL_THREADS) --device $(MODEL_DEVICE)
 
 # model-export turns $(MODEL_WORK3)'s latest weights (phase 3) into the shipped GGUF and its
 # llama.cpp cross-check fixture; log.csv holds all three phases.

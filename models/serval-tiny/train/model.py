@@ -110,7 +110,7 @@ class Model(nn.Module):
             for name in ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
                          "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"):
                 out.append((f"blk.{i}.{name}.weight", getattr(blk, name).weight))
-        return [(n, t.detach().float().contiguous()) for n, t in out]
+        return [(n, t.detach().float().cpu().contiguous()) for n, t in out]
 
 
 def count_params(model):

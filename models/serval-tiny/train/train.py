@@ -236,6 +236,8 @@ def main():
     ap.add_argument("--stop-after", type=int, default=0,
                     help="end this phase after N steps although its schedule runs on (replays a phase stopped early)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu",
+                    help="torch device to train on: cpu (the default; what make model uses) or cuda when a GPU is lent")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init-from", help="checkpoint.pt of an earlier phase: start this phase from its weights "
                     "and optimiser state; its log.csv starts this run's log; steps, time budget and the "
@@ -248,14 +250,18 @@ def main():
     if args.time_budget is not None:
         cfg["time_budget_s"] = args.time_budget
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: this PyTorch sees no CUDA device (Debian's python3-torch is CPU-only)")
     torch.manual_seed(cfg["seed"])
     os.makedirs(args.out, exist_ok=True)
 
     sp = spm.SentencePieceProcessor(model_file=args.tokenizer + ".model")
     vocab = json.load(open(args.tokenizer + ".vocab.json"))
     data = Data(os.path.join(args.corpus, "train.jsonl"), sp, vocab, cfg, cfg["seed"])
-    windows = heldout_windows(os.path.join(args.corpus, "heldout.jsonl"), sp, cfg, cfg["eval_windows"], cfg["seed"])
-    model = Model(cfg, len(vocab["tokens"]))
+    windows = {lang: w.to(device) for lang, w in
+               heldout_windows(os.path.join(args.corpus, "heldout.jsonl"), sp, cfg, cfg["eval_windows"], cfg["seed"]).items()}
+    model = Model(cfg, len(vocab["tokens"])).to(device)
     n_params = count_params(model)
     print(f"params {n_params} ({n_params/1e6:.2f}M), vocab {len(vocab['tokens'])}", flush=True)
 
@@ -269,7 +275,7 @@ def main():
     log_path = os.path.join(args.out, "log.csv")
     resuming = args.resume and os.path.exists(ckpt)
     if resuming:
-        st = torch.load(ckpt)
+        st = torch.load(ckpt, map_location=device)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, elapsed_before, tokens = st["step"], st["elapsed"], st["tokens"]
@@ -277,7 +283,7 @@ def main():
         data.rng.setstate(st["data_rng"])
         print(f"resumed at step {step}", flush=True)
     elif args.init_from:
-        st = torch.load(args.init_from)
+        st = torch.load(args.init_from, map_location=device)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, elapsed_before, tokens = st["step"], st["elapsed"], st["tokens"]
@@ -321,7 +327,7 @@ def main():
         lr = lr_at(progress, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        inp, tgt, weight = data.batch(cfg["batch"])
+        inp, tgt, weight = (t.to(device) for t in data.batch(cfg["batch"]))
         logits = model(inp)
         if cfg.get("middle_loss_weight", 1) == 1:
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-1)
