@@ -60,7 +60,11 @@ need() {
 	[[ -n ${2:-} ]] || { log "$1 is needed"; exit 1; }
 	log "installing $2 (for $1)"
 	local sudo=; [[ $(id -u) == 0 ]] || sudo=sudo
-	$sudo apt-get -o DPkg::Lock::Timeout=900 install -y "$2" >&2
+	# A fresh machine's package lists can name versions the mirror no longer
+	# has: refresh them once and retry.
+	$sudo apt-get -o DPkg::Lock::Timeout=900 install -y "$2" >&2 ||
+		{ $sudo apt-get -o DPkg::Lock::Timeout=900 update -qq >&2 &&
+			$sudo apt-get -o DPkg::Lock::Timeout=900 install -y "$2" >&2; }
 }
 
 build_llama_src() {
