@@ -24,7 +24,10 @@ import (
 //
 // Indentation languages (Python) end the block at the first line indented
 // less than the cursor's line, except for `else`/`elif`/`except`/`finally`
-// at the level of the block's header.
+// at the level of the block's header. Such a line continues the header's
+// statement, so from there on the completion writes at the header's level:
+// the statement after the chain (the `return` a function falls through to)
+// is kept, and a line indented less than that level ends it.
 func limitScope(cc *cursorContext, text string) string {
 	if !strings.Contains(text, "\n") {
 		return text
@@ -280,7 +283,8 @@ func limitScopeByIndentation(cc *cursorContext, text string, tok bracketTokens) 
 	if isBlank(cursorLine) {
 		level = indentColumns(cc.linePrefix, tab)
 	}
-	header := headerIndent(cc.prefix[:len(cc.prefix)-len(cc.linePrefix)], level, tab)
+	above := cc.prefix[:len(cc.prefix)-len(cc.linePrefix)]
+	header := headerIndent(above, level, tab)
 	wentDeeper := false
 	lineStart := len(firstLine(text)) + 1
 	for lineStart <= len(text) {
@@ -291,7 +295,13 @@ func limitScopeByIndentation(cc *cursorContext, text string, tok bracketTokens) 
 			switch {
 			case n > level:
 				wentDeeper = true
-			case n < level && !(n == header && startsWithKeyword(line, continuationKeywords)):
+			case n < level && n == header && startsWithKeyword(line, continuationKeywords):
+				// The chain goes on (`elif`, `else`, `except`): the
+				// completion now writes the header's statement, and what
+				// follows the chain at the header's level belongs to the
+				// enclosing block, as the rest of the chain does.
+				level, header = n, headerIndent(above, n, tab)
+			case n < level:
 				return strings.TrimRight(text[:lineStart], " \t\n")
 			case n == level && level == 0 && wentDeeper && !startsWithKeyword(line, continuationKeywords):
 				// A new top-level statement after a finished block.
