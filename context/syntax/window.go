@@ -149,7 +149,7 @@ func prefixStart(root *sitter.Node, src []byte, from, cursor int) int {
 			break
 		}
 		n := largestNodeStartingAt(tc, root, p)
-		if n != nil && n.IsNamed() && (int(n.EndByte()) >= cursor || endsLine(src, int(n.EndByte()))) {
+		if n != nil && n.IsNamed() && (int(n.EndByte()) >= cursor || endsStatementLine(tc, root, src, int(n.EndByte()))) {
 			return ls
 		}
 	}
@@ -188,6 +188,18 @@ func suffixEnd(root *sitter.Node, src []byte, cursor, limit int) int {
 			continue
 		}
 		n := largestNodeEndingAt(tc, root, q)
+		if n != nil && isComment(n) && !startsLine(src, int(n.StartByte())) {
+			// A trailing comment (`x := 1 // note`): the line's code ends
+			// before it.
+			c := int(n.StartByte())
+			for c > cursor && isBlank(src[c-1]) {
+				c--
+			}
+			if c <= cursor {
+				continue
+			}
+			n = largestNodeEndingAt(tc, root, c)
+		}
 		if n != nil && n.IsNamed() && (int(n.StartByte()) <= cursor || startsLine(src, int(n.StartByte()))) {
 			return end + 1
 		}
@@ -199,6 +211,34 @@ func suffixEnd(root *sitter.Node, src []byte, cursor, limit int) int {
 		limit--
 	}
 	return limit
+}
+
+// endsStatementLine reports whether only blanks and comments follow
+// offset on its line: a statement followed by a trailing comment
+// (`x := 1 // note`, `x = 1  # note`) ends its line as much as one without.
+func endsStatementLine(tc *sitter.TreeCursor, root *sitter.Node, src []byte, offset int) bool {
+	for range maxTrailingComments {
+		p := skipBlanks(src, offset)
+		if p >= len(src) || src[p] == '\n' {
+			return true
+		}
+		c := largestNodeStartingAt(tc, root, p)
+		if c == nil || !isComment(c) || int(c.EndByte()) <= p {
+			return false
+		}
+		offset = int(c.EndByte())
+	}
+	return false
+}
+
+// maxTrailingComments bounds the comments endsStatementLine steps over on
+// one line (`x = 1 /* a */ /* b */`).
+const maxTrailingComments = 4
+
+// isComment reports a comment node in any grammar: "comment",
+// "line_comment", "block_comment".
+func isComment(n *sitter.Node) bool {
+	return strings.HasSuffix(n.Type(), "comment")
 }
 
 // largestNodeStartingAt descends from root to the outermost node that

@@ -69,3 +69,45 @@ func TestWindowHeadersPerLanguage(t *testing.T) {
 		})
 	}
 }
+
+// TestWindowTrailingComments: on code where every line ends with a comment
+// (`x := 1 // note`), a statement followed by its comment still ends its
+// line, so the prefix window starts on a statement near the budget instead
+// of shrinking to the cursor's line, and the suffix ends on one.
+func TestWindowTrailingComments(t *testing.T) {
+	tests := []struct{ lang, before, stmt, cursorLine, after string }{
+		{"go", "package p\n\nfunc f() {\n", "\tx%d := step(%[1]d) // note %[1]d", "\ty := x3 + <|>x4 // sum\n", "}\n"},
+		{"python", "def f():\n", "    x%d = step(%[1]d)  # note %[1]d", "    y = x3 + <|>x4  # sum\n", ""},
+		{"javascript", "function f() {\n", "  let x%d = step(%[1]d); // note %[1]d", "  let y = x3 + <|>x4; // sum\n", "}\n"},
+		{"typescript", "function f(): void {\n", "  let x%d = step(%[1]d); // note %[1]d", "  let y = x3 + <|>x4; // sum\n", "}\n"},
+		{"tsx", "function f() {\n", "  let x%d = step(%[1]d); // note %[1]d", "  let y = x3 + <|>x4; // sum\n", "}\n"},
+		{"rust", "fn f() {\n", "    let x%d = step(%[1]d); // note %[1]d", "    let y = x3 + <|>x4; // sum\n", "}\n"},
+		{"java", "class S {\n  void f() {\n", "    int x%d = step(%[1]d); // note %[1]d", "    int y = x3 + <|>x4; // sum\n", "  }\n}\n"},
+		{"c", "void f(void) {\n", "    int x%d = step(%[1]d); /* note %[1]d */", "    int y = x3 + <|>x4; /* sum */\n", "}\n"},
+		{"cpp", "void f() {\n", "    int x%d = step(%[1]d); // note %[1]d", "    int y = x3 + <|>x4; // sum\n", "}\n"},
+		{"ruby", "def f\n", "  x%d = step(%[1]d) # note %[1]d", "  y = x3 + <|>x4 # sum\n", "end\n"},
+		{"php", "<?php\nfunction f() {\n", "    $x%d = step(%[1]d); // note %[1]d", "    $y = $x3 + <|>$x4; // sum\n", "}\n"},
+	}
+	if len(tests) != len(Languages()) {
+		t.Fatalf("test covers %d languages, there are %d", len(tests), len(Languages()))
+	}
+	for _, tt := range tests {
+		t.Run(tt.lang, func(t *testing.T) {
+			src := tt.before + longBody("", tt.stmt, 40) + tt.cursorLine + longBody("", tt.stmt, 40) + tt.after
+			const pb, sb = 400, 300
+			w := window(t, tt.lang, src, pb, sb)
+			if n := len(w.Header) + len(w.Prefix); n < pb/2 || n > pb {
+				t.Errorf("header+prefix = %d bytes of a %d budget: %q", n, pb, w.Text())
+			}
+			if first := strings.SplitN(w.Prefix, "\n", 2)[0]; !strings.Contains(first, "step(") {
+				t.Errorf("prefix starts with %q, want a whole statement", first)
+			}
+			if n := len(w.Suffix); n < sb/2 || n > sb {
+				t.Errorf("suffix = %d bytes of a %d budget: %q", n, sb, w.Suffix)
+			}
+			if !strings.HasSuffix(w.Suffix, "\n") {
+				t.Errorf("suffix %q does not end on a line", w.Suffix)
+			}
+		})
+	}
+}
