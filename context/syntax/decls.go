@@ -34,6 +34,9 @@ type Decl struct {
 	EndRow    uint32
 	// Head is the start of the declaration's text: its signature and the
 	// first lines of its body, at most HeadLines lines and HeadBytes bytes.
+	// A class whose constructors are cut off gets their signatures after
+	// it (see withConstructors), so a call that constructs it shows the
+	// parameters.
 	Head string
 	// Container is the type a method or member belongs to: a Go method's
 	// receiver type, or the innermost class, interface or type declaration
@@ -152,7 +155,7 @@ func (l *Language) Declarations(root *sitter.Node, src []byte) ([]Decl, error) {
 		}
 		decls = append(decls, d)
 	}
-	return setContainers(dropLocals(decls)), nil
+	return l.withConstructors(root, src, setContainers(dropLocals(decls))), nil
 }
 
 // nameIn returns the declaration's name, sharing the memory of its head

@@ -30,36 +30,7 @@ func bounded(t testing.TB, d time.Duration) context.Context {
 func TestAgentSendsWorkspaceContext(t *testing.T) {
 	root, mainPath, mainText, cursor := workspace(t)
 	rec := newRecorder(t)
-	home := t.TempDir()
-	c, err := lspclient.Start(context.Background(), servaltest.AgentBinary(t), lspclient.Options{
-		Args: []string{"--stdio", "--config", filepath.Join(home, "agent.toml"), "--log-level", "debug"},
-		Env:  []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "SERVAL_ENDPOINT=" + rec.URL, "SERVAL_TOKEN=token"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Shutdown(bounded(t, 10*time.Second)); err != nil {
-			t.Errorf("agent shutdown: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("agent stderr:\n%s", c.Stderr())
-		}
-	})
-	var initRes lsp.InitializeResult
-	rootURI := "file://" + root
-	if err := c.Call(bounded(t, 10*time.Second), "initialize", map[string]any{
-		"processId":        os.Getpid(),
-		"rootUri":          rootURI,
-		"workspaceFolders": []map[string]any{{"uri": rootURI, "name": "shop"}},
-		"capabilities": map[string]any{
-			"general":      map[string]any{"positionEncodings": []string{"utf-16"}},
-			"textDocument": map[string]any{"inlineCompletion": map[string]any{}},
-		},
-	}, &initRes); err != nil {
-		t.Fatal(err)
-	}
-	c.Notify(bounded(t, 10*time.Second), "initialized", map[string]any{})
+	c := startAgent(t, root, rec.URL)
 
 	uri := "file://" + mainPath
 	c.Notify(bounded(t, 10*time.Second), "textDocument/didOpen", map[string]any{
@@ -152,4 +123,41 @@ func TestAgentSendsWorkspaceContext(t *testing.T) {
 			t.Errorf("request %d is not JSON: %v", i, err)
 		}
 	}
+}
+
+// startAgent starts the real serval-agent over stdio with root as its
+// workspace folder and endpoint as its server, and initializes it.
+func startAgent(t *testing.T, root, endpoint string) *lspclient.Client {
+	t.Helper()
+	home := t.TempDir()
+	c, err := lspclient.Start(context.Background(), servaltest.AgentBinary(t), lspclient.Options{
+		Args: []string{"--stdio", "--config", filepath.Join(home, "agent.toml"), "--log-level", "debug"},
+		Env:  []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "SERVAL_ENDPOINT=" + endpoint, "SERVAL_TOKEN=token"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Shutdown(bounded(t, 10*time.Second)); err != nil {
+			t.Errorf("agent shutdown: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("agent stderr:\n%s", c.Stderr())
+		}
+	})
+	var initRes lsp.InitializeResult
+	rootURI := "file://" + root
+	if err := c.Call(bounded(t, 10*time.Second), "initialize", map[string]any{
+		"processId":        os.Getpid(),
+		"rootUri":          rootURI,
+		"workspaceFolders": []map[string]any{{"uri": rootURI, "name": filepath.Base(root)}},
+		"capabilities": map[string]any{
+			"general":      map[string]any{"positionEncodings": []string{"utf-16"}},
+			"textDocument": map[string]any{"inlineCompletion": map[string]any{}},
+		},
+	}, &initRes); err != nil {
+		t.Fatal(err)
+	}
+	c.Notify(bounded(t, 10*time.Second), "initialized", map[string]any{})
+	return c
 }
