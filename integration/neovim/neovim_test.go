@@ -107,6 +107,7 @@ type report struct {
 	Ghost          string   `json:"ghost"`
 	GhostPos       string   `json:"ghost_pos"`
 	GhostHL        string   `json:"ghost_hl"`
+	GhostCtermFg   string   `json:"ghost_ctermfg"`
 	GhostState     string   `json:"ghost_state"`
 	GhostAfterWord string   `json:"ghost_after_word"`
 	Cursor         [2]int   `json:"cursor"`
@@ -269,6 +270,14 @@ func runHeadless(t *testing.T, b nvimBuild, mode string, srv *servaltest.Server,
 	}
 	if b.version != "0.12.4" && r.GhostHL != "ServalSuggestion" {
 		t.Errorf("ghost text highlighted with %q, want ServalSuggestion (dim on every terminal)", r.GhostHL)
+	}
+	if b.version == "0.12.4" && r.GhostHL != "ComplHint" {
+		t.Errorf("ghost text highlighted with %q, want the built-in ComplHint", r.GhostHL)
+	}
+	// The scenario runs with notermguicolors: a group with only a gui colour
+	// draws the ghost text in the code's own colour.
+	if r.GhostCtermFg == "" {
+		t.Errorf("ghost text group %q has no cterm colour with notermguicolors: it looks like code", r.GhostHL)
 	}
 	if r.GhostState != r.Ghost {
 		t.Errorf("extmarks show %q, the plugin holds %q", r.Ghost, r.GhostState)

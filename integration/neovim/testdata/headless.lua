@@ -14,6 +14,8 @@ local harness = dofile(debug.getinfo(1, 'S').source:sub(2):match('^(.*[/\\])') .
 local report, write_report, step, sleep, wait_for =
   harness.report, harness.write_report, harness.step, harness.sleep, harness.wait_for
 
+-- A 256-colour terminal without true colour: the ghost text must still be dim.
+vim.o.termguicolors = false
 vim.opt.runtimepath:prepend(assert(vim.env.SERVAL_NVIM_PLUGIN, 'SERVAL_NVIM_PLUGIN'))
 vim.cmd('runtime! plugin/serval.lua')
 vim.cmd('filetype on')
@@ -186,6 +188,8 @@ local function scenario()
   report.ghost = shown.text
   report.ghost_pos = shown.pos
   report.ghost_hl = shown.hl
+  -- The cterm colour the ghost text is drawn with ("" = the code's own colour).
+  report.ghost_ctermfg = shown.hl and vim.fn.synIDattr(vim.fn.synIDtrans(vim.fn.hlID(shown.hl)), 'fg', 'cterm') or ''
   report.ghost_state = has012 and shown.text or ghost.text()
   local pos = vim.api.nvim_win_get_cursor(0)
   report.cursor = { pos[1] - 1, pos[2] }
