@@ -23,7 +23,9 @@ func TestWritesModel(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{nil, {"-o"}, {"-o", "x", "extra"}, {"-seed", "x", "-o", "y"}} {
+	for _, args := range [][]string{nil, {"-o"}, {"-o", "x", "extra"}, {"-seed", "x", "-o", "y"},
+		{"-o", "x", "-shape", "qwen2.5-coder-70b"}, {"-o", "x", "-shape", "qwen2.5-coder-0.5b", "-type", "q4_k"},
+		{"-o", "x", "-shape", "qwen2.5-coder-0.5b", "-embd", "128"}} {
 		var stderr bytes.Buffer
 		if err := run(args, &stderr); err == nil {
 			t.Errorf("%q: no error", args)

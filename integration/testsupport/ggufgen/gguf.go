@@ -29,13 +29,39 @@ const (
 type TensorType uint32
 
 const (
-	F32 TensorType = 0 // 4 bytes a value
-	F16 TensorType = 1 // IEEE half precision, 2 bytes a value
+	F32  TensorType = 0 // 4 bytes a value
+	F16  TensorType = 1 // IEEE half precision, 2 bytes a value
+	Q8_0 TensorType = 8 // blocks of 32 values: an f16 scale and 32 int8 (34 bytes)
 )
 
+// String is the type's name as llama.cpp's tools spell it.
+func (t TensorType) String() string {
+	switch t {
+	case F32:
+		return "f32"
+	case F16:
+		return "f16"
+	case Q8_0:
+		return "q8_0"
+	}
+	return fmt.Sprintf("type%d", uint32(t))
+}
+
+// blockValues is how many values one block of t holds (1 for F32 and F16).
+func (t TensorType) blockValues() uint64 {
+	if t == Q8_0 {
+		return q8Block
+	}
+	return 1
+}
+
+// bytesPer is the size of n values of type t (n a multiple of blockValues).
 func (t TensorType) bytesPer(n uint64) uint64 {
-	if t == F16 {
+	switch t {
+	case F16:
 		return 2 * n
+	case Q8_0:
+		return n / q8Block * q8BlockBytes
 	}
 	return 4 * n
 }
@@ -55,14 +81,27 @@ type KV struct {
 // a row (the fastest-varying index), so a [n_embd, n_vocab] matrix has
 // n_vocab rows of n_embd values laid out one after the other in Data.
 // Type is how the file stores Data (the zero value is F32).
+//
+// A tensor too large to hold in memory leaves Data nil and sets Rows, which
+// WriteTo calls once per row, in order, to fill it: a 1.5B-parameter model
+// is written holding one row at a time.
 type Tensor struct {
 	Name string
 	Dims []uint64
 	Data []float32
+	Rows func(row []float32)
 	Type TensorType
 }
 
-// File is the content of a GGUF v3 file of f32 and f16 tensors.
+func (t Tensor) values() uint64 {
+	n := uint64(1)
+	for _, d := range t.Dims {
+		n *= d
+	}
+	return n
+}
+
+// File is the content of a GGUF v3 file of f32, f16 and q8_0 tensors.
 type File struct {
 	KVs     []KV
 	Tensors []Tensor
@@ -84,20 +123,23 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 	}
 	var offset uint64
 	for _, t := range f.Tensors {
-		n := uint64(1)
-		for _, d := range t.Dims {
-			n *= d
-		}
-		if n != uint64(len(t.Data)) {
+		n := t.values()
+		if t.Rows == nil && n != uint64(len(t.Data)) {
 			return 0, fmt.Errorf("ggufgen: tensor %s: dims %v need %d values, have %d", t.Name, t.Dims, n, len(t.Data))
+		}
+		if len(t.Dims) == 0 || t.Rows != nil && t.Data != nil {
+			return 0, fmt.Errorf("ggufgen: tensor %s: needs dims and one of Data or Rows", t.Name)
 		}
 		e.str(t.Name)
 		e.u32(uint32(len(t.Dims)))
 		for _, d := range t.Dims {
 			e.u64(d)
 		}
-		if t.Type != F32 && t.Type != F16 {
+		if t.Type != F32 && t.Type != F16 && t.Type != Q8_0 {
 			return 0, fmt.Errorf("ggufgen: tensor %s: unsupported type %d", t.Name, t.Type)
+		}
+		if t.Dims[0]%t.Type.blockValues() != 0 {
+			return 0, fmt.Errorf("ggufgen: tensor %s: rows of %d values do not fill %s blocks of %d", t.Name, t.Dims[0], t.Type, t.Type.blockValues())
 		}
 		e.u32(uint32(t.Type))
 		e.u64(offset)
@@ -110,12 +152,20 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 		return cw.n, err
 	}
 	e.pad(cw.n)
+	var out []byte
 	for _, t := range f.Tensors {
-		for _, v := range t.Data {
-			if t.Type == F16 {
-				e.u16(Float16Bits(v))
-			} else {
-				e.u32(math.Float32bits(v))
+		rowLen := t.Dims[0]
+		if t.Rows == nil {
+			for row := t.Data; len(row) > 0; row = row[rowLen:] {
+				out = encodeRow(out[:0], t.Type, row[:rowLen])
+				e.write(out)
+			}
+		} else {
+			row := make([]float32, rowLen)
+			for range t.values() / rowLen {
+				t.Rows(row)
+				out = encodeRow(out[:0], t.Type, row)
+				e.write(out)
 			}
 		}
 		e.pad(cw.n + int64(bw.Buffered()))
@@ -125,6 +175,25 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 	}
 	err := bw.Flush()
 	return cw.n, err
+}
+
+// encodeRow appends row's values as stored in a tensor of type t.
+func encodeRow(dst []byte, t TensorType, row []float32) []byte {
+	switch t {
+	case F16:
+		for _, v := range row {
+			dst = binary.LittleEndian.AppendUint16(dst, Float16Bits(v))
+		}
+	case Q8_0:
+		for b := row; len(b) > 0; b = b[q8Block:] {
+			dst = appendQ8Block(dst, b[:q8Block])
+		}
+	default:
+		for _, v := range row {
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
+		}
+	}
+	return dst
 }
 
 func align(n uint64) uint64 { return (n + Alignment - 1) / Alignment * Alignment }

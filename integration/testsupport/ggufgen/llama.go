@@ -2,9 +2,11 @@ package ggufgen
 
 import "fmt"
 
-// Llama describes a llama-architecture model for LlamaKVs: its shape and its
-// SentencePiece-style ("llama") vocabulary.
+// Llama describes a llama-architecture model (or one of its relatives that
+// llama.cpp reads from the same keys, such as qwen2) for KVs: its shape and
+// its SentencePiece-style ("llama") vocabulary.
 type Llama struct {
+	Arch          string // general.architecture and the prefix of the shape keys; default "llama"
 	Name          string
 	ContextLength int
 	Embd          int
@@ -14,7 +16,7 @@ type Llama struct {
 	HeadsKV       int
 	RopeBase      float32
 	NormEps       float32
-	FileType      uint32 // general.file_type: 0 all f32, 1 mostly f16
+	FileType      uint32 // general.file_type: 0 all f32, 1 mostly f16, 7 mostly q8_0
 
 	Vocab               Vocab
 	UnkID, BOSID        int
@@ -39,21 +41,25 @@ func (m Llama) KVs() ([]KV, error) {
 			return nil, fmt.Errorf("ggufgen: token id %d outside the vocabulary of %d", id, n)
 		}
 	}
+	arch := m.Arch
+	if arch == "" {
+		arch = "llama"
+	}
 	kvs := []KV{
-		{"general.architecture", "llama"},
+		{"general.architecture", arch},
 		{"general.name", m.Name},
 		{"general.file_type", m.FileType},
 		{"general.alignment", uint32(Alignment)},
-		{"llama.context_length", uint32(m.ContextLength)},
-		{"llama.embedding_length", uint32(m.Embd)},
-		{"llama.block_count", uint32(m.Layers)},
-		{"llama.feed_forward_length", uint32(m.FeedForward)},
-		{"llama.attention.head_count", uint32(m.Heads)},
-		{"llama.attention.head_count_kv", uint32(m.HeadsKV)},
-		{"llama.rope.dimension_count", uint32(m.Embd / m.Heads)},
-		{"llama.rope.freq_base", m.RopeBase},
-		{"llama.attention.layer_norm_rms_epsilon", m.NormEps},
-		{"llama.vocab_size", uint32(n)},
+		{arch + ".context_length", uint32(m.ContextLength)},
+		{arch + ".embedding_length", uint32(m.Embd)},
+		{arch + ".block_count", uint32(m.Layers)},
+		{arch + ".feed_forward_length", uint32(m.FeedForward)},
+		{arch + ".attention.head_count", uint32(m.Heads)},
+		{arch + ".attention.head_count_kv", uint32(m.HeadsKV)},
+		{arch + ".rope.dimension_count", uint32(m.Embd / m.Heads)},
+		{arch + ".rope.freq_base", m.RopeBase},
+		{arch + ".attention.layer_norm_rms_epsilon", m.NormEps},
+		{arch + ".vocab_size", uint32(n)},
 		{"tokenizer.ggml.model", "llama"},
 		{"tokenizer.ggml.tokens", m.Vocab.Tokens},
 		{"tokenizer.ggml.scores", m.Vocab.Scores},

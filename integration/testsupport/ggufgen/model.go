@@ -66,6 +66,7 @@ const (
 	TokenUnknown     int32 = 2
 	TokenControl     int32 = 3
 	TokenUserDefined int32 = 4
+	TokenUnused      int32 = 5
 	TokenByte        int32 = 6
 )
 
@@ -187,7 +188,7 @@ func BuildVocab(opts Options) Vocab {
 // printable ASCII, tab or newline unless rawBytes.
 func silent(v Vocab, id int, rawBytes bool) bool {
 	switch v.Types[id] {
-	case TokenControl, TokenUnknown:
+	case TokenControl, TokenUnknown, TokenUnused:
 		return true
 	case TokenByte:
 		if rawBytes {
@@ -277,6 +278,13 @@ func WriteTestModel(path string, opts Options) error {
 	if err != nil {
 		return err
 	}
+	return writeFile(path, f)
+}
+
+// writeFile writes f to path through a temporary file in the same
+// directory, renamed when complete: a killed writer never leaves a partial
+// model under the final name.
+func writeFile(path string, f *File) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".ggufgen-*")
 	if err != nil {
 		return fmt.Errorf("ggufgen: %w", err)
