@@ -9,6 +9,7 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
@@ -80,6 +81,7 @@ type Agent struct {
 	ctxSrc   ContextSource
 	httpc    *http.Client
 	ua       string
+	session  string // api.SessionHeader: random per process
 
 	cfgMu  sync.Mutex // serializes configuration changes
 	cfg    atomic.Pointer[Config]
@@ -131,6 +133,7 @@ func New(opts Options) (*Agent, error) {
 		ctxSrc:     opts.Context,
 		httpc:      opts.HTTPClient,
 		ua:         opts.UserAgent,
+		session:    rand.Text(),
 		cache:      newCompletionCache(cfg.Completion.Cache.Entries, time.Duration(cfg.Completion.Cache.TTLSec)*time.Second),
 		repos:      newRepoResolver(),
 		life:       life,

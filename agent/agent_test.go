@@ -279,6 +279,7 @@ func TestStatusFromErrors(t *testing.T) {
 		{&api.StatusError{StatusCode: 401}, StatusUnauthorized},
 		{&api.StatusError{StatusCode: 429, RetryAfter: time.Second}, StatusRateLimited},
 		{&api.StatusError{StatusCode: 501}, StatusNoModel},
+		{&api.StatusError{StatusCode: 503, RetryAfter: time.Second}, StatusRateLimited},
 		{fmt.Errorf("dial tcp: %w", errors.New("connection refused")), StatusDisconnected},
 	}
 	for _, c := range cases {
@@ -289,6 +290,13 @@ func TestStatusFromErrors(t *testing.T) {
 	}
 	if st, _ := errorStatus(&api.StatusError{StatusCode: 401}, now, &ra); !strings.Contains(st.Message, "token") {
 		t.Errorf("unauthorized message does not say how to set the token: %q", st.Message)
+	}
+	if _, ok := errorStatus(&api.StatusError{StatusCode: 503}, now, &ra); ok {
+		t.Error("a 503 without Retry-After changed the status")
+	}
+	ra = time.Time{}
+	if st, _ := errorStatus(&api.StatusError{StatusCode: 503, RetryAfter: 2 * time.Second}, now, &ra); st.Message != busyMessage || !ra.Equal(now.Add(2*time.Second)) {
+		t.Errorf("503 with Retry-After: %v, pause until %v", st, ra)
 	}
 	if _, ok := errorStatus(context.Canceled, now, &ra); ok {
 		t.Error("a cancelled request changed the status")

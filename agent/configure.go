@@ -37,12 +37,11 @@ func (a *Agent) apply(cfg Config) error {
 			return fmt.Errorf("server.endpoint: %w", err)
 		}
 		c.UserAgent = a.ua
-		if len(cfg.Server.RequestHeaders) > 0 {
-			c.Header = http.Header{}
-			for k, v := range cfg.Server.RequestHeaders {
-				c.Header.Set(k, v)
-			}
+		c.Header = http.Header{}
+		for k, v := range cfg.Server.RequestHeaders {
+			c.Header.Set(k, v)
 		}
+		c.Header.Set(api.SessionHeader, a.session)
 		a.client.Store(c)
 		// The endpoint in use, once every layer is applied, and on each change.
 		a.log.Info("server endpoint", "endpoint", cfg.Server.Endpoint, "from", a.cfgStack.EndpointSource().String(), "token set", cfg.Server.Token != "")

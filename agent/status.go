@@ -36,6 +36,10 @@ const tokenHelp = "the server rejected the token (or none is set): sign in from 
 	"JetBrains: Tools > Serval > Sign In), or create one on the server with `serval token create --name NAME` and set it as " +
 	"[server] token in ~/.config/serval/agent.toml, SERVAL_TOKEN, or initializationOptions.server.token"
 
+// busyMessage is the status message while the server answers 503 with
+// Retry-After (overloaded).
+const busyMessage = "the server is busy: completions pause for the few seconds it asks, then resume"
+
 // Slow detection, as Tabby does it: the average of the last 10 latencies
 // over 5 s, or more than half of them timed out.
 const (
@@ -140,6 +144,15 @@ func errorStatus(err error, now time.Time, retryAfter *time.Time) (Status, bool)
 			}
 			*retryAfter = now.Add(wait)
 			return Status{Kind: StatusRateLimited, Message: "rate limited by the server; completions resume in " + wait.Round(time.Second).String()}, true
+		case http.StatusServiceUnavailable:
+			if se.RetryAfter <= 0 {
+				return Status{}, false // no advice: the next request may fare better
+			}
+			// The server is overloaded and says for how long: ask nothing
+			// until then (the cache and typed-ahead still answer), and say it
+			// once, with a message that does not change with each wait.
+			*retryAfter = now.Add(se.RetryAfter)
+			return Status{Kind: StatusRateLimited, Message: busyMessage}, true
 		case http.StatusNotImplemented:
 			return Status{Kind: StatusNoModel, Message: "the server has no completion model configured"}, true
 		}

@@ -28,6 +28,11 @@ type Client struct {
 	Header http.Header
 }
 
+// SessionHeader carries a client's session id, random per agent process: the
+// server's wait queue keeps one request per token and session, a newer one
+// replacing the older (docs/engine.md).
+const SessionHeader = "X-Serval-Session"
+
 // NewClient returns a client for the server at baseURL (e.g.
 // "http://127.0.0.1:8080") authenticating with token ("" sends no
 // Authorization header). httpClient may be nil for a default client; it

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/internal/httpx"
 	"github.com/servalhq/serval/server/store"
 )
@@ -222,4 +224,31 @@ func unauthorized(w http.ResponseWriter, shape httpx.Shape) {
 
 func writeError(w http.ResponseWriter, shape httpx.Shape, code int, msg string) {
 	httpx.WriteError(w, shape, &httpx.Error{Status: code, Message: msg})
+}
+
+// maxSessionLen bounds the session id the queue keeps per waiting request.
+const maxSessionLen = 64
+
+// QueueClient names who sent r for the engine's wait queue
+// (engine.Request.Client and Session): the token that authenticated it, or
+// with auth off the remote host; and the session it names in
+// api.SessionHeader, if any (serval-agent sends a random one per process, so
+// two editors sharing a token keep one waiting request each). Slots are
+// shared fairly by client, not by session.
+func QueueClient(r *http.Request) (client, session string) {
+	client = TokenName(r.Context())
+	if client == "" {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		client = "addr:" + host
+	} else {
+		client = "token:" + client
+	}
+	session = r.Header.Get(api.SessionHeader)
+	if len(session) > maxSessionLen {
+		session = session[:maxSessionLen]
+	}
+	return client, session
 }

@@ -29,6 +29,9 @@ type Request struct {
 	prompt.Request
 	Temperature *float32 // nil: greedy (0)
 	Seed        *uint32
+	// Client and Session say who asked, for the engine's wait queue
+	// (engine.Request).
+	Client, Session string
 }
 
 // Config configures a Service.
@@ -105,6 +108,8 @@ func (s *Service) Answer(ctx context.Context, req *Request, stream Stream) (*Res
 		MaxTokens: p.MaxTokens,
 		Stop:      p.Stop,
 		NumCtx:    s.numCtx,
+		Client:    req.Client,
+		Session:   req.Session,
 	}
 	if req.Temperature != nil {
 		ereq.Temperature = *req.Temperature

@@ -23,7 +23,31 @@ type Request struct {
 	Stop []string
 	// NumCtx is the context size the prompt was budgeted for (Ollama's num_ctx).
 	NumCtx int
+	// Client names who asked (the token): an engine with a wait queue
+	// shares its slots fairly between clients. "" stands for a client of
+	// its own.
+	Client string
+	// Session tells apart the editors of one client: the queue keeps one
+	// waiting request per client and session, a newer one replacing the
+	// older (which fails with ErrSuperseded).
+	Session string
+	// Priority orders the requests waiting for a slot (PriorityInteractive,
+	// the zero value, for what a user waits on).
+	Priority Priority
 }
+
+// Priority is a request's class in an engine's wait queue: a higher class
+// is always served first, and may take the slot of a running lower one.
+type Priority int
+
+const (
+	// PriorityWarmup is the lowest class, for work no user waits on (such as
+	// evaluating a prompt ahead of time): it gets only a slot no other
+	// request wants, and gives it up (ErrPreempted) as soon as one does.
+	PriorityWarmup Priority = -1
+	// PriorityInteractive is a completion a user is waiting for.
+	PriorityInteractive Priority = 0
+)
 
 // Emit receives generated text in order. Every call carries valid UTF-8
 // (engines buffer a character split across tokens). Returning a non-nil error
@@ -91,6 +115,15 @@ var (
 	ErrQueueFull = errors.New("engine: all slots busy and the queue is full")
 	// ErrUnavailable means no upstream can serve the request: HTTP 503.
 	ErrUnavailable = errors.New("engine: no healthy upstream")
+	// ErrSuperseded means a newer request from the same client replaced this
+	// one while it waited: HTTP 409, the client has moved on.
+	ErrSuperseded = errors.New("engine: superseded by a newer request from the same client")
+	// ErrQueueTimeout means the request waited for a slot longer than its
+	// answer could still be used: HTTP 503 with Retry-After.
+	ErrQueueTimeout = errors.New("engine: waited too long for a slot")
+	// ErrPreempted means a lower-priority request gave its slot, or its place
+	// in the queue, to a higher one: HTTP 503 with Retry-After.
+	ErrPreempted = errors.New("engine: gave way to a higher-priority request")
 	// ErrPromptTooLong means the prompt does not fit the context even after budgeting.
 	ErrPromptTooLong = errors.New("engine: prompt longer than the context")
 )

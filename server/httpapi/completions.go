@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/servalhq/serval/server/api"
+	"github.com/servalhq/serval/server/auth"
 	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/internal/httpx"
@@ -28,6 +29,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	creq.Client, creq.Session = auth.QueueClient(r)
 	var sse *completionEvents
 	var stream completion.Stream
 	if req.Stream {

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/servalhq/serval/server/auth"
 	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/internal/httpx"
@@ -85,6 +86,7 @@ func (h *Handler) infill(w http.ResponseWriter, r *http.Request) {
 	if req.Stream {
 		events = httpx.NewEvents(w)
 	}
+	creq.Client, creq.Session = auth.QueueClient(r)
 	res, err := h.Service.Answer(r.Context(), creq, stream)
 	if res != nil && h.Observe != nil {
 		h.Observe(res.Usage)

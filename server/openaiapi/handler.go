@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/servalhq/serval/server/auth"
 	"github.com/servalhq/serval/server/completion"
 	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/internal/httpx"
@@ -112,6 +113,7 @@ func (h *Handler) completions(w http.ResponseWriter, r *http.Request) {
 		Seed:        deref(req.Seed, 0),
 		Stop:        req.Stop,
 	}
+	ereq.Client, ereq.Session = auth.QueueClient(r)
 	run := func(emit engine.Emit) (engine.Usage, error) {
 		return h.Completion.Generate(r.Context(), ereq, emit)
 	}

@@ -89,6 +89,7 @@ func openEngines(ctx context.Context, cfg *serveConfig, fs *flag.FlagSet, reg *m
 			Device:   cfg.device,
 			Parallel: cfg.parallel,
 			MaxQueue: cfg.maxQueue,
+			MaxWait:  cfg.maxQueueWait,
 			CtxSize:  cfg.ctxSize,
 			Threads:  cfg.threads,
 		},

@@ -39,6 +39,7 @@ type serveConfig struct {
 	device         string
 	parallel       int
 	maxQueue       int
+	maxQueueWait   time.Duration
 	ctxSize        int
 	threads        int
 	libDir         string
@@ -66,7 +67,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(getenv), "directory for the database, tokens and downloaded models ($SERVAL_DATA_DIR)")
 	fs.StringVar(&c.device, "device", "cpu", "in-process engine: cpu, cuda, vulkan, metal (where this platform's llama.cpp build has them) or auto (the GPU found, else the CPU)")
 	fs.IntVar(&c.parallel, "parallel", 1, "requests decoded concurrently (slots)")
-	fs.IntVar(&c.maxQueue, "max-queue", 0, "requests that may wait for a slot before the server answers 503 (0: 4 × --parallel, -1: none)")
+	fs.IntVar(&c.maxQueue, "max-queue", 0, "requests that may wait for a slot, one per token and editor, before the server answers 503 (0: 64 × --parallel, -1: none)")
+	fs.DurationVar(&c.maxQueueWait, "max-queue-wait", 0, "longest a request waits for a slot before it is answered 503: its suggestion would come too late (0: 2s)")
 	fs.IntVar(&c.ctxSize, "ctx-size", 0, "context size per slot in tokens (0: the model's, at most 4096)")
 	fs.IntVar(&c.threads, "threads", 0, "llama.cpp threads (0: the cores this process may use, minus one left to the HTTP server: llama.cpp threads spin)")
 	fs.StringVar(&c.libDir, "lib-dir", "", "directory of the llama.cpp libraries (default $SERVAL_LIB_DIR, else bin/lib/<device> beside the executable)")
@@ -90,6 +92,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.parallel < 1 {
 		return fmt.Errorf("%w: --parallel must be at least 1", errUsage)
+	}
+	if c.maxQueueWait < 0 {
+		return fmt.Errorf("%w: --max-queue-wait must not be negative", errUsage)
 	}
 	if c.maxQueue < -1 {
 		return fmt.Errorf("%w: --max-queue must be -1 (none), 0 (default) or more", errUsage)

@@ -6,7 +6,8 @@
 // cache. A single worker goroutine owns the context: every step it builds one
 // batch holding the next token of every generating slot plus a chunk of any
 // pending prompt, decodes it, and samples each slot's next token. Requests
-// beyond the slots wait in a bounded FIFO queue (engine.ErrQueueFull past it).
+// beyond the slots wait in a bounded queue that keeps one request per client
+// and serves the freshest, fairly shared work first (schedule.go).
 //
 // Each slot remembers the tokens whose keys and values are in its part of the
 // KV cache; a new prompt is routed to the free slot sharing its longest token
@@ -40,9 +41,18 @@ type Config struct {
 	Log io.Writer
 	// Parallel is the number of slots (sequences decoded together). Default 1.
 	Parallel int
-	// MaxQueue bounds the requests waiting for a slot. Default 4×Parallel;
-	// negative means no queue at all.
+	// MaxQueue bounds the requests waiting for a slot. Default
+	// 64×Parallel (one place per client: see schedule.go); negative means
+	// no queue at all.
 	MaxQueue int
+	// MaxWait is the longest a request waits for a slot before it fails
+	// with engine.ErrQueueTimeout: its answer would come too late to be
+	// shown. Default 2 s.
+	MaxWait time.Duration
+	// SettleTime is how long a client must leave its waiting request
+	// unreplaced for it to count as settled (the user paused), which ranks
+	// it before requests still being replaced key by key. Default 200 ms.
+	SettleTime time.Duration
 	// CtxSize is the context of each slot in tokens. Default: the model's
 	// training context, at most 4096.
 	CtxSize int
@@ -95,9 +105,10 @@ type Engine struct {
 	// slots[i].job is set under mu. While a slot has a job its cached tokens
 	// belong to the worker; once free, they are read under mu for routing.
 	slots    []*slot
-	queue    []*job // waiting for a slot, oldest first
-	stopping bool   // Close has begun: no new jobs
-	useClock uint64 // counts slot releases, for lastUsed
+	queue    []*job               // waiting for a slot, in arrival order (schedule.go picks)
+	served   map[string]time.Time // client → when it last got a slot (schedule.go)
+	stopping bool                 // Close has begun: no new jobs
+	useClock uint64               // counts slot releases, for lastUsed
 }
 
 // slot is one sequence of the shared context.

@@ -337,7 +337,7 @@ func TestMoreRequestsThanSlotsAllComplete(t *testing.T) {
 	for _, p := range prompts {
 		want[p], _, _ = complete(t, single, engine.Request{Prompt: p, MaxTokens: 12})
 	}
-	e := openTest(t, Config{Parallel: 2, MaxQueue: 16})
+	e := openTest(t, Config{Parallel: 2, MaxQueue: 16, MaxWait: time.Hour}) // no drop on a slow machine
 	var wg sync.WaitGroup
 	errs := make(chan error, 3*len(prompts))
 	for range 3 {
@@ -671,7 +671,7 @@ func TestDefaultThreads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if cfg := e.Config(); cfg.Threads != DefaultThreads() || cfg.Parallel != 1 || cfg.MaxQueue != 4 || cfg.BatchSize != 512 || cfg.ChunkReuseMin != 32 {
+	if cfg := e.Config(); cfg.Threads != DefaultThreads() || cfg.Parallel != 1 || cfg.MaxQueue != 64 || cfg.MaxWait != 2*time.Second || cfg.SettleTime != 200*time.Millisecond || cfg.BatchSize != 512 || cfg.ChunkReuseMin != 32 {
 		t.Errorf("defaults %+v", cfg)
 	}
 }

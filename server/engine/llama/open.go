@@ -40,9 +40,15 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("llama: %d slots requested; at most %d", cfg.Parallel, maxParallel)
 	}
 	if cfg.MaxQueue == 0 {
-		cfg.MaxQueue = 4 * cfg.Parallel
+		cfg.MaxQueue = 64 * cfg.Parallel
 	} else if cfg.MaxQueue < 0 {
 		cfg.MaxQueue = 0
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = defaultMaxWait
+	}
+	if cfg.SettleTime <= 0 {
+		cfg.SettleTime = defaultSettleTime
 	}
 	if cfg.Threads <= 0 {
 		cfg.Threads = DefaultThreads()

@@ -24,6 +24,9 @@ type job struct {
 	// cancelled is set by Complete when the caller goes away or emit fails;
 	// the worker then frees the slot at its next step.
 	cancelled atomic.Bool
+	// preempted is set with cancelled when a higher-priority request takes
+	// the slot (preemptFor): the job then ends with engine.ErrPreempted.
+	preempted atomic.Bool
 
 	mu       sync.Mutex
 	out      strings.Builder // text produced and not yet emitted
@@ -90,15 +93,12 @@ func (e *Engine) Generate(ctx context.Context, req engine.Request, emit engine.E
 		e.mu.Unlock()
 		return engine.Usage{}, errClosed
 	}
-	if s := e.bestFreeSlot(tokens); s != nil {
-		s.job = j
-	} else if len(e.queue) < e.cfg.MaxQueue {
-		e.queue = append(e.queue, j)
-	} else {
-		e.mu.Unlock()
+	out, ok := e.admit(j, j.enqueued)
+	e.mu.Unlock()
+	finishDropped(out)
+	if !ok {
 		return engine.Usage{PromptTokens: len(tokens)}, engine.ErrQueueFull
 	}
-	e.mu.Unlock()
 	e.nudge()
 
 	var emitErr error

@@ -17,14 +17,7 @@ func (e *Engine) work() {
 	defer close(e.workerDone)
 	for {
 		e.mu.Lock()
-		for len(e.queue) > 0 {
-			s := e.bestFreeSlot(e.queue[0].tokens)
-			if s == nil {
-				break
-			}
-			s.job = e.queue[0]
-			e.queue = e.queue[1:]
-		}
+		out := e.dispatch(time.Now())
 		var active []*slot
 		for _, s := range e.slots {
 			if s.job != nil {
@@ -34,6 +27,7 @@ func (e *Engine) work() {
 		}
 		closed := e.stopping
 		e.mu.Unlock()
+		finishDropped(out)
 
 		if len(active) == 0 {
 			if closed {
@@ -64,6 +58,10 @@ func (e *Engine) step(active []*slot, closed bool) {
 			}
 			if closed {
 				e.release(s, engine.StopError, errClosed)
+				continue
+			}
+			if j.preempted.Load() {
+				e.release(s, engine.StopCancelled, engine.ErrPreempted)
 				continue
 			}
 			if j.cancelled.Load() || j.ctx.Err() != nil {

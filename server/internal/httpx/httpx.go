@@ -55,7 +55,8 @@ func BadRequest(param, msg string) *Error {
 
 // FromError maps any error of a request to its answer, in one place for
 // every route: an *Error as is; a *prompt.FieldError 400 naming the field;
-// the engine's queue-full and unavailable errors 503 with Retry-After; a
+// the engine's queue-full, queue-timeout and unavailable errors 503 with
+// Retry-After; a request superseded by its client's newer one 409; a
 // prompt over the context 400 naming promptField (the request field that
 // holds the prompt: "segments", "prompt", "messages"); the client going
 // away 499; a deadline 408; anything else 500 with its message.
@@ -72,6 +73,12 @@ func FromError(r *http.Request, err error, promptField string) *Error {
 	case errors.Is(err, engine.ErrQueueFull):
 		return &Error{Status: http.StatusServiceUnavailable, RetryAfter: time.Second, Err: err,
 			Message: "server busy: every slot is in use and the queue is full; retry shortly"}
+	case errors.Is(err, engine.ErrQueueTimeout), errors.Is(err, engine.ErrPreempted):
+		return &Error{Status: http.StatusServiceUnavailable, RetryAfter: time.Second, Err: err,
+			Message: "server busy: the request waited too long for a slot; retry shortly"}
+	case errors.Is(err, engine.ErrSuperseded):
+		return &Error{Status: http.StatusConflict, Err: err,
+			Message: "superseded by a newer request from the same client"}
 	case errors.Is(err, engine.ErrUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second, Message: err.Error(), Err: err}
 	case errors.Is(err, engine.ErrPromptTooLong):

@@ -1,0 +1,217 @@
+package llama
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/servalhq/serval/server/engine"
+)
+
+// holdSlot starts a request of req (which generates until released) and
+// returns once it holds a slot; release ends it and returns its error.
+func holdSlot(t *testing.T, e *Engine, req engine.Request) (release func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		first := true
+		_, err := e.Generate(ctx, req, func(string) error {
+			if first {
+				first = false
+				close(started)
+			}
+			return nil
+		})
+		errc <- err
+	}()
+	select {
+	case <-started:
+	case err := <-errc:
+		cancel()
+		t.Fatalf("the slot holder ended before its first token: %v", err)
+	case <-time.After(time.Minute):
+		cancel()
+		t.Fatal("the slot holder never started")
+	}
+	var once sync.Once
+	var err error
+	release = func() error {
+		once.Do(func() {
+			cancel()
+			err = <-errc
+		})
+		return err
+	}
+	t.Cleanup(func() { release() })
+	return release
+}
+
+// waitQueued waits (at most a minute) until n requests wait.
+func waitQueued(t *testing.T, e *Engine, n int) {
+	t.Helper()
+	for i := 0; e.Info().Queued != n; i++ {
+		if i > 12000 {
+			t.Fatalf("%d queued, want %d", e.Info().Queued, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// result is one finished Generate.
+type result struct {
+	name string
+	err  error
+}
+
+// generateAsync runs req in the background, sending its outcome, named, on out.
+func generateAsync(e *Engine, name string, req engine.Request, out chan<- result) {
+	go func() {
+		_, err := e.Generate(context.Background(), req, func(string) error { return nil })
+		out <- result{name, err}
+	}()
+}
+
+// A newer request from the same client and session replaces its waiting
+// one; another session of the same client keeps its own place.
+func TestNewerRequestReplacesTheWaitingOne(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 8, MaxWait: time.Hour})
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	out := make(chan result, 3)
+	generateAsync(e, "old", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "alice", Session: "vim"}, out)
+	waitQueued(t, e, 1)
+	generateAsync(e, "other-session", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "alice", Session: "code"}, out)
+	waitQueued(t, e, 2)
+	generateAsync(e, "new", engine.Request{Prompt: prompts[2], MaxTokens: 2, Client: "alice", Session: "vim"}, out)
+	if r := <-out; r.name != "old" || !errors.Is(r.err, engine.ErrSuperseded) {
+		t.Fatalf("first to end: %s with %v; want old with ErrSuperseded", r.name, r.err)
+	}
+	if q := e.Info().Queued; q != 2 {
+		t.Errorf("%d waiting after the replacement, want 2", q)
+	}
+	release()
+	for range 2 {
+		if r := <-out; r.err != nil {
+			t.Errorf("%s: %v", r.name, r.err)
+		}
+	}
+}
+
+// When the slot frees, the client served least recently goes first, even
+// though the other asked later; among equals, a settled request (not
+// replaced for SettleTime) goes before one still being replaced.
+func TestFreeSlotGoesToTheLeastRecentlyServedClient(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 8, MaxWait: time.Hour, SettleTime: time.Millisecond})
+	complete(t, e, engine.Request{Prompt: prompts[0], MaxTokens: 1, Client: "served"})
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	out := make(chan result, 2)
+	generateAsync(e, "never-served", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "never"}, out)
+	waitQueued(t, e, 1)
+	generateAsync(e, "served", engine.Request{Prompt: prompts[2], MaxTokens: 2, Client: "served"}, out)
+	waitQueued(t, e, 2)
+	time.Sleep(5 * time.Millisecond) // both settled
+	release()
+	if r := <-out; r.name != "never-served" || r.err != nil {
+		t.Errorf("first served: %s (%v), want never-served", r.name, r.err)
+	}
+	<-out
+}
+
+func TestSettledRequestGoesFirst(t *testing.T) {
+	const settle = 2 * time.Second
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 8, MaxWait: time.Hour, SettleTime: settle})
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	out := make(chan result, 2)
+	generateAsync(e, "settled", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "a"}, out)
+	waitQueued(t, e, 1)
+	time.Sleep(settle + 100*time.Millisecond)
+	// Newer, and otherwise equal: it would go first were it settled.
+	generateAsync(e, "typing", engine.Request{Prompt: prompts[2], MaxTokens: 2, Client: "b"}, out)
+	waitQueued(t, e, 2)
+	release()
+	if r := <-out; r.name != "settled" || r.err != nil {
+		t.Errorf("first served: %s (%v), want the settled one", r.name, r.err)
+	}
+	<-out
+}
+
+// Among otherwise equal requests still being typed, the newest goes first.
+func TestNewestGoesFirstAmongEquals(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 8, MaxWait: time.Hour, SettleTime: time.Hour})
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	out := make(chan result, 2)
+	generateAsync(e, "older", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "a"}, out)
+	waitQueued(t, e, 1)
+	time.Sleep(2 * time.Millisecond)
+	generateAsync(e, "newer", engine.Request{Prompt: prompts[2], MaxTokens: 2, Client: "b"}, out)
+	waitQueued(t, e, 2)
+	release()
+	if r := <-out; r.name != "newer" || r.err != nil {
+		t.Errorf("first served: %s (%v), want the newer one", r.name, r.err)
+	}
+	<-out
+}
+
+// A request that waited past MaxWait is dropped with ErrQueueTimeout.
+func TestStaleRequestIsDropped(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 8, MaxWait: 50 * time.Millisecond})
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	_, err := e.Generate(context.Background(), engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "late"}, func(string) error { return nil })
+	if !errors.Is(err, engine.ErrQueueTimeout) {
+		t.Errorf("err %v, want ErrQueueTimeout", err)
+	}
+	release()
+}
+
+// A full queue gives its place to the client served least recently: a
+// newcomer that has not been served evicts the waiting request of a client
+// just served; one just served is refused.
+func TestFullQueueAdmitsByFairShare(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 1, MaxWait: time.Hour})
+	complete(t, e, engine.Request{Prompt: prompts[0], MaxTokens: 1, Client: "served"})
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	out := make(chan result, 2)
+	generateAsync(e, "served", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "served"}, out)
+	waitQueued(t, e, 1)
+	generateAsync(e, "never", engine.Request{Prompt: prompts[2], MaxTokens: 2, Client: "never"}, out)
+	if r := <-out; r.name != "served" || !errors.Is(r.err, engine.ErrQueueFull) {
+		t.Fatalf("evicted: %s with %v; want served with ErrQueueFull", r.name, r.err)
+	}
+	_, err := e.Generate(context.Background(), engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "served"}, func(string) error { return nil })
+	if !errors.Is(err, engine.ErrQueueFull) {
+		t.Errorf("a recently served client at a full queue: %v, want ErrQueueFull", err)
+	}
+	release()
+	if r := <-out; r.err != nil {
+		t.Errorf("%s: %v", r.name, r.err)
+	}
+}
+
+// A warm-up never keeps a user waiting: it gives up its slot to an
+// interactive request, and waits behind one.
+func TestWarmupGivesWay(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 8, MaxWait: time.Hour})
+	warm := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "w", Priority: engine.PriorityWarmup})
+	text, _, _ := complete(t, e, engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "user"})
+	if text == "" {
+		t.Error("no text for the interactive request")
+	}
+	if err := warm(); !errors.Is(err, engine.ErrPreempted) {
+		t.Errorf("warm-up ended with %v, want ErrPreempted", err)
+	}
+
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	out := make(chan result, 2)
+	generateAsync(e, "warm-up", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "w", Priority: engine.PriorityWarmup}, out)
+	waitQueued(t, e, 1)
+	generateAsync(e, "user", engine.Request{Prompt: prompts[2], MaxTokens: 2, Client: "user"}, out)
+	waitQueued(t, e, 2)
+	release()
+	if r := <-out; r.name != "user" || r.err != nil {
+		t.Errorf("first served: %s (%v), want the interactive request", r.name, r.err)
+	}
+	<-out
+}
