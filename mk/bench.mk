@@ -21,9 +21,15 @@ $(BENCH_MODEL):
 bench-tools: build tabby-agent $(BENCH_MODEL)
 	$(GO) build -o $(BIN)/serval-bench ./integration/bench/cmd/serval-bench
 
+# With MODEL_SHAPE=0.5b (or 1.5b; MODEL_TYPE as for bench-engines) serval serves a
+# model of Qwen2.5-Coder's architecture instead (out/model-SHAPE).
 bench-agents: bench-tools
-	$(BIN)/serval-bench --serval $(BIN)/serval --model $(BENCH_MODEL) $(BENCH_AGENTS) \
-		$(BENCH_TRACES) --out $(BENCH_OUT)/model $(BENCH_ARGS)
+	set -e; model=$(BENCH_MODEL); out=$(BENCH_OUT)/model; \
+	if [ -n "$(MODEL_SHAPE)" ]; then \
+		model=$$($(GO) run ./integration/cmd/serval-testmodel -cache -shape $(MODEL_SHAPE) -type $(MODEL_TYPE)); \
+		out=$(BENCH_OUT)/model-$(MODEL_SHAPE); fi; \
+	$(BIN)/serval-bench --serval $(BIN)/serval --model $$model $(BENCH_AGENTS) \
+		$(BENCH_TRACES) --out $$out $(BENCH_ARGS)
 	$(BIN)/serval-bench --oracle $(BENCH_AGENTS) $(BENCH_TRACES) --out $(BENCH_OUT)/oracle $(BENCH_ARGS)
 
 BENCH_TARGETS += bench-agents

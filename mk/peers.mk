@@ -33,7 +33,13 @@ test-peers: build peers
 	$(TEST_ENV) SERVAL_REQUIRE_PEERS=1 $(GO) test -race -count=1 -timeout 10m ./integration/peers/...
 
 # The engine benchmark (docs/bench.md, "Engines"): prints the ratio table at the end.
+#   make bench-engines MODEL_SHAPE=0.5b|1.5b [MODEL_TYPE=q8_0|f16]   on a model of
+#   Qwen2.5-Coder's architecture with random weights (generated once into
+#   ${XDG_CACHE_HOME:-~/.cache}/serval/models) instead of the small generated one
 BENCH_ENGINES_ARGS ?=
+MODEL_SHAPE ?=
+MODEL_TYPE ?= q8_0
+bench-engines bench-engines-cold: BENCH_ENGINES_ARGS += BENCH_ENGINES_SHAPE=$(MODEL_SHAPE) BENCH_ENGINES_TYPE=$(MODEL_TYPE)
 bench-engines: build peers
 	mkdir -p $(BENCH_OUT)
 	set -o pipefail; $(TEST_ENV) $(BENCH_ENGINES_ARGS) $(GO) test -run '^$$' -bench '^BenchmarkEngines$$' -benchtime 1x -timeout 90m \

@@ -37,7 +37,7 @@ func coldRequests(b *testing.B, targets []engineTarget, prompt string, rounds in
 			// Its own sub-benchmark: the engine's cleanup (kill) runs when it ends.
 			b.Run(fmt.Sprintf("cold/%s/round=%d", t.name, round+1), func(b *testing.B) {
 				started := time.Now()
-				complete := t.start(b, 1)
+				complete := t.start(b, 1).complete
 				ready := time.Since(started)
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				defer cancel()

@@ -4,6 +4,8 @@
 //
 //	serval-testmodel -o model.gguf [-seed N] [-name NAME] [-raw-bytes] [-layers N -embd N -heads N]
 //	serval-testmodel -o model.gguf -shape qwen2.5-coder-0.5b|qwen2.5-coder-1.5b -type q8_0|f16|f32 [-seed N] [-layers N]
+//	serval-testmodel -cache -shape 0.5b|1.5b -type q8_0|f16   writes the shaped model into the benchmarks' cache
+//	                                                          (${XDG_CACHE_HOME:-~/.cache}/serval/models) unless there, prints its path
 package main
 
 import (
@@ -17,13 +19,13 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "serval-testmodel:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stderr io.Writer) error {
+func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serval-testmodel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "output GGUF path (required)")
@@ -36,10 +38,11 @@ func run(args []string, stderr io.Writer) error {
 	heads := fs.Int("heads", 0, "attention heads (default 4)")
 	shape := fs.String("shape", "", "write a model of this real architecture with random weights: "+strings.Join(ggufgen.ShapeNames(), ", "))
 	typ := fs.String("type", "q8_0", "with -shape: the weight matrices' type, q8_0, f16 or f32")
+	cache := fs.Bool("cache", false, "with -shape and no -o: use the benchmarks' cache and print the model's path")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *out == "" || fs.NArg() != 0 {
+	if (*out == "") == (!*cache || *shape == "") || fs.NArg() != 0 {
 		fs.Usage()
 		return fmt.Errorf("usage: serval-testmodel -o FILE [-seed N] [-shape NAME -type TYPE]")
 	}
@@ -51,7 +54,15 @@ func run(args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return ggufgen.WriteShape(*out, ggufgen.ShapeOptions{Shape: *shape, Type: t, Seed: *seed, Layers: *layers})
+		opts := ggufgen.ShapeOptions{Shape: *shape, Type: t, Seed: *seed, Layers: *layers}
+		if *cache {
+			path, err := ggufgen.CachedShape(opts)
+			if err == nil {
+				fmt.Fprintln(stdout, path)
+			}
+			return err
+		}
+		return ggufgen.WriteShape(*out, opts)
 	}
 	return ggufgen.WriteTestModel(*out, ggufgen.Options{Seed: *seed, Name: *name, RawBytes: *rawBytes, ContextLength: *ctxLen,
 		Layers: *layers, Embd: *embd, Heads: *heads})

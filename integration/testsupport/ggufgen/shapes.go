@@ -48,10 +48,11 @@ func ShapeNames() []string {
 	return names
 }
 
-// LookupShape returns the shape of this name ("qwen2.5-coder-0.5b").
+// LookupShape returns the shape of this name ("qwen2.5-coder-0.5b", or its
+// size alone: "0.5b").
 func LookupShape(name string) (Shape, error) {
 	for _, s := range shapes {
-		if s.Name == name {
+		if s.Name == name || "qwen2.5-coder-"+name == s.Name {
 			return s, nil
 		}
 	}
@@ -280,9 +281,11 @@ const shapeVersion = 1
 // CachedShape returns the path of the shaped model in CacheDir, writing it
 // first when it is missing (minutes for the 1.5B shape; then reused).
 func CachedShape(opts ShapeOptions) (string, error) {
-	if _, err := LookupShape(opts.Shape); err != nil {
+	s, err := LookupShape(opts.Shape)
+	if err != nil {
 		return "", err
 	}
+	opts.Shape = s.Name
 	dir, err := CacheDir()
 	if err != nil {
 		return "", err

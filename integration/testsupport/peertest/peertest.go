@@ -147,6 +147,17 @@ func (p *Process) exitErr() error {
 	return p.err
 }
 
+// PID is the running peer's process id (0 when not running); its children
+// (Ollama's model runners) are in its process group.
+func (p *Process) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Logs returns what the peer wrote so far (all runs).
 func (p *Process) Logs() string { return p.out.String() }
 

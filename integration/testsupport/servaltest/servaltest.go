@@ -189,6 +189,17 @@ func (s *Server) exitErr() error {
 	return s.err
 }
 
+// PID is the running server's process id (0 when not running), for
+// benchmarks that read its memory and CPU from /proc.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Logs returns what the server wrote to stdout and stderr so far.
 func (s *Server) Logs() string {
 	s.mu.Lock()
