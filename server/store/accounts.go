@@ -104,17 +104,14 @@ func (s *Store) createUser(ctx context.Context, db execer, name, passwordHash st
 		return User{}, errPasswordHashNo
 	}
 	now := s.now()
-	res, err := db.ExecContext(ctx,
-		`INSERT INTO users(name, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?)`,
-		name, passwordHash, admin, now.Unix())
+	var id int64
+	err := db.QueryRowContext(ctx,
+		`INSERT INTO users(name, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		name, passwordHash, admin, now.Unix()).Scan(&id)
 	if err != nil {
 		if isUnique(err) {
 			return User{}, ErrUserExists
 		}
-		return User{}, fmt.Errorf("create user: %w", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
 	return User{ID: id, Name: name, IsAdmin: admin, CreatedAt: time.Unix(now.Unix(), 0)}, nil
@@ -129,8 +126,8 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, name, passwordHash string)
 		return User{}, fmt.Errorf("create first admin: %w", err)
 	}
 	defer tx.Rollback()
-	// A write first takes the database's write lock before the count is read.
-	if _, err := tx.ExecContext(ctx, `UPDATE users SET id = id WHERE 0`); err != nil {
+	// The write lock is taken before the count is read.
+	if _, err := tx.ExecContext(ctx, s.dialect.lockUsersSQL()); err != nil {
 		return User{}, fmt.Errorf("create first admin: %w", err)
 	}
 	var n int
@@ -295,8 +292,6 @@ func affectOne(res sql.Result, err error) error {
 	}
 	return nil
 }
-
-func isUnique(err error) bool { return strings.Contains(err.Error(), "UNIQUE constraint failed") }
 
 // Username rules: what a token's owner prefix and a URL path segment can carry.
 const (

@@ -46,61 +46,63 @@ func TestFixtureGainsAccounts(t *testing.T) {
 }
 
 func TestFirstAdminOnlyOnce(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	won := 0
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := s.CreateFirstAdmin(ctx, "admin"+string(rune('a'+i)), "$argon2id$x")
-			if err == nil {
-				mu.Lock()
-				won++
-				mu.Unlock()
-			} else if !errors.Is(err, ErrSetupDone) && !errors.Is(err, ErrUserExists) {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if n, _ := s.CountUsers(ctx); won != 1 || n != 1 {
-		t.Fatalf("%d setups won, %d users; want 1", won, n)
-	}
+	forEachDialect(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.CreateFirstAdmin(ctx, "admin"+string(rune('a'+i)), "$argon2id$x")
+				if err == nil {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				} else if !errors.Is(err, ErrSetupDone) && !errors.Is(err, ErrUserExists) {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n, _ := s.CountUsers(ctx); won != 1 || n != 1 {
+			t.Fatalf("%d setups won, %d users; want 1", won, n)
+		}
+	})
 }
 
 func TestInvitationUsedOnce(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	code, err := s.CreateLink(ctx, LinkInvite, 0, "n", 0, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	won := 0
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := s.Register(ctx, code, "user"+string(rune('a'+i)), "$argon2id$x"); err == nil {
-				mu.Lock()
-				won++
-				mu.Unlock()
-			} else if !errors.Is(err, ErrCodeInvalid) {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if won != 1 {
-		t.Fatalf("%d registrations with one invitation", won)
-	}
-	if _, err := s.CheckLink(ctx, LinkReset, code); !errors.Is(err, ErrCodeInvalid) {
-		t.Fatal("an invitation code works as a reset code")
-	}
+	forEachDialect(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		code, err := s.CreateLink(ctx, LinkInvite, 0, "n", 0, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for i := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.Register(ctx, code, "user"+string(rune('a'+i)), "$argon2id$x"); err == nil {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				} else if !errors.Is(err, ErrCodeInvalid) {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Fatalf("%d registrations with one invitation", won)
+		}
+		if _, err := s.CheckLink(ctx, LinkReset, code); !errors.Is(err, ErrCodeInvalid) {
+			t.Fatal("an invitation code works as a reset code")
+		}
+	})
 }
 
 func TestUsernameRules(t *testing.T) {

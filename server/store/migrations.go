@@ -11,16 +11,19 @@ import (
 // database file (see migrate.go).
 //
 // To change the schema, append a step with the next version number: SQL for
-// schema changes, or apply for data changes SQL cannot express (then sql is
-// empty). Never edit or reorder a step that has been on main: data directories
+// schema changes, in SQLite's dialect (sql) and PostgreSQL's (postgres), or
+// apply for data changes SQL cannot express (then both are empty; apply's
+// queries are written once, see dialect.go). TestSchemasAgree checks that
+// both dialects' steps build the same tables, columns and indexes. Never edit or reorder a step that has been on main: data directories
 // out there are already past it. TestMigrationsAreOrdered checks the numbering,
 // TestFixtureMigratesInPlace checks that a data directory of the first release
 // still opens.
 type migration struct {
-	version int
-	name    string
-	sql     string
-	apply   func(ctx context.Context, tx *sql.Tx) error
+	version  int
+	name     string
+	sql      string // SQLite
+	postgres string // the same step in PostgreSQL (migrations_postgres.go)
+	apply    func(ctx context.Context, tx *sql.Tx) error
 }
 
 var migrations = []migration{
@@ -43,10 +46,14 @@ var migrations = []migration{
 		select_kind   TEXT    NOT NULL DEFAULT '',
 		language      TEXT    NOT NULL DEFAULT ''
 	);
-	CREATE INDEX events_language_type ON events(language, type);`},
-	{version: 2, name: "accounts: users, sessions, invitations; tokens' owner and last use; events' latency", sql: accountsMigration},
-	{version: 3, name: "device codes: editor sign-in without copying a token (RFC 8628)", sql: deviceCodesMigration},
-	{version: 4, name: "usage summaries: completions per day, token and language; latency histograms", sql: usageSummaryMigration},
+	CREATE INDEX events_language_type ON events(language, type);`,
+		postgres: pgTokensAndEvents},
+	{version: 2, name: "accounts: users, sessions, invitations; tokens' owner and last use; events' latency",
+		sql: accountsMigration, postgres: pgAccounts},
+	{version: 3, name: "device codes: editor sign-in without copying a token (RFC 8628)",
+		sql: deviceCodesMigration, postgres: pgDeviceCodes},
+	{version: 4, name: "usage summaries: completions per day, token and language; latency histograms",
+		sql: usageSummaryMigration, postgres: pgUsageSummary},
 }
 
 // SchemaVersion is the version Open migrates to: the last step's.

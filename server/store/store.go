@@ -23,6 +23,7 @@ const FileName = "serval.db"
 // Store is an open database. It is safe for concurrent use.
 type Store struct {
 	db        *sql.DB
+	dialect   dialect
 	now       func() time.Time
 	migration Migration
 	// insertEvent is prepared once: compiling it compiles the usage
@@ -103,13 +104,25 @@ func (s *Store) Close() error {
 
 // Version returns the schema version the database is at.
 func (s *Store) Version(ctx context.Context) (int, error) {
+	if s.dialect == postgresDialect {
+		v, _, err := pgSchemaVersion(ctx, s.db)
+		return v, err
+	}
 	var v int
 	err := s.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v)
 	return v, err
 }
 
-// JournalMode reports SQLite's journal mode ("wal" once Open succeeded).
+// IsPostgres reports whether the store is a PostgreSQL database (shared by
+// replicas) rather than a SQLite file.
+func (s *Store) IsPostgres() bool { return s.dialect == postgresDialect }
+
+// JournalMode reports SQLite's journal mode ("wal" once Open succeeded);
+// PostgreSQL has none ("").
 func (s *Store) JournalMode(ctx context.Context) (string, error) {
+	if s.dialect == postgresDialect {
+		return "", nil
+	}
 	var mode string
 	err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
 	return mode, err

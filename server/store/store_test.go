@@ -87,92 +87,94 @@ func TestTokensStoredAsHashOnly(t *testing.T) {
 }
 
 func TestTokenLifecycle(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	a, _ := s.CreateToken(ctx, "a")
-	b, err := s.CreateToken(ctx, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a == b {
-		t.Fatal("two tokens are equal")
-	}
-	if _, err := s.CreateToken(ctx, "a"); !errors.Is(err, ErrTokenExists) {
-		t.Fatalf("duplicate name: %v, want ErrTokenExists", err)
-	}
-	for _, bad := range []string{"", "has space", strings.Repeat("x", 65), "tab\t"} {
-		if _, err := s.CreateToken(ctx, bad); err == nil {
-			t.Errorf("CreateToken(%q) succeeded", bad)
+	forEachDialect(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		a, _ := s.CreateToken(ctx, "a")
+		b, err := s.CreateToken(ctx, "b")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	list, err := s.ListTokens(ctx)
-	if err != nil || len(list) != 2 || list[0].Name != "a" || list[1].Name != "b" {
-		t.Fatalf("list = %+v, %v", list, err)
-	}
-	if err := s.RevokeToken(ctx, "a"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.LookupToken(ctx, a); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("revoked token still works: %v", err)
-	}
-	if err := s.RevokeToken(ctx, "a"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("revoking twice: %v, want ErrNotFound", err)
-	}
-	if name, err := s.LookupToken(ctx, b); err != nil || name != "b" {
-		t.Fatalf("other token broken: %q %v", name, err)
-	}
+		if a == b {
+			t.Fatal("two tokens are equal")
+		}
+		if _, err := s.CreateToken(ctx, "a"); !errors.Is(err, ErrTokenExists) {
+			t.Fatalf("duplicate name: %v, want ErrTokenExists", err)
+		}
+		for _, bad := range []string{"", "has space", strings.Repeat("x", 65), "tab\t"} {
+			if _, err := s.CreateToken(ctx, bad); err == nil {
+				t.Errorf("CreateToken(%q) succeeded", bad)
+			}
+		}
+		list, err := s.ListTokens(ctx)
+		if err != nil || len(list) != 2 || list[0].Name != "a" || list[1].Name != "b" {
+			t.Fatalf("list = %+v, %v", list, err)
+		}
+		if err := s.RevokeToken(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.LookupToken(ctx, a); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("revoked token still works: %v", err)
+		}
+		if err := s.RevokeToken(ctx, "a"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("revoking twice: %v, want ErrNotFound", err)
+		}
+		if name, err := s.LookupToken(ctx, b); err != nil || name != "b" {
+			t.Fatalf("other token broken: %q %v", name, err)
+		}
+	})
 }
 
 func TestEventsAndStats(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	ms := 1500 * time.Millisecond
-	add := func(typ, id, lang string) {
-		t.Helper()
-		if err := s.AddEvent(ctx, Event{TokenName: "tok", Type: typ, CompletionID: id, Language: lang, Elapsed: &ms, SelectKind: "line"}); err != nil {
+	forEachDialect(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ms := 1500 * time.Millisecond
+		add := func(typ, id, lang string) {
+			t.Helper()
+			if err := s.AddEvent(ctx, Event{TokenName: "tok", Type: typ, CompletionID: id, Language: lang, Elapsed: &ms, SelectKind: "line"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add("view", "c1", "go")
+		add("view", "c1", "go") // a repeated view of the same completion counts once
+		add("select", "c1", "go")
+		add("view", "c2", "go")
+		add("dismiss", "c2", "go")
+		add("view", "c3", "python")
+		add("view", "c4", "")
+
+		events, err := s.Events(ctx, 100)
+		if err != nil || len(events) != 7 {
+			t.Fatalf("events = %d, %v", len(events), err)
+		}
+		e := events[2]
+		if e.TokenName != "tok" || e.Type != "select" || e.CompletionID != "c1" || e.Language != "go" ||
+			e.Elapsed == nil || *e.Elapsed != ms || e.SelectKind != "line" || e.Time.IsZero() {
+			t.Fatalf("event = %+v", e)
+		}
+		stats, err := s.Stats(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	add("view", "c1", "go")
-	add("view", "c1", "go") // a repeated view of the same completion counts once
-	add("select", "c1", "go")
-	add("view", "c2", "go")
-	add("dismiss", "c2", "go")
-	add("view", "c3", "python")
-	add("view", "c4", "")
-
-	events, err := s.Events(ctx, 100)
-	if err != nil || len(events) != 7 {
-		t.Fatalf("events = %d, %v", len(events), err)
-	}
-	e := events[2]
-	if e.TokenName != "tok" || e.Type != "select" || e.CompletionID != "c1" || e.Language != "go" ||
-		e.Elapsed == nil || *e.Elapsed != ms || e.SelectKind != "line" || e.Time.IsZero() {
-		t.Fatalf("event = %+v", e)
-	}
-	stats, err := s.Stats(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []LanguageStats{
-		{Language: "go", Shown: 2, Accepted: 1, Dismissed: 1},
-		{Language: "python", Shown: 1},
-		{Language: "unknown", Shown: 1},
-	}
-	if len(stats) != len(want) {
-		t.Fatalf("stats = %+v", stats)
-	}
-	for i := range want {
-		if stats[i] != want[i] {
-			t.Errorf("stats[%d] = %+v, want %+v", i, stats[i], want[i])
+		want := []LanguageStats{
+			{Language: "go", Shown: 2, Accepted: 1, Dismissed: 1},
+			{Language: "python", Shown: 1},
+			{Language: "unknown", Shown: 1},
 		}
-	}
-	if r := stats[0].AcceptanceRate(); r != 0.5 {
-		t.Errorf("go acceptance = %v, want 0.5", r)
-	}
-	if r := (LanguageStats{}).AcceptanceRate(); r != 0 {
-		t.Errorf("empty acceptance = %v", r)
-	}
+		if len(stats) != len(want) {
+			t.Fatalf("stats = %+v", stats)
+		}
+		for i := range want {
+			if stats[i] != want[i] {
+				t.Errorf("stats[%d] = %+v, want %+v", i, stats[i], want[i])
+			}
+		}
+		if r := stats[0].AcceptanceRate(); r != 0.5 {
+			t.Errorf("go acceptance = %v, want 0.5", r)
+		}
+		if r := (LanguageStats{}).AcceptanceRate(); r != 0 {
+			t.Errorf("empty acceptance = %v", r)
+		}
+	})
 }
 
 func TestNewTokenSecretAlphabet(t *testing.T) {

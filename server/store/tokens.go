@@ -72,7 +72,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (string, error) {
 		`INSERT INTO tokens(name, hash, created_at) VALUES (?, ?, ?)`,
 		name, HashToken(secret), s.now().Unix())
 	if err != nil {
-		if strings.Contains(err.Error(), "UNIQUE constraint failed: tokens.name") {
+		if isUnique(err) { // the name: a hash collision of 190-bit secrets does not happen
 			return "", fmt.Errorf("token %q: %w", name, ErrTokenExists)
 		}
 		return "", fmt.Errorf("store token: %w", err)

@@ -8,8 +8,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/servalhq/serval/integration/testsupport/pgtest"
 )
 
 // The usage summaries must give exactly what the usage page computed from
@@ -187,21 +190,80 @@ func checkSummariesMatchEvents(t *testing.T, s *Store, now time.Time) {
 func TestUsageSummaryMatchesEvents(t *testing.T) {
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			s, _ := openTemp(t)
-			now := time.Date(2026, 12, 3, 13, 30, 0, 0, time.UTC)
-			s.SetClock(func() time.Time { return now })
-			rng := rand.New(rand.NewPCG(seed, 12))
-			for _, e := range randomEvents(rng, now, 600) {
-				if err := s.AddEvent(context.Background(), e); err != nil {
-					t.Fatal(err)
-				}
-			}
-			// An event without a time is stored at the store's now.
-			if err := s.AddEvent(context.Background(), Event{TokenName: "bob/laptop", Type: "view", CompletionID: "now"}); err != nil {
+			forEachDialect(t, func(t *testing.T, s *Store) { checkRandomEvents(t, s, seed) })
+		})
+	}
+}
+
+// checkRandomEvents stores a random set of events and compares the
+// summaries with the events.
+func checkRandomEvents(t *testing.T, s *Store, seed uint64) {
+	now := time.Date(2026, 12, 3, 13, 30, 0, 0, time.UTC)
+	s.SetClock(func() time.Time { return now })
+	rng := rand.New(rand.NewPCG(seed, 12))
+	for _, e := range randomEvents(rng, now, 600) {
+		if err := s.AddEvent(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An event without a time is stored at the store's now.
+	if err := s.AddEvent(context.Background(), Event{TokenName: "bob/laptop", Type: "view", CompletionID: "now"}); err != nil {
+		t.Fatal(err)
+	}
+	checkSummariesMatchEvents(t, s, now)
+}
+
+// TestUsageSummaryExactUnderConcurrentWriters: replicas store the events of
+// one completion side by side (two stores on one database, four writers
+// each); every choice still counts once.
+func TestUsageSummaryExactUnderConcurrentWriters(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		s, _ := openTemp(t)
+		concurrentWriters(t, s, s)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.Shared(t).NewDatabase(t)
+		var replicas [2]*Store
+		for i := range replicas {
+			s, err := OpenPostgres(context.Background(), url)
+			if err != nil {
 				t.Fatal(err)
 			}
-			checkSummariesMatchEvents(t, s, now)
-		})
+			defer s.Close()
+			replicas[i] = s
+		}
+		concurrentWriters(t, replicas[0], replicas[1])
+	})
+}
+
+func concurrentWriters(t *testing.T, first, second *Store) {
+	{
+		now := time.Date(2026, 12, 3, 13, 30, 0, 0, time.UTC)
+		rng := rand.New(rand.NewPCG(42, 42))
+		events := randomEvents(rng, now, 800)
+		// Every event twice, so that the same choice arrives on both at once.
+		events = append(events, events...)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			s := []*Store{first, second}[w%2]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(events); i += 8 {
+					if err := s.AddEvent(context.Background(), events[i]); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		checkSummariesMatchEvents(t, first, now)
 	}
 }
 
@@ -295,7 +357,7 @@ func TestLatencyBucketSQL(t *testing.T) {
 	}
 	for _, ms := range values {
 		var got int
-		if err := s.db.QueryRow(`SELECT `+latencyBucketSQL("?1"), ms).Scan(&got); err != nil {
+		if err := s.db.QueryRow(`SELECT `+latencyBucketSQL(sqliteDialect, "?1"), ms).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if want := LatencyBucket(ms); got != want {

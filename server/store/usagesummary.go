@@ -55,11 +55,11 @@ CREATE TRIGGER events_count_usage AFTER INSERT ON events WHEN NEW.type IN ('view
 END;
 CREATE TRIGGER events_count_latency AFTER INSERT ON events WHEN NEW.type = 'view' AND NEW.latency_ms IS NOT NULL BEGIN
 	INSERT INTO usage_latency(day, owner, bucket, n)
-	SELECT NEW.created_at / 86400000, '', ` + latencyBucketSQL("NEW.latency_ms") + `, 1 WHERE true
+	SELECT NEW.created_at / 86400000, '', ` + latencyBucketSQL(sqliteDialect, "NEW.latency_ms") + `, 1 WHERE true
 	ON CONFLICT (owner, day, bucket) DO UPDATE SET n = n + 1;
 	INSERT INTO usage_latency(day, owner, bucket, n)
-	SELECT NEW.created_at / 86400000, ` + tokenOwnerSQL("NEW.token_name") + `, ` + latencyBucketSQL("NEW.latency_ms") + `, 1
-	WHERE instr(NEW.token_name, '/') > 1
+	SELECT NEW.created_at / 86400000, ` + tokenOwnerSQL(sqliteDialect, "NEW.token_name") + `, ` + latencyBucketSQL(sqliteDialect, "NEW.latency_ms") + `, 1
+	WHERE ` + sqliteDialect.slashAt("NEW.token_name") + ` > 1
 	ON CONFLICT (owner, day, bucket) DO UPDATE SET n = n + 1;
 END;
 
@@ -70,11 +70,11 @@ INSERT INTO usage_days(day, token_name, language, shown, accepted)
 		count(DISTINCT CASE WHEN type = 'select' THEN completion_id || '/' || choice_index END)
 	FROM events WHERE type IN ('view', 'select') GROUP BY d, token_name, lang;
 INSERT INTO usage_latency(day, owner, bucket, n)
-	SELECT created_at / 86400000 AS d, '', ` + latencyBucketSQL("latency_ms") + ` AS b, count(*)
+	SELECT created_at / 86400000 AS d, '', ` + latencyBucketSQL(sqliteDialect, "latency_ms") + ` AS b, count(*)
 	FROM events WHERE type = 'view' AND latency_ms IS NOT NULL GROUP BY d, b;
 INSERT INTO usage_latency(day, owner, bucket, n)
-	SELECT created_at / 86400000 AS d, ` + tokenOwnerSQL("token_name") + ` AS o, ` + latencyBucketSQL("latency_ms") + ` AS b, count(*)
-	FROM events WHERE type = 'view' AND latency_ms IS NOT NULL AND instr(token_name, '/') > 1 GROUP BY d, o, b;
+	SELECT created_at / 86400000 AS d, ` + tokenOwnerSQL(sqliteDialect, "token_name") + ` AS o, ` + latencyBucketSQL(sqliteDialect, "latency_ms") + ` AS b, count(*)
+	FROM events WHERE type = 'view' AND latency_ms IS NOT NULL AND ` + sqliteDialect.slashAt("token_name") + ` > 1 GROUP BY d, o, b;
 `
 
 // usageLanguage is the SQL of the language an event's language column is
@@ -84,8 +84,16 @@ func usageLanguage(col string) string {
 }
 
 // tokenOwnerSQL is the SQL of the name before the first '/' of a token name.
-func tokenOwnerSQL(col string) string {
-	return "substr(" + col + ", 1, instr(" + col + ", '/') - 1)"
+func tokenOwnerSQL(d dialect, col string) string {
+	return "substr(" + col + ", 1, " + d.slashAt(col) + " - 1)"
+}
+
+// slashAt is the SQL of the 1-based position of the first '/' in col (0: none).
+func (d dialect) slashAt(col string) string {
+	if d == postgresDialect {
+		return "strpos(" + col + ", '/')"
+	}
+	return "instr(" + col + ", '/')"
 }
 
 // msPerDay turns created_at (Unix ms) into the summaries' day number.
@@ -110,9 +118,13 @@ func LatencyBucket(ms int64) int {
 }
 
 // latencyBucketSQL is LatencyBucket of the integer column col, in SQL.
-func latencyBucketSQL(col string) string {
+func latencyBucketSQL(d dialect, col string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CASE WHEN %s < %d THEN max(%s, 0)", col, exactLatencyBelow, col)
+	maxOf := "max"
+	if d == postgresDialect {
+		maxOf = "greatest"
+	}
+	fmt.Fprintf(&b, "CASE WHEN %s < %d THEN %s(%s, 0)", col, exactLatencyBelow, maxOf, col)
 	for e := 6; e < 62; e++ {
 		fmt.Fprintf(&b, " WHEN %s < %d THEN %d + (%s >> %d)", col, int64(1)<<(e+1),
 			exactLatencyBelow+(e-6)*bucketsPerDoubling-bucketsPerDoubling, col, e-5)

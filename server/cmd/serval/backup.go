@@ -16,8 +16,12 @@ import (
 func runBackup(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serval backup", stderr)
 	dataDir := dataDirFlag(fs, getenv)
+	database := databaseFlag(fs, getenv)
 	file, err := parseFileArg(fs, args, "serval backup FILE")
 	if err != nil || file == "" {
+		return err
+	}
+	if err := refuseDatabaseFlag("backup", *database); err != nil {
 		return err
 	}
 	if err := store.Backup(ctx, *dataDir, file); err != nil {
@@ -33,8 +37,12 @@ func runBackup(ctx context.Context, args []string, getenv env, stdout, stderr io
 func runRestore(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serval restore", stderr)
 	dataDir := dataDirFlag(fs, getenv)
+	database := databaseFlag(fs, getenv)
 	file, err := parseFileArg(fs, args, "serval restore FILE")
 	if err != nil || file == "" {
+		return err
+	}
+	if err := refuseDatabaseFlag("restore", *database); err != nil {
 		return err
 	}
 	r, err := store.Restore(ctx, *dataDir, file)
@@ -46,7 +54,7 @@ func runRestore(ctx context.Context, args []string, getenv env, stdout, stderr i
 	}
 	// Open once so an older backup is migrated now, with its message, rather
 	// than at the next start.
-	st, err := openStore(ctx, *dataDir, stderr)
+	st, err := openStore(ctx, "", *dataDir, stderr)
 	if err != nil {
 		return fmt.Errorf("restored %s, but it does not open: %w", file, err)
 	}
@@ -79,4 +87,18 @@ func parseFileArg(fs *flag.FlagSet, args []string, usage string) (string, error)
 		return "", fmt.Errorf("%w: %s needs a FILE", errUsage, usage)
 	}
 	return file, nil
+}
+
+// refuseDatabaseFlag: backup and restore copy the data directory's SQLite
+// file; a PostgreSQL database has its own tools.
+func refuseDatabaseFlag(command, database string) error {
+	switch {
+	case database == "":
+		return nil
+	case store.IsPostgresURL(database):
+		return fmt.Errorf("%w: serval %s copies the SQLite database of a data directory; back up PostgreSQL with pg_dump "+
+			"(pg_dump --format=custom --file=serval.dump DATABASE) and restore with pg_restore (see docs/deploy.md)", errUsage, command)
+	default:
+		return fmt.Errorf("%w: serval %s works on --data-dir DIR (the database DIR/serval.db), not on --database %s", errUsage, command, database)
+	}
 }

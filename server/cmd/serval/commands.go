@@ -147,7 +147,8 @@ func printUsage(w io.Writer) {
 		usageLine(w, "serval "+c.name+" "+c.args, c.summary)
 	}
 	usageLine(w, "serval help [COMMAND]", "help for a command and its flags (or: serval COMMAND --help)")
-	fmt.Fprint(w, "\nEvery command that uses the database takes --data-dir (default $SERVAL_DATA_DIR, else ~/.serval).\n")
+	fmt.Fprint(w, "\nEvery command that uses the database takes --data-dir (default $SERVAL_DATA_DIR, else ~/.serval)\n"+
+		"and --database URL (default $SERVAL_DATABASE_URL): postgres://USER:PASSWORD@HOST:5432/DB, shared by replicas, or a SQLite file.\n")
 }
 
 // usageLine prints one command of a listing: the summary in a column, or on

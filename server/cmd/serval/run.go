@@ -48,6 +48,14 @@ func dataDirFlag(fs *flag.FlagSet, getenv env) *string {
 	return fs.String("data-dir", defaultDataDir(getenv), "directory for the database, tokens and downloaded models ($SERVAL_DATA_DIR)")
 }
 
+// databaseFlag is --database: a postgres:// URL or a SQLite file; "" (the
+// default, unless $SERVAL_DATABASE_URL is set) means the SQLite database in
+// --data-dir.
+func databaseFlag(fs *flag.FlagSet, getenv env) *string {
+	return fs.String("database", getenv("SERVAL_DATABASE_URL"),
+		"`URL` of the database: postgres://USER:PASSWORD@HOST:5432/DB (shared by replicas) or a SQLite file path; default: serval.db in --data-dir ($SERVAL_DATABASE_URL)")
+}
+
 // buildVersion describes this binary for /v1/health.
 func buildVersion() api.Version {
 	b := buildinfo.Read()

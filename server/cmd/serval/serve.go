@@ -36,6 +36,7 @@ type serveConfig struct {
 	host           string
 	port           int
 	dataDir        string
+	database       string
 	device         string
 	parallel       int
 	maxQueue       int
@@ -64,6 +65,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.BoolVar(&c.ollamaPull, "ollama-pull", false, "pull an ollama: model Ollama does not have yet, with progress, instead of failing")
 	fs.StringVar(&c.host, "host", cmp.Or(getenv("SERVAL_HOST"), "127.0.0.1"), "address to listen on ($SERVAL_HOST; the container image sets 0.0.0.0)")
 	fs.IntVar(&c.port, "port", 8080, "port to listen on (0: any free port, printed at startup)")
+	fs.StringVar(&c.database, "database", getenv("SERVAL_DATABASE_URL"),
+		"`URL` of the database: postgres://USER:PASSWORD@HOST:5432/DB (one database for any number of replicas) or a SQLite file path; default: serval.db in --data-dir ($SERVAL_DATABASE_URL)")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(getenv), "directory for the database, tokens and downloaded models ($SERVAL_DATA_DIR)")
 	fs.StringVar(&c.device, "device", "cpu", "in-process engine: cpu, cuda, vulkan, metal (where this platform's llama.cpp build has them) or auto (the GPU found, else the CPU)")
 	fs.IntVar(&c.parallel, "parallel", 1, "requests decoded concurrently (slots)")
@@ -154,7 +157,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	}
 	defer ln.Close()
 
-	st, err := openStore(ctx, cfg.dataDir, stderr)
+	st, err := openStore(ctx, cfg.database, cfg.dataDir, stderr)
 	if err != nil {
 		return err
 	}

@@ -20,13 +20,14 @@ import (
 func runStats(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serval stats", stderr)
 	dataDir := dataDirFlag(fs, getenv)
+	database := databaseFlag(fs, getenv)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	st, err := openStore(ctx, *dataDir, stderr)
+	st, err := openStore(ctx, *database, *dataDir, stderr)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("serval token "+sub, stderr)
 	dataDir := dataDirFlag(fs, getenv)
+	database := databaseFlag(fs, getenv)
 	var name, user *string
 	switch sub {
 	case "create":
@@ -51,7 +52,7 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		return fmt.Errorf("%w: serval token %s needs a name (--name NAME)", errUsage, sub)
 	}
 
-	st, err := openStore(ctx, *dataDir, stderr)
+	st, err := openStore(ctx, *database, *dataDir, stderr)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ func runUser(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("serval user "+sub, stderr)
 	dataDir := dataDirFlag(fs, getenv)
+	database := databaseFlag(fs, getenv)
 	var admin, passwordStdin *bool
 	var base *string
 	switch sub {
@@ -65,7 +66,7 @@ func runUser(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	if sub != "list" && name == "" {
 		return fmt.Errorf("%w: serval user %s needs a username", errUsage, sub)
 	}
-	st, err := openStore(ctx, *dataDir, stderr)
+	st, err := openStore(ctx, *database, *dataDir, stderr)
 	if err != nil {
 		return err
 	}
@@ -192,6 +193,7 @@ func createUser(ctx context.Context, st *store.Store, name string, admin, passwo
 func runInvite(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serval invite create", stderr)
 	dataDir := dataDirFlag(fs, getenv)
+	database := databaseFlag(fs, getenv)
 	note := fs.String("note", "", "who the invitation is for (shown to admins)")
 	days := fs.Int("days", web.DefaultInviteDays, "days the link stays valid")
 	base := linkBaseFlag(fs, getenv)
@@ -207,7 +209,7 @@ func runInvite(ctx context.Context, args []string, getenv env, stdout, stderr io
 	if *days < 1 || *days > 365 {
 		return fmt.Errorf("%w: --days must be 1 to 365", errUsage)
 	}
-	st, err := openStore(ctx, *dataDir, stderr)
+	st, err := openStore(ctx, *database, *dataDir, stderr)
 	if err != nil {
 		return err
 	}
