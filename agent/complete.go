@@ -3,10 +3,13 @@ package agent
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/servalhq/serval/agent/postprocess"
 	"github.com/servalhq/serval/context/gather"
@@ -22,8 +25,10 @@ var (
 // Suggest answers one completion request. It returns an empty Result when
 // there is nothing to show (including when a newer request or an edit
 // superseded this one) and ctx's error when ctx was cancelled.
-func (a *Agent) Suggest(ctx context.Context, req Request) (*Result, error) {
+func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err error) {
 	start := time.Now()
+	ctx, span := tracer.Start(ctx, "completion")
+	defer func() { endCompletionSpan(span, req.Document.LanguageID, res, err) }()
 	cfg := a.cfg.Load()
 	doc := req.Document
 	empty := &Result{}
@@ -59,7 +64,7 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (*Result, error) {
 	win, err := a.ctxSrc.Windows(ctx, greq)
 	if err != nil {
 		// gather.ErrExcluded: nothing of the document may reach the server.
-		a.log.Debug("no completion", "uri", doc.URI, "err", err)
+		a.log.DebugContext(ctx, "no completion", "uri", doc.URI, "err", err)
 		return empty, nil
 	}
 	key := a.cache.key(doc.URI, win.Prefix, win.Suffix)
@@ -89,15 +94,19 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	debounceEnd := time.Now()
+	traceSpan(ctx, "debounce", debounceStart, debounceEnd)
 
 	apiReq, err := a.buildRequest(ctx, cfg, doc, greq, win)
 	if err != nil {
-		a.log.Debug("no completion", "uri", doc.URI, "err", err)
+		a.log.DebugContext(ctx, "no completion", "uri", doc.URI, "err", err)
 		return empty, nil
 	}
 	ppIn := postprocess.Input{Language: doc.LanguageID, Prefix: win.Prefix, Suffix: win.Suffix}
 	httpOut := time.Now()
-	resp, err := a.send(ctx, cfg, apiReq, ppIn)
+	traceSpan(ctx, "context", debounceEnd, httpOut)
+	reqCtx, reqSpan := tracer.Start(ctx, "POST /v1/completions", trace.WithSpanKind(trace.SpanKindClient))
+	resp, err := a.send(reqCtx, cfg, apiReq, ppIn)
+	endRequestSpan(reqSpan, err)
 	httpIn := time.Now()
 	if ctx.Err() != nil && context.Cause(ctx) != context.DeadlineExceeded {
 		return a.cancelled(ctx)
@@ -106,7 +115,7 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (*Result, error) {
 		a.setStatus(st)
 	}
 	if err != nil {
-		a.log.Debug("completion failed", "uri", doc.URI, "err", err)
+		a.log.DebugContext(ctx, "completion failed", "uri", doc.URI, "err", err)
 		return empty, nil
 	}
 	a.debounce.latency(httpIn.Sub(httpOut))
@@ -116,12 +125,19 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (*Result, error) {
 		ppIn.Completion = ch.Text
 		out := postprocess.Process(ppIn)
 		if out.Discarded || out.Text == "" {
-			a.log.Debug("completion discarded", "reason", out.Reason)
+			a.log.DebugContext(ctx, "completion discarded", "reason", out.Reason)
+			if span.IsRecording() {
+				span.SetAttributes(attrDiscarded.String(out.Reason))
+			}
 			continue
 		}
 		items = append(items, cachedItem{Text: out.Text, ReplaceSuffixLen: out.ReplaceSuffixLen, Choice: ch.Index})
 	}
+	traceSpan(ctx, "postprocess", httpIn, time.Now())
 	a.cache.put(key, resp.ID, items, httpIn)
+	if a.log.Enabled(ctx, slog.LevelDebug) { // the trace id joins this line to the server's
+		a.log.DebugContext(ctx, "completion answered", "id", resp.ID, "items", len(items), "server_ms", httpIn.Sub(httpOut).Milliseconds())
+	}
 	if len(items) == 0 {
 		return &Result{AgentTime: debounceStart.Sub(start) + httpOut.Sub(debounceEnd) + time.Since(httpIn)}, nil
 	}

@@ -60,6 +60,8 @@ var rules = []rule{
 		why: "the OpenAI routes share code with the Tabby routes through server/completion and server/internal, not each other"},
 	{from: "server/store/...", deny: []string{"server/..."}, allow: []string{"server/store/..."},
 		why: "storage is below everything that records"},
+	{from: "telemetry/...", deny: []string{"agent/...", "lsp/...", "context/...", "server/...", "integration/...", "buildinfo/..."},
+		why: "the tracing set-up is below both programs; instrumented packages use the OpenTelemetry API, not it"},
 }
 
 func match(pattern, path string) bool {
@@ -154,6 +156,7 @@ func TestRulesRefuseKnownLeaks(t *testing.T) {
 		{"server/engine/llama", "server/prompt"},
 		{"agent", "lsp"},
 		{"context/syntax", "context/gather"},
+		{"telemetry", "server/api"},
 	} {
 		if _, bad := violation(c.from, c.to); !bad {
 			t.Errorf("%s importing %s is allowed", c.from, c.to)
@@ -167,6 +170,8 @@ func TestRulesRefuseKnownLeaks(t *testing.T) {
 		{"server/httpapi", "server/api"},
 		{"server/engine/llama", "server/engine"},
 		{"integration/bench", "server/api"},
+		{"agent/cmd/serval-agent", "telemetry"},
+		{"server/cmd/serval", "telemetry"},
 	} {
 		if r, bad := violation(c.from, c.to); bad {
 			t.Errorf("%s importing %s is refused: %s", c.from, c.to, r.why)

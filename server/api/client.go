@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Client talks to a Serval (or Tabby) server. It is safe for concurrent use;
@@ -322,6 +325,9 @@ func (c *Client) send(ctx context.Context, method, path string, in any, accept s
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
 	}
+	// The caller's trace (the agent's completion) continues in the server:
+	// a W3C traceparent header, only when tracing is on.
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("api: %s %s: %w", method, path, err)

@@ -17,12 +17,16 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
 	"golang.org/x/time/rate"
 
 	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/internal/httpx"
 	"github.com/servalhq/serval/server/store"
 )
+
+var tracer = otel.Tracer("github.com/servalhq/serval/server/auth")
 
 // Defaults of the per-token rate limit (Tabby's limit is 120/min too).
 const (
@@ -134,44 +138,58 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 // shape: OpenAI's for the OpenAI-compatible routes.
 func (a *Authenticator) MiddlewareShaped(shape httpx.Shape, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var name string
-		var err error
-		secret, ok := bearer(r.Header.Get("Authorization"))
-		switch {
-		case ok:
-			name, err = a.Authenticate(r.Context(), secret)
-		case r.Header.Get("Authorization") == "" && a.session != nil:
-			if name, ok = a.session(r); !ok {
-				err = ErrUnknownToken
-			}
-		default:
+		_, span := tracer.Start(r.Context(), "auth")
+		name, ok := a.admit(w, r, shape)
+		if !ok {
+			span.SetStatus(codes.Error, "refused")
+		}
+		span.End()
+		if ok {
+			next.ServeHTTP(w, r.WithContext(WithTokenName(r.Context(), name)))
+		}
+	})
+}
+
+// admit authenticates r and applies its token's rate limit, returning the
+// token's name; when it refuses r it has written the answer and returns false.
+func (a *Authenticator) admit(w http.ResponseWriter, r *http.Request, shape httpx.Shape) (string, bool) {
+	var name string
+	var err error
+	secret, ok := bearer(r.Header.Get("Authorization"))
+	switch {
+	case ok:
+		name, err = a.Authenticate(r.Context(), secret)
+	case r.Header.Get("Authorization") == "" && a.session != nil:
+		if name, ok = a.session(r); !ok {
 			err = ErrUnknownToken
 		}
-		if errors.Is(err, ErrUnknownToken) {
-			unauthorized(w, shape)
-			return
+	default:
+		err = ErrUnknownToken
+	}
+	if errors.Is(err, ErrUnknownToken) {
+		unauthorized(w, shape)
+		return "", false
+	}
+	if err != nil && r.Context().Err() != nil {
+		w.WriteHeader(499) // the client went away while its token was checked
+		return "", false
+	}
+	if err != nil {
+		writeError(w, shape, http.StatusInternalServerError, "checking the token failed: "+err.Error())
+		return "", false
+	}
+	if wait, ok := a.Allow(name); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		if secs < 1 {
+			secs = 1
 		}
-		if err != nil && r.Context().Err() != nil {
-			w.WriteHeader(499) // the client went away while its token was checked
-			return
-		}
-		if err != nil {
-			writeError(w, shape, http.StatusInternalServerError, "checking the token failed: "+err.Error())
-			return
-		}
-		if wait, ok := a.Allow(name); !ok {
-			secs := int(math.Ceil(wait.Seconds()))
-			if secs < 1 {
-				secs = 1
-			}
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeError(w, shape, http.StatusTooManyRequests, fmt.Sprintf(
-				"rate limit exceeded for token %q (%g requests per minute, burst %d); retry after %d s",
-				name, a.perMin, a.burst, secs))
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(WithTokenName(r.Context(), name)))
-	})
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, shape, http.StatusTooManyRequests, fmt.Sprintf(
+			"rate limit exceeded for token %q (%g requests per minute, burst %d); retry after %d s",
+			name, a.perMin, a.burst, secs))
+		return "", false
+	}
+	return name, true
 }
 
 // Authenticate returns the name of the token secret. It asks the token

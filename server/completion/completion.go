@@ -13,9 +13,21 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/prompt"
+)
+
+var tracer = otel.Tracer("github.com/servalhq/serval/server/completion")
+
+// Span attributes of the service's spans.
+const (
+	attrStopWordMatched = attribute.Key("serval.stop_word_matched")
+	attrLanguage        = attribute.Key("serval.language")
+	attrSnippets        = attribute.Key("serval.prompt.snippets")
+	attrPromptChars     = attribute.Key("serval.prompt.chars")
 )
 
 // Prompter builds the engine prompt for a request; *prompt.Builder is one.
@@ -96,10 +108,16 @@ func (s *Service) Answer(ctx context.Context, req *Request, stream Stream) (*Res
 	if err := (Sampling{MaxTokens: req.MaxTokens, Temperature: req.Temperature}).Validate(); err != nil {
 		return nil, err
 	}
+	_, span := tracer.Start(ctx, "prompt build")
 	p, err := s.prompts.Build(&req.Request)
 	if err != nil {
+		span.End()
 		return nil, err
 	}
+	if span.IsRecording() {
+		span.SetAttributes(attrLanguage.String(p.Language), attrSnippets.Int(len(p.Snippets)), attrPromptChars.Int(len(p.Text)))
+	}
+	span.End()
 	res := &Result{ID: NewID(), Prompt: p}
 	s.recent.add(res.ID, p.Language)
 
@@ -126,7 +144,9 @@ func (s *Service) Answer(ctx context.Context, req *Request, stream Stream) (*Res
 		}
 		return nil
 	}
-	run := func(emit engine.Emit) (engine.Usage, error) { return s.engine.Generate(ctx, ereq, emit) }
+	run := func(ctx context.Context, emit engine.Emit) (engine.Usage, error) {
+		return s.engine.Generate(ctx, ereq, emit)
+	}
 	res.Usage, res.StopWord, err = Generate(ctx, p.Stop, run, out)
 	if err != nil {
 		return res, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/prompt"
@@ -48,8 +49,17 @@ var errStopWord = errors.New("completion: stop word reached")
 // on when generation ends by itself. It returns the engine's usage
 // (StopReason "stop" when a stop word ended it), the stop word matched ("" if
 // none) and the first error of run or out; when ctx ended, its error is
-// wrapped in.
-func Generate(ctx context.Context, stops []string, run func(engine.Emit) (engine.Usage, error), out func(text string) error) (engine.Usage, string, error) {
+// wrapped in. run gets the context of the "generate" span, so that an
+// engine's spans (a pool's member, an upstream call) nest under it.
+func Generate(ctx context.Context, stops []string, run func(context.Context, engine.Emit) (engine.Usage, error), out func(text string) error) (u engine.Usage, stopWord string, err error) {
+	ctx, span := tracer.Start(ctx, "generate")
+	defer func() {
+		engine.TracePhases(ctx, time.Now(), u)
+		if stopWord != "" {
+			span.SetAttributes(attrStopWordMatched.Bool(true))
+		}
+		engine.EndSpan(span, u, err)
+	}()
 	matcher := prompt.NewStopMatcher(stops)
 	send := func(text string) error {
 		if text == "" {
@@ -57,7 +67,7 @@ func Generate(ctx context.Context, stops []string, run func(engine.Emit) (engine
 		}
 		return out(text)
 	}
-	usage, err := run(func(delta string) error {
+	usage, err := run(ctx, func(delta string) error {
 		text, stopped := matcher.Push(delta)
 		if err := send(text); err != nil {
 			return err

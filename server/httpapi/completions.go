@@ -149,7 +149,7 @@ func usage(u engine.Usage) *api.Usage {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := httpx.FromError(r, err, "segments")
 	if e.Status == http.StatusInternalServerError {
-		s.log.Error("request failed", "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
 	}
 	httpx.WriteError(w, httpx.Tabby, e)
 }

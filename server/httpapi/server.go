@@ -149,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		httpx.WriteError(w, shape, &httpx.Error{Status: http.StatusNotFound, Message: "no such route: " + r.Method + " " + r.URL.Path})
 	})
-	s.handler = s.logRequests(recoverPanics(s.log, s.protect(mux)))
+	s.handler = traceRequests(s.logRequests(recoverPanics(s.log, s.protect(mux))))
 	return s, nil
 }
 
@@ -229,7 +229,7 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
 				writeError(w, http.StatusInternalServerError, "internal error")
 			}
 		}()

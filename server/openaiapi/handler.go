@@ -9,6 +9,7 @@
 package openaiapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -114,8 +115,8 @@ func (h *Handler) completions(w http.ResponseWriter, r *http.Request) {
 		Stop:        req.Stop,
 	}
 	ereq.Client, ereq.Session = auth.QueueClient(r)
-	run := func(emit engine.Emit) (engine.Usage, error) {
-		return h.Completion.Generate(r.Context(), ereq, emit)
+	run := func(ctx context.Context, emit engine.Emit) (engine.Usage, error) {
+		return h.Completion.Generate(ctx, ereq, emit)
 	}
 	id := "cmpl-" + randomID()
 	model := orDefault(req.Model, h.CompletionModel)
@@ -165,8 +166,8 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		creq.Messages = append(creq.Messages, engine.Message{Role: m.Role, Content: string(m.Content)})
 	}
-	run := func(emit engine.Emit) (engine.Usage, error) {
-		return h.Chat.Chat(r.Context(), creq, emit)
+	run := func(ctx context.Context, emit engine.Emit) (engine.Usage, error) {
+		return h.Chat.Chat(ctx, creq, emit)
 	}
 	id := "chatcmpl-" + randomID()
 	model := orDefault(req.Model, h.ChatModel)
@@ -189,7 +190,7 @@ type generation struct {
 	promptField string // the request field holding the prompt
 	stream      bool
 	stops       []string
-	run         func(engine.Emit) (engine.Usage, error)
+	run         func(context.Context, engine.Emit) (engine.Usage, error)
 	first       any // the first event of a stream, if any
 	chunk       func(text string, finish *string) any
 	whole       func(text, finish string, u *Usage, t *httpx.Timings) any

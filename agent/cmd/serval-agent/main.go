@@ -21,6 +21,7 @@ import (
 	"github.com/servalhq/serval/buildinfo"
 	"github.com/servalhq/serval/context/gather"
 	"github.com/servalhq/serval/lsp"
+	"github.com/servalhq/serval/telemetry"
 )
 
 func main() {
@@ -45,6 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	configPath := fs.String("config", agent.DefaultConfigPath(getenv), "the agent.toml file, watched for changes")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole session to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile to this file when the session ends")
+	otlpEndpoint := fs.String("otlp-endpoint", "", "send OpenTelemetry traces to this OTLP/HTTP collector (http://host:4318); default $OTEL_EXPORTER_OTLP_ENDPOINT or $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else no tracing")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: serval-agent [--stdio] [flags]\n\n"+
 			"Serval's language server. Editors start it and talk LSP over stdin/stdout.\n"+
@@ -98,6 +100,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: lv}))
 	if fileErr != nil {
 		log.Warn("config file ignored", "err", fileErr)
+	}
+	// Tracing, when the editor's environment (or --otlp-endpoint) asks for
+	// it. A bad setting must not keep the editor from starting the agent:
+	// it is logged and the agent runs untraced.
+	tracing, err := telemetry.Start(ctx, telemetry.Config{ServiceName: "serval-agent", Version: agentVersion(),
+		Endpoint: *otlpEndpoint, Getenv: getenv, Logger: log})
+	if err != nil {
+		log.Error("tracing off", "err", err)
+	}
+	defer tracing.Shutdown(ctx)
+	if tracing != nil {
+		log = slog.New(telemetry.LogHandler(log.Handler())) // log lines carry the trace id
+		log.Info("tracing", "endpoint", tracing.Endpoint())
 	}
 
 	if *cpuProfile != "" {

@@ -24,6 +24,7 @@ import (
 	"github.com/servalhq/serval/server/openaiapi"
 	"github.com/servalhq/serval/server/prompt"
 	"github.com/servalhq/serval/server/store"
+	"github.com/servalhq/serval/telemetry"
 )
 
 // serveConfig is every setting of `serval serve`, one flag each.
@@ -55,6 +56,7 @@ type serveConfig struct {
 	logLevel       string
 	logFormat      string
 	trustedProxies stringList // --trusted-proxy: see web.go
+	otlpEndpoint   string
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
@@ -85,6 +87,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json (one JSON object per log line, for log collectors)")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a shutdown waits for requests in flight")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "longest a request may run, streamed answer included")
+	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "send OpenTelemetry traces to this OTLP/HTTP collector (http://host:4318); default $OTEL_EXPORTER_OTLP_ENDPOINT or $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else no tracing (docs/deploy.md)")
 	fs.Var(&c.trustedProxies, "trusted-proxy", "`address or CIDR` of a reverse proxy whose X-Forwarded-For/-Proto the web app believes (repeatable)")
 }
 
@@ -148,6 +151,16 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	logger, err := newServeLogger(&cfg, stderr)
 	if err != nil {
 		return err
+	}
+	tracing, err := telemetry.Start(ctx, telemetry.Config{ServiceName: "serval", Version: buildVersion().GitDescribe,
+		Endpoint: cfg.otlpEndpoint, Getenv: getenv, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("%w: tracing: %v", errUsage, err)
+	}
+	defer tracing.Shutdown(ctx)
+	if tracing != nil {
+		logger = slog.New(telemetry.LogHandler(logger.Handler())) // log lines carry the trace id
+		fmt.Fprintf(stderr, "serval: tracing: spans go to %s\n", tracing.Endpoint())
 	}
 
 	// Listen first: a busy port fails before the model is loaded.

@@ -189,10 +189,11 @@ func (e *Engine) Chat(ctx context.Context, req engine.ChatRequest, emit engine.E
 
 // run drives one streamed call with an idle timeout and turns Ollama's
 // metrics into engine.Usage.
-func (e *Engine) run(ctx context.Context, call func(context.Context, func(string, bool, string, api.Metrics) error) error, emit engine.Emit) (engine.Usage, error) {
+func (e *Engine) run(ctx context.Context, call func(context.Context, func(string, bool, string, api.Metrics) error) error, emit engine.Emit) (usage engine.Usage, err error) {
 	e.inFlight.Add(1)
 	defer e.inFlight.Add(-1)
-	var usage engine.Usage
+	ctx, endSpan := engine.TraceUpstream(ctx, "ollama", e.Name(), e.base.Host)
+	defer func() { endSpan(usage, err) }()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	idle := time.AfterFunc(e.cfg.IdleTimeout, func() { cancel(errIdle) })
@@ -200,7 +201,7 @@ func (e *Engine) run(ctx context.Context, call func(context.Context, func(string
 
 	done := false
 	var emitErr error
-	err := call(ctx, func(text string, isDone bool, reason string, m api.Metrics) error {
+	err = call(ctx, func(text string, isDone bool, reason string, m api.Metrics) error {
 		idle.Reset(e.cfg.IdleTimeout)
 		if text != "" {
 			if emitErr = emit(text); emitErr != nil {

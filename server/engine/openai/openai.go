@@ -19,6 +19,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/servalhq/serval/server/engine"
 )
 
@@ -175,11 +178,12 @@ func upstreamStops(stops []string) []string {
 }
 
 // stream posts body and feeds each event's text to emit until [DONE].
-func (e *Engine) stream(ctx context.Context, path string, body any, emit engine.Emit, text func(*chunk) string) (engine.Usage, error) {
+func (e *Engine) stream(ctx context.Context, path string, body any, emit engine.Emit, text func(*chunk) string) (usage engine.Usage, err error) {
 	e.inFlight.Add(1)
 	defer e.inFlight.Add(-1)
 	start := time.Now()
-	var usage engine.Usage
+	ctx, endSpan := engine.TraceUpstream(ctx, "openai "+path, e.Name(), e.base.Host)
+	defer func() { endSpan(usage, err) }()
 
 	payload, err := json.Marshal(body)
 	if err != nil {
@@ -205,6 +209,8 @@ func (e *Engine) stream(ctx context.Context, path string, body any, emit engine.
 	if e.cfg.APIKey != "" {
 		httpReq.Header.Set("Authorization", "Bearer "+e.cfg.APIKey)
 	}
+	// An upstream that traces (vLLM, another serval) continues this trace.
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(httpReq.Header))
 	resp, err := e.client.Do(httpReq)
 	if err != nil {
 		return usage, e.wrap(ctx, err)

@@ -160,14 +160,14 @@ func (p *Pool) pick(tried *member) *member {
 
 // Generate implements engine.Engine.
 func (p *Pool) Generate(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
-	return p.route(ctx, emit, func(m *member, emit engine.Emit) (engine.Usage, error) {
+	return p.route(ctx, emit, func(ctx context.Context, m *member, emit engine.Emit) (engine.Usage, error) {
 		return m.Generate(ctx, req, emit)
 	})
 }
 
 // Chat implements engine.ChatEngine for members that can chat.
 func (p *Pool) Chat(ctx context.Context, req engine.ChatRequest, emit engine.Emit) (engine.Usage, error) {
-	return p.route(ctx, emit, func(m *member, emit engine.Emit) (engine.Usage, error) {
+	return p.route(ctx, emit, func(ctx context.Context, m *member, emit engine.Emit) (engine.Usage, error) {
 		chat, ok := m.Member.(engine.ChatEngine)
 		if !ok {
 			return engine.Usage{}, fmt.Errorf("pool: upstream %s cannot chat", m.Name())
@@ -177,8 +177,9 @@ func (p *Pool) Chat(ctx context.Context, req engine.ChatRequest, emit engine.Emi
 }
 
 // route runs call on the best member and, when it fails before any text was
-// emitted, once more on another one.
-func (p *Pool) route(ctx context.Context, emit engine.Emit, call func(*member, engine.Emit) (engine.Usage, error)) (engine.Usage, error) {
+// emitted, once more on another one. Each try is a "pool member" span
+// naming the member.
+func (p *Pool) route(ctx context.Context, emit engine.Emit, call func(context.Context, *member, engine.Emit) (engine.Usage, error)) (engine.Usage, error) {
 	var tried *member
 	var firstErr error
 	for attempt := 0; attempt < 2; attempt++ {
@@ -188,12 +189,14 @@ func (p *Pool) route(ctx context.Context, emit engine.Emit, call func(*member, e
 		}
 		sent := false
 		var emitErr error
-		usage, err := call(m, func(text string) error {
+		mctx, endSpan := engine.TraceUpstream(ctx, "pool member", m.Name(), "")
+		usage, err := call(mctx, m, func(text string) error {
 			sent = true
 			emitErr = emit(text)
 			return emitErr
 		})
 		usage.Upstream = m.Name()
+		endSpan(usage, err)
 		if err == nil || emitErr != nil || ctx.Err() != nil {
 			return usage, err
 		}
