@@ -63,6 +63,11 @@ type Config struct {
 	Burst         int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Shared, when set, is the rate limit's budget shared by every replica
+	// of one database (store.TakeRequest on PostgreSQL): it takes one
+	// request from name's budget, or says how long until one fits. When it
+	// fails the in-process limiter decides alone.
+	Shared func(ctx context.Context, name string, perMinute float64, burst int) (retryAfter time.Duration, ok bool, err error)
 	// Session, when set, authenticates requests that carry no Authorization
 	// header by other means (the web app's session cookie, for its
 	// playground), returning the name they are counted under. It must refuse
@@ -78,6 +83,7 @@ type Authenticator struct {
 	perMin  float64
 	now     func() time.Time
 	session func(*http.Request) (string, bool)
+	shared  func(ctx context.Context, name string, perMinute float64, burst int) (time.Duration, bool, error)
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter // by token name
@@ -91,6 +97,7 @@ func New(cfg Config) *Authenticator {
 		burst:    cfg.Burst,
 		now:      cfg.Now,
 		session:  cfg.Session,
+		shared:   cfg.Shared,
 		limiters: map[string]*rate.Limiter{},
 	}
 	if a.perMin == 0 {
@@ -174,11 +181,19 @@ func (a *Authenticator) admit(w http.ResponseWriter, r *http.Request, shape http
 		w.WriteHeader(499) // the client went away while its token was checked
 		return "", false
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		// PostgreSQL restarting or out of reach: the client retries, and
+		// the next connection attempt resumes service by itself.
+		w.Header().Set("Retry-After", "2")
+		writeError(w, shape, http.StatusServiceUnavailable,
+			"the token cannot be checked: the server's database is unavailable; retry shortly")
+		return "", false
+	}
 	if err != nil {
 		writeError(w, shape, http.StatusInternalServerError, "checking the token failed: "+err.Error())
 		return "", false
 	}
-	if wait, ok := a.Allow(name); !ok {
+	if wait, ok := a.allow(r.Context(), name); !ok {
 		secs := int(math.Ceil(wait.Seconds()))
 		if secs < 1 {
 			secs = 1
@@ -199,6 +214,17 @@ func (a *Authenticator) admit(w http.ResponseWriter, r *http.Request, shape http
 // ErrUnknownToken.
 func (a *Authenticator) Authenticate(ctx context.Context, secret string) (string, error) {
 	return a.lookup(ctx, secret)
+}
+
+// allow takes one request from name's budget: the shared one when there is
+// one (replicas on PostgreSQL), else this process's.
+func (a *Authenticator) allow(ctx context.Context, name string) (time.Duration, bool) {
+	if a.shared != nil && a.limit != rate.Inf {
+		if wait, ok, err := a.shared(ctx, name, a.perMin, a.burst); err == nil {
+			return wait, ok
+		}
+	}
+	return a.Allow(name)
 }
 
 // Allow takes one request from name's budget. When the budget is empty it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -215,4 +216,46 @@ func FuzzBearer(f *testing.F) {
 			t.Fatalf("bearer(%q) = %q", header, tok)
 		}
 	})
+}
+
+func TestDatabaseUnavailableIs503(t *testing.T) {
+	a := New(Config{Lookup: func(context.Context, string) (string, error) {
+		return "", fmt.Errorf("look up token: %w: connection refused", store.ErrUnavailable)
+	}})
+	rec := serve(a, "Bearer srv_x")
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "database is unavailable") {
+		t.Fatalf("%d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+}
+
+// TestSharedRateLimit: with a shared budget (replicas on PostgreSQL) the
+// shared one decides; when it fails, this process's limiter does.
+func TestSharedRateLimitDecides(t *testing.T) {
+	var fail bool
+	calls := 0
+	shared := func(ctx context.Context, name string, perMinute float64, burst int) (time.Duration, bool, error) {
+		calls++
+		if perMinute != 60 || burst != 3 {
+			t.Errorf("shared limit asked for %g/min burst %d", perMinute, burst)
+		}
+		if fail {
+			return 0, false, errors.New("database gone")
+		}
+		return 7 * time.Second, false, nil // another replica used the budget up
+	}
+	a, _, _ := newTestAuth(Config{RatePerMinute: 60, Burst: 3, Shared: shared})
+	rec := serve(a, "Bearer srv_good")
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "7" {
+		t.Fatalf("shared budget empty: %d %v", rec.Code, rec.Header())
+	}
+	fail = true
+	for i := range 4 {
+		rec := serve(a, "Bearer srv_good")
+		if want := map[bool]int{true: 200, false: 429}[i < 3]; rec.Code != want {
+			t.Fatalf("request %d with the shared limiter failing: %d, want %d (the local limiter's burst of 3)", i, rec.Code, want)
+		}
+	}
+	if calls != 5 {
+		t.Fatalf("shared limiter asked %d times, want 5", calls)
+	}
 }

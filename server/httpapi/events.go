@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/servalhq/serval/server/api"
 	"github.com/servalhq/serval/server/internal/httpx"
+	"github.com/servalhq/serval/server/store"
 )
 
 // Bounds of the /v1/events fields: every one is stored and later printed
@@ -84,8 +86,12 @@ func (e *eventSink) dropped(w http.ResponseWriter, err error) {
 	if first {
 		e.log.Error("events are not being stored (dropped and counted in serval_events_dropped_total until the store takes writes again); completions are unaffected", "err", err)
 	}
+	msg := "event not stored: the server cannot write to its data directory now; completions are unaffected"
+	if errors.Is(err, store.ErrUnavailable) {
+		msg = "event not stored: the server's database is unavailable; completions are unaffected"
+	}
 	w.Header().Set("Retry-After", "60")
-	writeError(w, http.StatusServiceUnavailable, "event not stored: the server cannot write to its data directory now; completions are unaffected")
+	writeError(w, http.StatusServiceUnavailable, msg)
 }
 
 // stored notes a successful write, ending an outage.

@@ -119,7 +119,8 @@ func (s *Store) createUser(ctx context.Context, db execer, name, passwordHash st
 
 // CreateFirstAdmin creates the first account, as admin, only while there is
 // none; otherwise it returns ErrSetupDone. The check and the insert are one
-// transaction, so two setups racing cannot both win.
+// transaction, so two setups racing (in one process or on two replicas)
+// cannot both win. Every setup code (LinkSetup) is used up with it.
 func (s *Store) CreateFirstAdmin(ctx context.Context, name, passwordHash string) (User, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -140,6 +141,10 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, name, passwordHash string)
 	u, err := s.createUser(ctx, tx, name, passwordHash, true)
 	if err != nil {
 		return User{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE invitations SET used_at = ? WHERE kind = ? AND used_at IS NULL`,
+		s.now().Unix(), LinkSetup); err != nil {
+		return User{}, fmt.Errorf("create first admin: %w", err)
 	}
 	return u, tx.Commit()
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/servalhq/serval/integration/testsupport/pgtest"
 )
@@ -98,7 +100,7 @@ func TestSchemasAgree(t *testing.T) {
 	var pgCols []column
 	pgIdx := map[string]bool{}
 	rows, err = pg.db.QueryContext(ctx, `SELECT table_name, column_name, data_type, is_nullable = 'NO'
-		FROM information_schema.columns WHERE table_schema = current_schema() AND table_name <> 'serval_schema'
+		FROM information_schema.columns WHERE table_schema = current_schema() AND table_name NOT LIKE 'serval\_%'
 		ORDER BY table_name COLLATE "C", column_name COLLATE "C"`)
 	if err != nil {
 		t.Fatal(err)
@@ -291,4 +293,82 @@ func TestOpenDatabaseChoosesTheDialect(t *testing.T) {
 	if v, err := s.Version(ctx); err != nil || v != SchemaVersion {
 		t.Fatalf("version %d, %v", v, err)
 	}
+}
+
+// TestSharedRateLimit: two stores on one PostgreSQL database (two
+// replicas) take from one budget per token.
+func TestSharedRateLimit(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	ctx := context.Background()
+	var replicas [2]*Store
+	for i := range replicas {
+		s, err := OpenPostgres(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		replicas[i] = s
+	}
+	allowed := 0
+	var wait time.Duration
+	for i := range 12 {
+		w, ok, err := replicas[i%2].TakeRequest(ctx, "alice/laptop", 6, 5) // one per 10 s, bursts of 5
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			allowed++
+		} else {
+			wait = w
+		}
+	}
+	if allowed != 5 {
+		t.Fatalf("%d of 12 requests allowed over two replicas, want the burst of 5", allowed)
+	}
+	if wait <= 0 || wait > 10*time.Second {
+		t.Fatalf("retry after %v, want up to the 10 s interval", wait)
+	}
+	// Another token has its own budget.
+	if _, ok, err := replicas[1].TakeRequest(ctx, "bob/desk", 6, 5); err != nil || !ok {
+		t.Fatalf("bob: %v %v", ok, err)
+	}
+	lite, _ := openTemp(t)
+	if _, _, err := lite.TakeRequest(ctx, "x", 6, 5); !errors.Is(err, ErrNoSharedLimits) {
+		t.Fatalf("SQLite: %v", err)
+	}
+}
+
+// TestSetupCodesAreSharedAndUsedUp: a setup code made by one store works on
+// another on the same database, and the first account uses every code up.
+func TestSetupCodesAreSharedAndUsedUp(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		a, err := s.CreateLink(ctx, LinkSetup, 0, "", 0, SetupLinkTTL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.CreateLink(ctx, LinkSetup, 0, "", 0, SetupLinkTTL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, code := range []string{a, b} {
+			if _, err := s.CheckLink(ctx, LinkSetup, code); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.CheckLink(ctx, LinkInvite, code); !errors.Is(err, ErrCodeInvalid) {
+				t.Fatal("a setup code works as an invitation")
+			}
+		}
+		if links, err := s.ListLinks(ctx); err != nil || len(links) != 0 {
+			t.Fatalf("setup codes listed among invitations: %+v %v", links, err)
+		}
+		if _, err := s.CreateFirstAdmin(ctx, "root", "$argon2id$x"); err != nil {
+			t.Fatal(err)
+		}
+		for _, code := range []string{a, b} {
+			if _, err := s.CheckLink(ctx, LinkSetup, code); !errors.Is(err, ErrCodeInvalid) {
+				t.Fatalf("setup code still valid after setup: %v", err)
+			}
+		}
+	})
 }

@@ -12,7 +12,14 @@ import (
 const (
 	LinkInvite = "invite" // /register?invite=CODE makes a new account
 	LinkReset  = "reset"  // /reset?code=CODE sets a user's password
+	// LinkSetup is the first run's one-time setup code: stored like the
+	// other links so that every replica on one database accepts it; all of
+	// them are used up when the first account is made (CreateFirstAdmin).
+	LinkSetup = "setup"
 )
+
+// SetupLinkTTL is how long a setup code printed at start stays valid.
+const SetupLinkTTL = 7 * 24 * time.Hour
 
 // Link is an invitation or a password-reset link; its code is never stored.
 type Link struct {
@@ -47,7 +54,7 @@ const MaxNoteLen = 200
 // CreateLink issues a one-time link of kind (LinkInvite, or LinkReset for
 // userID) valid for ttl and returns its code, shown only now.
 func (s *Store) CreateLink(ctx context.Context, kind string, userID int64, note string, createdBy int64, ttl time.Duration) (string, error) {
-	if kind != LinkInvite && kind != LinkReset {
+	if kind != LinkInvite && kind != LinkReset && kind != LinkSetup {
 		return "", fmt.Errorf("link kind %q", kind)
 	}
 	if len(note) > MaxNoteLen {
@@ -154,7 +161,7 @@ func (s *Store) ListLinks(ctx context.Context) ([]Link, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT i.id, i.kind, coalesce(i.user_id, 0), coalesce(t.name, ''), i.note,
 		coalesce(c.name, ''), i.created_at, i.expires_at, i.used_at, i.revoked_at
 		FROM invitations i LEFT JOIN users t ON t.id = i.user_id LEFT JOIN users c ON c.id = i.created_by
-		ORDER BY i.id DESC`)
+		WHERE i.kind <> ? ORDER BY i.id DESC`, LinkSetup)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}

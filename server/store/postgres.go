@@ -106,6 +106,9 @@ var ErrUnavailable = errors.New("the database is unavailable")
 // explainPostgres adds to a PostgreSQL error what to fix, and marks
 // connection failures with ErrUnavailable.
 func explainPostgres(err error) error {
+	if err = unavailable(err); errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w (is PostgreSQL running and reachable at that host and port?)", err)
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		switch pg.Code {
@@ -115,13 +118,7 @@ func explainPostgres(err error) error {
 			return fmt.Errorf("%w (create it first: createdb, or CREATE DATABASE ... OWNER ...)", err)
 		case "42501":
 			return fmt.Errorf("%w (the user needs to own the database, or CREATE on its schema)", err)
-		case "57P01", "57P02", "57P03":
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		return err
-	}
-	if isConnectionError(err) {
-		return fmt.Errorf("%w: %w (is PostgreSQL running and reachable at that host and port?)", ErrUnavailable, err)
 	}
 	return err
 }
@@ -202,6 +199,9 @@ func migratePostgres(ctx context.Context, db *sql.DB, steps []migration) (Migrat
 	}
 	if current > latest {
 		return Migration{}, &NewerSchemaError{Path: "the PostgreSQL database", Version: current, KnownToThis: latest}
+	}
+	if _, err := tx.ExecContext(ctx, pgRateLimitTable); err != nil {
+		return Migration{}, explainPostgres(err)
 	}
 	result := Migration{From: current, To: current}
 	if current == latest {

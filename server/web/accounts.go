@@ -77,8 +77,14 @@ func (s *Server) setupRefusal(r *http.Request, code string) (int, string) {
 	if n > 0 {
 		return http.StatusForbidden, "Setup is done: the first account exists. Sign in, or ask an admin for an invitation."
 	}
-	if !s.setup.matches(code) {
+	_, err = s.store.CheckLink(r.Context(), store.LinkSetup, code)
+	switch {
+	case errors.Is(err, store.ErrCodeInvalid):
 		return http.StatusForbidden, "This setup code is wrong. Use the link `serval serve` printed (also in <data-dir>/setup-url)."
+	case errors.Is(err, store.ErrUnavailable):
+		return http.StatusServiceUnavailable, "The server cannot reach its database right now; try again in a moment."
+	case err != nil:
+		return http.StatusInternalServerError, "the database could not be read"
 	}
 	return 0, ""
 }

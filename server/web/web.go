@@ -65,7 +65,6 @@ type Server struct {
 	throttle *throttle
 	// deviceThrottle counts wrong editor sign-in codes (device.go).
 	deviceThrottle *throttle
-	setup          *setupCode
 	handler        http.Handler
 }
 
@@ -86,7 +85,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, started: cfg.Now(),
-		pages: pages, throttle: newThrottle(cfg.Now), deviceThrottle: newThrottle(cfg.Now), setup: &setupCode{},
+		pages: pages, throttle: newThrottle(cfg.Now), deviceThrottle: newThrottle(cfg.Now),
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -170,6 +169,12 @@ func cacheStatic(next http.Handler) http.Handler {
 // fail logs an unexpected error and shows a page without its details.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Error("web request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", "2")
+		s.render(w, r, http.StatusServiceUnavailable, "message", nil, page{Title: "Database unavailable",
+			Message: "The server cannot reach its database right now; try again in a moment."})
+		return
+	}
 	s.render(w, r, http.StatusInternalServerError, "message", nil, page{Title: "Error", Message: "Something went wrong on the server; its log says what."})
 }
 

@@ -210,7 +210,11 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		if err := ensureInitialToken(ctx, st, cfg.dataDir, stdout); err != nil {
 			return err
 		}
-		authn = auth.New(auth.Config{Lookup: auth.StoreLookup(st), RatePerMinute: cfg.rateLimit, Burst: cfg.rateBurst, Session: app.SessionToken})
+		acfg := auth.Config{Lookup: auth.StoreLookup(st), RatePerMinute: cfg.rateLimit, Burst: cfg.rateBurst, Session: app.SessionToken}
+		if st.IsPostgres() {
+			acfg.Shared = st.TakeRequest // one budget per token across replicas
+		}
+		authn = auth.New(acfg)
 	} else {
 		fmt.Fprintln(stderr, "serval: --no-auth: serving without tokens on loopback only")
 	}

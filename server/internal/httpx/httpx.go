@@ -16,6 +16,7 @@ import (
 
 	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/prompt"
+	"github.com/servalhq/serval/server/store"
 )
 
 // Shape is how an error body is written.
@@ -79,6 +80,9 @@ func FromError(r *http.Request, err error, promptField string) *Error {
 	case errors.Is(err, engine.ErrSuperseded):
 		return &Error{Status: http.StatusConflict, Err: err,
 			Message: "superseded by a newer request from the same client"}
+	case errors.Is(err, store.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, RetryAfter: 2 * time.Second, Err: err,
+			Message: "the server's database is unavailable; retry shortly"}
 	case errors.Is(err, engine.ErrUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second, Message: err.Error(), Err: err}
 	case errors.Is(err, engine.ErrPromptTooLong):
