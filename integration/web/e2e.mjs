@@ -83,12 +83,25 @@ async function main() {
   const admin = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   admin.setDefaultTimeout(30_000);
   const shot = (page, name) => page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
+  // What a person would see in the console: errors (an invalid pattern, a missing favicon).
+  const consoleErrors = [];
+  const watch = (page, who) => {
+    // (The pages this test is refused on purpose log "Failed to load resource"; a missing favicon is caught by its response.)
+    page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) consoleErrors.push(`${who} ${page.url()}: ${m.text()}`); });
+    page.on("response", (r) => { if (r.status() === 404 && /\/(favicon\.ico|static\/)/.test(r.url())) consoleErrors.push(`${who}: 404 ${r.url()}`); });
+    // Acting forms ask first (revoke, rotate, deactivate): answer yes, and remember the question.
+    page.on("dialog", (d) => { dialogs.push(d.message()); void d.accept(); });
+  };
+  const dialogs = [];
+  watch(admin, "admin");
 
   // Setup: a wrong code is refused, the printed one works.
   let res = await admin.goto(base + "/setup?code=wrong");
   check("wrong setup code refused", res.status() === 403, String(res.status()));
   await admin.goto(setupURL);
   await shot(admin, "01-setup");
+  check("the username pattern is valid under the v flag (checked by the browser)",
+    await admin.evaluate(() => { const i = document.querySelector('input[name="username"]'); i.value = "bad name"; const bad = !i.checkValidity(); i.value = ""; return bad; }));
   await admin.fill('input[name="username"]', "admin");
   await admin.fill('input[name="password"]', "admin password 123");
   await Promise.all([admin.waitForURL(base + "/"), admin.click("button:has-text('Create the admin account')")]);
@@ -101,6 +114,7 @@ async function main() {
   await admin.click("button:has-text('Create token')");
   const adminToken = (await admin.textContent("#new-token")).trim();
   check("token shown once after create", /^srv_[A-Za-z0-9]{32}$/.test(adminToken), adminToken);
+  check("after creating a token the address bar shows the page, not the POST URL", admin.url() === base + "/", admin.url());
   await shot(admin, "03-token-created");
   res = await complete(adminToken);
   const completion = await res.json();
@@ -123,6 +137,7 @@ async function main() {
 
   const bob = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   bob.setDefaultTimeout(30_000);
+  watch(bob, "bob");
   await bob.goto(inviteLink);
   await shot(bob, "05-register");
   await bob.fill('input[name="username"]', "bob");
@@ -150,9 +165,12 @@ async function main() {
 
   // The admin deactivates bob: his token gets 401 on the very next request.
   await admin.goto(base + "/admin/users");
+  check("the admin's own row offers no Deactivate", (await admin.locator("form[action='/users/admin/disable']").count()) === 0);
   await admin.click("form[action='/users/bob/disable'] button");
   await admin.waitForURL(base + "/admin/users");
+  check("deactivating asks first", dialogs.some((m) => m.startsWith("Deactivate bob?")), JSON.stringify(dialogs));
   check("users page shows bob deactivated", (await admin.textContent("tbody")).includes("deactivated"));
+  check("users page says what the deactivation did", (await admin.textContent("main")).includes("bob deactivated"));
   await shot(admin, "09-admin-users");
   res = await complete(bobToken);
   check("deactivated user's token gets 401 at once", res.status === 401, String(res.status));
@@ -170,6 +188,19 @@ async function main() {
 
   await admin.goto(base + "/admin/tokens");
   await shot(admin, "11-admin-tokens");
+
+  // A phone's width: the admin's tables scroll inside their box, never the page.
+  await admin.setViewportSize({ width: 390, height: 844 });
+  for (const p of ["/", "/admin/users", "/admin/invitations", "/admin/tokens", "/usage"]) {
+    await admin.goto(base + p);
+    const wide = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(`${p} fits 390 px without sideways scrolling`, wide <= 0, `${wide} px too wide`);
+  }
+  await shot(admin, "11b-admin-invitations-390px");
+  await admin.setViewportSize({ width: 1280, height: 900 });
+  // Reloading a POST URL by hand (GET) gives a 404 that knows who is signed in.
+  res = await admin.goto(base + "/tokens/1/rotate");
+  check("a 404 page knows the session", res.status() === 404 && (await admin.isVisible("form[action='/logout'] button")) && !(await admin.isVisible("a[href='/login']")));
   await admin.goto(base + "/admin/system");
   check("system page shows the model and slots", (await admin.textContent("main")).includes("serval-test-tiny") && (await admin.textContent("main")).includes("Slots"));
   await shot(admin, "12-admin-system");
@@ -194,6 +225,7 @@ async function main() {
     body: JSON.stringify({ language: "go", segments: { prefix: "x" } }) })).status);
   check("after logout the page's API calls get 401", res === 401, String(res));
   await shot(admin, "14-signed-out");
+  check("no console errors and no favicon 404 on any page", consoleErrors.length === 0, consoleErrors.join("\n"));
 }
 
 try {

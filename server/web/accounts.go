@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/servalhq/serval/server/account"
 	"github.com/servalhq/serval/server/store"
@@ -51,7 +52,8 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	s.renderHome(w, r, req, http.StatusOK, "", nil)
+	f := s.takeFlash(w, r, req)
+	s.renderHome(w, r, req, http.StatusOK, "", &homeData{NewToken: f.Secret, NewName: f.SecretFor, Notice: f.Notice})
 }
 
 // handleSetupPage serves GET /setup?code=: the first account's form.
@@ -135,12 +137,24 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	if ferr != nil || !localPath(f["next"]) {
 		f = map[string]string{}
 	}
-	s.render(w, r, http.StatusOK, "login", nil, page{Title: "Sign in", Form: map[string]string{"next": f["next"]}})
+	s.render(w, r, http.StatusOK, "login", nil, page{Title: "Sign in", Form: map[string]string{"next": f["next"]}, Notice: loginReason(f["next"])})
+}
+
+// loginReason says why the login page is in the way, for the links editors
+// open: an editor's sign-in (/device) waits for this account's approval.
+func loginReason(next string) string {
+	if next == "/device" || strings.HasPrefix(next, "/device?") {
+		return "An editor is asking to sign in to this server: sign in here, then approve the code it shows."
+	}
+	return ""
 }
 
 // loginFailed is the one message of every failed login: it does not say
 // whether the account exists.
 const loginFailed = "Wrong username or password."
+
+// loginDeactivated is told only to someone who gave the account's password.
+const loginDeactivated = "This account is deactivated: ask an admin to reactivate it."
 
 // handleLogin serves POST /login (username, password).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -163,10 +177,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// An unknown account costs the same hashing as a wrong password.
-	ok := account.CheckPasswordOrDummy(hash, f["password"]) && !u.Disabled
-	if !ok {
+	passwordOK := account.CheckPasswordOrDummy(hash, f["password"])
+	if !passwordOK || u.Disabled {
 		s.throttle.failed(name, addr)
-		s.render(w, r, http.StatusUnauthorized, "login", nil, page{Title: "Sign in", Error: loginFailed, Form: map[string]string{"username": name, "next": f["next"]}})
+		status, msg := http.StatusUnauthorized, loginFailed
+		if passwordOK {
+			// The right password of a deactivated account: its owner learns
+			// why, and whom to ask; anyone else still sees loginFailed.
+			status, msg = http.StatusForbidden, loginDeactivated
+		}
+		s.render(w, r, status, "login", nil, page{Title: "Sign in", Error: msg, Form: map[string]string{"username": name, "next": f["next"]}})
 		return
 	}
 	s.throttle.succeeded(name)

@@ -303,7 +303,7 @@ func TestChangePasswordAndResetLink(t *testing.T) {
 		t.Fatal("the other browser stayed signed in after a password change")
 	}
 	// Reset link from the admin.
-	r := admin.post("/users/bob/reset", nil)
+	r := admin.submit("/users/bob/reset", nil)
 	_, rest, ok := strings.Cut(r.body, "/reset?code=")
 	if r.status != 200 || !ok {
 		t.Fatalf("reset link: %d %s", r.status, r.body)
@@ -359,11 +359,11 @@ func TestLongAndHostileFields(t *testing.T) {
 	}
 	// SQL metacharacters are data.
 	sql := `x'OR'1'='1;--"` + "`"
-	r := admin.post("/tokens", url.Values{"name": {sql}})
+	r := admin.submit("/tokens", url.Values{"name": {sql}})
 	if r.status != 200 {
 		t.Fatalf("token named with SQL: %d %s", r.status, r.body)
 	}
-	if r := admin.post("/invitations", url.Values{"note": {"'); DROP TABLE users; --"}}); r.status != 200 {
+	if r := admin.submit("/invitations", url.Values{"note": {"'); DROP TABLE users; --"}}); r.status != 200 {
 		t.Fatalf("note with SQL: %d", r.status)
 	}
 	if r := h.client().post("/login", url.Values{"username": {"admin' --"}, "password": {"' OR '1'='1"}}); r.status != http.StatusUnauthorized {

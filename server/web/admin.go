@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/servalhq/serval/server/engine"
@@ -22,13 +23,16 @@ var invitationForm = map[string]int{"note": maxNoteField, "days": maxShortField}
 
 type usersData struct {
 	Users     []store.User
+	Me        int64 // the admin looking: no "Deactivate" on their own row
 	ResetLink string
 	ResetFor  string
+	Notice    string
 }
 
 // handleUsers serves GET /admin/users.
 func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request, req *request) {
-	s.renderUsers(w, r, req, http.StatusOK, "", usersData{})
+	f := s.takeFlash(w, r, req)
+	s.renderUsers(w, r, req, http.StatusOK, "", usersData{ResetLink: f.Secret, ResetFor: f.SecretFor, Notice: f.Notice})
 }
 
 func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, req *request, status int, errMsg string, d usersData) {
@@ -37,8 +41,8 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, req *reques
 		s.fail(w, r, err)
 		return
 	}
-	d.Users = users
-	s.render(w, r, status, "users", req, page{Title: "Users", Nav: "admin", Error: errMsg, Data: d})
+	d.Users, d.Me = users, req.user.ID
+	s.render(w, r, status, "users", req, page{Title: "Users", Nav: "admin", Error: errMsg, Notice: d.Notice, Data: d})
 }
 
 // handleUserAction serves POST /users/{name}/{action}: disable, enable,
@@ -53,6 +57,7 @@ func (s *Server) handleUserAction(w http.ResponseWriter, r *http.Request, req *r
 		s.fail(w, r, err)
 		return
 	}
+	var notice string
 	switch r.PathValue("action") {
 	case "disable":
 		if u.ID == req.user.ID {
@@ -60,19 +65,23 @@ func (s *Server) handleUserAction(w http.ResponseWriter, r *http.Request, req *r
 			return
 		}
 		err = s.store.SetDisabled(r.Context(), u.ID, true)
+		notice = errorf("%s deactivated: signed out everywhere, and their tokens get 401 from now on.", u.Name)
 	case "enable":
 		err = s.store.SetDisabled(r.Context(), u.ID, false)
+		notice = errorf("%s reactivated: they can sign in again, and their tokens work again.", u.Name)
 	case "admin":
 		err = s.store.SetAdmin(r.Context(), u.ID, true)
+		notice = errorf("%s is now an admin.", u.Name)
 	case "unadmin":
 		err = s.store.SetAdmin(r.Context(), u.ID, false)
+		notice = errorf("%s is no longer an admin.", u.Name)
 	case "reset":
 		code, err := s.store.CreateLink(r.Context(), store.LinkReset, u.ID, "", req.user.ID, resetLinkTTL)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.renderUsers(w, r, req, http.StatusOK, "", usersData{ResetLink: s.baseURL(r) + "/reset?code=" + code, ResetFor: u.Name})
+		s.redirectWith(w, r, req, "/admin/users", flash{Secret: s.baseURL(r) + "/reset?code=" + code, SecretFor: u.Name})
 		return
 	default:
 		s.message(w, r, http.StatusNotFound, req, "Not found", "Unknown action.")
@@ -86,7 +95,7 @@ func (s *Server) handleUserAction(w http.ResponseWriter, r *http.Request, req *r
 		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+	s.redirectWith(w, r, req, "/admin/users", flash{Notice: notice})
 }
 
 // handleAllTokens serves GET /admin/tokens: every token, with its owner.
@@ -96,7 +105,8 @@ func (s *Server) handleAllTokens(w http.ResponseWriter, r *http.Request, req *re
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "tokens", req, page{Title: "All tokens", Nav: "admin", Data: tokens})
+	f := s.takeFlash(w, r, req)
+	s.render(w, r, http.StatusOK, "tokens", req, page{Title: "All tokens", Nav: "admin", Notice: f.Notice, Data: tokens})
 }
 
 type invitationsData struct {
@@ -107,16 +117,17 @@ type invitationsData struct {
 
 // handleInvitations serves GET /admin/invitations.
 func (s *Server) handleInvitations(w http.ResponseWriter, r *http.Request, req *request) {
-	s.renderInvitations(w, r, req, http.StatusOK, "", "")
+	f := s.takeFlash(w, r, req)
+	s.renderInvitations(w, r, req, http.StatusOK, "", f.Secret, f.Notice)
 }
 
-func (s *Server) renderInvitations(w http.ResponseWriter, r *http.Request, req *request, status int, errMsg, link string) {
+func (s *Server) renderInvitations(w http.ResponseWriter, r *http.Request, req *request, status int, errMsg, link string, notice ...string) {
 	links, err := s.store.ListLinks(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, "invitations", req, page{Title: "Invitations", Nav: "admin", Error: errMsg,
+	s.render(w, r, status, "invitations", req, page{Title: "Invitations", Nav: "admin", Error: errMsg, Notice: strings.Join(notice, ""),
 		Data: invitationsData{Links: links, NewLink: link, Now: s.now()}})
 }
 
@@ -142,7 +153,8 @@ func (s *Server) handleCreateInvitation(w http.ResponseWriter, r *http.Request, 
 		s.fail(w, r, err)
 		return
 	}
-	s.renderInvitations(w, r, req, http.StatusOK, "", s.baseURL(r)+"/register?invite="+code)
+	s.redirectWith(w, r, req, "/admin/invitations", flash{Secret: s.baseURL(r) + "/register?invite=" + code,
+		Notice: "Invitation created: send the link below; it is shown only now."})
 }
 
 // handleRevokeInvitation serves POST /invitations/{id}/revoke.
@@ -155,7 +167,7 @@ func (s *Server) handleRevokeInvitation(w http.ResponseWriter, r *http.Request, 
 		s.renderInvitations(w, r, req, http.StatusNotFound, "No open invitation with this id.", "")
 		return
 	}
-	http.Redirect(w, r, "/admin/invitations", http.StatusSeeOther)
+	s.redirectWith(w, r, req, "/admin/invitations", flash{Notice: "Invitation revoked: its link no longer works."})
 }
 
 type systemData struct {

@@ -58,8 +58,14 @@ func TestDeactivateEndsSessionsAndTokens(t *testing.T) {
 	if r := bob.get("/"); r.status != http.StatusSeeOther {
 		t.Fatalf("a deactivated user's session: %d", r.status)
 	}
-	if r := h.client().post("/login", url.Values{"username": {"bob"}, "password": {"password of bob"}}); r.status != http.StatusUnauthorized {
-		t.Fatalf("a deactivated user's login: %d", r.status)
+	// With the right password, bob learns why and whom to ask; with a wrong
+	// one, nobody learns that the account exists or is deactivated.
+	if r := h.client().post("/login", url.Values{"username": {"bob"}, "password": {"password of bob"}}); r.status != http.StatusForbidden || !strings.Contains(r.body, "deactivated: ask an admin") {
+		t.Fatalf("a deactivated user's login: %d %s", r.status, r.body)
+	}
+	if r := h.client().post("/login", url.Values{"username": {"bob"}, "password": {"a wrong password"}}); r.status != http.StatusUnauthorized ||
+		strings.Contains(r.body, "deactivated") || !strings.Contains(r.body, loginFailed) {
+		t.Fatalf("a deactivated user's login with a wrong password: %d %s", r.status, r.body)
 	}
 	if r := admin.get("/admin/users"); !strings.Contains(r.body, "deactivated") {
 		t.Fatal("users page does not show the deactivation")
@@ -112,7 +118,7 @@ func TestInvitationForm(t *testing.T) {
 			t.Errorf("days=%s: %d", days, r.status)
 		}
 	}
-	r := admin.post("/invitations", url.Values{"days": {"2"}, "note": {"<b>new hire</b>"}})
+	r := admin.submit("/invitations", url.Values{"days": {"2"}, "note": {"<b>new hire</b>"}})
 	if r.status != 200 || strings.Contains(r.body, "<b>new hire</b>") {
 		t.Fatalf("invitation: %d", r.status)
 	}

@@ -136,6 +136,18 @@ func (c *client) post(path string, form url.Values) response {
 	return c.postWith(path, form, http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {c.h.ts.URL}})
 }
 
+// submit posts a form and, as a browser does, follows the 303 that answers a
+// successful post with a GET: the page the user ends on. A post that fails
+// answers with its page directly.
+func (c *client) submit(path string, form url.Values) response {
+	c.h.t.Helper()
+	r := c.post(path, form)
+	if r.status != http.StatusSeeOther {
+		return r
+	}
+	return c.get(r.header.Get("Location"))
+}
+
 func (c *client) postWith(path string, form url.Values, hdr http.Header) response {
 	c.h.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, c.h.ts.URL+path, strings.NewReader(form.Encode()))
@@ -170,7 +182,7 @@ func (h *harness) admin() *client {
 // invite creates an invitation as admin and returns its code.
 func (h *harness) invite(admin *client) string {
 	h.t.Helper()
-	r := admin.post("/invitations", url.Values{"note": {"for a colleague"}})
+	r := admin.submit("/invitations", url.Values{"note": {"for a colleague"}})
 	if r.status != http.StatusOK {
 		h.t.Fatalf("invite: %d %s", r.status, r.body)
 	}
@@ -195,7 +207,7 @@ func (h *harness) user(admin *client, name string) *client {
 // token creates a token through the home page and returns its secret.
 func (c *client) token(name string) string {
 	c.h.t.Helper()
-	r := c.post("/tokens", url.Values{"name": {name}})
+	r := c.submit("/tokens", url.Values{"name": {name}})
 	if r.status != http.StatusOK {
 		c.h.t.Fatalf("create token: %d %s", r.status, r.body)
 	}

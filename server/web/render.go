@@ -20,6 +20,7 @@ type page struct {
 	Nav     string      // the active navigation entry
 	Message string      // a notice (message page, success)
 	Error   string      // what was wrong with the form
+	Notice  string      // what the last action did (after a redirect)
 	Form    map[string]string
 	Data    any
 	// Root is the way back to the app's root from this page, relative ("./",

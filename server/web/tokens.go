@@ -15,6 +15,7 @@ type homeData struct {
 	Tokens   []store.OwnedToken
 	NewToken string // a secret shown once, after create or rotate
 	NewName  string
+	Notice   string // what the last action did
 	BaseURL  string
 }
 
@@ -34,10 +35,12 @@ func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, req *request
 		return
 	}
 	d := homeData{Tokens: tokens, BaseURL: s.baseURL(r)}
+	notice := ""
 	if created != nil {
 		d.NewToken, d.NewName = created.NewToken, created.NewName
+		notice = created.Notice
 	}
-	s.render(w, r, status, "home", req, page{Title: "Your tokens", Nav: "home", Error: errMsg, Data: d})
+	s.render(w, r, status, "home", req, page{Title: "Your tokens", Nav: "home", Notice: notice, Error: errMsg, Data: d})
 }
 
 // handleCreateToken serves POST /tokens (name): the page shows the new
@@ -60,7 +63,8 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, req *
 		s.fail(w, r, err)
 		return
 	}
-	s.renderHome(w, r, req, http.StatusOK, "", &homeData{NewToken: secret, NewName: f["name"]})
+	s.redirectWith(w, r, req, "/", flash{Secret: secret, SecretFor: f["name"],
+		Notice: errorf("Token “%s” created: copy it now, it is shown only once.", f["name"])})
 }
 
 // tokenOwner is whose tokens req may change: its own, or (admin) any (0).
@@ -88,17 +92,7 @@ func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request, req *
 	if !ok {
 		return
 	}
-	tokens, err := s.store.UserTokens(r.Context(), tokenOwner(req))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	name := ""
-	for _, t := range tokens {
-		if t.ID == id {
-			name = t.Name
-		}
-	}
+	name := s.tokenName(r, req, id)
 	secret, err := s.store.RotateToken(r.Context(), id, tokenOwner(req))
 	if errors.Is(err, store.ErrNotFound) {
 		s.message(w, r, http.StatusNotFound, req, "No such token", "There is no such token.")
@@ -108,7 +102,8 @@ func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request, req *
 		s.fail(w, r, err)
 		return
 	}
-	s.renderHome(w, r, req, http.StatusOK, "", &homeData{NewToken: secret, NewName: name})
+	s.redirectWith(w, r, req, "/", flash{Secret: secret, SecretFor: name,
+		Notice: errorf("Token “%s” rotated: the old secret stopped working; copy the new one now, it is shown only once.", name)})
 }
 
 // handleRevokeToken serves POST /tokens/{id}/revoke.
@@ -117,6 +112,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, req *
 	if !ok {
 		return
 	}
+	name := s.tokenName(r, req, id)
 	err := s.store.RevokeTokenID(r.Context(), id, tokenOwner(req))
 	if errors.Is(err, store.ErrNotFound) {
 		s.message(w, r, http.StatusNotFound, req, "No such token", "There is no such token.")
@@ -130,5 +126,19 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, req *
 	if r.URL.Query().Get("back") == "admin" && req.user.IsAdmin {
 		back = "/admin/tokens"
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	s.redirectWith(w, r, req, back, flash{Notice: errorf("Token “%s” revoked: editors using it get 401 from now on.", name)})
+}
+
+// tokenName is the name of token id as req may see it ("" when it may not).
+func (s *Server) tokenName(r *http.Request, req *request, id int64) string {
+	tokens, err := s.store.UserTokens(r.Context(), tokenOwner(req))
+	if err != nil {
+		return ""
+	}
+	for _, t := range tokens {
+		if t.ID == id {
+			return t.Name
+		}
+	}
+	return ""
 }

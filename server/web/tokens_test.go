@@ -40,7 +40,7 @@ func TestPersonalTokens(t *testing.T) {
 	}
 	// <script> in a token name is inert text.
 	xss := "<script>alert(1)</script>"
-	if r := bob.post("/tokens", url.Values{"name": {xss}}); r.status != 200 || strings.Contains(r.body, xss) || !strings.Contains(r.body, "&lt;script&gt;") {
+	if r := bob.submit("/tokens", url.Values{"name": {xss}}); r.status != 200 || strings.Contains(r.body, xss) || !strings.Contains(r.body, "&lt;script&gt;") {
 		t.Fatalf("token named %s: %d, raw in page: %v", xss, r.status, strings.Contains(r.body, xss))
 	}
 	if r := admin.get("/admin/tokens"); strings.Contains(r.body, xss) || !strings.Contains(r.body, "&lt;script&gt;") {
@@ -53,7 +53,7 @@ func TestPersonalTokens(t *testing.T) {
 		ids[tk.FullName] = tk.ID
 	}
 	// Rotate: a new secret, shown once; the old one stops at once.
-	r := bob.post("/tokens/"+itoa(ids["bob/laptop"])+"/rotate", nil)
+	r := bob.submit("/tokens/"+itoa(ids["bob/laptop"])+"/rotate", nil)
 	if r.status != 200 {
 		t.Fatalf("rotate: %d", r.status)
 	}

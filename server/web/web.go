@@ -27,6 +27,11 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
+// favicon is also served at /favicon.ico, where browsers look without a link.
+//
+//go:embed static/favicon.svg
+var favicon []byte
+
 // EngineStatus is one engine of the system page.
 type EngineStatus struct {
 	Role   string // "completion" or "chat"
@@ -65,6 +70,7 @@ type Server struct {
 	throttle *throttle
 	// deviceThrottle counts wrong editor sign-in codes (device.go).
 	deviceThrottle *throttle
+	flashes        flashes
 	handler        http.Handler
 }
 
@@ -135,8 +141,15 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /invitations/{id}/revoke", s.adminOnly(s.handleRevokeInvitation))
 	mux.Handle("GET /admin/system", s.adminOnly(s.handleSystem))
 
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Write(favicon)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, r, http.StatusNotFound, "message", nil, page{Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
+		// The page knows who is signed in: its links are theirs, not "Sign in".
+		req, _ := s.currentUser(r)
+		s.render(w, r, http.StatusNotFound, "message", req, page{Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})
 	// Browsers say where a request comes from (Sec-Fetch-Site, Origin):
 	// form posts from other sites are refused with 403.

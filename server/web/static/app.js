@@ -3,6 +3,12 @@
 // except the playground, which needs it to call the API.
 "use strict";
 
+// Forms that act at once (revoke, rotate, deactivate) ask first.
+document.addEventListener("submit", (e) => {
+  const msg = e.target.dataset && e.target.dataset.confirm;
+  if (msg && !window.confirm(msg)) e.preventDefault();
+});
+
 document.addEventListener("click", (e) => {
   const btn = e.target.closest("button.copy");
   if (!btn) return;
