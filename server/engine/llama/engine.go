@@ -141,9 +141,11 @@ type slot struct {
 var _ engine.Engine = (*Engine)(nil)
 var _ engine.Tokenizer = (*Engine)(nil)
 var _ engine.ChatEngine = (*Engine)(nil)
+var _ engine.CandidateEngine = (*Engine)(nil)
 
-// maxParallel keeps the 2 sequences per slot within llama.cpp's limit (256).
-const maxParallel = 64
+// maxParallel keeps the sequences of every slot (its main and scratch ones
+// and those of extra candidates) within llama.cpp's limit (256).
+const maxParallel = 256 / (2 + candidateSeqsPerSlot)
 
 // DefaultThreads is the llama.cpp thread count used when none is configured:
 // the CPUs this process may run on (runtime.NumCPU reads the affinity mask)

@@ -100,7 +100,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	// Each slot has a main sequence and a scratch one that holds a reused
 	// chunk while the tokens before it are evaluated; cells move between
 	// them without copies only in a unified KV cache.
-	cp.NSeqMax = uint32(2 * cfg.Parallel)
+	// A job asking for several candidates uses candidateSeqsPerSlot more
+	// (candidates.go).
+	cp.NSeqMax = uint32((2 + candidateSeqsPerSlot) * cfg.Parallel)
 	cp.NBatch = uint32(cfg.BatchSize)
 	cp.NUbatch = uint32(cfg.BatchSize)
 	cp.NThreads = int32(cfg.Threads)

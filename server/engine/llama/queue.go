@@ -20,6 +20,7 @@ type job struct {
 	req      engine.Request
 	tokens   []yz.Token
 	enqueued time.Time
+	cands    *candidates // several candidates of the prompt (candidates.go); nil for one
 
 	// cancelled is set by Complete when the caller goes away or emit fails;
 	// the worker then frees the slot at its next step.
@@ -72,6 +73,12 @@ func (j *job) signal() {
 // temperature <= 0 decodes greedily. MaxTokens <= 0 generates until the end
 // of generation or the slot's context is full.
 func (e *Engine) Generate(ctx context.Context, req engine.Request, emit engine.Emit) (engine.Usage, error) {
+	return e.generate(ctx, req, emit, nil)
+}
+
+// generate is Generate, for several candidates of the prompt when cands
+// is not nil (they then get the text, emit nothing).
+func (e *Engine) generate(ctx context.Context, req engine.Request, emit engine.Emit, cands *candidates) (engine.Usage, error) {
 	tokens, err := e.tokenize(req.Prompt)
 	if err != nil {
 		return engine.Usage{}, err
@@ -86,7 +93,10 @@ func (e *Engine) Generate(ctx context.Context, req engine.Request, emit engine.E
 	if len(tokens) >= e.cfg.CtxSize {
 		return engine.Usage{PromptTokens: len(tokens)}, fmt.Errorf("%w: %d prompt tokens, context of %d", engine.ErrPromptTooLong, len(tokens), e.cfg.CtxSize)
 	}
-	j := &job{ctx: ctx, req: req, tokens: tokens, enqueued: time.Now(), notify: make(chan struct{}, 1)}
+	if cands != nil {
+		cands.fit(len(tokens), e.cfg.CtxSize, req.MaxTokens)
+	}
+	j := &job{ctx: ctx, req: req, tokens: tokens, enqueued: time.Now(), notify: make(chan struct{}, 1), cands: cands}
 
 	e.mu.Lock()
 	if e.stopping {
@@ -117,12 +127,16 @@ func (e *Engine) Generate(ctx context.Context, req engine.Request, emit engine.E
 		j.mu.Lock()
 		text := j.out.String()
 		j.out.Reset()
+		candidateTexts := cands.take()
 		finished, usage, err := j.finished, j.usage, j.err
 		j.mu.Unlock()
 		if text != "" && emitErr == nil && !j.cancelled.Load() {
 			if emitErr = emit(text); emitErr != nil {
 				j.cancelled.Store(true)
 			}
+		}
+		if candidateTexts != nil && !j.cancelled.Load() {
+			cands.deliver(candidateTexts)
 		}
 		if finished {
 			switch {

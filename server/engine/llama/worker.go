@@ -76,7 +76,15 @@ func (e *Engine) step(active []*slot, closed bool) {
 			}
 			s.added, s.logitIdx = 0, -1
 			pos := len(s.cached)
-			if generating {
+			if generating && j.cands != nil {
+				n, live := e.addCandidates(s, budget)
+				if !live {
+					e.release(s, j.cands.list[0].usage.StopReason, nil)
+					continue
+				}
+				s.added = n
+				budget -= n
+			} else if generating {
 				e.batch.Add(s.last, yz.Pos(pos), []yz.SeqId{s.seq}, true)
 				s.added, s.logitIdx = 1, e.batch.NTokens-1
 				budget--
@@ -133,7 +141,10 @@ func (e *Engine) step(active []*slot, closed bool) {
 
 	for _, s := range inBatch {
 		j := s.cur
-		if s.generating {
+		if s.generating && j.cands != nil {
+			e.sampleCandidates(s)
+			continue
+		} else if s.generating {
 			s.cached = append(s.cached, s.last)
 		} else {
 			s.cached = append(s.cached, j.tokens[s.prompt:s.prompt+s.added]...)
@@ -144,6 +155,10 @@ func (e *Engine) step(active []*slot, closed bool) {
 			}
 			s.generating = true
 			s.genStart = time.Now()
+			if j.cands != nil {
+				e.startCandidates(s)
+				continue
+			}
 		}
 		e.sample(s)
 	}
@@ -177,8 +192,13 @@ func (e *Engine) start(s *slot) {
 	}
 	s.usage.EvaluatedTokens = len(j.tokens) - s.usage.ReusedTokens
 
+	s.sampler = newSampler(j.req)
+}
+
+// newSampler builds the sampler chain of req's decoding settings.
+func newSampler(req engine.Request) yz.Sampler {
 	chain := yz.SamplerChainInit(yz.SamplerChainDefaultParams())
-	temp, topP := float64(j.req.Temperature), float64(j.req.TopP)
+	temp, topP := float64(req.Temperature), float64(req.TopP)
 	if math.IsNaN(temp) || temp <= 0 {
 		yz.SamplerChainAdd(chain, yz.SamplerInitGreedy())
 	} else {
@@ -186,9 +206,9 @@ func (e *Engine) start(s *slot) {
 			yz.SamplerChainAdd(chain, yz.SamplerInitTopP(float32(topP), 1))
 		}
 		yz.SamplerChainAdd(chain, yz.SamplerInitTemp(float32(min(temp, maxTemperature))))
-		yz.SamplerChainAdd(chain, yz.SamplerInitDist(j.req.Seed))
+		yz.SamplerChainAdd(chain, yz.SamplerInitDist(req.Seed))
 	}
-	s.sampler = chain
+	return chain
 }
 
 // maxTemperature caps the temperature: beyond it sampling is uniform anyway,
@@ -248,6 +268,9 @@ func (e *Engine) release(s *slot, reason string, err error) {
 		s.usage.PromptEval = time.Since(s.promptFrom)
 	}
 	s.started, s.generating = false, false
+	if j.cands != nil {
+		e.endCandidates(s, j, reason)
+	}
 	e.dropSplice(s)
 	e.mu.Lock()
 	s.job = nil
