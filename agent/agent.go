@@ -42,6 +42,10 @@ type Request struct {
 	Document Document
 	Offset   int
 	Trigger  TriggerKind
+	// Candidates is how many candidates to ask the server for (0 or 1:
+	// one): an explicit inline request asks for InvokedCandidates to cycle
+	// through.
+	Candidates int
 }
 
 // Item is one suggestion: Text replaces the document's bytes [Start, End)

@@ -171,7 +171,7 @@ func TestDebounceDecisions(t *testing.T) {
 func TestCacheLRU(t *testing.T) {
 	c := newCompletionCache(2, time.Minute)
 	now := time.Now()
-	k1, k2, k3 := c.key("u", "a", "b"), c.key("u", "a", "c"), c.key("v", "a", "b")
+	k1, k2, k3 := c.key("u", "a", "b", 1), c.key("u", "a", "c", 1), c.key("v", "a", "b", 1)
 	if k1 == k2 || k1 == k3 {
 		t.Fatal("keys collide")
 	}
@@ -319,8 +319,10 @@ type testServer struct {
 	cancelled atomic.Int32
 	status    atomic.Int32 // answer this status when set
 	garbage   atomic.Bool
-	mu        sync.Mutex
-	last      api.CompletionRequest
+	// choices, when set, answers each request instead of one choice of text.
+	choices func(api.CompletionRequest) []api.Choice
+	mu      sync.Mutex
+	last    api.CompletionRequest
 }
 
 func newTestServer(t testing.TB, text string) *testServer {
@@ -358,7 +360,11 @@ func newTestServer(t testing.TB, text string) *testServer {
 			w.Write([]byte("{\"choices\": [nonsense"))
 			return
 		}
-		json.NewEncoder(w).Encode(api.CompletionResponse{ID: "cmpl-1", Choices: []api.Choice{{Text: s.text}}})
+		choices := []api.Choice{{Text: s.text}}
+		if s.choices != nil {
+			choices = s.choices(req)
+		}
+		json.NewEncoder(w).Encode(api.CompletionResponse{ID: "cmpl-1", Choices: choices})
 	})
 	s.Server = httptest.NewServer(mux)
 	t.Cleanup(s.Close)

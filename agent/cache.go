@@ -39,10 +39,12 @@ func newCompletionCache(max int, ttl time.Duration) *completionCache {
 	return &completionCache{seed: maphash.MakeSeed(), max: max, ttl: ttl, order: list.New(), entries: make(map[uint64]*list.Element)}
 }
 
-// key hashes the position's identity.
-func (c *completionCache) key(uri, prefix, suffix string) uint64 {
+// key hashes the position's identity and the number of candidates asked
+// for.
+func (c *completionCache) key(uri, prefix, suffix string, candidates int) uint64 {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
+	h.WriteByte(byte(candidates))
 	h.WriteString(uri)
 	h.WriteByte(0)
 	h.WriteString(prefix)
@@ -114,6 +116,7 @@ type suggestion struct {
 	prefixTail string // the anchorLen bytes before offset
 	suffixHead string // the anchorLen bytes after offset
 	items      []cachedItem
+	several    bool // it answers an explicit request for several candidates
 }
 
 func newSuggestion(id string, text []byte, offset int, items []cachedItem) *suggestion {

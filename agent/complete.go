@@ -46,7 +46,9 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err erro
 		a.mu.Unlock()
 		return empty, nil
 	}
-	if st.last != nil {
+	// A request for several candidates (cycling) is not answered with a
+	// suggestion that has one.
+	if st.last != nil && (req.Candidates <= 1 || st.last.several) {
 		if rest, _, ok := st.last.continueAt(doc.Text, req.Offset); ok {
 			id := st.last.id
 			a.mu.Unlock()
@@ -67,9 +69,12 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err erro
 		a.log.DebugContext(ctx, "no completion", "uri", doc.URI, "err", err)
 		return empty, nil
 	}
-	key := a.cache.key(doc.URI, win.Prefix, win.Suffix)
+	// A request for several candidates is cached apart from the
+	// one-candidate answers of typing.
+	candidates := max(1, min(req.Candidates, InvokedCandidates))
+	key := a.cache.key(doc.URI, win.Prefix, win.Suffix, candidates)
 	if e, ok := a.cache.get(key, start); ok {
-		a.remember(doc, req.Offset, e.id, e.items)
+		a.remember(doc, req.Offset, e.id, e.items, candidates > 1)
 		return a.result(e.id, e.items, req.Offset, "cache", start, 0), nil
 	}
 
@@ -101,6 +106,9 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err erro
 		a.log.DebugContext(ctx, "no completion", "uri", doc.URI, "err", err)
 		return empty, nil
 	}
+	if candidates > 1 {
+		apiReq.N = candidates
+	}
 	ppIn := postprocess.Input{Language: doc.LanguageID, Prefix: win.Prefix, Suffix: win.Suffix}
 	httpOut := time.Now()
 	traceSpan(ctx, "context", debounceEnd, httpOut)
@@ -125,13 +133,13 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err erro
 		ppIn.Completion = ch.Text
 		out := postprocess.Process(ppIn)
 		if out.Discarded || out.Text == "" {
-			a.log.DebugContext(ctx, "completion discarded", "reason", out.Reason)
+			a.log.DebugContext(ctx, "completion discarded", "reason", out.Reason, "choice", ch.Index)
 			if span.IsRecording() {
 				span.SetAttributes(attrDiscarded.String(out.Reason))
 			}
 			continue
 		}
-		items = append(items, cachedItem{Text: out.Text, ReplaceSuffixLen: out.ReplaceSuffixLen, Choice: ch.Index})
+		items = addDistinct(items, cachedItem{Text: out.Text, ReplaceSuffixLen: out.ReplaceSuffixLen, Choice: ch.Index})
 	}
 	traceSpan(ctx, "postprocess", httpIn, time.Now())
 	a.cache.put(key, resp.ID, items, httpIn)
@@ -141,7 +149,7 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err erro
 	if len(items) == 0 {
 		return &Result{AgentTime: debounceStart.Sub(start) + httpOut.Sub(debounceEnd) + time.Since(httpIn)}, nil
 	}
-	a.remember(doc, req.Offset, resp.ID, items)
+	a.remember(doc, req.Offset, resp.ID, items, candidates > 1)
 	return a.result(resp.ID, items, req.Offset, "server", httpIn, debounceStart.Sub(start)+httpOut.Sub(debounceEnd)), nil
 }
 
@@ -154,7 +162,9 @@ func (a *Agent) send(ctx context.Context, cfg *Config, req *api.CompletionReques
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	if cfg.Completion.Stream != nil && !*cfg.Completion.Stream {
+	// Several candidates come as one JSON answer (the server does not
+	// stream them).
+	if (cfg.Completion.Stream != nil && !*cfg.Completion.Stream) || req.N > 1 {
 		return client.Complete(ctx, req)
 	}
 	var text strings.Builder
@@ -204,12 +214,29 @@ func (a *Agent) result(id string, items []cachedItem, offset int, source string,
 	return r
 }
 
-// remember makes items the document's suggestion for typed-ahead.
-func (a *Agent) remember(doc Document, offset int, id string, items []cachedItem) {
+// InvokedCandidates is how many candidates an explicit request (the user
+// invoked completion, or cycles through the suggestions) asks the server
+// for.
+const InvokedCandidates = 3
+
+// addDistinct appends it to items unless an earlier item is the same
+// (candidates that post-process to one text): cycling never shows the
+// same text twice.
+func addDistinct(items []cachedItem, it cachedItem) []cachedItem {
+	if slices.ContainsFunc(items, func(o cachedItem) bool { return o.Text == it.Text && o.ReplaceSuffixLen == it.ReplaceSuffixLen }) {
+		return items
+	}
+	return append(items, it)
+}
+
+// remember makes items the document's suggestion for typed-ahead; several
+// says it answers an explicit request for several candidates.
+func (a *Agent) remember(doc Document, offset int, id string, items []cachedItem, several bool) {
 	if len(items) == 0 {
 		return
 	}
 	s := newSuggestion(id, doc.Text, offset, items)
+	s.several = several
 	a.mu.Lock()
 	if st := a.docs[doc.URI]; st != nil {
 		st.last = s

@@ -38,11 +38,13 @@ func (s *Server) inlineCompletion(ctx context.Context, req jsonrpc2.Request) (an
 	if !ok {
 		return empty, nil
 	}
-	trigger := agent.Automatic
+	// An explicit request (the user invoked it, or cycles through the
+	// suggestions in VS Code) gets several candidates.
+	areq := agent.Request{Document: agentDoc(d), Offset: off, Trigger: agent.Automatic}
 	if p.Context.TriggerKind == InlineTriggerInvoked {
-		trigger = agent.Invoked
+		areq.Trigger, areq.Candidates = agent.Invoked, agent.InvokedCandidates
 	}
-	res, err := s.agent.Suggest(ctx, agent.Request{Document: agentDoc(d), Offset: off, Trigger: trigger})
+	res, err := s.agent.Suggest(ctx, areq)
 	if err != nil {
 		return nil, err
 	}

@@ -343,7 +343,8 @@ func TestInlineCompletionTypedAheadAndEvents(t *testing.T) {
 	f.mu.Lock()
 	req := f.reqs[0]
 	f.mu.Unlock()
-	if req.Language != "go" || !strings.HasSuffix(req.Segments.Prefix, "fmt.") || req.Segments.Filepath != "main.go" || !req.Stream {
+	// Invoked: several candidates, which are not streamed.
+	if req.Language != "go" || !strings.HasSuffix(req.Segments.Prefix, "fmt.") || req.Segments.Filepath != "main.go" || req.Stream || req.N != agent.InvokedCandidates {
 		t.Fatalf("request %+v %+v", req, req.Segments)
 	}
 }

@@ -20,6 +20,11 @@ type CompletionRequest struct {
 	Stream bool `json:"stream,omitempty"`
 	// MaxTokens overrides the server's default output budget (Serval's addition).
 	MaxTokens int `json:"max_tokens,omitempty"`
+	// N asks for up to N candidates (Serval's addition, 1 to 3; not with
+	// Stream): the answer's choices then hold each distinct, non-empty one
+	// with its index, the first always. Tabby ignores the field and answers
+	// one choice, which a client must accept.
+	N int `json:"n,omitempty"`
 }
 
 // Segments is the code around the cursor and the context the agent gathered.

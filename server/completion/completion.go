@@ -8,6 +8,7 @@ package completion
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,9 @@ type Request struct {
 	// Client and Session say who asked, for the engine's wait queue
 	// (engine.Request).
 	Client, Session string
+	// Candidates is how many completions to generate (0 or 1: one; at
+	// most engine.MaxCandidates). They are not streamed.
+	Candidates int
 }
 
 // Config configures a Service.
@@ -92,6 +96,10 @@ type Result struct {
 	Usage  engine.Usage
 	// StopWord is the stop word that ended the text, "" otherwise.
 	StopWord string
+	// Candidates holds every candidate's text when several were asked
+	// for, by candidate index (Text is the first); a candidate that failed
+	// is "".
+	Candidates []string
 }
 
 // NewID returns a fresh completion id in Tabby's form.
@@ -107,6 +115,12 @@ func (s *Service) Answer(ctx context.Context, req *Request, stream Stream) (*Res
 	start := time.Now()
 	if err := (Sampling{MaxTokens: req.MaxTokens, Temperature: req.Temperature}).Validate(); err != nil {
 		return nil, err
+	}
+	if req.Candidates < 0 || req.Candidates > engine.MaxCandidates {
+		return nil, &prompt.FieldError{Field: "n", Reason: fmt.Sprintf("must be between 1 and %d", engine.MaxCandidates)}
+	}
+	if req.Candidates > 1 && stream != nil {
+		return nil, &prompt.FieldError{Field: "n", Reason: "several candidates are answered as one JSON body; ask without stream"}
 	}
 	_, span := tracer.Start(ctx, "prompt build")
 	p, err := s.prompts.Build(&req.Request)
@@ -134,6 +148,14 @@ func (s *Service) Answer(ctx context.Context, req *Request, stream Stream) (*Res
 	}
 	if req.Seed != nil {
 		ereq.Seed = *req.Seed
+	}
+
+	if req.Candidates > 1 {
+		err := s.answerCandidates(ctx, ereq, req.Candidates, res)
+		if err == nil {
+			s.recent.setLatency(res.ID, time.Since(start))
+		}
+		return res, err
 	}
 
 	var text strings.Builder

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -31,6 +32,11 @@ func (r Request) Candidate(i int) Request {
 		c.TopP = CandidateTopP
 	}
 	c.Seed = r.Seed + uint32(i)*0x9e3779b9 // far apart, never equal to r.Seed
+	if c.Session != "" {
+		// Run as separate requests, candidates must not replace one
+		// another in a queue that keeps one request per session.
+		c.Session += fmt.Sprintf("#candidate-%d", i)
+	}
 	return c
 }
 

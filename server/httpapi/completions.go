@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/servalhq/serval/server/api"
@@ -58,9 +59,23 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, api.CompletionResponse{
 		ID:        res.ID,
-		Choices:   []api.Choice{{Index: 0, Text: res.Text}},
+		Choices:   choices(res),
 		DebugData: debug,
 	})
+}
+
+// choices are the answer's candidates: the first always (Tabby's clients
+// read choices[0]), then each other one that is neither empty nor the same
+// as an earlier one, with its own index (events name it as choice_index).
+func choices(res *completion.Result) []api.Choice {
+	out := []api.Choice{{Index: 0, Text: res.Text}}
+	for i, text := range res.Candidates {
+		if i == 0 || text == "" || slices.ContainsFunc(out, func(c api.Choice) bool { return c.Text == text }) {
+			continue
+		}
+		out = append(out, api.Choice{Index: i, Text: text})
+	}
+	return out
 }
 
 func debugData(req *api.CompletionRequest, res *completion.Result, total time.Duration) *api.DebugData {
@@ -85,7 +100,7 @@ func completionRequest(req *api.CompletionRequest) (*completion.Request, error) 
 	default:
 		return nil, &prompt.FieldError{Field: "mode", Reason: fmt.Sprintf("unknown mode %q (want standard or next_edit_suggestion)", req.Mode)}
 	}
-	c := &completion.Request{Temperature: req.Temperature, Seed: req.Seed}
+	c := &completion.Request{Temperature: req.Temperature, Seed: req.Seed, Candidates: req.N}
 	c.Language, c.MaxTokens = req.Language, req.MaxTokens
 	if d := req.DebugOptions; d != nil {
 		c.RawPrompt, c.NoSnippets = d.RawPrompt, d.DisableRetrievalAugmentedCodeCompletion

@@ -262,6 +262,10 @@ func TestBadRequests(t *testing.T) {
 		{`[1,2]`, "body: expected"},
 		{`{"temperature":9,"segments":{"prefix":"x"}}`, "temperature: must be"},
 		{`{"mode":"chat","segments":{"prefix":"x"}}`, "mode: unknown"},
+		{`{"n":4,"segments":{"prefix":"x"}}`, "n: must be between 1 and 3"},
+		{`{"n":-1,"segments":{"prefix":"x"}}`, "n: must be between 1 and 3"},
+		{`{"n":2,"stream":true,"segments":{"prefix":"x"}}`, "n: several candidates"},
+		{`{"n":"3","segments":{"prefix":"x"}}`, "n: expected int"},
 	} {
 		resp, body := f.post(t, "/v1/completions", tc.body)
 		if resp.StatusCode != 400 {

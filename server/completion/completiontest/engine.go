@@ -17,6 +17,9 @@ import (
 type Engine struct {
 	// Deltas are emitted in order by every Complete call.
 	Deltas []string
+	// Script, when set, gives the deltas of each request instead of
+	// Deltas (to tell candidates apart by their seeds, say).
+	Script func(req engine.Request) []string
 	// Usage is returned by Complete (StopReason defaults to "eos").
 	Usage engine.Usage
 	// Err, when set, is returned at once, before anything is emitted.
@@ -53,7 +56,11 @@ func (e *Engine) Generate(ctx context.Context, req engine.Request, emit engine.E
 		u.StopReason = engine.StopError
 		return u, e.Err
 	}
-	for i, d := range e.Deltas {
+	deltas := e.Deltas
+	if e.Script != nil {
+		deltas = e.Script(req)
+	}
+	for i, d := range deltas {
 		if err := ctx.Err(); err != nil {
 			u.StopReason = engine.StopCancelled
 			return u, err
