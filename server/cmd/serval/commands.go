@@ -43,6 +43,7 @@ func init() {
 		{"stats", "", "completions shown/accepted per language", runStats},
 		{"backup", "FILE", "consistent copy of the database (safe while serving)", runBackup},
 		{"restore", "FILE", "replace the database with a backup (serval stopped)", runRestore},
+		{"store copy", "--from DATA_DIR|FILE --to postgres://...", "move an instance's SQLite database into an empty PostgreSQL database, verified", subcommand("copy", runStore)},
 		{"healthcheck", "[--url URL]", "exit 0 when the server's liveness route answers (container HEALTHCHECK)", func(ctx context.Context, args []string, _ env, stdout, stderr io.Writer) error {
 			return runHealthcheck(ctx, args, stdout, stderr)
 		}},

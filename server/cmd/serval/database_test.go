@@ -52,3 +52,34 @@ func TestDatabaseFlag(t *testing.T) {
 		t.Fatalf("unreachable database: %v", err)
 	}
 }
+
+// TestStoreCopy: `serval store copy` moves the first release's data
+// directory into PostgreSQL, verified, and refuses a second copy and a
+// target that is not PostgreSQL.
+func TestStoreCopy(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("../../store/testdata/datadir-v1/serval.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/serval.db", b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := pgtest.Shared(t).NewDatabase(t)
+	out, _, err := runCmd(t, t.TempDir(), "store", "copy", "--from", dir, "--to", url)
+	if err != nil || !strings.Contains(out, "row counts and checksums match") || !strings.Contains(out, "events") {
+		t.Fatalf("store copy: %q, %v", out, err)
+	}
+	if out, _, err := runCmd(t, t.TempDir(), "token", "list", "--database", url); err != nil || out == "" {
+		t.Fatalf("tokens after the copy: %q %v", out, err)
+	}
+	if _, _, err := runCmd(t, t.TempDir(), "store", "copy", "--from", dir, "--to", url); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("second copy: %v", err)
+	}
+	if _, _, err := runCmd(t, t.TempDir(), "store", "copy", "--from", dir, "--to", dir+"/other.db"); err == nil || !strings.Contains(err.Error(), "postgres://") {
+		t.Fatalf("copy to a file: %v", err)
+	}
+	if _, _, err := runCmd(t, t.TempDir(), "store", "copy", "--from", t.TempDir(), "--to", url); err == nil || !strings.Contains(err.Error(), "no serval.db") {
+		t.Fatalf("copy from an empty directory: %v", err)
+	}
+}
