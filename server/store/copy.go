@@ -204,8 +204,8 @@ func copyTable(ctx context.Context, src *sql.DB, dst *sql.Tx, table string) erro
 	return flush()
 }
 
-// checksum hashes every row of table (its columns in the source's order,
-// values as text, NULL distinct from ”), sorts the row hashes and hashes
+// checksum hashes every row of table (its columns by name, values as text,
+// NULL distinct from the empty string), sorts the row hashes and hashes
 // them: equal for the same rows in either dialect, whatever their order.
 func checksum(ctx context.Context, db *sql.DB, table string) (TableCopy, error) {
 	cols, err := columns(ctx, db, table)
