@@ -72,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
+	// And a soft memory limit (memory.go); $GOMEMLIMIT still wins.
+	if getenv("GOMEMLIMIT") == "" {
+		setSoftMemoryLimit()
+	}
 
 	stack := agent.NewConfigStack(getenv)
 	stack.SetFilePath(*configPath)
