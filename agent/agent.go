@@ -106,6 +106,8 @@ type Agent struct {
 	signInMu     sync.Mutex
 	cancelSignIn context.CancelFunc // of the sign-in running, if any (signin.go)
 
+	warm warmer // the warm-up in progress (warmup.go)
+
 	mu      sync.Mutex
 	docs    map[string]*docState
 	folders []string

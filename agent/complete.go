@@ -78,10 +78,12 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err erro
 		return a.result(e.id, e.items, req.Offset, "cache", start, 0), nil
 	}
 
-	// 3. The server: only when it is there.
+	// 3. The server: only when it is there. A real request replaces any
+	// warm-up (the server would take its slot anyway).
 	if !a.status.canRequest(start) {
 		return empty, nil
 	}
+	a.stopWarm("", errWarmReplaced)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	seq := a.startFlight(doc.URI, cancel)

@@ -37,12 +37,16 @@ type CompletionConfig struct {
 	// TimeoutMS bounds one completion request to the server.
 	TimeoutMS int `toml:"timeout" json:"timeout"`
 	// MaxTokens overrides the server's output budget (0: the server's default).
-	MaxTokens int             `toml:"maxTokens" json:"maxTokens"`
-	Debounce  DebounceConfig  `toml:"debounce" json:"debounce"`
-	Prompt    PromptConfig    `toml:"prompt" json:"prompt"`
-	Disabled  *bool           `toml:"disabled" json:"disabled"`
-	Cache     CacheConfig     `toml:"cache" json:"cache"`
-	Stream    *bool           `toml:"stream" json:"stream"`
+	MaxTokens int            `toml:"maxTokens" json:"maxTokens"`
+	Debounce  DebounceConfig `toml:"debounce" json:"debounce"`
+	Prompt    PromptConfig   `toml:"prompt" json:"prompt"`
+	Disabled  *bool          `toml:"disabled" json:"disabled"`
+	Cache     CacheConfig    `toml:"cache" json:"cache"`
+	Stream    *bool          `toml:"stream" json:"stream"`
+	// Warmup (default on) lets the agent ask the server to evaluate the
+	// prompt of a place the user focuses before the first keystroke there
+	// (agent/warmup.go).
+	Warmup    *bool           `toml:"warmup" json:"warmup"`
 	Languages LanguagesConfig `toml:"languages" json:"languages"`
 	// Context picks the context source at startup: "syntax" (default:
 	// context/gather's tree-sitter windows, declarations and snippets) or
@@ -137,6 +141,9 @@ func (c Config) Merge(over Config) Config {
 	setI(&c.Completion.Cache.TTLSec, over.Completion.Cache.TTLSec)
 	if over.Completion.Disabled != nil {
 		c.Completion.Disabled = over.Completion.Disabled
+	}
+	if over.Completion.Warmup != nil {
+		c.Completion.Warmup = over.Completion.Warmup
 	}
 	if over.Completion.Stream != nil {
 		c.Completion.Stream = over.Completion.Stream

@@ -12,6 +12,7 @@ import (
 // docState is the agent's per-document state, guarded by Agent.mu.
 type docState struct {
 	language string
+	version  int32       // the editor's version of the text the agent has
 	flight   *flight     // the request in flight, if any
 	last     *suggestion // the last non-empty result, for typed-ahead
 	shown    *shown      // the suggestion the editor reported showing
@@ -50,7 +51,7 @@ func (a *Agent) RemoveWorkspaceFolder(path string) {
 // DidOpen starts tracking a document.
 func (a *Agent) DidOpen(doc Document) {
 	a.mu.Lock()
-	a.docs[doc.URI] = &docState{language: doc.LanguageID}
+	a.docs[doc.URI] = &docState{language: doc.LanguageID, version: doc.Version}
 	a.mu.Unlock()
 	path := FilePath(doc.URI)
 	if path != "" {
@@ -63,11 +64,15 @@ func (a *Agent) DidOpen(doc Document) {
 // cancelled (its position is stale) and small edits feed the typing rhythm.
 func (a *Agent) DidChange(doc Document, edits []Edit) {
 	a.mu.Lock()
-	if st := a.docs[doc.URI]; st != nil && st.flight != nil {
-		st.flight.cancel(errEdited)
-		st.flight = nil
+	if st := a.docs[doc.URI]; st != nil {
+		st.version = doc.Version
+		if st.flight != nil {
+			st.flight.cancel(errEdited)
+			st.flight = nil
+		}
 	}
 	a.mu.Unlock()
+	a.stopWarm(doc.URI, errEdited)
 	if len(edits) == 1 && edits[0].NewEndByte-edits[0].StartByte <= 2 && edits[0].OldEndByte-edits[0].StartByte <= 2 {
 		a.debounce.keystroke(time.Now())
 	}
@@ -85,6 +90,7 @@ func (a *Agent) DidClose(uri string) {
 		delete(a.docs, uri)
 	}
 	a.mu.Unlock()
+	a.stopWarm(uri, errEdited)
 	a.ctxSrc.DidClose(uri)
 }
 

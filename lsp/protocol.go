@@ -17,7 +17,11 @@ const (
 	MethodDidPartiallyAcceptCompletion = "textDocument/didPartiallyAcceptCompletion"
 	MethodDidChangeStatus              = "didChangeStatus" // Copilot's status notification
 	MethodServalStatus                 = "serval/status"
-	MethodCancelRequest                = "$/cancelRequest"
+	// MethodServalDidFocus is the editor's notification that the user
+	// focused a document or moved the cursor to a new place and stopped
+	// there (FocusParams): the agent warms the server's prompt cache for it.
+	MethodServalDidFocus = "serval/didFocus"
+	MethodCancelRequest  = "$/cancelRequest"
 
 	// CommandAccept is the command every item carries; the editor runs it
 	// when the user accepts the item.

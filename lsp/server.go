@@ -211,6 +211,8 @@ func (s *Server) handle(ctx context.Context, reply jsonrpc2.Replier, req jsonrpc
 		return s.didShowCompletion(ctx, reply, req)
 	case MethodDidPartiallyAcceptCompletion:
 		return s.didPartiallyAccept(ctx, reply, req)
+	case MethodServalDidFocus:
+		return s.didFocus(ctx, reply, req)
 	}
 	if isCall {
 		return reply(ctx, nil, jsonrpc2.Errorf(jsonrpc2.MethodNotFound, "method not found: %s", method))

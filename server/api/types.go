@@ -25,6 +25,10 @@ type CompletionRequest struct {
 	// with its index, the first always. Tabby ignores the field and answers
 	// one choice, which a client must accept.
 	N int `json:"n,omitempty"`
+	// Warmup asks only to evaluate the prompt ahead of the user's first
+	// keystroke at this place, at the lowest priority; the answer has no
+	// choices (Serval's addition).
+	Warmup bool `json:"warmup,omitempty"`
 }
 
 // Segments is the code around the cursor and the context the agent gathered.

@@ -34,6 +34,17 @@ type Request struct {
 	// Priority orders the requests waiting for a slot (PriorityInteractive,
 	// the zero value, for what a user waits on).
 	Priority Priority
+	// PromptOnly evaluates the prompt into a slot's cache and generates
+	// nothing (a warm-up: the next request with this prompt, or one that
+	// extends it, finds it evaluated). Only engines that implement
+	// PromptCache honour it.
+	PromptOnly bool
+}
+
+// PromptCache is implemented by engines that keep evaluated prompts between
+// requests, so that a PromptOnly request makes the next one faster.
+type PromptCache interface {
+	CachesPrompts() bool
 }
 
 // Priority is a request's class in an engine's wait queue: a higher class

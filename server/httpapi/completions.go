@@ -31,6 +31,10 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	creq.Client, creq.Session = auth.QueueClient(r)
+	if req.Warmup {
+		s.warm(w, r, &req, creq)
+		return
+	}
 	var sse *completionEvents
 	var stream completion.Stream
 	if req.Stream {

@@ -92,6 +92,9 @@ func (e *Engine) step(active []*slot, closed bool) {
 				e.spliceDue(s)
 				pos = len(s.cached)
 				n := min(budget, len(j.tokens)-s.prompt)
+				if j.req.PromptOnly {
+					n = min(n, warmupChunk)
+				}
 				if len(s.chunks) > 0 {
 					n = min(n, s.chunks[0].at-s.prompt) // stop where the next chunk goes
 				}
@@ -152,6 +155,10 @@ func (e *Engine) step(active []*slot, closed bool) {
 			e.spliceDue(s)
 			if s.prompt < len(j.tokens) {
 				continue // more prompt to evaluate
+			}
+			if j.req.PromptOnly {
+				e.release(s, engine.StopMaxTokens, nil) // a warm-up: the prompt is in the cache
+				continue
 			}
 			s.generating = true
 			s.genStart = time.Now()

@@ -1,0 +1,146 @@
+package agent_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.lsp.dev/protocol"
+
+	"github.com/servalhq/serval/integration/testsupport/ggufgen"
+	"github.com/servalhq/serval/integration/testsupport/servaltest"
+	"github.com/servalhq/serval/lsp"
+)
+
+const (
+	reusedMetric    = "serval_prompt_tokens_reused_total"
+	evaluatedMetric = "serval_prompt_tokens_evaluated_total"
+)
+
+// focus sends serval/didFocus: the editor focused uri with the cursor at pos.
+func (s *agentSession) focus(uri string, pos protocol.Position) {
+	s.t.Helper()
+	s.c.Notify(bounded(s.t, 10*time.Second), lsp.MethodServalDidFocus, map[string]any{
+		"textDocument": map[string]any{"uri": uri}, "position": pos})
+}
+
+// settled waits until the server has answered n completion requests (warm-ups
+// included) and no slot is busy.
+func settled(t testing.TB, srv *servaltest.Server, n float64) {
+	t.Helper()
+	waitMetric(t, srv, completionsMetric, n)
+	for i := 0; i < 600 && metric(t, srv, "serval_slots_busy") != 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWarmupBeforeFirstKeystroke: the real agent and server. Opening a
+// 2,000-line file and focusing a place in it makes the agent warm the
+// server's prompt cache, so the first completion there reuses the whole
+// prompt (the server's prompt-reuse metric says so); without the focus
+// notification the first completion at another place evaluates its prompt.
+func TestWarmupBeforeFirstKeystroke(t *testing.T) {
+	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens", "4"}})
+	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL, "SERVAL_TOKEN="+srv.Token)
+	a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
+	a.waitStatus("ready", 30*time.Second)
+
+	text, blanks := bigFile(2000)
+	uri := "file://" + filepath.Join(t.TempDir(), "big.go")
+	a.open(uri, "go", text)
+	here := protocol.Position{Line: uint32(blanks[len(blanks)*3/4]), Character: 1}
+	a.focus(uri, here)
+	settled(t, srv, 1) // the warm-up's request
+
+	reused, evaluated := metric(t, srv, reusedMetric), metric(t, srv, evaluatedMetric)
+	a.inline(uri, here, 1)
+	settled(t, srv, 2)
+	dr, de := metric(t, srv, reusedMetric)-reused, metric(t, srv, evaluatedMetric)-evaluated
+	t.Logf("first completion after the warm-up: %.0f prompt tokens reused, %.0f evaluated", dr, de)
+	if dr < 100 || de > 2 {
+		t.Errorf("after a warm-up the first completion reused %.0f and evaluated %.0f prompt tokens; want all but the last reused", dr, de)
+	}
+
+	// A jump elsewhere without a focus notification: nothing is warm there.
+	there := protocol.Position{Line: uint32(blanks[len(blanks)/4]), Character: 1}
+	reused, evaluated = metric(t, srv, reusedMetric), metric(t, srv, evaluatedMetric)
+	a.inline(uri, there, 1)
+	settled(t, srv, 3)
+	dr, de = metric(t, srv, reusedMetric)-reused, metric(t, srv, evaluatedMetric)-evaluated
+	if de < 100 {
+		t.Errorf("a cold place: %.0f reused, %.0f evaluated; the control should evaluate its prompt", dr, de)
+	}
+}
+
+// BenchmarkFirstSuggestion is issue 29's measurement: the first suggestion
+// after opening a 2,000-line Go file and after jumping to another function,
+// with and without the warm-up (serval/didFocus, then the rest an editor's
+// user takes before typing), against a warm keystroke (one character typed
+// at a place just completed). Real agent, real server. BENCH_WARMUP_SHAPE
+// (0.5b, 1.5b) serves a model of that real architecture (ggufgen's cache),
+// BENCH_WARMUP_THREADS its threads (default 2).
+//
+//	cd integration/agent && SERVAL_BIN_DIR=$PWD/../../bin BENCH_WARMUP_SHAPE=0.5b \
+//	  go test -run '^$' -bench '^BenchmarkFirstSuggestion$' -benchtime 1x .
+func BenchmarkFirstSuggestion(b *testing.B) {
+	opts := servaltest.Options{Args: []string{"--max-tokens", "16", "--threads", envOr("BENCH_WARMUP_THREADS", "2"), "--ctx-size", "4096"}}
+	if shape := os.Getenv("BENCH_WARMUP_SHAPE"); shape != "" {
+		path, err := ggufgen.CachedShape(ggufgen.ShapeOptions{Shape: shape, Type: ggufgen.Q8_0})
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts.Model = path
+	}
+	srv := servaltest.Start(b, opts)
+	text, blanks := bigFile(2000)
+	for _, warm := range []bool{false, true} {
+		b.Run(fmt.Sprintf("warmup=%v", warm), func(b *testing.B) {
+			for range b.N {
+				a := startAgent(b, "SERVAL_ENDPOINT="+srv.URL, "SERVAL_TOKEN="+srv.Token)
+				a.initialize(map[string]any{"completion": map[string]any{"warmup": warm}})
+				a.waitStatus("ready", 30*time.Second)
+				uri := "file://" + filepath.Join(b.TempDir(), fmt.Sprintf("big%v.go", warm))
+				a.open(uri, "go", text)
+				var done float64 = metric(b, srv, completionsMetric)
+				first := func(line int) time.Duration {
+					pos := protocol.Position{Line: uint32(line), Character: 1}
+					a.focus(uri, pos)
+					if warm {
+						done++
+						settled(b, srv, done) // the user looks before typing; the warm-up has the time
+					} else {
+						time.Sleep(300 * time.Millisecond)
+					}
+					start := time.Now()
+					a.inline(uri, pos, 1)
+					d := time.Since(start)
+					done++
+					settled(b, srv, done)
+					return d
+				}
+				open := first(blanks[len(blanks)*3/4])
+				jump := first(blanks[len(blanks)/4])
+				// A warm keystroke: one character typed where the last suggestion was asked.
+				pos := protocol.Position{Line: uint32(blanks[len(blanks)/4]), Character: 1}
+				a.insert(uri, 2, pos, "x")
+				start := time.Now()
+				a.inline(uri, protocol.Position{Line: pos.Line, Character: 2}, 1)
+				keystroke := time.Since(start)
+				done++
+				settled(b, srv, done)
+				b.ReportMetric(float64(open.Milliseconds()), "ms-after-open")
+				b.ReportMetric(float64(jump.Milliseconds()), "ms-after-jump")
+				b.ReportMetric(float64(keystroke.Milliseconds()), "ms-keystroke")
+			}
+		})
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
