@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/servalhq/serval/server/api"
 )
 
@@ -75,6 +77,9 @@ type Options struct {
 	Logger     *slog.Logger
 	HTTPClient *http.Client // nil: a kept-alive default
 	UserAgent  string
+	// TracerProvider traces each completion (trace.go); nil: untraced, at
+	// no cost on the keystroke path.
+	TracerProvider trace.TracerProvider
 }
 
 // Agent orchestrates completions for one editor session. Its methods are
@@ -85,7 +90,8 @@ type Agent struct {
 	ctxSrc   ContextSource
 	httpc    *http.Client
 	ua       string
-	session  string // api.SessionHeader: random per process
+	session  string       // api.SessionHeader: random per process
+	tracer   trace.Tracer // nil: completions are not traced
 
 	cfgMu  sync.Mutex // serializes configuration changes
 	cfg    atomic.Pointer[Config]
@@ -134,6 +140,7 @@ func New(opts Options) (*Agent, error) {
 	}
 	life, stop := context.WithCancel(context.Background())
 	a := &Agent{
+		tracer:     tracerOf(opts.TracerProvider),
 		log:        opts.Logger,
 		cfgStack:   opts.Config,
 		ctxSrc:     opts.Context,

@@ -320,9 +320,10 @@ type testServer struct {
 	status    atomic.Int32 // answer this status when set
 	garbage   atomic.Bool
 	// choices, when set, answers each request instead of one choice of text.
-	choices func(api.CompletionRequest) []api.Choice
-	mu      sync.Mutex
-	last    api.CompletionRequest
+	choices    func(api.CompletionRequest) []api.Choice
+	mu         sync.Mutex
+	last       api.CompletionRequest
+	lastHeader http.Header
 }
 
 func newTestServer(t testing.TB, text string) *testServer {
@@ -341,7 +342,7 @@ func newTestServer(t testing.TB, text string) *testServer {
 		var req api.CompletionRequest
 		json.NewDecoder(r.Body).Decode(&req)
 		s.mu.Lock()
-		s.last = req
+		s.last, s.lastHeader = req, r.Header.Clone()
 		s.mu.Unlock()
 		if code := s.status.Load(); code != 0 {
 			w.WriteHeader(int(code))
@@ -540,17 +541,7 @@ func TestRequestSchema(t *testing.T) {
 // and p99, with the plain windows and with context/gather as the context
 // source.
 func BenchmarkCompleteOwnTime(b *testing.B) {
-	// 2,000 functions of 10 lines: the shape of a real 20,000-line file.
-	var sb strings.Builder
-	sb.WriteString("package big\n\n")
-	for i := 0; i < 2000; i++ {
-		fmt.Fprintf(&sb, "// f%d computes a value.\nfunc f%d(input int) int {\n", i, i)
-		for j := 0; j < 6; j++ {
-			fmt.Fprintf(&sb, "\tv%d := compute(input, %d) // a typical line of code\n", j, i+j)
-		}
-		sb.WriteString("\treturn v5\n}\n")
-	}
-	text := sb.String()
+	text := bigGoFile()
 	for _, source := range []string{"windows", "syntax"} {
 		b.Run(source, func(b *testing.B) {
 			srv := newTestServer(b, "value := compute(input, 42)")

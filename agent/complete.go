@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/servalhq/serval/agent/postprocess"
 	"github.com/servalhq/serval/context/gather"
 	"github.com/servalhq/serval/server/api"
@@ -27,8 +25,10 @@ var (
 // superseded this one) and ctx's error when ctx was cancelled.
 func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err error) {
 	start := time.Now()
-	ctx, span := tracer.Start(ctx, "completion")
-	defer func() { endCompletionSpan(span, req.Document.LanguageID, res, err) }()
+	ctx, span := a.startCompletion(ctx)
+	if span.IsRecording() {
+		defer func() { endCompletion(span, req.Document.LanguageID, res, err) }()
+	}
 	cfg := a.cfg.Load()
 	doc := req.Document
 	empty := &Result{}
@@ -101,7 +101,7 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err erro
 		}
 	}
 	debounceEnd := time.Now()
-	traceSpan(ctx, "debounce", debounceStart, debounceEnd)
+	a.traceSpan(ctx, "debounce", debounceStart, debounceEnd)
 
 	apiReq, err := a.buildRequest(ctx, cfg, doc, greq, win)
 	if err != nil {
@@ -113,10 +113,10 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err erro
 	}
 	ppIn := postprocess.Input{Language: doc.LanguageID, Prefix: win.Prefix, Suffix: win.Suffix}
 	httpOut := time.Now()
-	traceSpan(ctx, "context", debounceEnd, httpOut)
-	reqCtx, reqSpan := tracer.Start(ctx, "POST /v1/completions", trace.WithSpanKind(trace.SpanKindClient))
+	a.traceSpan(ctx, "context", debounceEnd, httpOut)
+	reqCtx, endRequest := a.traceRequest(ctx)
 	resp, err := a.send(reqCtx, cfg, apiReq, ppIn)
-	endRequestSpan(reqSpan, err)
+	endRequest(err)
 	httpIn := time.Now()
 	if ctx.Err() != nil && context.Cause(ctx) != context.DeadlineExceeded {
 		return a.cancelled(ctx)
@@ -143,7 +143,7 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err erro
 		}
 		items = addDistinct(items, cachedItem{Text: out.Text, ReplaceSuffixLen: out.ReplaceSuffixLen, Choice: ch.Index})
 	}
-	traceSpan(ctx, "postprocess", httpIn, time.Now())
+	a.traceSpan(ctx, "postprocess", httpIn, time.Now())
 	a.cache.put(key, resp.ID, items, httpIn)
 	if a.log.Enabled(ctx, slog.LevelDebug) { // the trace id joins this line to the server's
 		a.log.DebugContext(ctx, "completion answered", "id", resp.ID, "items", len(items), "server_ms", httpIn.Sub(httpOut).Milliseconds())

@@ -4,21 +4,21 @@ import (
 	"context"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Tracing of completions: each Suggest is one trace, started here, with the
-// debounce wait, context gathering, the request to the server (which
-// carries the trace on as a W3C traceparent header, see server/api) and
-// post-processing as its spans. The phases are timed anyway; spans for them
-// are recorded afterwards from the same timestamps, so the keystroke path
-// does no tracing work when tracing is off (no provider installed: the
-// spans are not recording).
+// Tracing of completions: with Options.TracerProvider set, each Suggest is
+// one trace, started here, with the debounce wait, context gathering, the
+// request to the server (which carries the trace on as a W3C traceparent
+// header, see server/api) and post-processing as its spans. The phases are
+// timed anyway; their spans are recorded afterwards from the same
+// timestamps. Without a provider (the default) every call below returns at
+// its first test: the keystroke path allocates nothing for tracing.
 
-var tracer = otel.Tracer("github.com/servalhq/serval/agent")
+// tracerName names the agent's instrumentation.
+const tracerName = "github.com/servalhq/serval/agent"
 
 // Attributes of a completion's root span.
 const (
@@ -28,34 +28,57 @@ const (
 	attrDiscarded = attribute.Key("serval.postprocess.discarded")
 )
 
+// startCompletion starts a completion's root span when tracing is on; off,
+// it returns ctx and the non-recording span already in it.
+func (a *Agent) startCompletion(ctx context.Context) (context.Context, trace.Span) {
+	if a.tracer == nil {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	return a.tracer.Start(ctx, "completion")
+}
+
 // traceSpan records a finished phase from..to as a child of ctx's span.
-func traceSpan(ctx context.Context, name string, from, to time.Time) {
-	if !trace.SpanFromContext(ctx).IsRecording() {
+func (a *Agent) traceSpan(ctx context.Context, name string, from, to time.Time) {
+	if a.tracer == nil || !trace.SpanFromContext(ctx).IsRecording() {
 		return
 	}
-	_, span := tracer.Start(ctx, name, trace.WithTimestamp(from))
+	_, span := a.tracer.Start(ctx, name, trace.WithTimestamp(from))
 	span.End(trace.WithTimestamp(to))
 }
 
-// endCompletionSpan ends a completion's root span with what it answered.
-func endCompletionSpan(span trace.Span, language string, res *Result, err error) {
-	if span.IsRecording() {
-		source, items := "none", 0
-		if res != nil && len(res.Items) > 0 {
-			source, items = res.Source, len(res.Items)
-		}
-		span.SetAttributes(attrLanguage.String(language), attrSource.String(source), attrItems.Int(items))
+// traceRequest starts the span of the request to the server; end ends it
+// with the request's error.
+func (a *Agent) traceRequest(ctx context.Context) (_ context.Context, end func(error)) {
+	if a.tracer == nil || !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx, noEnd
+	}
+	ctx, span := a.tracer.Start(ctx, "POST /v1/completions", trace.WithSpanKind(trace.SpanKindClient))
+	return ctx, func(err error) {
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
 		}
+		span.End()
+	}
+}
+
+func noEnd(error) {}
+
+// endCompletion ends a completion's root span with what it answered.
+func endCompletion(span trace.Span, language string, res *Result, err error) {
+	source, items := "none", 0
+	if res != nil && len(res.Items) > 0 {
+		source, items = res.Source, len(res.Items)
+	}
+	span.SetAttributes(attrLanguage.String(language), attrSource.String(source), attrItems.Int(items))
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
 }
 
-// endRequestSpan ends the span of the request to the server.
-func endRequestSpan(span trace.Span, err error) {
-	if err != nil && span.IsRecording() {
-		span.SetStatus(codes.Error, err.Error())
+func tracerOf(tp trace.TracerProvider) trace.Tracer {
+	if tp == nil {
+		return nil
 	}
-	span.End()
+	return tp.Tracer(tracerName)
 }

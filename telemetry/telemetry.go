@@ -66,6 +66,7 @@ type Config struct {
 type Tracing struct {
 	provider *sdktrace.TracerProvider
 	endpoint string // redacted, for the start-up line
+	log      *slog.Logger
 }
 
 // ShutdownTimeout bounds the last export at exit: a collector that is down
@@ -89,6 +90,19 @@ func Enabled(cfg Config) bool {
 // tracing stays off. A malformed endpoint or an unsupported exporter or
 // protocol is an error naming the setting.
 func Start(ctx context.Context, cfg Config) (*Tracing, error) {
+	t, err := New(ctx, cfg)
+	if t != nil {
+		t.install()
+	}
+	return t, err
+}
+
+// Propagator is the W3C trace-context (and baggage) propagator Start installs.
+var Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+// New is Start without installing anything: its TracerProvider is the
+// caller's to use (a benchmark comparing tracing off and on in one process).
+func New(ctx context.Context, cfg Config) (*Tracing, error) {
 	if !Enabled(cfg) {
 		return nil, nil
 	}
@@ -160,12 +174,25 @@ func Start(ctx context.Context, cfg Config) (*Tracing, error) {
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithResource(res),
 		sdktrace.WithBatcher(&reportingExporter{SpanExporter: exp, log: log, endpoint: shown}))
+	return &Tracing{provider: tp, endpoint: shown, log: log}, nil
+}
+
+// install makes t the process's tracer provider, propagator and handler of
+// the SDK's errors.
+func (t *Tracing) install() {
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		log.Warn("tracing", "err", err)
+		t.log.Warn("tracing", "err", err)
 	}))
-	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	return &Tracing{provider: tp, endpoint: shown}, nil
+	otel.SetTracerProvider(t.provider)
+	otel.SetTextMapPropagator(Propagator)
+}
+
+// TracerProvider is t's provider, nil when t is nil (off).
+func (t *Tracing) TracerProvider() *sdktrace.TracerProvider {
+	if t == nil {
+		return nil
+	}
+	return t.provider
 }
 
 // parseEndpoint checks that s is an http or https URL with a host.

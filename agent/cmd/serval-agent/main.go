@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/servalhq/serval/agent"
 	"github.com/servalhq/serval/buildinfo"
 	"github.com/servalhq/serval/context/gather"
@@ -151,6 +153,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		Config:    stack,
 		Logger:    log,
 		UserAgent: "serval-agent/" + agentVersion(),
+		// nil when tracing is off: a typed nil would not be.
+		TracerProvider: tracerProvider(tracing),
 		OnStatus: func(st agent.Status) {
 			log.Info("status", "status", st.Kind, "message", st.Message)
 			if server != nil {
@@ -212,6 +216,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		log.Info("stopped", "err", err)
 		return 1
 	}
+}
+
+// tracerProvider is tracing's provider, or a nil interface when it is off.
+func tracerProvider(t *telemetry.Tracing) trace.TracerProvider {
+	if t == nil {
+		return nil
+	}
+	return t.TracerProvider()
 }
 
 // writeHeapProfile writes the heap profile after a collection, so that it
