@@ -54,6 +54,8 @@ var migrations = []migration{
 		sql: deviceCodesMigration, postgres: pgDeviceCodes},
 	{version: 4, name: "usage summaries: completions per day, token and language; latency histograms",
 		sql: usageSummaryMigration, postgres: pgUsageSummary},
+	{version: 5, name: "usage summaries: accepted choices that were not the first candidate",
+		sql: usageChoicesMigration, postgres: pgUsageChoices},
 }
 
 // SchemaVersion is the version Open migrates to: the last step's.

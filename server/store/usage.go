@@ -16,6 +16,9 @@ type UsageRow struct {
 	Language string    // "unknown" when the client did not say
 	Shown    int       // distinct completion choices with a view event
 	Accepted int       // distinct completion choices with a select event
+	// AcceptedOther counts the accepted choices that were not the first
+	// candidate (the user cycled to them).
+	AcceptedOther int
 }
 
 // Usage returns the per-day, per-token, per-language counts since since
@@ -24,7 +27,7 @@ type UsageRow struct {
 // It reads the usage_days summary (see usagesummary.go).
 func (s *Store) Usage(ctx context.Context, owner string, since time.Time) ([]UsageRow, error) {
 	where, args := usageWhere(owner, since)
-	rows, err := s.db.QueryContext(ctx, `SELECT day, token_name, language, shown, accepted FROM usage_days WHERE `+where+
+	rows, err := s.db.QueryContext(ctx, `SELECT day, token_name, language, shown, accepted, accepted_other FROM usage_days WHERE `+where+
 		` ORDER BY day, token_name, language`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read usage: %w", err)
@@ -34,7 +37,7 @@ func (s *Store) Usage(ctx context.Context, owner string, since time.Time) ([]Usa
 	for rows.Next() {
 		var r UsageRow
 		var day int64
-		if err := rows.Scan(&day, &r.Token, &r.Language, &r.Shown, &r.Accepted); err != nil {
+		if err := rows.Scan(&day, &r.Token, &r.Language, &r.Shown, &r.Accepted, &r.AcceptedOther); err != nil {
 			return nil, fmt.Errorf("read usage: %w", err)
 		}
 		r.Day, r.Owner = time.Unix(day*86400, 0).UTC(), tokenOwner(r.Token)
@@ -80,7 +83,7 @@ func (s *Store) Totals(ctx context.Context, owner string, since time.Time) (Usag
 // usageSums sums usage_days' counts grouped by the column by.
 func (s *Store) usageSums(ctx context.Context, by, owner string, since time.Time) ([]UsageRow, error) {
 	where, args := usageWhere(owner, since)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+by+`, sum(shown), sum(accepted) FROM usage_days WHERE `+where+
+	rows, err := s.db.QueryContext(ctx, `SELECT `+by+`, sum(shown), sum(accepted), sum(accepted_other) FROM usage_days WHERE `+where+
 		` GROUP BY `+by+` ORDER BY `+by, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read usage: %w", err)
@@ -90,7 +93,7 @@ func (s *Store) usageSums(ctx context.Context, by, owner string, since time.Time
 	for rows.Next() {
 		var r UsageRow
 		var key any
-		if err := rows.Scan(&key, &r.Shown, &r.Accepted); err != nil {
+		if err := rows.Scan(&key, &r.Shown, &r.Accepted, &r.AcceptedOther); err != nil {
 			return nil, fmt.Errorf("read usage: %w", err)
 		}
 		switch by {

@@ -17,14 +17,16 @@ import (
 
 // The usage summaries must give exactly what the usage page computed from
 // the raw events before they existed. rawUsage and rawLatencies are those
-// computations (the queries of schema version 2), kept here as the reference.
+// computations (the queries of schema version 2, with the accepted choices
+// other than the first since version 5), kept here as the reference.
 
 func rawUsage(t *testing.T, s *Store, owner string, since time.Time) []UsageRow {
 	t.Helper()
 	q := `SELECT created_at / 86400000 AS day, token_name,
 			CASE WHEN language = '' THEN 'unknown' ELSE language END AS lang,
 			count(DISTINCT CASE WHEN type = 'view'   THEN completion_id || '/' || choice_index END),
-			count(DISTINCT CASE WHEN type = 'select' THEN completion_id || '/' || choice_index END)
+			count(DISTINCT CASE WHEN type = 'select' THEN completion_id || '/' || choice_index END),
+			count(DISTINCT CASE WHEN type = 'select' AND choice_index > 0 THEN completion_id || '/' || choice_index END)
 		FROM events WHERE created_at >= ? AND type IN ('view', 'select')`
 	args := []any{since.UTC().Truncate(24 * time.Hour).UnixMilli()}
 	if owner != "" {
@@ -40,7 +42,7 @@ func rawUsage(t *testing.T, s *Store, owner string, since time.Time) []UsageRow 
 	for rows.Next() {
 		var r UsageRow
 		var day int64
-		if err := rows.Scan(&day, &r.Token, &r.Language, &r.Shown, &r.Accepted); err != nil {
+		if err := rows.Scan(&day, &r.Token, &r.Language, &r.Shown, &r.Accepted, &r.AcceptedOther); err != nil {
 			t.Fatal(err)
 		}
 		r.Day = time.Unix(day*86400, 0).UTC()
@@ -137,10 +139,11 @@ func sumRows(rows []UsageRow) UsageTotals {
 			if same(list[i]) {
 				list[i].Shown += r.Shown
 				list[i].Accepted += r.Accepted
+				list[i].AcceptedOther += r.AcceptedOther
 				return list
 			}
 		}
-		key.Shown, key.Accepted = r.Shown, r.Accepted
+		key.Shown, key.Accepted, key.AcceptedOther = r.Shown, r.Accepted, r.AcceptedOther
 		return append(list, key)
 	}
 	for _, r := range rows {

@@ -21,6 +21,9 @@ type usageCount struct {
 	Key      string
 	Shown    int
 	Accepted int
+	// AcceptedOther counts the accepted suggestions that were not the
+	// first candidate: the user cycled to them.
+	AcceptedOther int
 }
 
 func (c usageCount) Rate() float64 {
@@ -105,6 +108,7 @@ func summarize(t store.UsageTotals, since time.Time, days int) usageData {
 	for _, r := range t.Tokens {
 		d.Total.Shown += r.Shown
 		d.Total.Accepted += r.Accepted
+		d.Total.AcceptedOther += r.AcceptedOther
 		user := r.Owner
 		if user == "" {
 			user = "server token " + r.Token
@@ -186,10 +190,10 @@ func (s *Server) handleUsageCSV(w http.ResponseWriter, r *http.Request, req *req
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="serval-usage.csv"`)
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"day", "user", "token", "language", "shown", "accepted"})
+	cw.Write([]string{"day", "user", "token", "language", "shown", "accepted", "accepted_other_candidate"})
 	for _, row := range rows {
 		cw.Write([]string{row.Day.Format("2006-01-02"), row.Owner, csvSafe(row.Token), csvSafe(row.Language),
-			strconv.Itoa(row.Shown), strconv.Itoa(row.Accepted)})
+			strconv.Itoa(row.Shown), strconv.Itoa(row.Accepted), strconv.Itoa(row.AcceptedOther)})
 	}
 	cw.Flush()
 }

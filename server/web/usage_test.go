@@ -18,16 +18,22 @@ import (
 // addEvents stores n shown completions through token, the first accepted
 // ones accepted, on day (0 = today, 1 = yesterday, ...).
 func addEvents(t testing.TB, st *store.Store, now time.Time, token, lang string, day, shown, accepted int) {
+	addEventsChoice(t, st, now, token, lang, day, shown, accepted, 0)
+}
+
+// addEventsChoice is addEvents for the candidate choice of each completion
+// (0: the first).
+func addEventsChoice(t testing.TB, st *store.Store, now time.Time, token, lang string, day, shown, accepted, choice int) {
 	t.Helper()
 	at := now.AddDate(0, 0, -day)
 	for i := range shown {
 		id := token + "-" + lang + "-" + itoa(int64(day)) + "-" + itoa(int64(i))
 		lat := time.Duration(10*(i+1)) * time.Millisecond
-		if err := st.AddEvent(context.Background(), store.Event{Time: at, TokenName: token, Type: "view", CompletionID: id, Language: lang, Latency: &lat}); err != nil {
+		if err := st.AddEvent(context.Background(), store.Event{Time: at, TokenName: token, Type: "view", CompletionID: id, ChoiceIndex: choice, Language: lang, Latency: &lat}); err != nil {
 			t.Fatal(err)
 		}
 		if i < accepted {
-			if err := st.AddEvent(context.Background(), store.Event{Time: at, TokenName: token, Type: "select", CompletionID: id, Language: lang}); err != nil {
+			if err := st.AddEvent(context.Background(), store.Event{Time: at, TokenName: token, Type: "select", CompletionID: id, ChoiceIndex: choice, Language: lang}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -41,6 +47,7 @@ func TestUsageOwnAndAll(t *testing.T) {
 	now := h.clock.now()
 	addEvents(t, h.st, now, "bob/laptop", "go", 0, 4, 3)
 	addEvents(t, h.st, now, "bob/laptop", "python", 2, 2, 0)
+	addEventsChoice(t, h.st, now, "bob/laptop", "python", 3, 1, 1, 2) // the third candidate, cycled to
 	addEvents(t, h.st, now, "admin/ci", "rust", 1, 5, 1)
 	addEvents(t, h.st, now, "initial", "go", 0, 1, 1)
 	addEvents(t, h.st, now, "bob/laptop", "go", 40, 7, 7) // older than 30 days
@@ -49,13 +56,14 @@ func TestUsageOwnAndAll(t *testing.T) {
 	if mine.status != 200 {
 		t.Fatalf("bob /usage: %d", mine.status)
 	}
-	mustContain(t, mine.body, `id="total-shown">6<`, `id="total-accepted">3<`, "<svg", ">go<", ">python<", "50%", "Your completions")
+	mustContain(t, mine.body, `id="total-shown">7<`, `id="total-accepted">4<`, `id="total-accepted-other">1<`, "25% of the accepted were not the first candidate",
+		"<svg", ">go<", ">python<", "Your completions")
 	if strings.Contains(mine.body, ">rust<") || strings.Contains(mine.body, "By user") {
 		t.Fatal("bob sees someone else's usage")
 	}
 	all := admin.get("/usage")
-	mustContain(t, all.body, `id="total-shown">12<`, `id="total-accepted">5<`, ">rust<", "By user", ">bob<", ">admin<", "server token initial")
-	// Latency percentiles of the shown completions: bob's are 10,20,30,40,10,20 ms.
+	mustContain(t, all.body, `id="total-shown">13<`, `id="total-accepted">6<`, `id="total-accepted-other">1<`, ">rust<", "By user", ">bob<", ">admin<", "server token initial")
+	// Latency percentiles of the shown completions: bob's are 10,20,30,40,10,20,10 ms.
 	mustContain(t, mine.body, "20 ms / 40 ms")
 
 	r := bob.get("/usage.csv")
@@ -63,7 +71,7 @@ func TestUsageOwnAndAll(t *testing.T) {
 		t.Fatalf("csv: %d %v", r.status, r.header)
 	}
 	rows, err := csv.NewReader(strings.NewReader(r.body)).ReadAll()
-	if err != nil || len(rows) != 3 || strings.Join(rows[0], ",") != "day,user,token,language,shown,accepted" {
+	if err != nil || len(rows) != 4 || strings.Join(rows[0], ",") != "day,user,token,language,shown,accepted,accepted_other_candidate" {
 		t.Fatalf("csv rows = %q, %v", rows, err)
 	}
 	for _, row := range rows[1:] {
@@ -71,7 +79,7 @@ func TestUsageOwnAndAll(t *testing.T) {
 			t.Fatalf("bob's csv has %q", row)
 		}
 	}
-	if r := admin.get("/usage.csv"); strings.Count(r.body, "\n") != 5 {
+	if r := admin.get("/usage.csv"); strings.Count(r.body, "\n") != 6 {
 		t.Fatalf("admin csv:\n%s", r.body)
 	}
 	if r := h.client().get("/usage.csv"); r.status != http.StatusSeeOther {
