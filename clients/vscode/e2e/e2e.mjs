@@ -2,16 +2,18 @@
 // in Debian's headless Chromium with playwright-core, against the real serval
 // server (generated test model) and the real serval-agent shipped in the vsix.
 //
-// It asserts what a person would check: with no token, and then a wrong one, the
+// It asserts what a person would check: in a folder not yet trusted (Restricted
+// Mode) the status bar says so and nothing reaches the server; once trusted, with no token, and then a wrong one, the
 // status bar says unauthorized; `Serval: Set Token` with the right token brings
 // completions back without reloading the window; typing in a Go file shows ghost
 // text; Tab inserts it; the saved file on disk contains it. Then, after Sign Out,
 // Serval: Sign In from the status bar opens the server's page, the user signs in
 // and approves the code there, and ghost text comes back with no token typed
-// (RFC 8628 device flow). Screenshots go to
+// (RFC 8628 device flow). With the language client's trace on (verbose), no token
+// reaches the Output channel's log files. Screenshots go to
 // clients/vscode/e2e/out/. Every wait is bounded. Exit code 0 = pass.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -125,7 +127,12 @@ async function main() {
       "serval.agent.logLevel": "debug",
       "files.hotExit": "off",
       "workbench.startupEditor": "none",
-      "security.workspace.trust.enabled": false,
+      // Restricted Mode without the modal question: the folder opens untrusted.
+      "security.workspace.trust.startupPrompt": "never",
+      "security.workspace.trust.banner": "never",
+      "security.workspace.trust.emptyWindow": false,
+      // Every LSP message in the Output channel (once its log level is Trace).
+      "serval.trace.server": "verbose",
       "telemetry.telemetryLevel": "off",
       "update.mode": "none",
       "extensions.autoCheckUpdates": false,
@@ -142,7 +149,7 @@ async function main() {
   for (let attempt = 1; ; attempt++) {
     csPort = await freePort();
     const cs = start(codeServer, ["--bind-addr", `127.0.0.1:${csPort}`, "--auth", "none", "--user-data-dir", userData, "--extensions-dir", extensions,
-      "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override", workspace], { env }, `code-server-${attempt}`);
+      "--disable-telemetry", "--disable-update-check", "--disable-getting-started-override", workspace], { env }, `code-server-${attempt}`);
     const up = await waitFor("code-server", async () => {
       if (cs.exitCode !== null) return "exited";
       return (await fetch(`http://127.0.0.1:${csPort}/healthz`)).ok && "up";
@@ -169,12 +176,6 @@ async function main() {
 
     const status = page.locator('.statusbar-item[aria-label^="Serval"]');
     const statusLabel = async () => (await status.count()) ? await status.first().getAttribute("aria-label") : "";
-
-    // No token yet: the server refuses the agent.
-    // The extension host starts minutes after the page on a loaded 2-core machine.
-    await waitFor("status unauthorized without a token", async () => /refused the token/.test(await statusLabel()), 300_000, 500);
-    check("status bar shows unauthorized without a token", true);
-
     const runCommand = async (title) => {
       await page.keyboard.press("F1");
       const input = page.locator(".quick-input-widget input");
@@ -183,6 +184,71 @@ async function main() {
       await page.locator(".quick-input-list .monaco-list-row").first().waitFor();
       await page.keyboard.press("Enter");
     };
+    const pick = async (label) => {
+      const input = page.locator(".quick-input-widget input");
+      await input.waitFor({ state: "visible" });
+      await input.fill(label);
+      await page.locator(".quick-input-list .monaco-list-row", { hasText: label }).first().waitFor();
+      await page.keyboard.press("Enter");
+    };
+    const ghost = async () =>
+      page.evaluate(() => {
+        const els = document.querySelectorAll(".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview, .monaco-editor .ghost-text");
+        return Array.from(els).map((e) => e.textContent).join("\n").trim();
+      });
+    // Requests the server has answered, from its own metrics (the scrape itself left out).
+    const served = async () => {
+      const text = await (await fetch(`${endpoint}/metrics`, { headers: { Authorization: `Bearer ${token}` } })).text();
+      let n = 0;
+      for (const m of text.matchAll(/^serval_http_request_duration_seconds_count\{([^}]*)\} (\d+)/gm)) {
+        if (!/route="[^"]*\/metrics"/.test(m[1])) n += Number(m[2]);
+      }
+      return n;
+    };
+
+    // Restricted Mode: the folder is not trusted, so Serval says so and sends nothing.
+    // The extension host starts minutes after the page on a loaded 2-core machine.
+    const servedBefore = await served();
+    await waitFor("status Restricted Mode in an untrusted folder", async () => /Restricted Mode/.test(await statusLabel()), 300_000, 500);
+    check("status bar says Restricted Mode in an untrusted folder", true);
+    await page.keyboard.press("Control+P");
+    await page.locator(".quick-input-widget input").fill("main.go");
+    await page.locator(".quick-input-list .monaco-list-row").first().waitFor();
+    await page.keyboard.press("Enter");
+    const untrustedEditor = page.locator(".monaco-editor .view-lines").first();
+    await untrustedEditor.waitFor();
+    await untrustedEditor.click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("return", { delay: 40 });
+    await runCommand("Trigger Inline Suggestion");
+    await new Promise((r) => setTimeout(r, 5_000));
+    const untrustedGhost = await ghost();
+    const servedUntrusted = await served();
+    check("no ghost text and no request to the server in Restricted Mode", untrustedGhost === "" && servedUntrusted === servedBefore,
+      `(ghost ${JSON.stringify(untrustedGhost)}, requests ${servedBefore} → ${servedUntrusted})`);
+    await page.locator("footer, .part.statusbar").first().screenshot({ path: path.join(out, "statusbar-restricted.png") });
+    // Undo the typing, so the file is as it was for what follows.
+    for (let i = 0; i < "return".length; i++) await page.keyboard.press("Backspace");
+    await page.keyboard.press("Control+S");
+
+    // The Output channel at Trace, so the language client traces every message (serval.trace.server).
+    await runCommand("Developer: Set Log Level");
+    await pick("Serval");
+    await pick("Trace");
+
+    // Trusting the folder (from Serval's own status item) starts the agent.
+    await status.first().click(); // runs Workspaces: Manage Workspace Trust
+    await page.locator(".workspace-trust-buttons .monaco-button", { hasText: /^Trust/ }).first().click();
+    // The trust editor opens as a modal editor: close it, as a person would.
+    const modal = page.locator(".monaco-modal-editor-block");
+    for (let i = 0; i < 5 && (await modal.count()) > 0; i++) {
+      await page.keyboard.press("Escape");
+      await modal.first().waitFor({ state: "detached", timeout: 3_000 }).catch(() => {});
+    }
+
+    // No token yet: the server refuses the agent.
+    await waitFor("status unauthorized without a token", async () => /refused the token/.test(await statusLabel()), 300_000, 500);
+    check("status bar shows unauthorized without a token, once the folder is trusted", true);
     const setToken = async (value) => {
       await runCommand("Serval: Set Token");
       const input = page.locator('.quick-input-widget input[type="password"]');
@@ -208,6 +274,9 @@ async function main() {
     await runCommand("Trigger Inline Suggestion");
     // The status was already unauthorized (no token): this only shows that a wrong
     // token does not turn it ready; the right token turning it ready is checked next.
+    const toasts = async () => (await page.locator(".notifications-toasts .notification-list-item-message").allTextContents()).join("\n");
+    const rejected = await waitFor("Set Token's rejection", async () => /rejected this token/.test(await toasts()), 30_000, 250).catch(() => false);
+    check("Set Token with a wrong token says the server rejected it", rejected, `(toasts: ${await toasts()})`);
     await new Promise((r) => setTimeout(r, 3_000));
     check("status bar stays unauthorized with a wrong token", /refused the token/.test(await statusLabel()), `(status ${await statusLabel()})`);
     await page.locator("footer, .part.statusbar").first().screenshot({ path: path.join(out, "statusbar-unauthorized.png") });
@@ -216,15 +285,20 @@ async function main() {
     await setToken(token);
     await waitFor("status ready", async () => /Serval: ready/.test(await statusLabel()), 90_000, 250);
     check("status bar shows ready after Set Token", true);
+    const accepted = await waitFor("Set Token's confirmation", async () => /token accepted/.test(await toasts()), 30_000, 250).catch(() => false);
+    check("Set Token with the right token confirms it", accepted, `(toasts: ${await toasts()})`);
+    // The ready item opens a menu; it does not silently turn completions off.
+    await status.first().click();
+    const menu = page.locator(".quick-input-widget .quick-input-list .monaco-list-row");
+    await menu.first().waitFor();
+    const entries = await menu.allTextContents();
+    check("the ready item opens a menu", entries.some((t) => /Turn inline completions off/.test(t)), JSON.stringify(entries));
+    await page.keyboard.press("Escape");
+    check("and completions stay on", /Serval: ready/.test(await statusLabel()), await statusLabel());
     await page.locator("footer, .part.statusbar").first().screenshot({ path: path.join(out, "statusbar-ready.png") });
 
     await editor.click();
     await page.keyboard.press("Control+End");
-    const ghost = async () =>
-      page.evaluate(() => {
-        const els = document.querySelectorAll(".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview, .monaco-editor .ghost-text");
-        return Array.from(els).map((e) => e.textContent).join("\n").trim();
-      });
     // Bounds are generous (a loaded CI machine); each wait ends as soon as it holds.
     let shown = "";
     for (let attempt = 0; attempt < 5 && !shown; attempt++) {
@@ -327,6 +401,23 @@ async function main() {
     }
     check("ghost text appears after signing in", signedInGhost !== "", "(no .ghost-text in the editor)");
     await page.screenshot({ path: path.join(out, "signin-ghost-text.png") });
+
+    // The trace was on, and neither the tokens set nor the one the sign-in brought
+    // (a "token" field with a server token's srv_ prefix) are in any log file.
+    const logFiles = [];
+    const walk = (dir) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.isFile()) logFiles.push(p);
+      }
+    };
+    walk(path.join(userData, "logs"));
+    const logs = logFiles.map((f) => [f, readFileSync(f, "utf8")]);
+    const traced = logs.filter(([, text]) => text.includes("workspace/didChangeConfiguration"));
+    check("the language client traced the configuration messages", traced.length > 0, `(${logFiles.length} log files)`);
+    const leaks = logs.filter(([, text]) => text.includes(token) || text.includes("srv_wrongwrongwrongwrongwrongwrong00") || /"token":\s*"srv_/.test(text));
+    check("no token in any log file with the trace on", leaks.length === 0, leaks.map(([f]) => f).join(", "));
   } catch (err) {
     // Leave what a person would look at: the window and the status bar's items.
     await page?.screenshot({ path: path.join(out, "failure.png") }).catch(() => {});

@@ -4,6 +4,8 @@
 // do the rest. Completion logic lives in the agent, not here.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as readline from "node:readline";
+import type { Readable } from "node:stream";
 import * as vscode from "vscode";
 import {
   CloseAction,
@@ -15,11 +17,12 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 import { findAgent } from "./binary";
+import { agentLogLine, redact } from "./logs";
 import { acceptedLength, ShownItem } from "./partial";
 import { RestartPolicy } from "./restart";
-import { agentArgs, agentOptions, AgentOptions, ExtensionSettings, validateEndpoint } from "./settings";
+import { agentArgs, agentOptions, AgentOptions, ExtensionSettings, tokenVerdict, unreachable, validateEndpoint } from "./settings";
 import { parseSignInPrompt, parseSignInResult, signedInMessage, signInCommand, signInMessage, signInNotification } from "./signin";
-import { parseStatus, StatusKind, statusView } from "./status";
+import { defaultEndpoint, menuEntries, parseStatus, StatusKind, statusView } from "./status";
 
 const tokenKey = "serval.token";
 
@@ -37,9 +40,13 @@ class Serval implements vscode.Disposable {
   /** The suggestion last shown per document, to notice partial acceptance. */
   private readonly shown = new Map<string, ShownItem & { protocolItem: unknown }>();
   private readonly disposables: vscode.Disposable[] = [];
+  /** The token last passed to the agent, kept out of the output channel. */
+  private knownToken = "";
+  /** Whether this window already offered to set the server URL (first run, no server at the default). */
+  private offeredEndpoint = false;
 
   constructor(private readonly context: vscode.ExtensionContext) {
-    this.log = vscode.window.createOutputChannel("Serval", { log: true });
+    this.log = redacting(vscode.window.createOutputChannel("Serval", { log: true }), () => [this.knownToken]);
     this.item = vscode.window.createStatusBarItem("serval.status", vscode.StatusBarAlignment.Right, 100);
     this.item.name = "Serval";
     this.render();
@@ -53,6 +60,11 @@ class Serval implements vscode.Disposable {
       vscode.commands.registerCommand("serval.setToken", () => this.setToken()),
       vscode.commands.registerCommand("serval.signOut", () => this.signOut()),
       vscode.commands.registerCommand("serval.showLogs", () => this.log.show(true)),
+      vscode.commands.registerCommand("serval.showMenu", () => this.showMenu()),
+      vscode.commands.registerCommand("serval.openEndpointSetting", () =>
+        vscode.commands.executeCommand("workbench.action.openSettings", "serval.server.endpoint")),
+      vscode.commands.registerCommand("serval.openSettings", () =>
+        vscode.commands.executeCommand("workbench.action.openSettings", "@ext:servalhq.serval")),
       vscode.commands.registerCommand("serval.restartAgent", () => {
         this.policy.reset();
         return this.restart();
@@ -60,6 +72,11 @@ class Serval implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((e) => this.onConfigChange(e)),
       vscode.workspace.onDidChangeTextDocument((e) => this.onDocumentChange(e)),
       vscode.workspace.onDidCloseTextDocument((d) => this.shown.delete(d.uri.toString())),
+      // Restricted Mode: the agent starts only once the user trusts the folder.
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        this.log.info("workspace trusted: starting serval-agent");
+        void this.restart();
+      }),
     );
   }
 
@@ -74,6 +91,7 @@ class Serval implements vscode.Disposable {
 
   private async options(): Promise<AgentOptions> {
     const token = await this.context.secrets.get(tokenKey);
+    this.knownToken = token?.trim() ?? "";
     return agentOptions(this.settings(), token, { name: vscode.env.appName, version: vscode.version });
   }
 
@@ -81,15 +99,28 @@ class Serval implements vscode.Disposable {
     return vscode.workspace.getConfiguration("serval", document).get<boolean>("inlineCompletion.enabled", true);
   }
 
-  async start(): Promise<void> {
-    const s = this.settings();
-    const bad = validateEndpoint(s.endpoint);
+  /** warnBadEndpoint tells the user at once when the endpoint setting is not an http(s) URL. */
+  private warnBadEndpoint(endpoint: string) {
+    const bad = validateEndpoint(endpoint);
     if (bad) {
-      this.log.appendLine(bad);
-      void vscode.window.showWarningMessage(bad, "Open Settings").then((c) => {
-        if (c) void vscode.commands.executeCommand("workbench.action.openSettings", "serval.server.endpoint");
+      this.log.warn(bad);
+      void vscode.window.showWarningMessage(`Serval: ${bad}`, "Open Settings").then((c) => {
+        if (c) void vscode.commands.executeCommand("serval.openEndpointSetting");
       });
     }
+    return bad;
+  }
+
+  async start(): Promise<void> {
+    if (!vscode.workspace.isTrusted) {
+      // The package promises code from trusted workspaces only: no agent, so no
+      // document reaches it and no request reaches the server.
+      this.setStatus("untrusted", "");
+      this.log.info("Restricted Mode: Serval sends no code until this folder is trusted");
+      return;
+    }
+    const s = this.settings();
+    this.warnBadEndpoint(s.endpoint);
     const found = findAgent(s.agentPath, this.context.extensionPath, {
       isExecutable: (f) => {
         try {
@@ -138,6 +169,14 @@ class Serval implements vscode.Disposable {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
       initializationOptions: await this.options(),
       outputChannel: this.log,
+      // The agent logs in slog's text format: each line at its own level, not all as errors.
+      stdioOptions: {
+        stdout: (input, channel) => forEachLine(input, (line) => channel.info(line)),
+        stderr: (input, channel) => forEachLine(input, (line) => {
+          const { level, text } = agentLogLine(line);
+          channel[level](text);
+        }),
+      },
       revealOutputChannelOn: 4, // never: the status bar tells, the log explains
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue, handled: true }),
@@ -145,7 +184,7 @@ class Serval implements vscode.Disposable {
       },
       middleware: {
         provideInlineCompletionItems: async (document, position, context, token, next) => {
-          if (!this.enabledFor(document) || this.disabledGlobally()) {
+          if (!vscode.workspace.isTrusted || !this.enabledFor(document) || this.disabledGlobally()) {
             return null;
           }
           this.inFlight++;
@@ -235,6 +274,22 @@ class Serval implements vscode.Disposable {
   private setStatus(kind: StatusKind, message: string) {
     this.agentStatus = { kind, message };
     this.render();
+    if (kind === "disconnected" && !this.offeredEndpoint && this.settings().endpoint.trim() === "") {
+      // First run against a server elsewhere: the agent tried the default URL.
+      this.offeredEndpoint = true;
+      void vscode.window
+        .showWarningMessage(`Serval: no server answers at ${defaultEndpoint}. Where does serval run?`, "Set Server URL", "Sign In")
+        .then((c) => {
+          if (c === "Set Server URL") void vscode.commands.executeCommand("serval.openEndpointSetting");
+          if (c === "Sign In") void this.signIn();
+        });
+    }
+  }
+
+  private async showMenu() {
+    const entries = menuEntries(this.agentStatus.kind, this.disabledGlobally());
+    const picked = await vscode.window.showQuickPick(entries, { title: statusView(this.agentStatus.kind, "", this.settings().endpoint).tooltip });
+    if (picked) await vscode.commands.executeCommand(picked.command);
   }
 
   private render() {
@@ -244,7 +299,7 @@ class Serval implements vscode.Disposable {
     } else if (kind === "ready" && this.inFlight > 0) {
       kind = "fetching";
     }
-    const v = statusView(kind, this.agentStatus.message);
+    const v = statusView(kind, this.agentStatus.message, this.settings().endpoint.trim());
     this.item.text = v.text;
     this.item.tooltip = v.tooltip;
     this.item.command = v.command;
@@ -260,7 +315,7 @@ class Serval implements vscode.Disposable {
   private async setToken() {
     const token = await vscode.window.showInputBox({
       title: "Serval: Set Token",
-      prompt: "Paste a token from the server's web page or `serval token create --name <you>` (or use Serval: Sign In, with no token to copy)",
+      prompt: "Paste a token from the server's web page (Tokens), or use Serval: Sign In, with no token to copy",
       password: true,
       ignoreFocusOut: true,
       validateInput: (v) => (v.trim() === "" ? "The token is empty" : undefined),
@@ -270,6 +325,26 @@ class Serval implements vscode.Disposable {
     }
     await this.context.secrets.store(tokenKey, token.trim());
     await this.pushConfiguration();
+    // Say at once whether the server takes it: the agent's status may not change
+    // (a wrong token after a missing one is still "unauthorized").
+    const endpoint = this.settings().endpoint.trim().replace(/\/+$/, "") || defaultEndpoint;
+    let answer: number | "unreachable";
+    try {
+      answer = (await fetch(`${endpoint}/v1/health`, { headers: { Authorization: `Bearer ${token.trim()}` }, signal: AbortSignal.timeout(10_000) })).status;
+    } catch {
+      answer = "unreachable";
+    }
+    const v = tokenVerdict(answer, endpoint);
+    this.log.info(v.message);
+    if (v.ok) {
+      void vscode.window.showInformationMessage(v.message);
+    } else {
+      void vscode.window.showWarningMessage(v.message, ...(answer === "unreachable" ? ["Open Settings"] : ["Sign In", "Set Token"])).then((c) => {
+        if (c === "Open Settings") void vscode.commands.executeCommand("serval.openEndpointSetting");
+        if (c === "Sign In") void this.signIn();
+        if (c === "Set Token") void this.setToken();
+      });
+    }
   }
 
   /**
@@ -291,7 +366,7 @@ class Serval implements vscode.Disposable {
     this.signingIn = cts;
     try {
       const answer = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: "Serval: signing in", cancellable: true },
+        { location: vscode.ProgressLocation.Notification, title: "Serval sign-in:", cancellable: true },
         async (progress, cancel) => {
           cancel.onCancellationRequested(() => cts.cancel());
           const shown = client.onNotification(signInNotification, (params: unknown) => {
@@ -320,8 +395,11 @@ class Serval implements vscode.Disposable {
       if (!cts.token.isCancellationRequested) {
         const msg = err instanceof Error ? err.message : String(err);
         this.log.error(`sign-in failed: ${msg}`);
-        void vscode.window.showErrorMessage(`Serval: sign-in failed: ${msg}`, "Set Token").then((c) => {
-          if (c) void this.setToken();
+        // No server to sign in to: the URL is what needs fixing, not the token.
+        const fix = unreachable(msg) || this.agentStatus.kind === "disconnected" ? "Open Settings" : "Set Token";
+        void vscode.window.showErrorMessage(`Serval: sign-in failed: ${msg}`, fix).then((c) => {
+          if (c === "Open Settings") void vscode.commands.executeCommand("serval.openEndpointSetting");
+          if (c === "Set Token") void this.setToken();
         });
       }
     } finally {
@@ -347,6 +425,9 @@ class Serval implements vscode.Disposable {
     if (e.affectsConfiguration("serval.agent.path") || e.affectsConfiguration("serval.agent.logLevel")) {
       await this.restart();
     } else if (e.affectsConfiguration("serval.server")) {
+      if (this.warnBadEndpoint(this.settings().endpoint)) {
+        return; // the agent keeps the URL it has until the setting is one
+      }
       await this.pushConfiguration();
     } else if (e.affectsConfiguration("serval.inlineCompletion")) {
       this.render();
@@ -390,4 +471,30 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
 export async function deactivate(): Promise<void> {
   await serval?.stop();
+}
+
+function forEachLine(input: Readable, fn: (line: string) => void) {
+  readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 }).on("line", fn);
+}
+
+/**
+ * redacting wraps the output channel so that no secret reaches it or its log
+ * file: traced LSP messages carry the token in initializationOptions,
+ * workspace/didChangeConfiguration and the sign-in answer.
+ */
+function redacting(channel: vscode.LogOutputChannel, secrets: () => readonly string[]): vscode.LogOutputChannel {
+  const writers = new Set(["append", "appendLine", "replace", "trace", "debug", "info", "warn", "error"]);
+  return new Proxy(channel, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== "function") {
+        return value;
+      }
+      if (typeof prop === "string" && writers.has(prop)) {
+        return (message: unknown, ...rest: unknown[]) =>
+          value.call(target, typeof message === "string" ? redact(message, secrets()) : message, ...rest);
+      }
+      return value.bind(target);
+    },
+  });
 }

@@ -52,3 +52,25 @@ export function agentArgs(logLevel: string): string[] {
   const level = ["error", "warn", "info", "debug"].includes(logLevel) ? logLevel : "info";
   return ["--stdio", "--log-level", level];
 }
+
+/**
+ * tokenVerdict says what the server made of a token just set: its answer to
+ * GET /v1/health with it (a status code), or "unreachable".
+ */
+export function tokenVerdict(answer: number | "unreachable", endpoint: string): { ok: boolean; message: string } {
+  if (answer === "unreachable") {
+    return { ok: false, message: `Serval: token saved, but no server answers at ${endpoint}: check serval.server.endpoint.` };
+  }
+  if (answer >= 200 && answer < 300) {
+    return { ok: true, message: `Serval: token accepted by ${endpoint}.` };
+  }
+  if (answer === 401 || answer === 403) {
+    return { ok: false, message: `Serval: ${endpoint} rejected this token: check it on the server's Tokens page, or use Sign In.` };
+  }
+  return { ok: false, message: `Serval: token saved; ${endpoint} answered ${answer} to a health check.` };
+}
+
+/** unreachable tells a connection failure (no server at the URL) from other errors. */
+export function unreachable(message: string): boolean {
+  return /ECONNREFUSED|connection refused|no such host|ENOTFOUND|EHOSTUNREACH|network is unreachable|cannot reach|i\/o timeout|dial tcp/i.test(message);
+}

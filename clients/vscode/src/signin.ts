@@ -53,7 +53,8 @@ export function parseSignInResult(result: unknown): SignInResult | undefined {
 
 /** signInMessage is the notification shown while the user approves. */
 export function signInMessage(p: SignInPrompt): string {
-  return `Serval: approve the code ${p.userCode} in your browser (${p.uri}); it expires in ${Math.round(p.expiresIn / 60)} minutes.`;
+  // Shown under the progress title ("Serval sign-in:"), so it does not name Serval again.
+  return `approve the code ${p.userCode} in your browser (${p.uri}); it expires in ${Math.round(p.expiresIn / 60)} minutes.`;
 }
 
 /** signedInMessage is shown once the token is stored. */

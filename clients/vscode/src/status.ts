@@ -12,7 +12,8 @@ export type StatusKind =
   | "noModel"
   | "disabled"
   | "agentMissing"
-  | "agentCrashed";
+  | "agentCrashed"
+  | "untrusted";
 
 /** What the status bar item displays for a state. */
 export interface StatusView {
@@ -40,19 +41,23 @@ export function parseStatus(params: unknown): { kind: StatusKind; message: strin
   return { kind: kind as StatusKind, message: typeof p.message === "string" ? p.message : "" };
 }
 
-const views: Record<StatusKind, (message: string) => StatusView> = {
+/** The agent's default endpoint, when the setting is empty. */
+export const defaultEndpoint = "http://127.0.0.1:8080";
+
+const views: Record<StatusKind, (message: string, endpoint: string) => StatusView> = {
   starting: () => ({ text: "$(loading~spin) Serval", tooltip: "Serval: starting the agent", command: "serval.showLogs" }),
-  ready: () => ({ text: "$(check) Serval", tooltip: "Serval: ready", command: "serval.toggleInlineCompletion" }),
-  fetching: () => ({ text: "$(loading~spin) Serval", tooltip: "Serval: fetching a completion", command: "serval.toggleInlineCompletion" }),
-  disconnected: (m) => ({
+  ready: () => ({ text: "$(check) Serval", tooltip: "Serval: ready. Click for options.", command: "serval.showMenu" }),
+  fetching: () => ({ text: "$(loading~spin) Serval", tooltip: "Serval: fetching a completion. Click for options.", command: "serval.showMenu" }),
+  // The agent's own messages speak to every editor; these are VS Code's.
+  disconnected: (_m, endpoint) => ({
     text: "$(debug-disconnect) Serval",
-    tooltip: `Serval: cannot reach the server${m ? ` (${m})` : ""}. Check serval.server.endpoint.`,
-    command: "serval.showLogs",
+    tooltip: `Serval: the server is not responding at ${endpoint || defaultEndpoint}; retrying. Click for options.`,
+    command: "serval.showMenu",
     background: "statusBarItem.warningBackground",
   }),
-  unauthorized: (m) => ({
+  unauthorized: () => ({
     text: "$(key) Serval",
-    tooltip: `Serval: not signed in: the server refused the token${m ? ` (${m})` : ""}. Click to sign in.`,
+    tooltip: "Serval: not signed in: the server refused the token, or none is set. Click to sign in.",
     command: "serval.startSignIn",
     background: "statusBarItem.errorBackground",
   }),
@@ -74,12 +79,17 @@ const views: Record<StatusKind, (message: string) => StatusView> = {
     command: "serval.showLogs",
     background: "statusBarItem.warningBackground",
   }),
-  disabled: () => ({ text: "$(circle-slash) Serval", tooltip: "Serval: inline completion is off. Click to turn it on.", command: "serval.toggleInlineCompletion" }),
+  disabled: () => ({ text: "$(circle-slash) Serval", tooltip: "Serval: inline completion is off. Click for options.", command: "serval.showMenu" }),
   agentMissing: (m) => ({
     text: "$(error) Serval",
     tooltip: `Serval: serval-agent could not be started${m ? `: ${m}` : ""}. Set serval.agent.path.`,
     command: "serval.showLogs",
     background: "statusBarItem.errorBackground",
+  }),
+  untrusted: () => ({
+    text: "$(shield) Serval",
+    tooltip: "Serval: off in Restricted Mode. No code is sent until you trust this folder; click to manage workspace trust.",
+    command: "workbench.trust.manage",
   }),
   agentCrashed: (m) => ({
     text: "$(error) Serval",
@@ -89,7 +99,32 @@ const views: Record<StatusKind, (message: string) => StatusView> = {
   }),
 };
 
-/** statusView maps a state to the status bar item; the message adds the reason. */
-export function statusView(kind: StatusKind, message = ""): StatusView {
-  return views[kind](message);
+/** statusView maps a state to the status bar item; the message adds the reason, endpoint is the setting. */
+export function statusView(kind: StatusKind, message = "", endpoint = ""): StatusView {
+  return views[kind](message, endpoint);
+}
+
+/** One entry of the menu the status item opens. */
+export interface MenuEntry {
+  label: string;
+  command: string;
+}
+
+/** menuEntries is the status item's menu: turning completions off is one choice among others, never a silent click. */
+export function menuEntries(kind: StatusKind, disabled: boolean): MenuEntry[] {
+  const entries: MenuEntry[] = [
+    disabled
+      ? { label: "$(check) Turn inline completions on", command: "serval.toggleInlineCompletion" }
+      : { label: "$(circle-slash) Turn inline completions off", command: "serval.toggleInlineCompletion" },
+  ];
+  if (kind === "disconnected") {
+    entries.unshift({ label: "$(gear) Set server URL", command: "serval.openEndpointSetting" });
+  }
+  entries.push(
+    kind === "unauthorized" ? { label: "$(account) Sign in", command: "serval.startSignIn" } : { label: "$(sign-out) Sign out", command: "serval.signOut" },
+    { label: "$(output) Show logs", command: "serval.showLogs" },
+    { label: "$(settings) Open settings", command: "serval.openSettings" },
+    { label: "$(debug-restart) Restart agent", command: "serval.restartAgent" },
+  );
+  return entries;
 }

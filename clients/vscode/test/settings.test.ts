@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
-import { agentArgs, agentOptions, validateEndpoint } from "../src/settings";
+import { agentArgs, agentOptions, tokenVerdict, unreachable, validateEndpoint } from "../src/settings";
 
 const client = { name: "Visual Studio Code", version: "1.99.0" };
 
@@ -24,4 +24,27 @@ test("endpoint validation", () => {
 test("agent arguments", () => {
   assert.deepEqual(agentArgs("debug"), ["--stdio", "--log-level", "debug"]);
   assert.deepEqual(agentArgs("verbose"), ["--stdio", "--log-level", "info"]);
+});
+
+test("Set Token says whether the server took the token", () => {
+  const e = "http://127.0.0.1:18500";
+  assert.deepEqual(tokenVerdict(200, e), { ok: true, message: `Serval: token accepted by ${e}.` });
+  assert.equal(tokenVerdict(401, e).ok, false);
+  assert.match(tokenVerdict(401, e).message, /rejected this token/);
+  assert.match(tokenVerdict("unreachable", e).message, /no server answers at http:\/\/127\.0\.0\.1:18500/);
+});
+
+test("a sign-in that found no server is told apart", () => {
+  assert.ok(unreachable('sign-in: Post "http://127.0.0.1:1/oauth/device/code": dial tcp 127.0.0.1:1: connect: connection refused'));
+  assert.ok(!unreachable("the code expired before it was approved"));
+});
+
+test("package.json: endpoint first, with a URL pattern VS Code checks as you type", async () => {
+  const { readFileSync } = await import("node:fs");
+  const props = JSON.parse(readFileSync("package.json", "utf8")).contributes.configuration.properties;
+  const order = Object.entries(props).sort((a: any, b: any) => a[1].order - b[1].order).map(([k]) => k);
+  assert.deepEqual(order, ["serval.server.endpoint", "serval.inlineCompletion.enabled", "serval.agent.path", "serval.agent.logLevel"]);
+  const re = new RegExp(props["serval.server.endpoint"].pattern);
+  for (const ok of ["", "http://127.0.0.1:18500", "https://serval.example/base"]) assert.ok(re.test(ok), ok);
+  for (const bad of ["127.0.0.1:18500", "ftp://x", "http://"]) assert.ok(!re.test(bad), bad);
 });

@@ -27,3 +27,8 @@ test("the command's answer gives the token to store", () => {
   assert.equal(parseSignInResult(null), undefined);
   assert.equal(parseSignInResult({}), undefined);
 });
+
+test("the sign-in toast does not say Serval twice", () => {
+  const p = parseSignInPrompt({ userCode: "BCDF-GHJK", verificationUri: "http://127.0.0.1:8080/device", expiresIn: 600 });
+  assert.doesNotMatch(signInMessage(p!), /^Serval/);
+});
