@@ -168,10 +168,14 @@ func TestServeTellsNextStepAndLogsRequests(t *testing.T) {
 	for _, want := range []string{
 		"serval: settings: ",
 		"serval: next: check it with  curl -s -H \"Authorization: Bearer $(cat " + filepath.Join(srv.DataDir, "initial-token") + ")\" " + srv.URL + "/v1/health",
+		"serval: web app: " + srv.URL + "/",
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("startup output lacks %q:\n%s", want, logs)
 		}
+	}
+	if strings.Contains(logs, " 1 slots ") {
+		t.Errorf("startup says \"1 slots\":\n%s", logs)
 	}
 	// The first token is printed once at startup, before the listening line.
 	_, after, _ := strings.Cut(logs, "serval: listening on")

@@ -217,6 +217,28 @@ async function main() {
   check("playground shows streamed ghost text", typeof ghost === "string" && ghost.length > 0 && !ghost.startsWith("Error: timed out"), ghost);
   await waitFor("stream end", async () => (await admin.getAttribute("#pg-ghost", "data-done")) === "1", 60_000).catch(() => {});
   await shot(admin, "13-playground");
+  // With the caret inside the code, the ghost text is drawn at the caret, where Tab inserts it.
+  await admin.evaluate(() => {
+    const c = document.getElementById("pg-code");
+    c.value = "def add(a, b):\n    \n\nprint(add(1, 2))\n";
+    c.focus();
+    c.setSelectionRange(19, 19); // after the indentation of line 2
+  });
+  await admin.click("#pg-complete");
+  const placed = await waitFor("ghost text at the caret", async () => {
+    const d = await admin.getAttribute("#pg-ghost", "data-done");
+    const g = await admin.textContent("#pg-ghost .ghost");
+    return d === "1" && g ? g : null;
+  }, 60_000, 250).catch(() => "");
+  const drawn = await admin.evaluate(() => {
+    const span = document.querySelector("#pg-ghost .ghost");
+    return { before: span.previousSibling?.textContent ?? "", after: span.nextSibling?.textContent ?? "" };
+  });
+  check("the ghost text is drawn at the caret, the rest of the code after it",
+    placed !== "" && drawn.before === "def add(a, b):\n    " && drawn.after === "\n\nprint(add(1, 2))\n", JSON.stringify({ placed, drawn }));
+  await admin.press("#pg-code", "Tab");
+  const value = await admin.inputValue("#pg-code");
+  check("Tab inserts it at the caret", value === "def add(a, b):\n    " + placed + "\n\nprint(add(1, 2))\n", JSON.stringify(value));
   res = await admin.evaluate(async () => (await fetch("/v1/completions", { method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ language: "go", segments: { prefix: "x" } }) })).status);
   check("the session authenticates the page's API calls", res === 200, String(res));

@@ -132,8 +132,9 @@ func WithTokenName(ctx context.Context, name string) context.Context {
 
 // UnauthorizedMessage tells a client how to get a token.
 const UnauthorizedMessage = "missing or invalid token: send the header 'Authorization: Bearer <token>'. " +
-	"Create a token on the server with `serval token create --name NAME`; " +
-	"the server's first start wrote one to <data-dir>/initial-token"
+	"Get a token from this server's web app (sign in, then Tokens), or sign in from the editor " +
+	"(VS Code: Serval: Sign In; Neovim: :ServalSignIn), which needs no token to copy; " +
+	"an admin can also run `serval token create --name NAME`"
 
 // Middleware authenticates every request and applies the token's rate
 // limit, answering errors in Tabby's shape.

@@ -92,7 +92,9 @@ func TestMiddlewareAuthenticates(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
 				t.Fatalf("401 body %q: %v", rec.Body, err)
 			}
-			if !strings.Contains(e.Error, "serval token create --name NAME") {
+			// Where a user gets a token: the web app's Tokens page, or signing in from the editor.
+			if !strings.Contains(e.Error, "serval token create --name NAME") || !strings.Contains(e.Error, "web app (sign in, then Tokens)") ||
+				!strings.Contains(e.Error, "Serval: Sign In") || !strings.Contains(e.Error, ":ServalSignIn") {
 				t.Errorf("401 error %q does not say how to get a token", e.Error)
 			}
 			if rec.Header().Get("WWW-Authenticate") == "" {

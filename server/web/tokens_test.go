@@ -27,6 +27,11 @@ func TestPersonalTokens(t *testing.T) {
 		t.Fatal("the token is shown again on the home page")
 	}
 	mustContain(t, home.body, ">laptop<", "Rotate", "Revoke", h.ts.URL, "serval.server.endpoint", "require('serval').setup", "agent.toml")
+	// Each editor's snippet says how to sign in; Neovim's gives the agent's path.
+	mustContain(t, home.body, "Serval: Sign In", ":ServalSignIn", "bin/serval-agent", "bin/ is on PATH")
+	if strings.Contains(home.body, `os.getenv("SERVAL_TOKEN")`) {
+		t.Error("the Neovim snippet passes a token that would win over :ServalSignIn's")
+	}
 	// The same name for another user is fine; for the same user it is not.
 	admin.token("laptop")
 	if r := bob.post("/tokens", url.Values{"name": {"laptop"}}); r.status != http.StatusConflict {

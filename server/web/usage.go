@@ -212,11 +212,23 @@ var playgroundLanguages = []string{"go", "python", "typescript", "javascript", "
 type playgroundData struct {
 	Languages []string
 	Chat      bool
+	DemoModel string // the serval-tiny model's name, said to be a demonstration
 }
 
 // handlePlayground serves GET /playground: completions streamed from
 // /v1/completions (and chat from /v1/chat/completions) with the session.
 func (s *Server) handlePlayground(w http.ResponseWriter, r *http.Request, req *request) {
 	s.render(w, r, http.StatusOK, "playground", req, page{Title: "Playground", Nav: "playground",
-		Data: playgroundData{Languages: playgroundLanguages, Chat: s.cfg.ChatEnabled}})
+		Data: playgroundData{Languages: playgroundLanguages, Chat: s.cfg.ChatEnabled, DemoModel: s.demoModel()}})
+}
+
+// demoModel is the completion model's name when it is serval-tiny, the small
+// demonstration model Serval ships; "" otherwise.
+func (s *Server) demoModel() string {
+	for _, e := range s.cfg.Engines {
+		if m := e.Engine.Info().Model; e.Role == "completion" && strings.Contains(strings.ToLower(m), "serval-tiny") {
+			return m
+		}
+	}
+	return ""
 }

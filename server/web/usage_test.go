@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"github.com/servalhq/serval/server/engine"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -106,6 +107,11 @@ func TestPlaygroundAndSessionToken(t *testing.T) {
 	if r := bob.get("/playground"); strings.Contains(r.body, `id="chat-form"`) || !strings.Contains(r.body, "--chat-model") {
 		t.Fatal("chat box shown without a chat model")
 	}
+	if strings.Contains(r.body, "demonstration model") {
+		t.Fatal("a real model called a demonstration model")
+	}
+	h.srv.cfg.Engines = []EngineStatus{{Role: "completion", Engine: fakeEngine{engine.Info{Model: "serval-tiny", Device: "cpu", Slots: 1}}}}
+	mustContain(t, bob.get("/playground").body, `id="pg-demo"`, "<code>serval-tiny</code>, a small demonstration model")
 	apiReq := func(c *client, hdr map[string]string) *http.Request {
 		req, _ := http.NewRequest(http.MethodPost, h.ts.URL+"/v1/completions", nil)
 		u, _ := url.Parse(h.ts.URL)

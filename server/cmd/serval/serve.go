@@ -258,9 +258,12 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	}
 	openai.Observe = func(_ string, u engine.Usage, _ error) { srv.ObserveGeneration(u) }
 	infill.Observe = srv.ObserveGeneration
-	fmt.Fprintf(stderr, "serval %s: model %s (template %s%s, %d slots × %d tokens, device %s)\n", buildVersion().GitDescribe,
+	fmt.Fprintf(stderr, "serval %s: model %s (template %s%s, %s × %d tokens, device %s)\n", buildVersion().GitDescribe,
 		engines.completion.Describe(), tmpl.Name, templateNote(engines.promptTemplate, engines.completion.Entry.Template, info.FIMTemplate, engines.completion.Tokenizer != nil),
-		info.Slots, ctxSize, info.Device)
+		plural(info.Slots, "slot"), ctxSize, info.Device)
+	if isDemoModel(engines.completion.Describe()) {
+		fmt.Fprintln(stderr, "serval: "+demoModelNote)
+	}
 	if engines.chat != nil {
 		fmt.Fprintf(stderr, "serval: chat model %s\n", engines.chat.Describe())
 	}
@@ -270,7 +273,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	// Tests and scripts read this line to find the port.
 	fmt.Fprintf(stderr, "serval: listening on http://%s\n", ln.Addr())
 	printSettings(stderr, fs, logger.Enabled(ctx, slog.LevelDebug))
-	printNextStep(stderr, ln.Addr(), cfg.dataDir, cfg.noAuth)
+	printNextStep(stderr, ln.Addr(), cfg.noAuth, usableInitialToken(ctx, st, cfg.dataDir))
 	err = srv.Serve(ctx, ln, cfg.shutdownGrace)
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "serval: shut down")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/store"
 )
 
 // What `serval serve` tells the person who started it: the log, the settings
@@ -79,22 +81,58 @@ func templateNote(override, registryName, detectedName string, local bool) strin
 	return " (fallback: the engine does not say its FIM format; --prompt-template sets another)"
 }
 
-// printNextStep tells a newcomer how to check the server and connect an editor.
-func printNextStep(w io.Writer, addr net.Addr, dataDir string, noAuth bool) {
+// printNextStep tells a newcomer where the web app is, how to check the
+// server and how to connect an editor. tokenFile is the initial-token file
+// when the token in it still works ("" when it was revoked or never made).
+func printNextStep(w io.Writer, addr net.Addr, noAuth bool, tokenFile string) {
 	url := "http://" + addr.String()
 	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
 		url = fmt.Sprintf("http://127.0.0.1:%d", tcp.Port)
 	}
+	if !noAuth {
+		fmt.Fprintf(w, "serval: web app: %s/ (accounts, tokens, usage, playground)\n", url)
+	}
 	auth := ""
 	if !noAuth {
-		token := "<token>"
-		if tokenFile := filepath.Join(dataDir, initialTokenFile); fileExists(tokenFile) {
+		token := "<token from the web app's Tokens page>"
+		if tokenFile != "" {
 			token = "$(cat " + tokenFile + ")"
 		}
 		auth = ` -H "Authorization: Bearer ` + token + `"`
 	}
 	fmt.Fprintf(w, "serval: next: check it with  curl -s%s %s/v1/health\n", auth, url)
-	fmt.Fprintf(w, "serval: then connect an editor: endpoint %s and the token (README.md, \"Connect an editor\")\n", url)
+	fmt.Fprintf(w, "serval: then connect an editor: endpoint %s, and sign in from the editor or use a token (README.md, \"Connect an editor\")\n", url)
+}
+
+// usableInitialToken is the initial-token file of dataDir when the token in
+// it still works, so the printed curl example does; "" otherwise.
+func usableInitialToken(ctx context.Context, st *store.Store, dataDir string) string {
+	path := filepath.Join(dataDir, initialTokenFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if _, err := st.LookupToken(ctx, strings.TrimSpace(string(b))); err != nil {
+		return ""
+	}
+	return path
+}
+
+// plural is "1 slot", "2 slots".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// demoModelNote is said at start-up (and in the playground) when the model
+// is the small one Serval ships to try the path end to end.
+const demoModelNote = "serval-tiny is a small demonstration model: it shows the whole path works, not what a code model writes; for real completions use --model with a code model (docs/models.md)"
+
+// isDemoModel reports whether the described model is serval-tiny.
+func isDemoModel(described string) bool {
+	return strings.Contains(described, "serval-tiny")
 }
 
 func fileExists(path string) bool {

@@ -67,15 +67,20 @@ function playground() {
   const lang = document.getElementById("pg-language");
   const status = document.getElementById("pg-status");
   let suggestion = "";
+  let at = 0; // where the suggestion goes: the caret when it was asked for
   let controller = null;
   let timer = null;
 
+  // The ghost text is drawn where Tab inserts it: at the caret, with the rest
+  // of the code after it, not after the last line.
   const paint = () => {
-    ghost.textContent = code.value;
+    const pos = suggestion ? Math.min(at, code.value.length) : code.value.length;
+    ghost.textContent = code.value.slice(0, pos);
     const span = document.createElement("span");
     span.className = "ghost";
     span.textContent = suggestion;
     ghost.appendChild(span);
+    ghost.appendChild(document.createTextNode(code.value.slice(pos)));
   };
 
   async function complete() {
@@ -84,8 +89,9 @@ function playground() {
     suggestion = "";
     paint();
     status.textContent = "completing…";
-    const prefix = code.value.slice(0, code.selectionEnd);
-    const suffix = code.value.slice(code.selectionEnd);
+    at = code.selectionEnd;
+    const prefix = code.value.slice(0, at);
+    const suffix = code.value.slice(at);
     try {
       const res = await fetch("/v1/completions", {
         method: "POST",
@@ -115,9 +121,9 @@ function playground() {
     timer = setTimeout(complete, 400);
   });
   code.addEventListener("keydown", (e) => {
-    if (e.key === "Tab" && suggestion) {
+    if (e.key === "Tab" && suggestion && code.selectionStart === at && code.selectionEnd === at) {
       e.preventDefault();
-      code.setRangeText(suggestion, code.selectionEnd, code.selectionEnd, "end");
+      code.setRangeText(suggestion, at, at, "end");
       suggestion = "";
       paint();
     } else if (e.key === "Escape") {
