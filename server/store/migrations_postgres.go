@@ -92,8 +92,14 @@ CREATE TABLE device_codes (
 CREATE INDEX device_codes_expires ON device_codes(expires_at);`
 
 // usageLockClass is the first key of the advisory locks that serialise one
-// completion choice's events (the second is a hash of the choice).
-const usageLockClass = 0x5e7a
+// completion choice's events; the second is a hash of the choice, cut to
+// usageLockBuckets values: a transaction holds its locks to its end, and
+// one that stores many events (a bulk insert) must not take one lock per
+// choice, past PostgreSQL's lock table (max_locks_per_transaction).
+const (
+	usageLockClass   = 0x5e7a
+	usageLockBuckets = 1024
+)
 
 var pgUsageSummary = `
 CREATE TABLE usage_days (
@@ -118,7 +124,7 @@ CREATE INDEX events_completion ON events(completion_id, choice_index);
 
 CREATE FUNCTION serval_count_usage() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM pg_advisory_xact_lock(` + strconv.Itoa(usageLockClass) + `, hashtext(NEW.completion_id || '/' || NEW.choice_index));
+	PERFORM pg_advisory_xact_lock(` + strconv.Itoa(usageLockClass) + `, hashtext(NEW.completion_id || '/' || NEW.choice_index) & ` + strconv.Itoa(usageLockBuckets-1) + `);
 	INSERT INTO usage_days(day, token_name, language, shown, accepted)
 	SELECT NEW.created_at / 86400000, NEW.token_name, ` + usageLanguage("NEW.language") + `,
 		CASE WHEN NEW.type = 'view' THEN 1 ELSE 0 END, CASE WHEN NEW.type = 'select' THEN 1 ELSE 0 END
