@@ -110,9 +110,9 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 		redo(http.StatusBadRequest, msg)
 		return
 	}
-	hash, err := account.HashPassword(f["password"])
+	hash, err := account.Hash(r.Context(), f["password"])
 	if err != nil {
-		s.fail(w, r, err)
+		s.hashFailed(w, r, nil, "Setup", err)
 		return
 	}
 	u, err := s.store.CreateFirstAdmin(r.Context(), f["username"], hash)
@@ -164,7 +164,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, addr := f["username"], s.clientAddr(r)
-	if wait := s.throttle.retryAfter(name, addr); wait > 0 {
+	// The attempt is paid for before the password is checked (throttle.go).
+	if wait := s.throttle.charge(name, addr); wait > 0 {
 		secs := retrySeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		s.render(w, r, http.StatusTooManyRequests, "login", nil, page{Title: "Sign in",
@@ -173,13 +174,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	u, hash, err := s.store.PasswordHash(r.Context(), name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.throttle.refund(name, addr, false)
 		s.fail(w, r, err)
 		return
 	}
 	// An unknown account costs the same hashing as a wrong password.
-	passwordOK := account.CheckPasswordOrDummy(hash, f["password"])
+	passwordOK, err := account.Check(r.Context(), hash, f["password"])
+	if err != nil {
+		s.throttle.refund(name, addr, false) // not checked: not a guess
+		s.hashFailed(w, r, nil, "Sign in", err)
+		return
+	}
 	if !passwordOK || u.Disabled {
-		s.throttle.failed(name, addr)
 		status, msg := http.StatusUnauthorized, loginFailed
 		if passwordOK {
 			// The right password of a deactivated account: its owner learns
@@ -189,7 +195,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "login", nil, page{Title: "Sign in", Error: msg, Form: map[string]string{"username": name, "next": f["next"]}})
 		return
 	}
-	s.throttle.succeeded(name)
+	s.throttle.refund(name, addr, true)
 	if err := s.startSession(w, r, u); err != nil {
 		s.fail(w, r, err)
 		return
@@ -254,9 +260,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		redo(http.StatusBadRequest, msg)
 		return
 	}
-	hash, err := account.HashPassword(f["password"])
+	hash, err := account.Hash(r.Context(), f["password"])
 	if err != nil {
-		s.fail(w, r, err)
+		s.hashFailed(w, r, nil, "Invitation", err)
 		return
 	}
 	u, err := s.store.Register(r.Context(), f["invite"], f["username"], hash)
@@ -321,9 +327,9 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 			Form: map[string]string{"code": f["code"], "username": u.Name}})
 		return
 	}
-	hash, err := account.HashPassword(f["password"])
+	hash, err := account.Hash(r.Context(), f["password"])
 	if err != nil {
-		s.fail(w, r, err)
+		s.hashFailed(w, r, nil, "Password reset", err)
 		return
 	}
 	if u, err = s.store.ResetPassword(r.Context(), f["code"], hash); err != nil {
@@ -357,22 +363,39 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, req *req
 		redo(ferr.status, ferr.msg)
 		return
 	}
-	_, hash, err := s.store.PasswordHash(r.Context(), req.user.Name)
+	// The current password is guessed against the login's budgets: a
+	// stolen session must not make an unthrottled oracle of this form.
+	name, addr := req.user.Name, s.clientAddr(r)
+	if wait := s.throttle.charge(name, addr); wait > 0 {
+		secs := retrySeconds(wait)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		redo(http.StatusTooManyRequests, errorf("Too many wrong passwords: try again in %d seconds.", secs))
+		return
+	}
+	_, hash, err := s.store.PasswordHash(r.Context(), name)
 	if err != nil {
+		s.throttle.refund(name, addr, false)
 		s.fail(w, r, err)
 		return
 	}
-	if !account.CheckPassword(hash, f["current"]) {
+	ok, err := account.Check(r.Context(), hash, f["current"])
+	if err != nil {
+		s.throttle.refund(name, addr, false)
+		s.hashFailed(w, r, req, "Your account", err)
+		return
+	}
+	if !ok {
 		redo(http.StatusBadRequest, "The current password is wrong.")
 		return
 	}
-	if err := account.ValidatePassword(req.user.Name, f["password"]); err != nil {
+	s.throttle.refund(name, addr, true)
+	if err := account.ValidatePassword(name, f["password"]); err != nil {
 		redo(http.StatusBadRequest, err.Error())
 		return
 	}
-	newHash, err := account.HashPassword(f["password"])
+	newHash, err := account.Hash(r.Context(), f["password"])
 	if err != nil {
-		s.fail(w, r, err)
+		s.hashFailed(w, r, req, "Your account", err)
 		return
 	}
 	if err := s.store.SetPassword(r.Context(), req.user.ID, newHash); err != nil {
@@ -385,4 +408,19 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, req *req
 		return
 	}
 	s.render(w, r, http.StatusOK, "account", req, page{Title: "Your account", Nav: "account", Message: "Password changed; other browsers were signed out."})
+}
+
+// hashFailed answers a password hash or check that could not run: 503 with
+// Retry-After when every hashing slot stayed busy (account.ErrBusy), nothing
+// when the client went away, else a server error.
+func (s *Server) hashFailed(w http.ResponseWriter, r *http.Request, req *request, title string, err error) {
+	switch {
+	case errors.Is(err, account.ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		s.message(w, r, http.StatusServiceUnavailable, req, title, "The server is busy checking passwords: try again in a moment.")
+	case r.Context().Err() != nil:
+		w.WriteHeader(499)
+	default:
+		s.fail(w, r, err)
+	}
 }

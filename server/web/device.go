@@ -110,7 +110,7 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, req *reque
 // answered (the form again with the reason, or 429).
 func (s *Server) lookUpUserCode(w http.ResponseWriter, r *http.Request, req *request, typed string) (string, store.DeviceAuth, bool) {
 	account, addr := "device:"+req.user.Name, s.clientAddr(r)
-	if wait := s.deviceThrottle.retryAfter(account, addr); wait > 0 {
+	if wait := s.deviceThrottle.charge(account, addr); wait > 0 {
 		secs := retrySeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		s.renderDevice(w, r, req, http.StatusTooManyRequests, errorf("Too many wrong codes: try again in %d seconds.", secs), deviceData{})
@@ -123,10 +123,10 @@ func (s *Server) lookUpUserCode(w http.ResponseWriter, r *http.Request, req *req
 		d, err = s.store.PendingDeviceAuth(r.Context(), code)
 	}
 	if errors.Is(err, store.ErrCodeInvalid) {
-		s.deviceThrottle.failed(account, addr)
 		s.renderDevice(w, r, req, http.StatusNotFound, "No sign-in is waiting for this code: check it against your editor (codes expire after 10 minutes).", deviceData{})
 		return "", store.DeviceAuth{}, false
 	}
+	s.deviceThrottle.refund(account, addr, false) // not a wrong code
 	if err != nil {
 		s.fail(w, r, err)
 		return "", store.DeviceAuth{}, false

@@ -1,18 +1,27 @@
 package web
 
 import (
+	"cmp"
 	"math"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
-// Login throttling: each failed login takes one unit from the account's
-// budget and one from the client address's; a login is refused (429 with
-// Retry-After) while either is empty. Budgets refill slowly, so a guesser
+// Login throttling: every attempt takes one unit from the account's budget
+// and one from the client address's before the password is checked, in
+// one step under one lock, so concurrent attempts cannot all pass a check
+// made before any is charged. An attempt is refused (429 with Retry-After)
+// while either budget is empty. A successful login gives its units back
+// and forgets the account's failures. Budgets refill slowly, so a guesser
 // gets about 10 tries per account at once, then one every 30 s.
+//
+// Addresses are keyed by the network a client controls: an IPv4 address,
+// or an IPv6 /64 (one host is usually given a whole /64). At most
+// maxThrottled keys are kept per map; past that the fullest budgets (the
+// least throttled keys) are forgotten first, never a lockout.
 const (
 	accountBurst  = 10
 	accountRefill = 30 * time.Second
@@ -26,72 +35,114 @@ type throttle struct {
 	now func() time.Time
 
 	mu       sync.Mutex
-	accounts map[string]*rate.Limiter
-	addrs    map[string]*rate.Limiter
+	accounts map[string]*bucket
+	addrs    map[string]*bucket
+}
+
+// bucket is a token bucket: tokens at last, refilling one per every.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (b *bucket) at(now time.Time, every time.Duration, burst int) float64 {
+	return math.Min(float64(burst), b.tokens+float64(now.Sub(b.last))/float64(every))
 }
 
 func newThrottle(now func() time.Time) *throttle {
-	return &throttle{now: now, accounts: map[string]*rate.Limiter{}, addrs: map[string]*rate.Limiter{}}
+	return &throttle{now: now, accounts: map[string]*bucket{}, addrs: map[string]*bucket{}}
 }
 
-// retryAfter returns how long a login for account from addr must wait
-// (0: it may go ahead). It takes nothing from the budgets.
-func (t *throttle) retryAfter(account, addr string) time.Duration {
+// charge takes one unit from account's and addr's budgets before an attempt
+// is checked. When either is empty it takes nothing and returns how long
+// until both have a unit (> 0); 0 means the attempt may go ahead.
+func (t *throttle) charge(account, addr string) time.Duration {
 	now := t.now()
+	account, addr = strings.ToLower(account), addrKey(addr)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	wait := time.Duration(0)
-	for _, l := range []*rate.Limiter{t.accounts[strings.ToLower(account)], t.addrs[addr]} {
-		if l == nil {
-			continue
+	acc := t.get(t.accounts, account, accountBurst, now)
+	ad := t.get(t.addrs, addr, addrBurst, now)
+	ta, tb := acc.at(now, accountRefill, accountBurst), ad.at(now, addrRefill, addrBurst)
+	if ta < 1 || tb < 1 {
+		wait := time.Duration(0)
+		if ta < 1 {
+			wait = max(wait, time.Duration((1-ta)*float64(accountRefill)))
 		}
-		if tokens := l.TokensAt(now); tokens < 1 {
-			d := time.Duration((1 - tokens) / float64(l.Limit()) * float64(time.Second))
-			wait = max(wait, d)
+		if tb < 1 {
+			wait = max(wait, time.Duration((1-tb)*float64(addrRefill)))
 		}
+		return wait
 	}
-	return wait
+	acc.tokens, acc.last = ta-1, now
+	ad.tokens, ad.last = tb-1, now
+	return 0
 }
 
-// failed records a failed login.
-func (t *throttle) failed(account, addr string) {
+// refund gives back a charged attempt that was not a failed guess: a
+// successful login (which also forgets the account's failures) or one
+// that could not be checked (the server was busy).
+func (t *throttle) refund(account, addr string, forget bool) {
 	now := t.now()
+	account, addr = strings.ToLower(account), addrKey(addr)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	take(t.accounts, strings.ToLower(account), rate.Every(accountRefill), accountBurst, now)
-	take(t.addrs, addr, rate.Every(addrRefill), addrBurst, now)
-}
-
-// succeeded forgets the account's failures (not the address's).
-func (t *throttle) succeeded(account string) {
-	t.mu.Lock()
-	delete(t.accounts, strings.ToLower(account))
-	t.mu.Unlock()
-}
-
-func take(m map[string]*rate.Limiter, key string, every rate.Limit, burst int, now time.Time) {
-	l := m[key]
-	if l == nil {
-		if len(m) >= maxThrottled {
-			prune(m, now)
-		}
-		l = rate.NewLimiter(every, burst)
-		m[key] = l
+	if forget {
+		delete(t.accounts, account)
+	} else if b := t.accounts[account]; b != nil {
+		b.tokens, b.last = math.Min(accountBurst, b.at(now, accountRefill, accountBurst)+1), now
 	}
-	l.AllowN(now, 1)
+	if b := t.addrs[addr]; b != nil {
+		b.tokens, b.last = math.Min(addrBurst, b.at(now, addrRefill, addrBurst)+1), now
+	}
 }
 
-// prune drops the limiters that refilled completely; if that frees nothing
-// (a flood of distinct keys), it drops them all rather than grow.
-func prune(m map[string]*rate.Limiter, now time.Time) {
-	for k, l := range m {
-		if l.TokensAt(now) >= float64(l.Burst()) {
-			delete(m, k)
-		}
+// get returns key's bucket, making a full one. A full map first forgets the
+// tenth of its budgets closest to full (at a flood of new keys, one sort per
+// thousand keys, not a scan per key). t.mu is held.
+func (t *throttle) get(m map[string]*bucket, key string, burst int, now time.Time) *bucket {
+	if b := m[key]; b != nil {
+		return b
 	}
 	if len(m) >= maxThrottled {
-		clear(m)
+		evictFullest(m, now, maxThrottled/10)
 	}
+	b := &bucket{tokens: float64(burst), last: now}
+	m[key] = b
+	return b
+}
+
+// evictFullest forgets the n budgets closest to full, so lockouts (empty
+// budgets) are the last thing forgotten. Budgets refill at different paces
+// per map but alike within one, so tokens plus the seconds since the last
+// charge orders them well enough.
+func evictFullest(m map[string]*bucket, now time.Time, n int) {
+	type scored struct {
+		key   string
+		score float64
+	}
+	all := make([]scored, 0, len(m))
+	for k, b := range m {
+		all = append(all, scored{k, b.tokens + now.Sub(b.last).Seconds()})
+	}
+	slices.SortFunc(all, func(a, b scored) int { return cmp.Compare(b.score, a.score) })
+	for _, s := range all[:min(n, len(all))] {
+		delete(m, s.key)
+	}
+}
+
+// addrKey is the throttling key of a client address: an IPv4 address as
+// is, an IPv6 one by its /64.
+func addrKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Unmap().Is6() {
+		return addr
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
 }
 
 // retrySeconds is the Retry-After value of d: whole seconds, at least 1.
