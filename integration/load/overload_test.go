@@ -1,0 +1,154 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/servalhq/serval/integration/bench"
+	"github.com/servalhq/serval/integration/testsupport/servaltest"
+	"github.com/servalhq/serval/server/store"
+)
+
+// typistTraces are the texts the typists type: Go standard library bodies.
+func typistTraces(t *testing.T, count int) []bench.Trace {
+	t.Helper()
+	traces, err := bench.Build(bench.GoSource(runtime.GOROOT()), 1, bench.TraceOptions{Count: count, MinBody: 80, MaxBody: 600, MaxFileBytes: 64 << 10, Typist: bench.DefaultTypist})
+	if err != nil {
+		t.Skipf("no Go sources to type: %v", err)
+	}
+	return traces
+}
+
+// typistTokens creates n tokens in s's database (the server reads tokens
+// from it on every request) and returns their secrets.
+func typistTokens(t *testing.T, s *servaltest.Server, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, s.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	out := make([]string, n)
+	for i := range out {
+		if out[i], err = st.CreateToken(ctx, fmt.Sprintf("typist-%04d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// A short typists run against a real serval: the tool counts pauses and
+// every request ends in a status a client can act on.
+func TestTypistsAgainstRealServal(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{})
+	traces := typistTraces(t, 8)
+	rep, err := RunTypists(context.Background(), TypistConfig{URL: s.URL, Tokens: typistTokens(t, s, 6), Duration: 6 * time.Second, Traces: traces})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d pauses, %d served, statuses %v, Jain %.2f", rep.Pauses, rep.Served, rep.ByStatus, rep.Jain())
+	if rep.Pauses < 6 {
+		t.Errorf("%d pauses in 6 s of 6 typists", rep.Pauses)
+	}
+	for st := range rep.ByStatus {
+		switch st {
+		case "200", "409", "503", "429", "cancelled":
+		default:
+			t.Errorf("%d requests ended %q: %v", rep.ByStatus[st], st, rep.ByStatus)
+		}
+	}
+}
+
+func TestJain(t *testing.T) {
+	if j := Jain([]int{3, 3, 3}); j != 1 {
+		t.Errorf("equal shares: %v", j)
+	}
+	if j := Jain([]int{4, 0, 0, 0}); j != 0.25 {
+		t.Errorf("one takes all of four: %v", j)
+	}
+}
+
+// TestOverloadTable prints docs/reliability.md's overload table: for each
+// serval binary, capacity (one client back to back) and then typists runs,
+// in one run so the machine's load is shared alike. It takes minutes and
+// runs only when asked:
+//
+//	SERVAL_OVERLOAD='before=/tmp/serval-main,after=bin/serval' go test -run TestOverloadTable -v -timeout 60m ./integration/load/
+//
+// SERVAL_OVERLOAD_TYPISTS (10,60,200,500) and SERVAL_OVERLOAD_SECONDS (20
+// up to 60 typists, 60 above: a round robin over 500 typists needs tens of
+// seconds to reach them all) change the runs.
+func TestOverloadTable(t *testing.T) {
+	spec := os.Getenv("SERVAL_OVERLOAD")
+	if spec == "" {
+		t.Skip("set SERVAL_OVERLOAD=label=binary,... to run (minutes)")
+	}
+	counts := []int{10, 60, 200, 500}
+	if v := os.Getenv("SERVAL_OVERLOAD_TYPISTS"); v != "" {
+		counts = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 || n > 2000 {
+				t.Fatalf("SERVAL_OVERLOAD_TYPISTS: %q", f)
+			}
+			counts = append(counts, n)
+		}
+	}
+	seconds, _ := strconv.Atoi(os.Getenv("SERVAL_OVERLOAD_SECONDS"))
+	traces := typistTraces(t, 50)
+	most := 0
+	for _, n := range counts {
+		most = max(most, n)
+	}
+	var rows []string
+	for _, pair := range strings.Split(spec, ",") {
+		label, bin, ok := strings.Cut(pair, "=")
+		if !ok {
+			t.Fatalf("SERVAL_OVERLOAD: %q is not label=binary", pair)
+		}
+		s := servaltest.Start(t, servaltest.Options{Binary: bin})
+		tokens := typistTokens(t, s, most)
+		for _, n := range counts {
+			d := time.Duration(seconds) * time.Second
+			if d <= 0 {
+				d = 20 * time.Second
+				if n > 60 {
+					d = 60 * time.Second
+				}
+			}
+			// Capacity beside each run: the machine's load moves.
+			capacity, err := Capacity(context.Background(), s.URL, s.Token, traces, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := RunTypists(context.Background(), TypistConfig{URL: s.URL, Tokens: tokens[:n], Duration: d, Traces: traces})
+			if err != nil {
+				t.Fatal(err)
+			}
+			row := rep.TypistRow(label, capacity) + " " + loadAverage()
+			t.Log(row)
+			t.Logf("statuses %v", rep.ByStatus)
+			rows = append(rows, row)
+			time.Sleep(2 * time.Second) // let abandoned requests drain
+		}
+		s.Stop()
+	}
+	t.Log("\n" + TypistHeader + " load |\n" + strings.Join(rows, "\n"))
+}
+
+// loadAverage is the 1-minute load average, as a table cell's text.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "? |"
+	}
+	f := strings.Fields(string(b))
+	return f[0] + " |"
+}
