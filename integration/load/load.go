@@ -57,7 +57,7 @@ type Report struct {
 	Agents   int            `json:"agents"`
 	Seconds  float64        `json:"seconds"`
 	Requests int            `json:"requests"`
-	ByStatus map[string]int `json:"by_status"` // "200", "429", "503", "cancelled" (superseded), "timeout", "error"
+	ByStatus map[string]int `json:"by_status"` // "200", "409" (replaced in the queue), "429", "503", "cancelled" (superseded), "timeout", "error"
 	// Latency of the answered (200) requests, in milliseconds.
 	P50, P95, P99, Max float64
 	Samples            []Sample `json:"samples"`
@@ -99,8 +99,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Agents * 2, MaxConnsPerHost: cfg.Agents * 2}}
 	defer httpClient.CloseIdleConnections()
-	client, err := api.NewClient(cfg.URL, cfg.Token, httpClient)
-	if err != nil {
+	if _, err := api.NewClient(cfg.URL, cfg.Token, httpClient); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
@@ -140,6 +139,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		agents.Add(1)
 		go func() {
 			defer agents.Done()
+			// Each agent is its own editor session, as serval-agent
+			// processes are: the agents share a token, and the server's
+			// queue keeps one request per token and session.
+			client, _ := api.NewClient(cfg.URL, cfg.Token, httpClient)
+			client.Header = http.Header{api.SessionHeader: {fmt.Sprintf("load-agent-%d", i)}}
 			playAgent(ctx, cfg, client, i, outcomes)
 		}()
 	}

@@ -52,7 +52,7 @@ func TestLoadRunAgainstRealServal(t *testing.T) {
 	}
 	for st := range rep.ByStatus {
 		switch st {
-		case "200", "503", "429", "cancelled", "timeout":
+		case "200", "409", "503", "429", "cancelled", "timeout":
 		default:
 			t.Errorf("%d requests ended %q: %v", rep.ByStatus[st], st, rep.ByStatus)
 		}
