@@ -159,6 +159,27 @@ public class AgentClientTest {
     }
 
     @Test
+    public void everyCandidateReachesTheClient() throws Exception {
+        started("normal");
+        String uri = "file:///tmp/c.py";
+        client.openDocument(uri, "python", 1, "x = CYCLE\n", () -> "x = CYCLE\n");
+        // Typing gets the one item; an explicit request gets every candidate, in the agent's order.
+        InlineCompletionList one = Check.await(client.inlineCompletion(uri, new Position(0, 4), TriggerKind.AUTOMATIC), "automatic");
+        Check.equal(1, one.items().size(), "one item on typing");
+        InlineCompletionList list = Check.await(client.inlineCompletion(uri, new Position(0, 4), TriggerKind.INVOKED), "invoked");
+        Check.equal(3, list.items().size(), "every candidate");
+        Check.equal("candidate two", list.items().get(1).insertText(), "second");
+        Check.equal("candidate three", list.items().get(2).insertText(), "third");
+        Check.equal(1, received("textDocument/inlineCompletion").get(1).getAsJsonObject("params").getAsJsonObject("context").get("triggerKind").getAsInt(), "invoked trigger");
+        // Accepting the third runs its own command, which carries its candidate's index.
+        Check.await(client.accepted(list.items().get(2)), "accept the third");
+        awaitReceived("workspace/executeCommand", 1);
+        JsonObject arg = received("workspace/executeCommand").get(0).getAsJsonObject("params").getAsJsonArray("arguments").get(0).getAsJsonObject();
+        Check.equal(3, arg.get("choiceIndex").getAsInt(), "the accepted candidate's index");
+        shutdownCleanly();
+    }
+
+    @Test
     public void supersededRequestIsCancelled() throws Exception {
         started("normal");
         String uri = "file:///tmp/b.go";
@@ -279,7 +300,7 @@ public class AgentClientTest {
         Check.equal(item.insertText(), partial.getAsJsonObject("item").get("insertText").getAsString(), "partial echoes the item");
         JsonObject exec = received("workspace/executeCommand").get(0).getAsJsonObject("params");
         Check.equal("serval.accept", exec.get("command").getAsString(), "command");
-        Check.equal("[{\"n\":1}]", exec.get("arguments").toString(), "arguments");
+        Check.equal("[{\"n\":1,\"choiceIndex\":0}]", exec.get("arguments").toString(), "arguments");
         shutdownCleanly();
     }
 

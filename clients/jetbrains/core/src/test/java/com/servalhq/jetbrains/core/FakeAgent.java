@@ -267,6 +267,24 @@ public final class FakeAgent {
         return null;
     }
 
+    /** An inline completion item whose accept command carries its candidate's index. */
+    private static JsonObject item(String text, Position pos, int choiceIndex) {
+        JsonObject item = new JsonObject();
+        item.addProperty("insertText", text);
+        item.add("range", new Range(pos, pos).toJson());
+        JsonObject command = new JsonObject();
+        command.addProperty("title", "accept");
+        command.addProperty("command", "serval.accept");
+        JsonArray args = new JsonArray();
+        JsonObject arg = new JsonObject();
+        arg.addProperty("n", 1);
+        arg.addProperty("choiceIndex", choiceIndex);
+        args.add(arg);
+        command.add("arguments", args);
+        item.add("command", command);
+        return item;
+    }
+
     private Integer completion(JsonElement id, JsonObject params) {
         String uri = params.getAsJsonObject("textDocument").get("uri").getAsString();
         StringBuilder text = documents.get(uri);
@@ -293,20 +311,15 @@ public final class FakeAgent {
             }, 20, TimeUnit.SECONDS);
             return null;
         }
-        JsonObject item = new JsonObject();
-        item.addProperty("insertText", "text=" + text);
-        item.add("range", new Range(pos, pos).toJson());
-        JsonObject command = new JsonObject();
-        command.addProperty("title", "accept");
-        command.addProperty("command", "serval.accept");
-        JsonArray args = new JsonArray();
-        JsonObject arg = new JsonObject();
-        arg.addProperty("n", 1);
-        args.add(arg);
-        command.add("arguments", args);
-        item.add("command", command);
         JsonArray itemList = new JsonArray();
-        itemList.add(item);
+        itemList.add(item("text=" + text, pos, 0));
+        // An explicit request on a CYCLE line: several candidates, as the agent answers (choiceIndex is
+        // the server's candidate index; the second one was a duplicate and left out).
+        JsonObject context = params.getAsJsonObject("context");
+        if (lineText.contains("CYCLE") && context != null && context.get("triggerKind").getAsInt() == 1) {
+            itemList.add(item("candidate two", pos, 2));
+            itemList.add(item("candidate three", pos, 3));
+        }
         JsonObject result = new JsonObject();
         result.add("items", itemList);
         respond(id, result);
