@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/segmentio/encoding/json"
 	"go.lsp.dev/jsonrpc2"
@@ -110,7 +111,7 @@ func (s *Server) Run(ctx context.Context, r io.Reader, w io.Writer, c io.Closer)
 	s.stop()
 	s.cancelAll()
 	s.wg.Wait()
-	_ = conn.Close()
+	closeWithin(conn, closeWait)
 	if s.state.Load() == stateShutdown {
 		return nil
 	}
@@ -313,4 +314,25 @@ func (s *Server) cancelAll() {
 		cancel()
 	}
 	s.mu.Unlock()
+}
+
+// closeWait bounds how long Run waits for the connection to close.
+const closeWait = time.Second
+
+// closeWithin closes c, waiting at most d. On Windows, closing stdin waits
+// for the read in progress on it (a synchronous ReadFile on a pipe), which
+// never ends while the editor keeps the pipe open: after exit, the process
+// must end anyway, so Run returns and the caller exits.
+func closeWithin(c io.Closer, d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		_ = c.Close()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }

@@ -283,13 +283,17 @@ func TestAgentEmulated(t *testing.T) {
 				sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer scancel()
 				if platform == "windows-amd64" {
-					// Under Wine 8.0 the agent answers shutdown but its process does
-					// not end after exit while its stdin stays open (not seen on
-					// Linux; not checked on real Windows): close stdin to end it.
+					// On Windows, closing stdin waits for the read in progress: the
+					// agent must end on exit while the editor keeps its stdin open.
 					if err := c.Call(sctx, "shutdown", nil, nil); err != nil {
 						t.Errorf("shutdown: %v", err)
 					}
 					c.Notify(sctx, "exit", nil)
+					select {
+					case <-c.Done(): // its stdout closed: the process ended
+					case <-sctx.Done():
+						t.Error("under Wine the agent did not end on exit while its stdin stayed open")
+					}
 					c.Close()
 				} else if err := c.Shutdown(sctx); err != nil {
 					t.Errorf("shutdown: %v", err)
