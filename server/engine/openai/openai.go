@@ -105,6 +105,7 @@ type completionRequest struct {
 	Seed        *uint32  `json:"seed,omitempty"`
 	Stop        []string `json:"stop,omitempty"`
 	Stream      bool     `json:"stream"`
+	N           int      `json:"n,omitempty"` // several choices (candidates.go)
 }
 
 type chatMessage struct {
@@ -127,6 +128,7 @@ type chatRequest struct {
 // chunk is one streamed event of either endpoint.
 type chunk struct {
 	Choices []struct {
+		Index int    `json:"index"`
 		Text  string `json:"text"`
 		Delta struct {
 			Content string `json:"content"`
