@@ -27,8 +27,8 @@ func runBackup(ctx context.Context, args []string, getenv env, stdout, stderr io
 	if err := store.Backup(ctx, *dataDir, file); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Backed up %s to %s (tokens, users and events; restore with `serval restore %s` while serval is stopped).\n",
-		*dataDir, file, file)
+	fmt.Fprintf(stdout, "Backed up %s to %s (tokens, users and events; restore with `serval restore --data-dir %s %s` while serval is stopped).\n",
+		*dataDir, file, shellQuote(*dataDir), shellQuote(file))
 	return nil
 }
 
@@ -101,4 +101,15 @@ func refuseDatabaseFlag(command, database string) error {
 	default:
 		return fmt.Errorf("%w: serval %s works on --data-dir DIR (the database DIR/serval.db), not on --database %s", errUsage, command, database)
 	}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting, so a printed
+// command can be pasted as it is.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:=@%,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -75,6 +75,11 @@ func TestTokenCommands(t *testing.T) {
 
 func TestStatsCommand(t *testing.T) {
 	dir := t.TempDir()
+	st0, err := store.Open(context.Background(), dir) // a server's data directory, no events yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	st0.Close()
 	out, _, err := runCmd(t, dir, "stats")
 	if err != nil || !strings.Contains(out, "no events") {
 		t.Fatalf("%q %v", out, err)

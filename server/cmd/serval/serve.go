@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -270,6 +271,12 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if err := app.Start(ctx, setupBaseURL(ln.Addr()), stdout); err != nil {
 		return err
 	}
+	// `serval invite create` and `serval user` print links to where this server runs.
+	if cfg.dataDir != "" {
+		if err := os.WriteFile(filepath.Join(cfg.dataDir, serverURLFile), []byte(setupBaseURL(ln.Addr())+"\n"), 0o644); err != nil {
+			logger.Warn("cannot note the server's address for printed links", "err", err)
+		}
+	}
 	// Tests and scripts read this line to find the port.
 	fmt.Fprintf(stderr, "serval: listening on http://%s\n", ln.Addr())
 	printSettings(stderr, fs, logger.Enabled(ctx, slog.LevelDebug))
@@ -280,6 +287,10 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	}
 	return err
 }
+
+// serverURLFile in the data directory holds the address this server last
+// started on, for the links the CLI prints.
+const serverURLFile = "server-url"
 
 // InitialTokenFile is written at the first start, mode 0600.
 const initialTokenFile = "initial-token"

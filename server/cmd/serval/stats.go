@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -26,6 +28,12 @@ func runStats(ctx context.Context, args []string, getenv env, stdout, stderr io.
 			return nil
 		}
 		return err
+	}
+	// Reading statistics must not make a data directory where there was none.
+	if *database == "" {
+		if _, err := os.Stat(filepath.Join(*dataDir, store.FileName)); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no serval database in %s: pass --data-dir where `serval serve` keeps its data (or --database)", *dataDir)
+		}
 	}
 	st, err := openStore(ctx, *database, *dataDir, stderr)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,13 +27,29 @@ import (
 // stdin is read by --password-stdin (tests replace it).
 var stdin io.Reader = os.Stdin
 
-// linkBase is where printed links point: --url, else $SERVAL_URL, else the default port.
+// linkBaseFlag is where printed links point: --url, else $SERVAL_URL, else
+// the address the server in --data-dir last started on (linkBase).
 func linkBaseFlag(fs *flag.FlagSet, getenv env) *string {
-	def := getenv("SERVAL_URL")
-	if def == "" {
-		def = "http://localhost:8080"
+	return fs.String("url", getenv("SERVAL_URL"), "the server's address as browsers reach it, for the printed link ($SERVAL_URL; default: where `serval serve` with this --data-dir runs)")
+}
+
+// defaultLinkBase is the last resort of linkBase.
+const defaultLinkBase = "http://localhost:8080"
+
+// linkBase resolves the --url flag: as given, else what `serval serve` wrote
+// to <data-dir>/server-url when it started, else the default port, saying so
+// on stderr (the link is wrong if the server runs elsewhere).
+func linkBase(flagValue, dataDir string, stderr io.Writer) string {
+	if flagValue != "" {
+		return strings.TrimRight(flagValue, "/")
 	}
-	return fs.String("url", def, "the server's address as browsers reach it, for the printed link ($SERVAL_URL)")
+	if b, err := os.ReadFile(filepath.Join(dataDir, serverURLFile)); err == nil {
+		if u := strings.TrimSpace(string(b)); strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+			return strings.TrimRight(u, "/")
+		}
+	}
+	fmt.Fprintf(stderr, "serval: no server has run with --data-dir %s: the link assumes %s; pass --url with the address browsers reach the server at\n", dataDir, defaultLinkBase)
+	return defaultLinkBase
 }
 
 // runUser implements `serval user SUB`.
@@ -75,7 +92,7 @@ func runUser(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	case "list":
 		return listUsers(ctx, st, stdout)
 	case "create":
-		return createUser(ctx, st, name, *admin, *passwordStdin, *base, stdout)
+		return createUser(ctx, st, name, *admin, *passwordStdin, linkBase(*base, *dataDir, stderr), stdout)
 	}
 	u, err := st.UserByName(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -98,7 +115,7 @@ func runUser(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "One-time link for %q to choose a new password (valid 24 hours):\n%s/reset?code=%s\n", u.Name, strings.TrimRight(*base, "/"), code)
+		fmt.Fprintf(stdout, "One-time link for %q to choose a new password (valid 24 hours):\n%s/reset?code=%s\n", u.Name, linkBase(*base, *dataDir, stderr), code)
 	}
 	return nil
 }
@@ -218,6 +235,6 @@ func runInvite(ctx context.Context, args []string, getenv env, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Invitation (one account, valid %d days); send this link:\n%s/register?invite=%s\n", *days, strings.TrimRight(*base, "/"), code)
+	fmt.Fprintf(stdout, "Invitation (one account, valid %d days); send this link:\n%s/register?invite=%s\n", *days, linkBase(*base, *dataDir, stderr), code)
 	return nil
 }
