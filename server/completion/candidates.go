@@ -31,8 +31,13 @@ func (s *Service) answerCandidates(ctx context.Context, ereq engine.Request, n i
 		return nil
 	})
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w (%v)", ctxErr, err)
+		// No candidate's usage came back; the metrics still count why.
+		res.Usage.StopReason = engine.StopError
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			res.Usage.StopReason = engine.StopCancelled
+			if !errors.Is(err, ctxErr) {
+				err = fmt.Errorf("%w (%v)", ctxErr, err)
+			}
 		}
 		return err
 	}
