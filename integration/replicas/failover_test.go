@@ -23,7 +23,7 @@ import (
 	"github.com/servalhq/serval/server/store"
 )
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func freePort(t *testing.T) int {
 
 // haproxyConfig is docs/deploy/haproxy.cfg with the test's ports: the
 // file operators copy is the one tested.
-func haproxyConfig(t *testing.T, port int, replicaPorts []int) []byte {
+func haproxyConfig(t testing.TB, port int, replicaPorts []int) []byte {
 	b, err := os.ReadFile("../../docs/deploy/haproxy.cfg")
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func haproxyConfig(t *testing.T, port int, replicaPorts []int) []byte {
 }
 
 // startHAProxy runs HAProxy in front of the replica ports and returns its URL.
-func startHAProxy(t *testing.T, ports []int) string {
+func startHAProxy(t testing.TB, ports []int) string {
 	t.Helper()
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
@@ -184,7 +184,7 @@ func runAgents(t *testing.T, base string, tokens []string, d time.Duration) agen
 	return all
 }
 
-func makeTokens(t *testing.T, dbURL string, n int) []string {
+func makeTokens(t testing.TB, dbURL string, n int) []string {
 	st, err := store.OpenPostgres(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)

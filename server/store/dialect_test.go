@@ -372,3 +372,27 @@ func TestSetupCodesAreSharedAndUsedUp(t *testing.T) {
 		}
 	})
 }
+
+// TestBulkInsertBoundsTheUsageLocks: one transaction storing thousands of
+// events takes at most usageLockBuckets advisory locks (one per choice
+// overflowed PostgreSQL's lock table: "out of shared memory").
+func TestBulkInsertBoundsTheUsageLocks(t *testing.T) {
+	s := openPostgresTemp(t)
+	ctx := context.Background()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events(created_at, token_name, type, completion_id, choice_index, language)
+		SELECT 0, 'a', 'view', 'c' || i, 0, 'go' FROM generate_series(1, 3000) AS g(i)`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n > usageLockBuckets {
+		t.Fatalf("%d advisory locks held for 3,000 events, want at most %d", n, usageLockBuckets)
+	}
+}

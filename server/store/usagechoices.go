@@ -28,7 +28,7 @@ var pgUsageChoices = `
 ALTER TABLE usage_days ADD COLUMN accepted_other INTEGER NOT NULL DEFAULT 0;
 CREATE OR REPLACE FUNCTION serval_count_usage() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM pg_advisory_xact_lock(` + strconv.Itoa(usageLockClass) + `, hashtext(NEW.completion_id || '/' || NEW.choice_index));
+	PERFORM pg_advisory_xact_lock(` + strconv.Itoa(usageLockClass) + `, hashtext(NEW.completion_id || '/' || NEW.choice_index) & ` + strconv.Itoa(usageLockBuckets-1) + `);
 	INSERT INTO usage_days(day, token_name, language, shown, accepted, accepted_other)
 	SELECT NEW.created_at / 86400000, NEW.token_name, ` + usageLanguage("NEW.language") + `,
 		CASE WHEN NEW.type = 'view' THEN 1 ELSE 0 END, CASE WHEN NEW.type = 'select' THEN 1 ELSE 0 END,
