@@ -39,28 +39,14 @@ func TestAgentSendsWorkspaceContext(t *testing.T) {
 	pos := protocol.Position{Line: uint32(strings.Count(before, "\n")), Character: uint32(len(before) - strings.LastIndex(before, "\n") - 1)}
 	version := 1
 
-	// complete asks for ghost text at pos after typing a space at the start
-	// of the first line (so that no cache can answer) and returns the body
-	// of the request the recorder saw for it.
 	complete := func() string {
 		t.Helper()
 		version++
-		c.Notify(bounded(t, 10*time.Second), "textDocument/didChange", map[string]any{
-			"textDocument": map[string]any{"uri": uri, "version": version},
-			"contentChanges": []any{map[string]any{
-				"range": protocol.Range{Start: protocol.Position{Line: 1}, End: protocol.Position{Line: 1}}, "text": " "}}})
-		n := len(rec.all())
-		var res lsp.InlineCompletionList
-		if err := c.Call(bounded(t, 30*time.Second), lsp.MethodInlineCompletion, map[string]any{
-			"textDocument": map[string]any{"uri": uri}, "position": pos, "context": map[string]any{"triggerKind": 1},
-		}, &res); err != nil {
-			t.Fatal(err)
+		body := askCompletion(t, c, rec, uri, version, pos)
+		if body == "" {
+			t.Fatal("no completion request reached the server")
 		}
-		bodies := rec.all()
-		if len(bodies) <= n {
-			t.Fatalf("no completion request reached the server (%d requests)", len(bodies))
-		}
-		return bodies[len(bodies)-1]
+		return body
 	}
 
 	// The index fills in the background; completions are answered meanwhile.
@@ -160,4 +146,27 @@ func startAgent(t *testing.T, root, endpoint string) *lspclient.Client {
 	}
 	c.Notify(bounded(t, 10*time.Second), "initialized", map[string]any{})
 	return c
+}
+
+// askCompletion asks the agent for ghost text at pos after typing a space
+// at the start of the document's second line as its version (so that no
+// cache can answer) and returns the body of the request the recorder saw
+// for it, "" when none reached it.
+func askCompletion(t *testing.T, c *lspclient.Client, rec *recorder, uri string, version int, pos protocol.Position) string {
+	t.Helper()
+	c.Notify(bounded(t, 10*time.Second), "textDocument/didChange", map[string]any{
+		"textDocument": map[string]any{"uri": uri, "version": version},
+		"contentChanges": []any{map[string]any{
+			"range": protocol.Range{Start: protocol.Position{Line: 1}, End: protocol.Position{Line: 1}}, "text": " "}}})
+	n := len(rec.all())
+	var res lsp.InlineCompletionList
+	if err := c.Call(bounded(t, 30*time.Second), lsp.MethodInlineCompletion, map[string]any{
+		"textDocument": map[string]any{"uri": uri}, "position": pos, "context": map[string]any{"triggerKind": 1},
+	}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if bodies := rec.all(); len(bodies) > n {
+		return bodies[len(bodies)-1]
+	}
+	return ""
 }

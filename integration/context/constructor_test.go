@@ -9,7 +9,6 @@ import (
 
 	"go.lsp.dev/protocol"
 
-	"github.com/servalhq/serval/lsp"
 	"github.com/servalhq/serval/server/api"
 )
 
@@ -69,22 +68,8 @@ func TestConstructorCallCarriesParameters(t *testing.T) {
 			var body string
 			for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 				version++
-				c.Notify(bounded(t, 10*time.Second), "textDocument/didChange", map[string]any{
-					"textDocument": map[string]any{"uri": uri, "version": version},
-					"contentChanges": []any{map[string]any{
-						"range": protocol.Range{Start: protocol.Position{Line: 1}, End: protocol.Position{Line: 1}}, "text": " "}}})
-				n := len(rec.all())
-				var res lsp.InlineCompletionList
-				if err := c.Call(bounded(t, 30*time.Second), lsp.MethodInlineCompletion, map[string]any{
-					"textDocument": map[string]any{"uri": uri}, "position": pos, "context": map[string]any{"triggerKind": 1},
-				}, &res); err != nil {
-					t.Fatal(err)
-				}
-				if bodies := rec.all(); len(bodies) > n {
-					body = bodies[len(bodies)-1]
-					if strings.Contains(body, "class Invoice") {
-						break
-					}
+				if body = askCompletion(t, c, rec, uri, version, pos); strings.Contains(body, "class Invoice") {
+					break
 				}
 			}
 			var req api.CompletionRequest
