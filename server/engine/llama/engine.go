@@ -116,6 +116,10 @@ type slot struct {
 	seq     yz.SeqId
 	scratch yz.SeqId   // holds reused chunks until they are spliced back (see reuseChunks)
 	cached  []yz.Token // tokens of seq's KV entries, at positions 0..len-1
+	// owner is the client (engine.Request.Client) whose prompts filled
+	// cached; set by the worker while the slot is busy, read under Engine.mu
+	// while free, like cached.
+	owner string
 	// job is the request holding the slot, set under Engine.mu; nil when free.
 	job *job
 	// lastUsed orders free slots from least to most recently released (under Engine.mu).

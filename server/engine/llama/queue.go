@@ -173,15 +173,19 @@ func (e *Engine) dequeue(j *job) bool {
 // whose cache shares the longest prefix with it, unless that would throw away
 // most of a cache for little gain, in which case the least recently used free
 // slot (so a user switching between two files keeps both prefixes cached).
-// e.mu is held.
-func (e *Engine) bestFreeSlot(tokens []yz.Token) *slot {
+// Only a cache j's own client filled counts (see start). e.mu is held.
+func (e *Engine) bestFreeSlot(j *job) *slot {
 	var best, lru *slot
 	bestLen := -1
 	for _, s := range e.slots {
 		if s.job != nil {
 			continue
 		}
-		if n := commonPrefix(s.cached, tokens); n > bestLen {
+		n := 0
+		if s.owner == clientOf(j) {
+			n = commonPrefix(s.cached, j.tokens)
+		}
+		if n > bestLen {
 			best, bestLen = s, n
 		}
 		if lru == nil || s.lastUsed < lru.lastUsed {

@@ -93,7 +93,7 @@ func (e *Engine) ranksBefore(a, b *job, now time.Time, dispatch bool) bool {
 // pushed out (to be finished, with their errors, once e.mu is released) and
 // whether j was admitted. e.mu is held.
 func (e *Engine) admit(j *job, now time.Time) (out []dropped, ok bool) {
-	if s := e.bestFreeSlot(j.tokens); s != nil && len(e.queue) == 0 {
+	if s := e.bestFreeSlot(j); s != nil && len(e.queue) == 0 {
 		e.assign(s, j, now)
 		return nil, true
 	}
@@ -168,7 +168,7 @@ func (e *Engine) dispatch(now time.Time) []dropped {
 				best = i
 			}
 		}
-		s := e.bestFreeSlot(e.queue[best].tokens)
+		s := e.bestFreeSlot(e.queue[best])
 		if s == nil {
 			break
 		}

@@ -182,13 +182,18 @@ func (e *Engine) start(s *slot) {
 	s.usage = engine.Usage{PromptTokens: len(j.tokens), QueueWait: s.promptFrom.Sub(j.enqueued)}
 
 	reuse := commonPrefix(s.cached, j.tokens)
-	if e.cfg.NoPromptCache {
+	// A slot's cache serves only the client that filled it: how much of a
+	// prompt another's cache matched (reused tokens, or just the prompt's
+	// time) would tell one user about another's code (docs/engine.md).
+	cross := s.owner != clientOf(j)
+	s.owner = clientOf(j)
+	if e.cfg.NoPromptCache || cross {
 		reuse = 0
 	}
 	if reuse == len(j.tokens) {
 		reuse-- // the last prompt token is evaluated again to get its logits
 	}
-	if !e.cfg.NoPromptCache && e.cfg.ChunkReuseMin > 0 {
+	if !e.cfg.NoPromptCache && !cross && e.cfg.ChunkReuseMin > 0 {
 		e.reuseChunks(s, reuse)
 	}
 	e.trimCache(s, reuse)

@@ -1,0 +1,65 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/servalhq/serval/integration/testsupport/servaltest"
+	"github.com/servalhq/serval/server/store"
+)
+
+// newToken creates a token called name in s's database.
+func newToken(t *testing.T, s *servaltest.Server, name string) string {
+	t.Helper()
+	st, err := store.Open(context.Background(), s.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	secret, err := st.CreateToken(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// reusedTokens sends prefix as token and returns debug_data.usage.reused_tokens.
+func reusedTokens(t *testing.T, s *servaltest.Server, token, prefix string) int {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"language": "go", "max_tokens": 2,
+		"segments": map[string]string{"prefix": prefix, "suffix": "\n}\n"}, "debug_options": map[string]bool{"return_prompt": false}})
+	status, _, out := do(t, "POST", s.URL+"/v1/completions", token, string(body))
+	if status != 200 {
+		t.Fatalf("completion: %d %s", status, out)
+	}
+	var resp struct {
+		DebugData struct {
+			Usage struct {
+				ReusedTokens int `json:"reused_tokens"`
+			} `json:"usage"`
+		} `json:"debug_data"`
+	}
+	if err := json.Unmarshal([]byte(out), &resp); err != nil {
+		t.Fatal(err)
+	}
+	return resp.DebugData.Usage.ReusedTokens
+}
+
+// L1: one user's prompt in the shared slot is no cache for another (the
+// reused count, or the prompt's time, told how much of a guess matched
+// the victim's file); a user's own typing still reuses its cache.
+func TestPromptCacheIsPerClient(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{Args: []string{"--rate-limit", "-1"}})
+	victim, prober := s.Token, newToken(t, s, "prober")
+	secret := "package main\n\n// the deploy key is " + strings.Repeat("K7x9Q2 ", 40) + "\nfunc main() {\n\t"
+	reusedTokens(t, s, victim, secret)
+	if n := reusedTokens(t, s, prober, secret+"x"); n != 0 {
+		t.Errorf("another token's request reused %d tokens of the victim's prompt", n)
+	}
+	reusedTokens(t, s, victim, secret)
+	if n := reusedTokens(t, s, victim, secret+"fmt."); n < 50 {
+		t.Errorf("the victim's own next keystroke reused only %d tokens", n)
+	}
+}
