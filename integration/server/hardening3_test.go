@@ -2,12 +2,17 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/servalhq/serval/integration/testsupport/servaltest"
 	"github.com/servalhq/serval/server/store"
+
+	_ "modernc.org/sqlite"
 )
 
 // newToken creates a token called name in s's database.
@@ -61,5 +66,53 @@ func TestPromptCacheIsPerClient(t *testing.T) {
 	reusedTokens(t, s, victim, secret)
 	if n := reusedTokens(t, s, victim, secret+"fmt."); n < 50 {
 		t.Errorf("the victim's own next keystroke reused only %d tokens", n)
+	}
+}
+
+// L9: the database and its -wal and -shm files are the owner's alone.
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{})
+	if status, _, body := do(t, "GET", s.URL+"/v1/health", s.Token, ""); status != 200 {
+		t.Fatalf("health: %d %s", status, body)
+	}
+	for _, name := range []string{"serval.db", "serval.db-wal", "serval.db-shm"} {
+		fi, err := os.Stat(filepath.Join(s.DataDir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s is %o, want 600", name, mode)
+		}
+	}
+}
+
+// L8: a database another process holds write-locked for longer than the
+// busy timeout (5 s) does not turn API calls into errors, nor show the
+// client SQLite's error text: the token is read, its last-use record is
+// skipped.
+func TestWriteLockedDatabaseStillServes(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{})
+	token := newToken(t, s, "fresh") // never used: its check wants a write
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.DataDir, "serval.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	status, _, body := do(t, "GET", s.URL+"/v1/health", token, "")
+	conn.ExecContext(context.Background(), "ROLLBACK")
+	if status != 200 {
+		t.Errorf("health while the database is write-locked: %d %s", status, body)
+	}
+	if strings.Contains(strings.ToLower(body), "locked") || strings.Contains(body, "SQL") {
+		t.Errorf("the answer shows the database's error: %s", body)
 	}
 }

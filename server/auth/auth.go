@@ -191,7 +191,10 @@ func (a *Authenticator) admit(w http.ResponseWriter, r *http.Request, shape http
 		return "", false
 	}
 	if err != nil {
-		writeError(w, shape, http.StatusInternalServerError, "checking the token failed: "+err.Error())
+		// The store's error text (SQL, file paths) is not for the client:
+		// the token store is busy or down, retry shortly.
+		w.Header().Set("Retry-After", "1")
+		writeError(w, shape, http.StatusServiceUnavailable, "checking the token failed: the token store is unavailable; retry shortly")
 		return "", false
 	}
 	if wait, ok := a.allow(r.Context(), name); !ok {

@@ -130,10 +130,11 @@ func TestRevocationIsImmediate(t *testing.T) {
 	}
 }
 
-func TestLookupFailureIs500(t *testing.T) {
+// A failing token store is 503 with Retry-After, its error text kept from the client.
+func TestLookupFailureIs503(t *testing.T) {
 	a := New(Config{Lookup: func(context.Context, string) (string, error) { return "", errors.New("disk on fire") }})
 	rec := serve(a, "Bearer srv_x")
-	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "disk on fire") {
+	if rec.Code != 503 || strings.Contains(rec.Body.String(), "disk on fire") || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 }

@@ -1,6 +1,10 @@
 package store
 
-import "os"
+import (
+	"errors"
+	"io/fs"
+	"os"
+)
 
 // WritePrivateFile writes data to path readable by the owner only (0600),
 // replacing any old file whole: the data-dir files that hold secrets (the
@@ -22,4 +26,23 @@ func WritePrivateFile(path, data string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// privateDBFiles makes the database at path and its -wal and -shm files
+// readable by the owner only: the file is created 0600 before SQLite opens
+// it (SQLite gives the -wal and -shm files the database's mode), and files
+// an older version left 0644 are narrowed. The data directory is 0700 too,
+// but a database copied or moved out of it keeps its own mode.
+func privateDBFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }

@@ -52,6 +52,9 @@ func OpenFile(ctx context.Context, path string) (*Store, error) {
 }
 
 func openFile(ctx context.Context, path string, steps []migration) (*Store, error) {
+	if err := privateDBFiles(path); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
 	m, err := migrate(ctx, path, steps)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", path, err)

@@ -131,9 +131,10 @@ func (s *Store) lookupActiveToken(ctx context.Context, secret string) (string, e
 	}
 	now := s.now().Unix()
 	if !used.Valid || now-used.Int64 >= lastUsedEvery {
-		if _, err := s.db.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, now, id); err != nil {
-			return "", fmt.Errorf("record token use: %w", err)
-		}
+		// The record of use is best effort: a database another process
+		// holds write-locked (a backup, a long CLI command) must not turn
+		// an authenticated request into an error. The next check retries.
+		s.db.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, now, id)
 	}
 	return name, nil
 }
