@@ -84,13 +84,21 @@ func TestNewcomerMessages(t *testing.T) {
 			if strings.Contains(r.MissingMessages, "Spawning language server") {
 				t.Errorf("Neovim's own spawn error still shows: %q", r.MissingMessages)
 			}
-			one("wrong token", r.UnauthorizedNotes, "unauthorized", "serval token create")
+			// One short Neovim line: which token, and what to do (no "Press ENTER").
+			one("wrong token", r.UnauthorizedNotes, "token from setup{ token } refused", ":ServalSignIn", "web app")
+			for phase, notes := range map[string][]string{"wrong token": r.UnauthorizedNotes, "server down": r.DisconnectedNotes} {
+				for _, n := range notes {
+					if strings.Contains(n, "\n") || len(n) > 80 || strings.Contains(n, "VS Code") || strings.Contains(n, "JetBrains") || strings.Contains(n, "token create") {
+						t.Errorf("%s: notification %q is not one short Neovim line", phase, n)
+					}
+				}
+			}
 			for _, want := range []string{"found: " + agent, "runs: " + agentVersion, "token rejected", "ERROR"} {
 				if !strings.Contains(r.UnauthorizedHealth, want) {
 					t.Errorf(":checkhealth serval with a wrong token lacks %q:\n%s", want, r.UnauthorizedHealth)
 				}
 			}
-			one("server down", r.DisconnectedNotes, "disconnected", "endpoint from the editor's settings")
+			one("server down", r.DisconnectedNotes, "disconnected: is serval running at http://127.0.0.1:")
 			one("all well again", r.ReadyNotes, "ready again")
 			wantFeature := "serval draws the ghost text itself"
 			if b.version == "0.12.4" {
@@ -151,4 +159,49 @@ func runNewcomer(t *testing.T, b nvimBuild, srv *servaltest.Server, agent string
 		fmt.Fprintf(os.Stderr, "nvim output:\n%s\n", output)
 	}
 	return r
+}
+
+// The token :ServalSignIn stored outlives a token in setup{} (the home page's
+// old os.getenv("SERVAL_TOKEN") snippet) that the server may refuse: the
+// sign-in is the user's latest act. Without one, setup{ token } is used.
+func TestStoredSignInTokenWins(t *testing.T) {
+	requireEnabled(t)
+	for _, b := range builds(t) {
+		t.Run(b.version, func(t *testing.T) {
+			b.check(t)
+			dir := t.TempDir()
+			out := filepath.Join(dir, "choice.txt")
+			script := filepath.Join(dir, "choice.lua")
+			lua := `vim.opt.runtimepath:prepend(vim.env.SERVAL_NVIM_PLUGIN)
+local serval = require('serval')
+local f = assert(io.open(vim.env.OUT, 'w'))
+local tok, src = serval.token_choice({ token = 'srv_from_setup' })
+f:write(tostring(tok) .. ' ' .. src .. '\n')
+local path = require('serval.signin').token_path()
+vim.fn.mkdir(vim.fn.fnamemodify(path, ':h'), 'p')
+local t = assert(io.open(path, 'w')); t:write('srv_signed_in\n'); t:close()
+tok, src = serval.token_choice({ token = 'srv_from_setup' })
+f:write(tostring(tok) .. ' ' .. src .. '\n')
+f:close()
+vim.cmd('qa!')
+`
+			if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, b.path, "--headless", "-u", "NONE", "-i", "NONE", "-c", "luafile "+script)
+			cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+				"XDG_STATE_HOME="+filepath.Join(dir, "state"), "SERVAL_NVIM_PLUGIN="+filepath.Join(repoRoot(t), "clients", "neovim"), "OUT="+out)
+			cmd.Stdin = nil
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("nvim: %v\n%s", err, b)
+			}
+			got, _ := os.ReadFile(out)
+			want := "srv_from_setup setup{ token }\nsrv_signed_in :ServalSignIn\n"
+			if string(got) != want {
+				t.Errorf("token choice:\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
 }

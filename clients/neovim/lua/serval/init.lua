@@ -48,6 +48,9 @@ M.options = vim.deepcopy(defaults)
 -- Last serval/status the agent sent, per client id.
 local statuses = {}
 
+-- Where the token the agent was given comes from, for the unauthorized message.
+local token_source = nil
+
 -- Why no agent is running ("" when none failed), for :ServalStatus.
 local not_running_reason = ''
 
@@ -67,11 +70,29 @@ end
 -- announce tells the user about a change of state that needs them: once per
 -- change, never per keystroke (the agent sends serval/status only on changes,
 -- and a repeated kind is not announced again).
+-- The endpoint the agent talks to, as the user would name it.
+local function endpoint_name()
+  local e = M.options.endpoint or vim.env.SERVAL_ENDPOINT
+  return (e and e ~= '') and e or "agent.toml's endpoint"
+end
+
+--- One short Neovim line for a state that needs the user: a longer one, or
+--- several, stops Neovim with "Press ENTER". The agent's own message speaks
+--- to every editor; the full reason is in :ServalStatus.
+function M.trouble_message(kind, message)
+  if kind == 'unauthorized' then
+    return string.format('serval: token from %s refused: :ServalSignIn or a web app token', token_source or 'nowhere')
+  elseif kind == 'disconnected' then
+    return string.format('serval: disconnected: is serval running at %s?', endpoint_name())
+  end
+  return string.format('serval: %s: %s', kind, (message or ''):gsub('\n.*', ''))
+end
+
 local function announce(kind, message)
   if trouble[kind] then
     if last_announced ~= kind then
       last_announced = kind
-      notify(string.format('serval: %s: %s', kind, message or ''), vim.log.levels.WARN)
+      notify(M.trouble_message(kind, message), vim.log.levels.WARN)
     end
   elseif kind == 'ready' and last_announced and last_announced ~= 'ready' then
     last_announced = 'ready'
@@ -123,13 +144,28 @@ end
 
 local agent_cmd = M.agent_cmd
 
+-- token_choice is the token to give the agent and where it comes from: the
+-- one :ServalSignIn stored (the user's latest act, so it outlives a token in
+-- setup{}, e.g. os.getenv("SERVAL_TOKEN"), that the server refuses), else
+-- setup{ token }, else nil (the agent's environment or agent.toml).
+function M.token_choice(opts)
+  local stored = signin.stored_token()
+  if stored then
+    return stored, ':ServalSignIn'
+  end
+  if opts.token and opts.token ~= '' then
+    return opts.token, 'setup{ token }'
+  end
+  return nil, '$SERVAL_TOKEN/agent.toml'
+end
+
 local function init_options(opts)
   local server = {}
   if opts.endpoint then
     server.endpoint = opts.endpoint
   end
-  -- A token given in the options wins; else the one :ServalSignIn stored.
-  server.token = opts.token or signin.stored_token()
+  local token, source = M.token_choice(opts)
+  server.token, token_source = token, source
   return {
     server = server,
     editor = { name = 'Neovim', version = vim.fn.matchstr(vim.fn.execute('version'), 'NVIM v\\zs[^\n]*') },
