@@ -14,6 +14,10 @@ import (
 	"github.com/servalhq/serval/server/api"
 )
 
+// relatedWait is how long a completion waits for the related context (a
+// late context source is left out rather than delay the suggestion).
+const relatedWait = 200 * time.Millisecond
+
 // Reasons a request ends early without an error for the editor.
 var (
 	errSuperseded = errors.New("superseded by a newer request")
@@ -103,7 +107,7 @@ func (a *Agent) Suggest(ctx context.Context, req Request) (res *Result, err erro
 	debounceEnd := time.Now()
 	a.traceSpan(ctx, "debounce", debounceStart, debounceEnd)
 
-	apiReq, err := a.buildRequest(ctx, cfg, doc, greq, win)
+	apiReq, err := a.buildRequest(ctx, cfg, doc, greq, win, relatedWait)
 	if err != nil {
 		a.log.DebugContext(ctx, "no completion", "uri", doc.URI, "err", err)
 		return empty, nil
@@ -184,9 +188,9 @@ func (a *Agent) send(ctx context.Context, cfg *Config, req *api.CompletionReques
 // context from the context source (left out when it fails or is late), the
 // file's path and repository. A document the context source excludes
 // (secrets, keys) gets no request at all.
-func (a *Agent) buildRequest(ctx context.Context, cfg *Config, doc Document, greq gather.Request, win gather.Windows) (*api.CompletionRequest, error) {
+func (a *Agent) buildRequest(ctx context.Context, cfg *Config, doc Document, greq gather.Request, win gather.Windows, wait time.Duration) (*api.CompletionRequest, error) {
 	seg := &api.Segments{Prefix: win.Prefix, Suffix: win.Suffix}
-	gctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	gctx, cancel := context.WithTimeout(ctx, wait)
 	rel, err := a.ctxSrc.Related(gctx, greq)
 	cancel()
 	if errors.Is(err, gather.ErrExcluded) {

@@ -24,6 +24,9 @@ import (
 // jump followed at once by typing needs none (the completion is coming).
 const warmRest = 150 * time.Millisecond
 
+// warmRelatedWait bounds the warm-up's wait for the related context.
+const warmRelatedWait = 3 * time.Second
+
 // errWarmReplaced cancels a warm-up overtaken by newer work.
 var errWarmReplaced = errors.New("warm-up replaced")
 
@@ -110,7 +113,10 @@ func (a *Agent) warmUp(ctx context.Context, cfg *Config, doc Document, offset in
 	if err != nil {
 		return err // gather.ErrExcluded: nothing of it may reach the server
 	}
-	req, err := a.buildRequest(ctx, cfg, doc, greq, win)
+	// Off the keystroke path, the warm-up can wait for the context source
+	// (the first parse of a document just opened): a completion there a
+	// moment later finds it ready and must build the same prompt.
+	req, err := a.buildRequest(ctx, cfg, doc, greq, win, warmRelatedWait)
 	if err != nil {
 		return err
 	}
