@@ -56,6 +56,10 @@ var migrations = []migration{
 		sql: usageSummaryMigration, postgres: pgUsageSummary},
 	{version: 5, name: "usage summaries: accepted choices that were not the first candidate",
 		sql: usageChoicesMigration, postgres: pgUsageChoices},
+	{version: 6, name: "audit log: security events, append-only",
+		sql: auditMigration, postgres: pgAudit},
+	{version: 7, name: "identities: accounts linked to OpenID providers and LDAP directories",
+		sql: identitiesMigration, postgres: pgIdentities},
 }
 
 // SchemaVersion is the version Open migrates to: the last step's.

@@ -125,6 +125,7 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.finishSetup()
+	s.audit(r, u.Name, store.AuditUserCreate, u.Name, "", "first account (setup), admin")
 	if err := s.startSession(w, r, u); err != nil {
 		s.fail(w, r, err)
 		return
@@ -167,6 +168,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// The attempt is paid for before the password is checked (throttle.go).
 	if wait := s.throttle.charge(name, addr); wait > 0 {
 		secs := retrySeconds(wait)
+		s.auditSignIn(r, name, "password", false, "throttled")
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		s.render(w, r, http.StatusTooManyRequests, "login", nil, page{Title: "Sign in",
 			Error: errorf("Too many failed sign-ins: try again in %d seconds.", secs), Form: map[string]string{"username": name, "next": f["next"]}})
@@ -179,13 +181,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// An unknown account costs the same hashing as a wrong password.
-	passwordOK, err := account.Check(r.Context(), hash, f["password"])
+	checked := hash
+	if checked == store.ExternalPasswordHash { // no password: the same work as an unknown name
+		checked = ""
+	}
+	passwordOK, err := account.Check(r.Context(), checked, f["password"])
 	if err != nil {
 		s.throttle.refund(name, addr, false) // not checked: not a guess
 		s.hashFailed(w, r, nil, "Sign in", err)
 		return
 	}
 	if !passwordOK || u.Disabled {
+		s.auditSignIn(r, name, "password", false, loginFailureReason(hash, u))
 		status, msg := http.StatusUnauthorized, loginFailed
 		if passwordOK {
 			// The right password of a deactivated account: its owner learns
@@ -196,6 +203,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.throttle.refund(name, addr, true)
+	s.auditSignIn(r, u.Name, "password", true, "")
 	if err := s.startSession(w, r, u); err != nil {
 		s.fail(w, r, err)
 		return
@@ -209,6 +217,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 // handleLogout serves POST /logout: the session ends on the server too.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if req, err := s.currentUser(r); err == nil && req != nil {
+		s.audit(r, req.user.Name, store.AuditSignOut, "", "", "")
+	}
 	if c, err := r.Cookie(CookieName); err == nil && len(c.Value) <= 100 {
 		if err := s.store.DeleteSession(r.Context(), c.Value); err != nil {
 			s.fail(w, r, err)
@@ -274,6 +285,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.linkRefused(w, r, err)
 		return
 	}
+	s.audit(r, u.Name, store.AuditInviteUse, u.Name, "", "")
+	s.audit(r, u.Name, store.AuditUserCreate, u.Name, "", "by invitation")
 	if err := s.startSession(w, r, u); err != nil {
 		s.fail(w, r, err)
 		return
@@ -336,6 +349,7 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 		s.linkRefused(w, r, err)
 		return
 	}
+	s.audit(r, u.Name, store.AuditResetUse, u.Name, "", "")
 	if u.Disabled {
 		s.message(w, r, http.StatusOK, nil, "Password set", "The password is set, but the account is deactivated: an admin can reactivate it.")
 		return
@@ -385,6 +399,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, req *req
 		return
 	}
 	if !ok {
+		s.audit(r, req.user.Name, store.AuditPasswordChange, req.user.Name, store.AuditOutcomeFailure, "wrong current password")
 		redo(http.StatusBadRequest, "The current password is wrong.")
 		return
 	}
@@ -402,6 +417,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, req *req
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, req.user.Name, store.AuditPasswordChange, req.user.Name, "", "")
 	// SetPassword ended every session; this browser gets a fresh one.
 	if err := s.startSession(w, r, req.user); err != nil {
 		s.fail(w, r, err)
@@ -423,4 +439,18 @@ func (s *Server) hashFailed(w http.ResponseWriter, r *http.Request, req *request
 	default:
 		s.fail(w, r, err)
 	}
+}
+
+// loginFailureReason is the audit log's word for a failed password sign-in
+// (the page says the same thing for every cause).
+func loginFailureReason(hash string, u store.User) string {
+	switch {
+	case hash == "":
+		return "no such account"
+	case u.Disabled:
+		return "account deactivated"
+	case hash == store.ExternalPasswordHash:
+		return "account signs in at its provider"
+	}
+	return "wrong password"
 }

@@ -81,11 +81,16 @@ func (s *Server) handleUserAction(w http.ResponseWriter, r *http.Request, req *r
 			s.fail(w, r, err)
 			return
 		}
+		s.audit(r, req.user.Name, store.AuditResetIssue, u.Name, "", "")
 		s.redirectWith(w, r, req, "/admin/users", flash{Secret: s.baseURL(r) + "/reset?code=" + code, SecretFor: u.Name})
 		return
 	default:
 		s.message(w, r, http.StatusNotFound, req, "Not found", "Unknown action.")
 		return
+	}
+	if action, ok := userActionAudit[r.PathValue("action")]; ok {
+		outcome, detail := auditOutcome(err)
+		s.audit(r, req.user.Name, action, u.Name, outcome, detail)
 	}
 	if errors.Is(err, store.ErrLastAdmin) {
 		s.renderUsers(w, r, req, http.StatusConflict, "The last active admin must stay an active admin.", usersData{})
@@ -153,6 +158,7 @@ func (s *Server) handleCreateInvitation(w http.ResponseWriter, r *http.Request, 
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, req.user.Name, store.AuditInviteCreate, f["note"], "", errorf("valid %d days", days))
 	s.redirectWith(w, r, req, "/admin/invitations", flash{Secret: s.baseURL(r) + "/register?invite=" + code,
 		Notice: "Invitation created: send the link below; it is shown only now."})
 }
@@ -167,6 +173,7 @@ func (s *Server) handleRevokeInvitation(w http.ResponseWriter, r *http.Request, 
 		s.renderInvitations(w, r, req, http.StatusNotFound, "No open invitation with this id.", "")
 		return
 	}
+	s.audit(r, req.user.Name, store.AuditInviteRevoke, "invitation id "+r.PathValue("id"), "", "")
 	s.redirectWith(w, r, req, "/admin/invitations", flash{Notice: "Invitation revoked: its link no longer works."})
 }
 
@@ -196,4 +203,21 @@ func (s *Server) handleSystem(w http.ResponseWriter, r *http.Request, req *reque
 		d.Engines = append(d.Engines, systemEngine{Role: e.Role, Info: e.Engine.Info()})
 	}
 	s.render(w, r, http.StatusOK, "system", req, page{Title: "System", Nav: "admin", Data: d})
+}
+
+// userActionAudit maps the /users/{name}/{action} actions to audit actions.
+var userActionAudit = map[string]string{
+	"disable": store.AuditUserDisable, "enable": store.AuditUserEnable,
+	"admin": store.AuditUserAdmin, "unadmin": store.AuditUserUnadmin,
+}
+
+// auditOutcome is the outcome and detail of an admin action's error.
+func auditOutcome(err error) (string, string) {
+	switch {
+	case err == nil:
+		return store.AuditOutcomeSuccess, ""
+	case errors.Is(err, store.ErrLastAdmin):
+		return store.AuditOutcomeFailure, "the last active admin"
+	}
+	return store.AuditOutcomeFailure, "server error"
 }

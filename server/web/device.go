@@ -97,6 +97,11 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, req *reque
 		s.fail(w, r, err)
 		return
 	}
+	action := store.AuditDeviceDeny
+	if approve {
+		action = store.AuditDeviceApprove
+	}
+	s.audit(r, req.user.Name, action, d.DeviceName, "", "client "+d.ClientID)
 	if approve {
 		s.message(w, r, http.StatusOK, req, "Editor signed in",
 			"“"+d.DeviceName+"” is signed in as "+req.user.Name+": it gets its own token (listed on your tokens page, where you can revoke it). You can close this page.")

@@ -121,6 +121,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	switch p.Outcome {
 	case "":
 		s.log.Info("editor signed in", "user", p.User, "token", p.TokenName)
+		s.auditSignIn(r, p.User, "device code", true, "")
+		s.audit(r, p.User, store.AuditTokenCreate, p.TokenName, "", "editor sign-in (device code)")
 		writeOAuth(w, http.StatusOK, api.TokenResponse{AccessToken: p.Token, TokenType: "Bearer", TokenName: p.TokenName, User: p.User})
 	case store.PollPending:
 		oauthError(w, api.OAuthPending, "the user has not approved the code yet")

@@ -63,6 +63,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, req *
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, req.user.Name, store.AuditTokenCreate, store.OwnedTokenName(req.user.Name, f["name"]), "", "")
 	s.redirectWith(w, r, req, "/", flash{Secret: secret, SecretFor: f["name"],
 		Notice: errorf("Token “%s” created: copy it now, it is shown only once.", f["name"])})
 }
@@ -102,6 +103,7 @@ func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request, req *
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, req.user.Name, store.AuditTokenRotate, name, "", "token id "+strconv.FormatInt(id, 10))
 	s.redirectWith(w, r, req, "/", flash{Secret: secret, SecretFor: name,
 		Notice: errorf("Token “%s” rotated: the old secret stopped working; copy the new one now, it is shown only once.", name)})
 }
@@ -122,6 +124,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, req *
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r, req.user.Name, store.AuditTokenRevoke, "token id "+strconv.FormatInt(id, 10), "", "")
 	back := "/"
 	if r.URL.Query().Get("back") == "admin" && req.user.IsAdmin {
 		back = "/admin/tokens"

@@ -140,6 +140,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /invitations", s.adminOnly(s.handleCreateInvitation))
 	mux.Handle("POST /invitations/{id}/revoke", s.adminOnly(s.handleRevokeInvitation))
 	mux.Handle("GET /admin/system", s.adminOnly(s.handleSystem))
+	mux.Handle("GET /admin/audit", s.adminOnly(s.handleAudit))
 
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")

@@ -40,6 +40,7 @@ func init() {
 		{"user enable", "NAME", "reactivate an account", subcommand("enable", runUser)},
 		{"user reset-password", "NAME", "print a one-time link to choose a new password", subcommand("reset-password", runUser)},
 		{"invite create", "[--note TEXT] [--days N]", "print an invitation link (/register?invite=...)", runInvite},
+		{"audit", "[--since AGE] [--json]", "print the audit log (sign-ins, tokens, accounts, invitations), oldest first", runAudit},
 		{"stats", "", "completions shown/accepted per language", runStats},
 		{"backup", "FILE", "consistent copy of the database (safe while serving)", runBackup},
 		{"restore", "FILE", "replace the database with a backup (serval stopped)", runRestore},

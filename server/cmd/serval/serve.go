@@ -58,6 +58,7 @@ type serveConfig struct {
 	logFormat      string
 	trustedProxies stringList // --trusted-proxy: see web.go
 	otlpEndpoint   string
+	auditRetention string // --audit-retention: see audit.go
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
@@ -89,6 +90,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a shutdown waits for requests in flight")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "longest a request may run, streamed answer included")
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "send OpenTelemetry traces to this OTLP/HTTP collector (http://host:4318); default $OTEL_EXPORTER_OTLP_ENDPOINT or $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else no tracing (docs/deploy.md)")
+	fs.StringVar(&c.auditRetention, "audit-retention", defaultAuditRetention, "how long the audit log keeps events (\"400d\", \"720h\"; \"forever\": never deleted)")
 	fs.Var(&c.trustedProxies, "trusted-proxy", "`address or CIDR` of a reverse proxy whose X-Forwarded-For/-Proto the web app believes (repeatable)")
 }
 
@@ -111,6 +113,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.rateBurst < 1 {
 		return fmt.Errorf("%w: --rate-burst must be at least 1", errUsage)
+	}
+	if _, err := c.retention(); err != nil {
+		return err
 	}
 	if c.noAuth && !isLoopback(c.host) {
 		return fmt.Errorf("%w: --no-auth is refused unless the server listens only on loopback (--host 127.0.0.1, ::1 or localhost); --host %q would expose an open server", errUsage, c.host)
@@ -277,6 +282,10 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 			logger.Warn("cannot note the server's address for printed links", "err", err)
 		}
 	}
+	retention, _ := cfg.retention()
+	stopRetention := keepAuditRetention(ctx, st, retention, logger)
+	defer stopRetention()
+	auditServerStart(ctx, st, &cfg, logger)
 	// Tests and scripts read this line to find the port.
 	fmt.Fprintf(stderr, "serval: listening on http://%s\n", ln.Addr())
 	printSettings(stderr, fs, logger.Enabled(ctx, slog.LevelDebug))

@@ -63,6 +63,7 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		if err != nil {
 			return err
 		}
+		auditCLI(ctx, st, getenv, stderr, store.AuditTokenCreate, tokenAuditName(*name, *user), "")
 		fmt.Fprintf(stdout, "Created token %q. It is shown only this once; clients send it as 'Authorization: Bearer <token>':\n", *name)
 		fmt.Fprintln(stdout, secret)
 	case "list":
@@ -84,6 +85,7 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		if err := st.RevokeToken(ctx, *name); err != nil {
 			return err
 		}
+		auditCLI(ctx, st, getenv, stderr, store.AuditTokenRevoke, *name, "")
 		fmt.Fprintf(stdout, "Revoked token %q (running servers stop accepting it within a few seconds).\n", *name)
 	}
 	return nil
@@ -102,4 +104,12 @@ func createToken(ctx context.Context, st *store.Store, name, user string) (strin
 		return "", err
 	}
 	return st.CreateUserToken(ctx, u, name)
+}
+
+// tokenAuditName is the stored name of a token create made.
+func tokenAuditName(name, user string) string {
+	if user == "" {
+		return name
+	}
+	return store.OwnedTokenName(user, name)
 }

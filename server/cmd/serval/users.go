@@ -92,7 +92,15 @@ func runUser(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	case "list":
 		return listUsers(ctx, st, stdout)
 	case "create":
-		return createUser(ctx, st, name, *admin, *passwordStdin, linkBase(*base, *dataDir, stderr), stdout)
+		if err := createUser(ctx, st, name, *admin, *passwordStdin, linkBase(*base, *dataDir, stderr), stdout); err != nil {
+			return err
+		}
+		detail := "password link issued"
+		if *passwordStdin {
+			detail = "password from stdin"
+		}
+		auditCLI(ctx, st, getenv, stderr, store.AuditUserCreate, name, detail)
+		return nil
 	}
 	u, err := st.UserByName(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -106,6 +114,7 @@ func runUser(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		if err := st.SetDisabled(ctx, u.ID, sub == "disable"); err != nil {
 			return err
 		}
+		auditCLI(ctx, st, getenv, stderr, "user."+sub, u.Name, "")
 		fmt.Fprintf(stdout, "User %q %sd.\n", u.Name, sub)
 		if sub == "disable" {
 			fmt.Fprintln(stdout, "Their sessions ended and their tokens are refused from the next request on.")
@@ -115,6 +124,7 @@ func runUser(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		if err != nil {
 			return err
 		}
+		auditCLI(ctx, st, getenv, stderr, store.AuditResetIssue, u.Name, "")
 		fmt.Fprintf(stdout, "One-time link for %q to choose a new password (valid 24 hours):\n%s/reset?code=%s\n", u.Name, linkBase(*base, *dataDir, stderr), code)
 	}
 	return nil
@@ -235,6 +245,7 @@ func runInvite(ctx context.Context, args []string, getenv env, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	auditCLI(ctx, st, getenv, stderr, store.AuditInviteCreate, *note, fmt.Sprintf("valid %d days", *days))
 	fmt.Fprintf(stdout, "Invitation (one account, valid %d days); send this link:\n%s/register?invite=%s\n", *days, linkBase(*base, *dataDir, stderr), code)
 	return nil
 }
