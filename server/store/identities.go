@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // identitiesMigration links accounts to identities at an OpenID provider or
 // an LDAP directory: (issuer, subject) names one person there for good,
-// unlike an email address, which can be reassigned.
+// unlike an email address, which can be reassigned. signin_flows holds the
+// OpenID sign-ins between their two legs (state hashed; nonce and PKCE
+// verifier, used once and for minutes).
 const identitiesMigration = `
 CREATE TABLE identities (
 	issuer       TEXT    NOT NULL,
@@ -23,6 +26,15 @@ CREATE TABLE identities (
 	PRIMARY KEY (issuer, subject)
 );
 CREATE INDEX identities_user ON identities(user_id);
+CREATE TABLE signin_flows (
+	state_hash TEXT    PRIMARY KEY,
+	provider   TEXT    NOT NULL,
+	nonce      TEXT    NOT NULL,
+	verifier   TEXT    NOT NULL,
+	redirect   TEXT    NOT NULL,
+	next       TEXT    NOT NULL DEFAULT '',
+	expires_at INTEGER NOT NULL
+);
 `
 
 // ExternalPasswordHash is the password hash of an account made by a
@@ -172,4 +184,54 @@ func usernameFrom(want string) string {
 		return "user"
 	}
 	return name
+}
+
+// SignInFlow is an OpenID sign-in between the redirect to the provider and
+// its return: kept in the store, so any replica can finish it and a state
+// is used at most once.
+type SignInFlow struct {
+	State    string // only its hash is stored
+	Provider string
+	Nonce    string
+	Verifier string
+	Redirect string
+	Next     string // the page to return to
+}
+
+// SignInFlowTTL is how long a sign-in at a provider may take.
+const SignInFlowTTL = 10 * time.Minute
+
+// CreateSignInFlow stores f until SignInFlowTTL, and drops expired flows.
+func (s *Store) CreateSignInFlow(ctx context.Context, f SignInFlow) error {
+	now := s.now()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM signin_flows WHERE expires_at < ?`, now.Unix()); err != nil {
+			return fmt.Errorf("drop expired sign-ins: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO signin_flows(state_hash, provider, nonce, verifier, redirect, next, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			HashToken(f.State), f.Provider, f.Nonce, f.Verifier, f.Redirect, f.Next, now.Add(SignInFlowTTL).Unix())
+		if err != nil {
+			return fmt.Errorf("store sign-in: %w", err)
+		}
+		return nil
+	})
+}
+
+// TakeSignInFlow returns and deletes the unexpired flow of state; a
+// second take, an unknown or an expired state is ErrCodeInvalid.
+func (s *Store) TakeSignInFlow(ctx context.Context, state string) (SignInFlow, error) {
+	f := SignInFlow{State: state}
+	var expires int64
+	err := s.db.QueryRowContext(ctx, `DELETE FROM signin_flows WHERE state_hash = ? RETURNING provider, nonce, verifier, redirect, next, expires_at`,
+		HashToken(state)).Scan(&f.Provider, &f.Nonce, &f.Verifier, &f.Redirect, &f.Next, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SignInFlow{}, ErrCodeInvalid
+	}
+	if err != nil {
+		return SignInFlow{}, fmt.Errorf("read sign-in: %w", err)
+	}
+	if s.now().Unix() > expires {
+		return SignInFlow{}, ErrCodeInvalid
+	}
+	return f, nil
 }

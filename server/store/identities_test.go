@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestSignInExternal(t *testing.T) { forEachDialect(t, testSignInExternal) }
@@ -78,4 +79,33 @@ func TestUsernameFrom(t *testing.T) {
 			t.Errorf("usernameFrom(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func TestSignInFlows(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		f := SignInFlow{State: "state-1", Provider: "kc", Nonce: "n", Verifier: "v", Redirect: "http://x/cb", Next: "/device"}
+		if err := s.CreateSignInFlow(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.TakeSignInFlow(ctx, "state-1")
+		if err != nil || got != f {
+			t.Fatalf("take = %+v, %v", got, err)
+		}
+		if _, err := s.TakeSignInFlow(ctx, "state-1"); !errors.Is(err, ErrCodeInvalid) {
+			t.Fatalf("second take: %v", err)
+		}
+		if _, err := s.TakeSignInFlow(ctx, "other"); !errors.Is(err, ErrCodeInvalid) {
+			t.Fatalf("unknown state: %v", err)
+		}
+		f.State = "state-2"
+		if err := s.CreateSignInFlow(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		s.SetClock(func() time.Time { return time.Now().Add(SignInFlowTTL + time.Minute) })
+		defer s.SetClock(nil)
+		if _, err := s.TakeSignInFlow(ctx, "state-2"); !errors.Is(err, ErrCodeInvalid) {
+			t.Fatalf("expired: %v", err)
+		}
+	})
 }

@@ -198,4 +198,13 @@ CREATE TABLE identities (
 	last_seen_at BIGINT  NOT NULL,
 	PRIMARY KEY (issuer, subject)
 );
-CREATE INDEX identities_user ON identities(user_id);`
+CREATE INDEX identities_user ON identities(user_id);
+CREATE TABLE signin_flows (
+	state_hash TEXT    PRIMARY KEY,
+	provider   TEXT    NOT NULL,
+	nonce      TEXT    NOT NULL,
+	verifier   TEXT    NOT NULL,
+	redirect   TEXT    NOT NULL,
+	next       TEXT    NOT NULL DEFAULT '',
+	expires_at BIGINT  NOT NULL
+);`
