@@ -148,7 +148,9 @@ func (e *Engine) generate(ctx context.Context, req engine.Request, emit engine.E
 			case emitErr != nil:
 				usage.StopReason = engine.StopError
 				return usage, emitErr
-			case ctx.Err() != nil && usage.StopReason == engine.StopCancelled:
+			case ctx.Err() != nil && usage.StopReason == engine.StopCancelled && err == nil:
+				// Cancelled by the client; a preemption (err set) that the
+				// worker acted on before the client went away stays the verdict.
 				return usage, ctx.Err()
 			}
 			return usage, err
