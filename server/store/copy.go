@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -224,25 +225,30 @@ func checksum(ctx context.Context, db *sql.DB, table string) (TableCopy, error) 
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	var b bytes.Buffer
+	var b []byte
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return TableCopy{}, fmt.Errorf("checksum %s: %w", table, err)
 		}
-		b.Reset()
+		b = b[:0]
 		for _, v := range vals {
+			// Each value as 'N' (NULL), or 'V' and its text quoted.
 			switch v := v.(type) {
 			case nil:
-				b.WriteString("\x00N")
+				b = append(b, 'N')
+			case int64:
+				b = strconv.AppendQuote(append(b, 'V'), strconv.FormatInt(v, 10))
+			case string:
+				b = strconv.AppendQuote(append(b, 'V'), v)
 			case []byte:
-				fmt.Fprintf(&b, "\x00%q", v)
+				b = strconv.AppendQuote(append(b, 'V'), string(v))
 			case bool: // not stored by serval, but 0/1 either way
-				fmt.Fprintf(&b, "\x00%d", map[bool]int{false: 0, true: 1}[v])
+				b = strconv.AppendQuote(append(b, 'V'), map[bool]string{false: "0", true: "1"}[v])
 			default:
-				fmt.Fprintf(&b, "\x00%q", fmt.Sprint(v))
+				b = strconv.AppendQuote(append(b, 'V'), fmt.Sprint(v))
 			}
 		}
-		sums = append(sums, sha256.Sum256(b.Bytes()))
+		sums = append(sums, sha256.Sum256(b))
 	}
 	if err := rows.Err(); err != nil {
 		return TableCopy{}, fmt.Errorf("checksum %s: %w", table, err)
