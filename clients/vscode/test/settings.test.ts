@@ -48,3 +48,14 @@ test("package.json: endpoint first, with a URL pattern VS Code checks as you typ
   for (const ok of ["", "http://127.0.0.1:18500", "https://serval.example/base"]) assert.ok(re.test(ok), ok);
   for (const bad of ["127.0.0.1:18500", "ftp://x", "http://"]) assert.ok(!re.test(bad), bad);
 });
+
+test("the extension's details page: an icon in the package and no link into the repository", async () => {
+  const { readFileSync, existsSync } = await import("node:fs");
+  const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+  assert.equal(pkg.icon, "icon.png");
+  assert.ok(existsSync("icon.png"));
+  assert.match(readFileSync(".vscodeignore", "utf8"), /^!icon\.png$/m);
+  const readme = readFileSync("README.md", "utf8");
+  assert.doesNotMatch(readme, /\]\(\.\.?\//, "a relative link is broken on the details page");
+  assert.match(readme, /Serval: Sign In/);
+});
