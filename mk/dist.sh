@@ -198,8 +198,9 @@ readme() {
 		fi
 		if [[ $p == linux-* ]]; then
 			echo
-			echo "serval loads the system's libffi.so.8 at start (Debian/Ubuntu: libffi8, Fedora: libffi; most"
-			echo "installations have it); serval-agent is statically linked and needs nothing."
+			echo "serval needs the system's libffi.so.8 (Debian/Ubuntu: libffi8, Fedora: libffi; most installations"
+			echo "have it; without it: \"error while loading shared libraries: libffi.so.8\"); serval-agent is"
+			echo "statically linked and needs nothing."
 		fi
 		echo
 		echo "SHA256SUMS lists every file; THIRD_PARTY_NOTICES.txt holds the licences."
