@@ -25,6 +25,11 @@ type NewerSchemaError struct {
 }
 
 func (e *NewerSchemaError) Error() string {
+	if e.Path == pgDatabaseName {
+		return fmt.Sprintf("%s has schema version %d, but this serval knows only up to %d: it was written by a newer serval. "+
+			"Run that newer version (finish the rollout), or restore the pg_dump taken before the upgrade; the database was not changed",
+			e.Path, e.Version, e.KnownToThis)
+	}
 	return fmt.Sprintf("%s has schema version %d, but this serval knows only up to %d: it was written by a newer serval. "+
 		"Run that newer version, or restore a backup made by this one (serval restore FILE); the database was not changed",
 		e.Path, e.Version, e.KnownToThis)

@@ -162,6 +162,9 @@ func redactIn(msg, raw string) string {
 	return msg
 }
 
+// pgDatabaseName names a PostgreSQL store in messages (never its URL).
+const pgDatabaseName = "the PostgreSQL database"
+
 // migrationLockKey is the advisory lock migrations hold (any constant: the
 // two-key locks of usage counting live in another key space).
 const migrationLockKey = 0x5e7a1_5c4e3a
@@ -174,7 +177,7 @@ func migratePostgres(ctx context.Context, db *sql.DB, steps []migration) (Migrat
 	if v, ok, err := pgSchemaVersion(ctx, db); err != nil {
 		return Migration{}, explainPostgres(err)
 	} else if ok && v > latest {
-		return Migration{}, &NewerSchemaError{Path: "the PostgreSQL database", Version: v, KnownToThis: latest}
+		return Migration{}, &NewerSchemaError{Path: pgDatabaseName, Version: v, KnownToThis: latest}
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -198,7 +201,7 @@ func migratePostgres(ctx context.Context, db *sql.DB, steps []migration) (Migrat
 		}
 	}
 	if current > latest {
-		return Migration{}, &NewerSchemaError{Path: "the PostgreSQL database", Version: current, KnownToThis: latest}
+		return Migration{}, &NewerSchemaError{Path: pgDatabaseName, Version: current, KnownToThis: latest}
 	}
 	if _, err := tx.ExecContext(ctx, pgRateLimitTable); err != nil {
 		return Migration{}, explainPostgres(err)
