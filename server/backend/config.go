@@ -83,6 +83,10 @@ func (d *duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// OtherSection is the config file's table read elsewhere: sign-in
+// settings (OpenID providers, LDAP), which serval serve reads itself.
+const OtherSection = "auth"
+
 // LoadFile reads and checks a config file; unknown keys and bad specs are
 // errors naming the file and the key.
 func LoadFile(path string) (*File, error) {
@@ -100,11 +104,15 @@ func ParseFile(name, data string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--config %s: %w", name, err)
 	}
-	if undecoded := meta.Undecoded(); len(undecoded) > 0 {
-		keys := make([]string, len(undecoded))
-		for i, k := range undecoded {
-			keys[i] = k.String()
+	var keys []string
+	for _, k := range meta.Undecoded() {
+		// [auth] belongs to the web app's sign-in (serval serve reads it: authconfig.go).
+		if len(k) > 0 && k[0] == OtherSection {
+			continue
 		}
+		keys = append(keys, k.String())
+	}
+	if len(keys) > 0 {
 		return nil, fmt.Errorf("--config %s: unknown keys %s (known: model.completion|chat.prompt_template, [[model.completion|chat.upstream]] model and api_key_env, pool.check_interval, check_timeout, backoff, max_backoff)",
 			name, strings.Join(keys, ", "))
 	}

@@ -174,6 +174,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			Error: errorf("Too many failed sign-ins: try again in %d seconds.", secs), Form: map[string]string{"username": name, "next": f["next"]}})
 		return
 	}
+	if s.cfg.LDAP != nil && s.signInLDAP(w, r, f) {
+		return
+	}
+	if s.cfg.PasswordDisabled {
+		s.auditSignIn(r, name, "password", false, "password sign-in is off")
+		s.render(w, r, http.StatusForbidden, "login", nil, page{Title: "Sign in", Error: "Sign-in with a password is turned off on this server: use a button above."})
+		return
+	}
 	u, hash, err := s.store.PasswordHash(r.Context(), name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.throttle.refund(name, addr, false)

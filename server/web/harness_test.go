@@ -47,7 +47,10 @@ type harness struct {
 	setup string // the printed setup line
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB) *harness { t.Helper(); return newHarnessWith(t, nil) }
+
+// newHarnessWith lets configure change the web app's Config first.
+func newHarnessWith(t testing.TB, configure func(*Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), dir)
@@ -57,7 +60,7 @@ func newHarness(t testing.TB) *harness {
 	t.Cleanup(func() { st.Close() })
 	h := &harness{t: t, st: st, dir: dir, clock: &clock{t: time.Now()}}
 	st.SetClock(h.clock.now)
-	srv, err := New(Config{
+	cfg := Config{
 		Store:   st,
 		DataDir: dir,
 		Version: "test-1.2.3",
@@ -67,7 +70,11 @@ func newHarness(t testing.TB) *harness {
 		}}}},
 		ChatEnabled: true,
 		Now:         h.clock.now,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

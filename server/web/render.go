@@ -91,6 +91,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.User = &req.user
 	}
 	p.Root = relativeRoot(r.URL.Path)
+	if name == "login" {
+		// Every rendering of the login page offers every way to sign in.
+		p.Data = s.loginData()
+	}
 	t, ok := s.pages[name]
 	if !ok {
 		s.log.Error("web: no template", "name", name)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/servalhq/serval/server/engine"
+	"github.com/servalhq/serval/server/ldapauth"
+	"github.com/servalhq/serval/server/oidc"
 	"github.com/servalhq/serval/server/store"
 )
 
@@ -53,6 +55,14 @@ type Config struct {
 	// X-Forwarded-Proto headers are believed (client address for login
 	// throttling, Secure cookies behind a TLS-terminating proxy).
 	TrustedProxies []netip.Prefix
+	// OIDC are the OpenID providers the login page offers (oidc.go).
+	OIDC []*oidc.Provider
+	// LDAP, when set, checks the login form's username and password
+	// against a directory first (ldap.go).
+	LDAP *ldapauth.Directory
+	// PasswordDisabled turns off sign-in with the passwords of local
+	// accounts (the LDAP form stays).
+	PasswordDisabled bool
 	// Logger receives errors; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
@@ -111,6 +121,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /login", s.handleLoginPage)
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("POST /logout", s.handleLogout)
+	mux.HandleFunc("GET /auth/oidc/{provider}", s.handleOIDCStart)
+	mux.HandleFunc("GET /auth/oidc/{provider}/callback", s.handleOIDCCallback)
 	mux.HandleFunc("GET /register", s.handleRegisterPage)
 	mux.HandleFunc("POST /register", s.handleRegister)
 	mux.HandleFunc("GET /reset", s.handleResetPage)

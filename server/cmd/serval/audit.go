@@ -147,8 +147,8 @@ func keepAuditRetention(ctx context.Context, st *store.Store, retention time.Dur
 }
 
 // auditServerStart records the start and its auth settings (never a secret).
-func auditServerStart(ctx context.Context, st *store.Store, cfg *serveConfig, log *slog.Logger) {
-	detail := fmt.Sprintf("version %s; api tokens %s; audit retention %s", buildVersion().GitDescribe, onOff(!cfg.noAuth), cfg.auditRetention)
+func auditServerStart(ctx context.Context, st *store.Store, cfg *serveConfig, signin *signIn, log *slog.Logger) {
+	detail := fmt.Sprintf("version %s; api tokens %s; web sign-in: %s; audit retention %s", buildVersion().GitDescribe, onOff(!cfg.noAuth), signin.describe(), cfg.auditRetention)
 	if err := st.Audit(ctx, store.AuditEvent{Actor: "serval", Action: store.AuditServerStart, Address: "local", Detail: detail}); err != nil {
 		log.Error("audit log write failed", "action", store.AuditServerStart, "err", err)
 	}

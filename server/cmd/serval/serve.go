@@ -169,6 +169,13 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 		fmt.Fprintf(stderr, "serval: tracing: spans go to %s\n", tracing.Endpoint())
 	}
 
+	// Sign-in settings are checked (and providers discovered) before
+	// anything else starts: a wrong issuer or a missing secret stops here.
+	signin, err := loadSignIn(ctx, cfg.configFile, getenv, logger)
+	if err != nil {
+		return err
+	}
+
 	// Listen first: a busy port fails before the model is loaded.
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port)))
 	if err != nil {
@@ -208,7 +215,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	// The first token is made only once the model is there and usable: a start
 	// that fails (no model, no network, no FIM tokens) leaves no token behind and prints none.
 	var authn *auth.Authenticator
-	app, err := newWebApp(&cfg, st, engines)
+	app, err := newWebApp(&cfg, st, engines, signin)
 	if err != nil {
 		return err
 	}
@@ -285,7 +292,8 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	retention, _ := cfg.retention()
 	stopRetention := keepAuditRetention(ctx, st, retention, logger)
 	defer stopRetention()
-	auditServerStart(ctx, st, &cfg, logger)
+	auditServerStart(ctx, st, &cfg, signin, logger)
+	printSignIn(stderr, signin)
 	// Tests and scripts read this line to find the port.
 	fmt.Fprintf(stderr, "serval: listening on http://%s\n", ln.Addr())
 	printSettings(stderr, fs, logger.Enabled(ctx, slog.LevelDebug))

@@ -12,7 +12,7 @@ import (
 )
 
 // newWebApp builds the web app `serval serve` mounts at /.
-func newWebApp(cfg *serveConfig, st *store.Store, engines *servedEngines) (*web.Server, error) {
+func newWebApp(cfg *serveConfig, st *store.Store, engines *servedEngines, signin *signIn) (*web.Server, error) {
 	proxies, err := parseTrustedProxies(cfg.trustedProxies)
 	if err != nil {
 		return nil, err
@@ -22,12 +22,15 @@ func newWebApp(cfg *serveConfig, st *store.Store, engines *servedEngines) (*web.
 		status = append(status, web.EngineStatus{Role: "chat", Engine: engines.chat.Engine})
 	}
 	return web.New(web.Config{
-		Store:          st,
-		DataDir:        cfg.dataDir,
-		Version:        buildVersion().GitDescribe,
-		Engines:        status,
-		ChatEnabled:    engines.chat != nil,
-		TrustedProxies: proxies,
+		Store:            st,
+		DataDir:          cfg.dataDir,
+		Version:          buildVersion().GitDescribe,
+		Engines:          status,
+		ChatEnabled:      engines.chat != nil,
+		TrustedProxies:   proxies,
+		OIDC:             signin.providers,
+		LDAP:             signin.ldap,
+		PasswordDisabled: signin.passwordDisabled,
 	})
 }
 
