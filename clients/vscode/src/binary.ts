@@ -45,6 +45,8 @@ export interface LookupDeps {
   readHead?(file: string): Uint8Array | undefined;
   /** bundledPlatforms lists the platform folders under the extension's bin/. */
   bundledPlatforms?(): string[];
+  /** isQuarantined reports whether macOS marked a file as downloaded (the com.apple.quarantine attribute). */
+  isQuarantined?(file: string): boolean;
   env: { PATH?: string };
   platform: string;
   arch: string;
@@ -55,9 +57,27 @@ export type Lookup = { path: string; source: "setting" | "bundled" | "PATH" } | 
 /**
  * findAgent picks the agent: the serval.agent.path setting when set (an error if it is
  * not executable: a wrong setting must be reported, not silently bypassed); else the
- * binary shipped in the extension for this platform; else serval-agent on PATH.
+ * binary shipped in the extension for this platform; else serval-agent on PATH. On macOS a
+ * quarantined pick is an error saying how to clear it: Gatekeeper would stop it at launch.
  */
 export function findAgent(setting: string, extensionDir: string, deps: LookupDeps): Lookup {
+  const found = pickAgent(setting, extensionDir, deps);
+  if ("path" in found && deps.platform === "darwin" && deps.isQuarantined?.(found.path)) {
+    return { error: quarantinedMessage(found.path) };
+  }
+  return found;
+}
+
+/**
+ * quarantinedMessage: macOS marks what a browser downloads, and what is unpacked from it, with
+ * com.apple.quarantine; Gatekeeper then refuses to start a command-line program that Apple has
+ * not notarized, and serval-agent is signed ad hoc only.
+ */
+export function quarantinedMessage(file: string): string {
+  return `macOS has quarantined ${file} (it came from a download), so Gatekeeper will not let it start. If you trust this copy of serval-agent, clear the flag in a terminal: xattr -d com.apple.quarantine "${file}" and then run "Serval: Restart Agent".`;
+}
+
+function pickAgent(setting: string, extensionDir: string, deps: LookupDeps): Lookup {
   const exe = deps.platform === "win32" ? "serval-agent.exe" : "serval-agent";
   const here = platformDir(deps.platform, deps.arch);
   // A binary for another platform would fail to spawn with a bare ENOEXEC: say what it is instead.
@@ -109,10 +129,8 @@ const targets: Record<string, string> = {
 export function missingAgentMessage(here: string, bundled: string[]): string {
   const has = bundled.length > 0 ? `it has agents for ${bundled.join(", ")} only` : "it has no bundled agents";
   const target = targets[here];
-  const getOne = here.startsWith("darwin-")
-    ? "serval-agent for macOS must be built on a Mac (`make dist`, or `go build ./agent/cmd/serval-agent` in the Serval sources; it needs Xcode's command line tools)"
-    : target
-      ? `install the ${target} package of this extension (serval-VERSION-${target}.vsix), or install serval-agent for ${here}`
-      : `Serval publishes no serval-agent for ${here}; build it from the Serval sources (go build ./agent/cmd/serval-agent, cgo)`;
+  const getOne = target
+    ? `install the ${target} package of this extension (serval-VERSION-${target}.vsix), or serval-agent from the serval-VERSION-${here} release archive`
+    : `Serval publishes no serval-agent for ${here}; build it from the Serval sources (go build ./agent/cmd/serval-agent, cgo)`;
   return `serval-agent was not found for ${here}: this extension package ships none (${has}) and none is on PATH. ${getOne[0].toUpperCase()}${getOne.slice(1)}, then put it on PATH or set serval.agent.path.`;
 }

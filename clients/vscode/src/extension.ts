@@ -2,6 +2,7 @@
 // stdio, passes settings and the token (kept in SecretStorage), shows the agent's
 // status, and lets VS Code's own inline-suggestion UI, fed by vscode-languageclient,
 // do the rest. Completion logic lives in the agent, not here.
+import * as cp from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline";
@@ -150,6 +151,9 @@ class Serval implements vscode.Disposable {
           return [];
         }
       },
+      isQuarantined: (f) =>
+        // xattr -p exits 0 when the attribute is set; only macOS has it.
+        process.platform === "darwin" && cp.spawnSync("/usr/bin/xattr", ["-p", "com.apple.quarantine", f], { stdio: "ignore", timeout: 5000 }).status === 0,
       env: { PATH: process.env.PATH },
       platform: process.platform,
       arch: process.arch,

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
-import { executablePlatform, findAgent, missingAgentMessage, platformDir } from "../src/binary";
+import { executablePlatform, findAgent, missingAgentMessage, platformDir, quarantinedMessage } from "../src/binary";
 
 const deps = (exes: string[], PATH = "/usr/local/bin:/usr/bin") => ({
   isExecutable: (f: string) => exes.includes(f),
@@ -85,11 +85,52 @@ test("the universal package says which agents it has and how to get this platfor
   const r = findAgent("", "/ext", mac);
   assert.ok("error" in r, JSON.stringify(r));
   if ("error" in r) {
-    for (const want of ["darwin-arm64", "linux-amd64, linux-arm64, windows-amd64 only", "built on a Mac", "serval.agent.path"]) {
+    for (const want of ["darwin-arm64", "linux-amd64, linux-arm64, windows-amd64 only", "darwin-arm64 package", "serval-VERSION-darwin-arm64 release archive", "serval.agent.path"]) {
       assert.ok(r.error.includes(want), `${r.error} lacks ${want}`);
     }
   }
   const win = missingAgentMessage("windows-amd64", ["linux-amd64"]);
   assert.ok(win.includes("win32-x64 package") && win.includes("linux-amd64 only"), win);
   assert.ok(missingAgentMessage("linux-riscv64", []).includes("publishes no serval-agent for linux-riscv64"));
+});
+
+test("a Mac with the other architecture's package is told which package to install", () => {
+  const heads: Record<string, Uint8Array> = { "/ext/bin/darwin-amd64/serval-agent": macho(0x01000007) };
+  const mac = {
+    ...deps(Object.keys(heads)),
+    platform: "darwin",
+    arch: "arm64",
+    readHead: (f: string) => heads[f],
+    bundledPlatforms: () => ["darwin-amd64"],
+  };
+  const r = findAgent("", "/ext", mac);
+  assert.ok("error" in r, JSON.stringify(r));
+  if ("error" in r) {
+    for (const want of ["not found for darwin-arm64", "darwin-amd64 only", "Install the darwin-arm64 package"]) {
+      assert.ok(r.error.includes(want), `${r.error} lacks ${want}`);
+    }
+  }
+  // An Intel agent put where the arm64 one belongs is named, not spawned.
+  const misplaced = { ...mac, isExecutable: (f: string) => f === "/ext/bin/darwin-arm64/serval-agent", readHead: () => macho(0x01000007) };
+  const m = findAgent("/ext/bin/darwin-arm64/serval-agent", "/ext", misplaced);
+  assert.ok("error" in m && m.error.includes("built for darwin-amd64") && m.error.includes("this machine is darwin-arm64"), JSON.stringify(m));
+});
+
+test("a quarantined agent on macOS gets the command that clears it, whichever way it was found", () => {
+  const agent = "/Users/me/Downloads/serval-v1-darwin-arm64/serval-agent";
+  const mac = {
+    ...deps([agent, "/ext/bin/darwin-arm64/serval-agent"], "/Users/me/Downloads/serval-v1-darwin-arm64"),
+    platform: "darwin",
+    arch: "arm64",
+    readHead: () => macho(0x0100000c),
+    isQuarantined: (f: string) => f === agent,
+  };
+  for (const r of [findAgent(agent, "/nowhere", mac), findAgent("", "/nowhere", mac)]) {
+    assert.deepEqual(r, { error: quarantinedMessage(agent) });
+  }
+  assert.ok(quarantinedMessage(agent).includes(`xattr -d com.apple.quarantine "${agent}"`));
+  // The bundled agent (not quarantined: VS Code unpacks packages itself) is used as before.
+  assert.deepEqual(findAgent("", "/ext", mac), { path: "/ext/bin/darwin-arm64/serval-agent", source: "bundled" });
+  // Only macOS has the attribute.
+  assert.deepEqual(findAgent(agent, "/ext", { ...mac, platform: "linux", arch: "arm64", readHead: () => elf(183) }), { path: agent, source: "setting" });
 });
