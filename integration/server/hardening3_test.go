@@ -116,3 +116,14 @@ func TestWriteLockedDatabaseStillServes(t *testing.T) {
 		t.Errorf("the answer shows the database's error: %s", body)
 	}
 }
+
+// /static/ serves the files pages link to, not a listing of them.
+func TestStaticDirectoryIsNotListed(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{})
+	if status, _, body := do(t, "GET", s.URL+"/static/", "", ""); status != 404 || strings.Contains(body, "app.css") {
+		t.Errorf("GET /static/: %d %.200s", status, body)
+	}
+	if status, _, _ := do(t, "GET", s.URL+"/static/app.css", "", ""); status != 200 {
+		t.Errorf("GET /static/app.css: %d", status)
+	}
+}
