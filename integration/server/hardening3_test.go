@@ -127,3 +127,20 @@ func TestStaticDirectoryIsNotListed(t *testing.T) {
 		t.Errorf("GET /static/app.css: %d", status)
 	}
 }
+
+// M3: /infill refuses a flood of stop strings before building their matcher.
+func TestInfillBoundsStopStrings(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{Args: []string{"--rate-limit", "-1"}})
+	stops := make([]string, 10000)
+	for i := range stops {
+		stops[i] = "stop" + strings.Repeat("x", i%50)
+	}
+	body, _ := json.Marshal(map[string]any{"input_prefix": "func main() {", "input_suffix": "}", "n_predict": 2, "stop": stops})
+	if status, _, out := do(t, "POST", s.URL+"/infill", s.Token, string(body)); status != 400 || !strings.Contains(out, "stop") {
+		t.Errorf("10,000 stop strings: %d %.200s", status, out)
+	}
+	body, _ = json.Marshal(map[string]any{"input_prefix": "func main() {", "input_suffix": "}", "n_predict": 2, "stop": []string{"\n\n"}})
+	if status, _, out := do(t, "POST", s.URL+"/infill", s.Token, string(body)); status != 200 {
+		t.Errorf("one stop string: %d %.200s", status, out)
+	}
+}

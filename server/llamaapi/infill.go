@@ -27,6 +27,12 @@ import (
 // context ring is a few dozen chunks of ~64 lines.
 const MaxBodyBytes = 4 << 20
 
+// Bounds of a request's own stop strings (llama.vim sends a handful).
+const (
+	MaxStops     = 64
+	MaxStopBytes = 256
+)
+
 // Handler serves POST /infill.
 type Handler struct {
 	Service *completion.Service // required
@@ -131,6 +137,17 @@ func completionRequest(req *InfillRequest) (*completion.Request, error) {
 	}
 	if req.InputSuffix == nil {
 		return nil, httpx.BadRequest("input_suffix", `"input_suffix" is required`)
+	}
+	// The stop matcher is built before the request waits for a slot: half a
+	// million stop strings made it take 118 MB per request, even for one
+	// then refused with 503 (issue 27, M3).
+	if len(req.Stop) > MaxStops {
+		return nil, httpx.BadRequest("stop", fmt.Sprintf(`"stop": at most %d strings`, MaxStops))
+	}
+	for _, st := range req.Stop {
+		if len(st) > MaxStopBytes {
+			return nil, httpx.BadRequest("stop", fmt.Sprintf(`"stop": each at most %d bytes`, MaxStopBytes))
+		}
 	}
 	if req.ReturnTokens {
 		return nil, httpx.BadRequest("return_tokens", `"return_tokens" is not supported: serval does not expose token ids`)
