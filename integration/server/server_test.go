@@ -266,7 +266,7 @@ func TestConcurrencyBeyondSlots(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			_, errs[i] = s.Client.Complete(ctx, completionRequest(fmt.Sprintf("def f%d(x):\n    return ", i)))
+			_, errs[i] = sessionClient(t, s, i).Complete(ctx, completionRequest(fmt.Sprintf("def f%d(x):\n    return ", i)))
 		}()
 	}
 	wg.Wait()
@@ -275,6 +275,19 @@ func TestConcurrencyBeyondSlots(t *testing.T) {
 			t.Errorf("request %d: %v", i, err)
 		}
 	}
+}
+
+// sessionClient is a client of s with its own editor session, as each
+// serval-agent process has: requests of one token and one session replace
+// each other in the wait queue (409), those of different sessions do not.
+func sessionClient(t *testing.T, s *servaltest.Server, i int) *api.Client {
+	c, err := api.NewClient(s.URL, s.Token, nil)
+	if err != nil {
+		t.Error(err)
+		return s.Client
+	}
+	c.Header = http.Header{api.SessionHeader: {fmt.Sprintf("session-%d", i)}}
+	return c
 }
 
 func TestOverloadAnswers503NeverHangs(t *testing.T) {
@@ -291,7 +304,7 @@ func TestOverloadAnswers503NeverHangs(t *testing.T) {
 			defer cancel()
 			r := completionRequest(fmt.Sprintf("def g%d():\n    ", i))
 			r.MaxTokens = 256
-			_, err := s.Client.Complete(ctx, r)
+			_, err := sessionClient(t, s, i).Complete(ctx, r)
 			var se *api.StatusError
 			switch {
 			case err == nil:

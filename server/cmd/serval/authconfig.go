@@ -57,12 +57,12 @@ func loadSignIn(ctx context.Context, path string, getenv env, log *slog.Logger) 
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--config: %w", err)
+		return nil, fmt.Errorf("%w: --config: %v", errUsage, err)
 	}
 	var f authFile
 	meta, err := toml.Decode(string(data), &f)
 	if err != nil {
-		return nil, fmt.Errorf("--config %s: %w", path, err)
+		return nil, fmt.Errorf("%w: --config %s: %v", errUsage, path, err)
 	}
 	var unknown []string
 	for _, k := range meta.Undecoded() {
@@ -71,7 +71,7 @@ func loadSignIn(ctx context.Context, path string, getenv env, log *slog.Logger) 
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, fmt.Errorf("--config %s: unknown keys %s (docs/web.md lists the [auth] settings)", path, strings.Join(unknown, ", "))
+		return nil, fmt.Errorf("%w: --config %s: unknown keys %s (docs/web.md lists the [auth] settings)", errUsage, path, strings.Join(unknown, ", "))
 	}
 	seen := map[string]bool{}
 	for i, c := range f.Auth.OIDC {
