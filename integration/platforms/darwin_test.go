@@ -45,7 +45,7 @@ func libSystemTBD(t *testing.T, major string) string {
 
 // stubs returns each library's exported symbols for target ("arm64-macos"):
 // libSystem from Zig's stub for the minimum macOS, the frameworks from the
-// project's stubs that linked the agent.
+// project's stubs that linked the agent, libresolv from the project's list.
 func stubs(t *testing.T, target string) map[string]map[string]bool {
 	t.Helper()
 	out := map[string]map[string]bool{}
@@ -53,6 +53,8 @@ func stubs(t *testing.T, target string) map[string]map[string]bool {
 	for _, rel := range frameworkStubs {
 		files = append(files, filepath.Join(repoRoot(t), "mk", "darwin", "frameworks", rel))
 	}
+	// Go's net (internal/syscall/unix) binds libresolv's DNS calls in serval.
+	files = append(files, filepath.Join(repoRoot(t), "mk", "darwin", "libresolv.9.tbd"))
 	for _, f := range files {
 		text, err := os.ReadFile(f)
 		if err != nil {
