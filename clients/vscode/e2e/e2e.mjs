@@ -262,12 +262,15 @@ async function main() {
       await page.keyboard.press("Enter");
     };
 
-    // Open the Go file and put the cursor at its end.
+    // Open the Go file and put the cursor at its end (the Workspace Trust
+    // editor closed first, so the Go file's is the one active editor).
+    await runCommand("View: Close All Editors");
     await page.keyboard.press("Control+P");
     await page.locator(".quick-input-widget input").fill("main.go");
     await page.locator(".quick-input-list .monaco-list-row").first().waitFor();
     await page.keyboard.press("Enter");
-    const editor = page.locator(".monaco-editor .view-lines").first();
+    // The visible one: the Workspace Trust editor stays open behind it.
+    const editor = page.locator(".monaco-editor .view-lines").filter({ visible: true }).first();
     await editor.waitFor();
     await editor.click();
     await page.keyboard.press("Control+End");
