@@ -87,6 +87,7 @@ function playground() {
     if (controller) controller.abort();
     controller = new AbortController();
     suggestion = "";
+    delete ghost.dataset.done; // set again when this completion's stream ends
     paint();
     status.textContent = "completing…";
     at = code.selectionEnd;
