@@ -39,15 +39,17 @@ test-peers: build peers
 BENCH_ENGINES_ARGS ?=
 MODEL_SHAPE ?=
 MODEL_TYPE ?= q8_0
-bench-engines bench-engines-cold: BENCH_ENGINES_ARGS += BENCH_ENGINES_SHAPE=$(MODEL_SHAPE) BENCH_ENGINES_TYPE=$(MODEL_TYPE)
+# The shape goes in its own variable: BENCH_ENGINES_ARGS given on the command
+# line would override a target-specific `+=` and silently drop it.
+BENCH_ENGINES_MODEL = BENCH_ENGINES_SHAPE=$(MODEL_SHAPE) BENCH_ENGINES_TYPE=$(MODEL_TYPE)
 bench-engines: build peers
 	mkdir -p $(BENCH_OUT)
-	set -o pipefail; $(TEST_ENV) $(BENCH_ENGINES_ARGS) $(GO) test -run '^$$' -bench '^BenchmarkEngines$$' -benchtime 1x -timeout 90m \
+	set -o pipefail; $(TEST_ENV) $(BENCH_ENGINES_MODEL) $(BENCH_ENGINES_ARGS) $(GO) test -run '^$$' -bench '^BenchmarkEngines$$' -benchtime 1x -timeout 90m \
 		./integration/peers/ | tee $(BENCH_OUT)/engines.txt
 
 # Only the cold request (BENCH_ENGINES_COLD restarts of each engine, interleaved): half a minute.
 bench-engines-cold: build peers
-	$(TEST_ENV) $(BENCH_ENGINES_ARGS) $(GO) test -run '^$$' -bench '^BenchmarkEngines$$/^cold' -benchtime 1x -timeout 30m \
+	$(TEST_ENV) $(BENCH_ENGINES_MODEL) $(BENCH_ENGINES_ARGS) $(GO) test -run '^$$' -bench '^BenchmarkEngines$$/^cold' -benchtime 1x -timeout 30m \
 		./integration/peers/
 
 BENCH_TARGETS += bench-engines
