@@ -25,6 +25,10 @@ type ContextSource interface {
 	// Related returns the context beyond the windows (declarations,
 	// snippets); it may be empty.
 	Related(ctx context.Context, req gather.Request) (gather.Related, error)
+	// Settle brings what Related answers for the document up to date
+	// now (work a completion would not wait for), so that a warm-up's
+	// request is the one the first completion there will send.
+	Settle(ctx context.Context, uri string) error
 	Close() error
 }
 
@@ -48,7 +52,8 @@ func (w *WindowSource) DidClose(uri string)                                    {
 func (w *WindowSource) AddWorkspaceFolder(ctx context.Context, path string) error {
 	return nil
 }
-func (w *WindowSource) Close() error { return nil }
+func (w *WindowSource) Close() error                                 { return nil }
+func (w *WindowSource) Settle(ctx context.Context, uri string) error { return nil }
 
 // Windows cuts the windows around req.Offset (clamped to the text).
 func (w *WindowSource) Windows(ctx context.Context, req gather.Request) (gather.Windows, error) {

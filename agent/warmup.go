@@ -107,6 +107,18 @@ func (a *Agent) warmUp(ctx context.Context, cfg *Config, doc Document, offset in
 	if !a.status.canRequest(time.Now()) {
 		return errors.New("server unavailable")
 	}
+	// The context source's background work (the declarations of a
+	// document just opened) would reach the first completion but not
+	// this request, and the prompts would differ.
+	sctx, cancel := context.WithTimeout(ctx, warmRelatedWait)
+	err := a.ctxSrc.Settle(sctx, doc.URI)
+	cancel()
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if err != nil {
+		a.log.Debug("warm-up: context not settled", "uri", doc.URI, "err", err)
+	}
 	greq := gather.Request{URI: doc.URI, Offset: offset, Text: doc.Text,
 		PrefixBudget: cfg.Completion.Prompt.MaxPrefixChars, SuffixBudget: cfg.Completion.Prompt.MaxSuffixChars}
 	win, err := a.ctxSrc.Windows(ctx, greq)

@@ -1,7 +1,9 @@
 package gather
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -36,6 +38,9 @@ type document struct {
 	closed   bool                    // closed or replaced: never gets a tree again
 	dirty    bool                    // declarations not yet in the index overlay; only with a tree
 	chunks   map[[2]int]recent.Chunk // by first and last row, until the text changes
+	// indexed is closed when the indexing of the document's folder that
+	// its opening started (indexAhead) has finished; nil when none was.
+	indexed <-chan struct{}
 }
 
 // DidOpen starts tracking a document with the editor's text.
@@ -74,7 +79,11 @@ func (g *Gatherer) DidOpen(uri, path, languageID string, text []byte) {
 	}
 	if d.allowed && path != "" {
 		g.tracker.Viewed(path, 0, 30)
-		g.indexAhead(path)
+		if indexed := g.indexAhead(path); indexed != nil {
+			d.mu.Lock()
+			d.indexed = indexed
+			d.mu.Unlock()
+		}
 	}
 	g.kickOverlays()
 }
@@ -90,8 +99,10 @@ func (g *Gatherer) closeDocument(d *document) {
 
 // indexAhead indexes the folder of a document just opened when the
 // background walk of its workspace folder is still running, so that the
-// declarations of its package are there for the first completions.
-func (g *Gatherer) indexAhead(path string) {
+// declarations of its package are there for the first completions. The
+// channel it returns is closed when that is done; nil when nothing was
+// started.
+func (g *Gatherer) indexAhead(path string) <-chan struct{} {
 	g.mu.RLock()
 	var ws *index.Workspace
 	for _, w := range g.workspaces {
@@ -102,14 +113,58 @@ func (g *Gatherer) indexAhead(path string) {
 	}
 	g.mu.RUnlock()
 	if ws == nil {
-		return
+		return nil
 	}
 	select {
 	case <-ws.Ready():
-		return
+		return nil
 	default:
 	}
-	g.spawn(func() { ws.IndexDir(g.ctx, filepath.Dir(path)) })
+	done := make(chan struct{})
+	if !g.spawn(func() {
+		defer close(done)
+		ws.IndexDir(g.ctx, filepath.Dir(path))
+	}) {
+		return nil
+	}
+	return done
+}
+
+// Settle brings what Related will answer for the document at uri up to
+// date now, for a caller asking ahead of the user (the agent's warm-up):
+// the declarations of its current text go into the index at once instead
+// of after the overlay's quiet period, and the indexing of its folder that
+// opening it started is waited for, until ctx ends. Without it a warm-up
+// sent just after a document was opened would lack the declarations that
+// the first completion there, a moment later, includes: the prompts would
+// differ near their start and the warmed one would not be reused.
+func (g *Gatherer) Settle(ctx context.Context, uri string) error {
+	g.mu.RLock()
+	d := g.docs[uri]
+	g.mu.RUnlock()
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	built := g.ensureTree(ctx, d)
+	if built {
+		d.dirty = true
+	}
+	g.refreshOverlayLocked(d)
+	indexed := d.indexed
+	d.mu.Unlock()
+	if built {
+		g.trimTrees(d)
+	}
+	if indexed == nil {
+		return nil
+	}
+	select {
+	case <-indexed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("settle %s: folder still being indexed: %w", uri, context.Cause(ctx))
+	}
 }
 
 // DidChange applies the editor's edits to the document's tree (an

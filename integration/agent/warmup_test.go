@@ -38,11 +38,20 @@ func settled(t testing.TB, srv *servaltest.Server, n float64) {
 	}
 }
 
+// computeDecl declares the function bigFile's lines call, so that a
+// completion there carries a declaration from the document itself (as in
+// any real file) and not only its windows.
+const computeDecl = "\n// compute mixes input with k.\nfunc compute(input, k int) int {\n\treturn input*31 + k\n}\n"
+
 // TestWarmupBeforeFirstKeystroke: the real agent and server. Opening a
 // 2,000-line file and focusing a place in it makes the agent warm the
 // server's prompt cache, so the first completion there reuses the whole
 // prompt (the server's prompt-reuse metric says so); without the focus
 // notification the first completion at another place evaluates its prompt.
+// The place calls a function the file declares: the document's
+// declarations reach the context source's index a moment after it is
+// opened, and a warm-up sent before them built a prompt the completion's
+// did not share.
 func TestWarmupBeforeFirstKeystroke(t *testing.T) {
 	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens", "4"}})
 	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL, "SERVAL_TOKEN="+srv.Token)
@@ -50,6 +59,7 @@ func TestWarmupBeforeFirstKeystroke(t *testing.T) {
 	a.waitStatus("ready", 30*time.Second)
 
 	text, blanks := bigFile(2000)
+	text += computeDecl
 	uri := "file://" + filepath.Join(t.TempDir(), "big.go")
 	a.open(uri, "go", text)
 	here := protocol.Position{Line: uint32(blanks[len(blanks)*3/4]), Character: 1}
