@@ -18,6 +18,7 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 import { findAgent } from "./binary";
+import { focusNotification, FocusReporter, Place } from "./focus";
 import { agentLogLine, redact } from "./logs";
 import { acceptedLength, ShownItem } from "./partial";
 import { RestartPolicy } from "./restart";
@@ -45,6 +46,10 @@ class Serval implements vscode.Disposable {
   private knownToken = "";
   /** Whether this window already offered to set the server URL (first run, no server at the default). */
   private offeredEndpoint = false;
+  /** Tells the agent where the user looks, so it can warm the server before the first keystroke. */
+  private readonly focus = new FocusReporter((p) => {
+    if (this.client?.isRunning()) void this.client.sendNotification(focusNotification, p);
+  });
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.log = redacting(vscode.window.createOutputChannel("Serval", { log: true }), () => [this.knownToken]);
@@ -72,7 +77,19 @@ class Serval implements vscode.Disposable {
       }),
       vscode.workspace.onDidChangeConfiguration((e) => this.onConfigChange(e)),
       vscode.workspace.onDidChangeTextDocument((e) => this.onDocumentChange(e)),
-      vscode.workspace.onDidCloseTextDocument((d) => this.shown.delete(d.uri.toString())),
+      vscode.workspace.onDidCloseTextDocument((d) => {
+        this.shown.delete(d.uri.toString());
+        if (this.client) this.focus.closed(this.client.code2ProtocolConverter.asUri(d.uri));
+      }),
+      vscode.window.onDidChangeActiveTextEditor((e) => {
+        const p = e && this.place(e);
+        if (p) this.focus.activated(p);
+      }),
+      vscode.window.onDidChangeTextEditorSelection((e) => {
+        const p = e.textEditor === vscode.window.activeTextEditor ? this.place(e.textEditor) : undefined;
+        if (p) this.focus.moved(p);
+      }),
+      { dispose: () => this.focus.dispose() },
       // Restricted Mode: the agent starts only once the user trusts the folder.
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
         this.log.info("workspace trusted: starting serval-agent");
@@ -94,6 +111,20 @@ class Serval implements vscode.Disposable {
     const token = await this.context.secrets.get(tokenKey);
     this.knownToken = token?.trim() ?? "";
     return agentOptions(this.settings(), token, { name: vscode.env.appName, version: vscode.version });
+  }
+
+  /**
+   * place is where a focus report for editor would point: its cursor, when it has
+   * one (no selection), the agent runs and completes in the document.
+   */
+  private place(editor: vscode.TextEditor): Place | undefined {
+    const d = editor.document;
+    if (!this.client?.isRunning() || editor.selections.length !== 1 || !editor.selection.isEmpty ||
+      (d.uri.scheme !== "file" && d.uri.scheme !== "untitled") || !this.enabledFor(d) || this.disabledGlobally()) {
+      return undefined;
+    }
+    const pos = this.client.code2ProtocolConverter.asPosition(editor.selection.active);
+    return { uri: this.client.code2ProtocolConverter.asUri(d.uri), line: pos.line, character: pos.character };
   }
 
   private enabledFor(document: vscode.TextDocument): boolean {
@@ -213,6 +244,10 @@ class Serval implements vscode.Disposable {
     this.client = client;
     try {
       await client.start();
+      // The editor the user already looks at (VS Code restored it before the agent ran).
+      const active = vscode.window.activeTextEditor;
+      const p = active && this.place(active);
+      if (p) this.focus.activated(p);
     } catch (err) {
       this.log.appendLine(`serval-agent failed to start: ${String(err)}`);
       this.setStatus("agentCrashed", String(err));
@@ -264,6 +299,9 @@ class Serval implements vscode.Disposable {
 
   private onDocumentChange(e: vscode.TextDocumentChangeEvent) {
     const key = e.document.uri.toString();
+    if (e.contentChanges.length > 0 && this.client) {
+      this.focus.edited(this.client.code2ProtocolConverter.asUri(e.document.uri));
+    }
     const item = this.shown.get(key);
     if (!item || e.contentChanges.length !== 1 || !this.client) {
       return;
