@@ -1,81 +1,92 @@
 package web
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
-	"sync"
 	"time"
 )
 
 // Post/Redirect/Get: every form post that succeeds answers 303 to the page it
 // acted on, so the address bar never keeps a POST URL and reloading never
 // repeats the action. What the post wants that page to say (a notice, or a
-// secret shown once: a new token, an invitation or reset link) waits here,
-// in memory, under a random id the browser holds in a short-lived cookie.
-// The secret itself never travels in a cookie or a URL. The flash belongs to
-// the account that posted, is read once, and expires after flashTTL. (With
-// several serval instances behind a balancer without sticky sessions, a
-// flash can land on another instance: the page then shows no secret, and
-// the token can be rotated again.)
+// secret shown once: a new token, an invitation or reset link) travels in a
+// short-lived cookie, sealed (AES-256-GCM) under a key derived from the
+// browser's session id, so the page can be served by any replica (the load
+// balancer need not be sticky) and nothing is kept in memory or the
+// database. Only the session's holder can open it: the server stores only
+// the session id's hash, and the cookie without the session cookie is
+// noise. The flash belongs to the account and session that posted, is
+// cleared by the page that shows it, and expires after flashTTL.
 
 const (
 	flashCookie = "serval_flash"
 	flashTTL    = 2 * time.Minute
-	maxFlashes  = 10_000
+	// maxFlashCookie bounds what takeFlash decodes: a sealed flash is a few
+	// hundred bytes, a browser's cookie at most 4 KiB.
+	maxFlashCookie = 4096
 )
 
 // flash is what the next page shows once.
 type flash struct {
-	Notice    string // "Token “laptop” revoked."
-	Secret    string // a token or link, shown once
-	SecretFor string // what the secret is for: the token's name, the user's
-	userID    int64
-	expires   time.Time
+	Notice    string `json:"n,omitempty"` // "Token “laptop” revoked."
+	Secret    string `json:"s,omitempty"` // a token or link, shown once
+	SecretFor string `json:"f,omitempty"` // what the secret is for: the token's name, the user's
+	UserID    int64  `json:"u"`
+	Expires   int64  `json:"e"` // Unix seconds
 }
 
-type flashes struct {
-	mu sync.Mutex
-	m  map[string]flash
+// flashAEAD is the cipher that seals the flashes of the session whose
+// cookie value is session.
+func flashAEAD(session string) (cipher.AEAD, error) {
+	mac := hmac.New(sha256.New, []byte(session))
+	mac.Write([]byte("serval flash v1"))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
-// put stores f and returns its id; "" when too many are waiting.
-func (fs *flashes) put(f flash, now time.Time) string {
-	var b [18]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return ""
+// sealFlash returns f sealed for session, as a cookie value.
+func sealFlash(session string, f flash) (string, error) {
+	aead, err := flashAEAD(session)
+	if err != nil {
+		return "", err
 	}
-	id := base64.RawURLEncoding.EncodeToString(b[:])
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if fs.m == nil {
-		fs.m = map[string]flash{}
+	plain, err := json.Marshal(f)
+	if err != nil {
+		return "", err
 	}
-	if len(fs.m) >= maxFlashes/2 {
-		for k, v := range fs.m {
-			if now.After(v.expires) {
-				delete(fs.m, k)
-			}
-		}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
 	}
-	if len(fs.m) >= maxFlashes {
-		return ""
-	}
-	f.expires = now.Add(flashTTL)
-	fs.m[id] = f
-	return id
+	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, []byte(flashCookie))), nil
 }
 
-// take removes and returns the flash id, if it is the account's and fresh.
-func (fs *flashes) take(id string, userID int64, now time.Time) (flash, bool) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	f, ok := fs.m[id]
-	if !ok || f.userID != userID {
+// openFlash opens a cookie value sealed for session; ok is false when it
+// was not (another session's, altered, or not a flash).
+func openFlash(session, value string) (flash, bool) {
+	aead, err := flashAEAD(session)
+	if err != nil {
 		return flash{}, false
 	}
-	delete(fs.m, id)
-	if !now.Before(f.expires) {
+	sealed, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(sealed) < aead.NonceSize()+aead.Overhead() {
+		return flash{}, false
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte(flashCookie))
+	if err != nil {
+		return flash{}, false
+	}
+	var f flash
+	if json.Unmarshal(plain, &f) != nil {
 		return flash{}, false
 	}
 	return f, true
@@ -83,24 +94,27 @@ func (fs *flashes) take(id string, userID int64, now time.Time) (flash, bool) {
 
 // redirectWith answers a successful post: 303 to path, the page showing f once.
 func (s *Server) redirectWith(w http.ResponseWriter, r *http.Request, req *request, path string, f flash) {
-	f.userID = req.user.ID
-	if id := s.flashes.put(f, s.now()); id != "" {
-		http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: id, Path: "/", MaxAge: int(flashTTL / time.Second),
+	f.UserID = req.user.ID
+	f.Expires = s.now().Add(flashTTL).Unix()
+	if value, err := sealFlash(req.session, f); err == nil {
+		http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: value, Path: "/", MaxAge: int(flashTTL / time.Second),
 			HttpOnly: true, Secure: s.overTLS(r), SameSite: http.SameSiteStrictMode})
+	} else {
+		s.log.Error("flash", "err", err) // the action is done; the page just cannot say so
 	}
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
-// takeFlash returns what the last post left for this page, once.
+// takeFlash returns what the last post left for this page, and clears it.
 func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request, req *request) flash {
 	c, err := r.Cookie(flashCookie)
-	if err != nil || c.Value == "" || len(c.Value) > 64 {
+	if err != nil || c.Value == "" || len(c.Value) > maxFlashCookie {
 		return flash{}
 	}
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.overTLS(r), SameSite: http.SameSiteStrictMode})
-	f, ok := s.flashes.take(c.Value, req.user.ID, s.now())
-	if !ok {
+	f, ok := openFlash(req.session, c.Value)
+	if !ok || f.UserID != req.user.ID || s.now().Unix() >= f.Expires {
 		return flash{}
 	}
 	return f

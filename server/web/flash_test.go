@@ -1,7 +1,9 @@
 package web
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -84,6 +86,62 @@ func TestFlashIsPrivateAndShortLived(t *testing.T) {
 	h.clock.add(flashTTL + time.Second)
 	if page := admin.get("/"); strings.Contains(page.body, "new-token") {
 		t.Fatal("an expired flash was shown")
+	}
+}
+
+// Replicas behind a balancer that is not sticky: the page after a post is
+// served by another instance on the same store, and still shows the secret
+// once. A flash sealed for one session opens for no other, altered or not.
+func TestFlashShownByAnotherInstance(t *testing.T) {
+	h := newHarness(t)
+	admin := h.admin()
+	other, err := New(Config{Store: h.st, DataDir: t.TempDir(), Version: "test-1.2.3", Now: h.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(other)
+	defer ts.Close()
+	if err := other.Start(t.Context(), ts.URL, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	onOther := func(path string) string {
+		// The cookie jar ignores ports, as browsers do: both instances get the cookies.
+		res, err := admin.c.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	for _, post := range []struct{ path, page, want string }{
+		{"/tokens", "/", `id="new-token">srv_`},
+		{"/invitations", "/admin/invitations", `id="invite-link">` + h.ts.URL + "/register?invite="},
+	} {
+		r := admin.post(post.path, url.Values{"name": {"laptop"}, "note": {"carol"}})
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("POST %s: %d", post.path, r.status)
+		}
+		mustContain(t, onOther(post.page), post.want)
+		if strings.Contains(onOther(post.page), post.want) {
+			t.Fatalf("%s showed the secret twice", post.page)
+		}
+	}
+
+	sealed, err := sealFlash("session-a", flash{Secret: "srv_x", UserID: 1, Expires: h.clock.now().Add(time.Minute).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := openFlash("session-a", sealed); !ok || f.Secret != "srv_x" {
+		t.Fatalf("open with its session: %+v %v", f, ok)
+	}
+	if _, ok := openFlash("session-b", sealed); ok {
+		t.Fatal("another session opened the flash")
+	}
+	b := []byte(sealed)
+	b[len(b)/2] ^= 1
+	if _, ok := openFlash("session-a", string(b)); ok {
+		t.Fatal("an altered flash opened")
 	}
 }
 

@@ -81,7 +81,6 @@ type Server struct {
 	throttle *throttle
 	// deviceThrottle counts wrong editor sign-in codes (device.go).
 	deviceThrottle *throttle
-	flashes        flashes
 	handler        http.Handler
 }
 
