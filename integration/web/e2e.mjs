@@ -7,6 +7,11 @@
 // admin deactivates them → their token gets 401 at once → the usage page shows the
 // events the test sent → the playground shows streamed text. Screenshots of each page
 // go to integration/web/out/. Every wait is bounded. Exit code 0 = pass.
+//
+// With SERVAL_E2E_BASE set, it runs against servers someone else started
+// (integration/replicas: two replicas on one PostgreSQL behind HAProxy), with
+// SERVAL_E2E_SETUP_URL the setup link and SERVAL_E2E_OUT the screenshots' folder;
+// the checks of the one process's log and data directory are left to the caller.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +24,8 @@ const repo = path.resolve(here, "../..");
 const bin = process.env.SERVAL_BIN_DIR || path.join(repo, "bin");
 const libDir = process.env.SERVAL_LIB_DIR || path.join(bin, "lib", "cpu");
 const cache = process.env.SERVAL_E2E_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME, ".cache"), "serval-e2e");
-const out = path.join(here, "out");
+const external = process.env.SERVAL_E2E_BASE || "";
+const out = process.env.SERVAL_E2E_OUT || path.join(here, "out");
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
@@ -48,26 +54,35 @@ async function waitFor(what, fn, timeoutMs = 60_000, everyMs = 200) {
 
 const work = mkdtempSync(path.join(tmpdir(), "serval-web-e2e-"));
 const dataDir = path.join(work, "data");
-const model = path.join(work, "model.gguf");
-execFileSync("go", ["run", "./integration/cmd/serval-testmodel", "-o", model], { cwd: repo, stdio: "inherit" });
-
-// The real binary, port 0: the listening line says where it is.
 let logs = "";
-const server = spawn(path.join(bin, "serval"), ["serve", "--model", model, "--host", "127.0.0.1", "--port", "0",
-  "--data-dir", dataDir, "--lib-dir", libDir, "--threads", "1"], { stdio: ["ignore", "pipe", "pipe"] });
-const append = (d) => { logs += d.toString(); writeFileSync(path.join(out, "serval.log"), logs); };
-server.stdout.on("data", append);
-server.stderr.on("data", append);
+let server;
+if (!external) {
+  const model = path.join(work, "model.gguf");
+  execFileSync("go", ["run", "./integration/cmd/serval-testmodel", "-o", model], { cwd: repo, stdio: "inherit" });
+  // The real binary, port 0: the listening line says where it is.
+  server = spawn(path.join(bin, "serval"), ["serve", "--model", model, "--host", "127.0.0.1", "--port", "0",
+    "--data-dir", dataDir, "--lib-dir", libDir, "--threads", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+  const append = (d) => { logs += d.toString(); writeFileSync(path.join(out, "serval.log"), logs); };
+  server.stdout.on("data", append);
+  server.stderr.on("data", append);
+}
 let browser;
 
 async function main() {
-  const base = await waitFor("serval to listen", () => logs.match(/serval: listening on (http:\/\/[0-9.:]+)/)?.[1], 120_000);
-  const setupLine = logs.split("\n").find((l) => l.startsWith("setup: "));
-  check("serve prints one setup line", !!setupLine && logs.split("\n").filter((l) => l.startsWith("setup: ")).length === 1, logs);
-  const setupURL = setupLine.slice("setup: ".length).trim();
-  check("setup link is the listening address", setupURL.startsWith(base + "/setup?code="), setupURL);
-  const fileMode = statSync(path.join(dataDir, "setup-url")).mode & 0o777;
-  check("setup-url is 0600 and holds the link", fileMode === 0o600 && readFileSync(path.join(dataDir, "setup-url"), "utf8").trim() === setupURL, fileMode.toString(8));
+  let base, setupURL;
+  if (external) {
+    base = external;
+    setupURL = process.env.SERVAL_E2E_SETUP_URL;
+    check("a setup link is given", !!setupURL && setupURL.startsWith(base + "/setup?code="), setupURL);
+  } else {
+    base = await waitFor("serval to listen", () => logs.match(/serval: listening on (http:\/\/[0-9.:]+)/)?.[1], 120_000);
+    const setupLine = logs.split("\n").find((l) => l.startsWith("setup: "));
+    check("serve prints one setup line", !!setupLine && logs.split("\n").filter((l) => l.startsWith("setup: ")).length === 1, logs);
+    setupURL = setupLine.slice("setup: ".length).trim();
+    check("setup link is the listening address", setupURL.startsWith(base + "/setup?code="), setupURL);
+    const fileMode = statSync(path.join(dataDir, "setup-url")).mode & 0o777;
+    check("setup-url is 0600 and holds the link", fileMode === 0o600 && readFileSync(path.join(dataDir, "setup-url"), "utf8").trim() === setupURL, fileMode.toString(8));
+  }
 
   const api = (p, token, body) => fetch(base + p, {
     method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
@@ -126,6 +141,37 @@ async function main() {
   }
   await admin.reload();
   check("the token list shows a last use", !(await admin.textContent("tbody")).includes("never"));
+
+  // Editor sign-in (device code, RFC 8628): the editor asks, the signed-in
+  // browser approves the code it shows, the editor gets a token of its own.
+  const oauth = (p, fields) => fetch(base + p, { method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields) });
+  res = await oauth("/oauth/device/code", { client_id: "serval-agent", device_name: "e2e-laptop" });
+  const dc = await res.json();
+  check("an editor gets a device code", res.status === 200 && /^[A-Z0-9]{4}-[A-Z0-9]{4}$/.test(dc.user_code) && dc.verification_uri_complete?.startsWith(base + "/device"), JSON.stringify(dc));
+  const poll = () => oauth("/oauth/token", { grant_type: "urn:ietf:params:oauth:grant-type:device_code", device_code: dc.device_code, client_id: "serval-agent" });
+  res = await poll();
+  check("before approval the editor is told to wait", res.status === 400 && (await res.json()).error === "authorization_pending", String(res.status));
+  await admin.goto(dc.verification_uri_complete);
+  check("the device page shows the editor's code and name", (await admin.textContent(".user-code")).trim() === dc.user_code && (await admin.textContent(".device-name")).trim() === "e2e-laptop");
+  await shot(admin, "03b-device");
+  await Promise.all([admin.waitForURL(base + "/device"), admin.click("button[value='approve']")]);
+  check("approving says the editor is signed in", (await admin.textContent("main")).includes("Editor signed in"));
+  // Poll as an editor does (RFC 8628 §3.5): every interval, 5 s longer after a slow_down.
+  let editorToken = "", interval = dc.interval || 5;
+  for (let i = 0; i < 4 && !editorToken; i++) {
+    await new Promise((r) => setTimeout(r, interval * 1000 + 250));
+    const r = await poll();
+    const b = await r.json();
+    if (r.status === 200) editorToken = b.access_token;
+    else if (b.error === "slow_down") interval += 5;
+    else if (b.error !== "authorization_pending") { editorToken = JSON.stringify(b); break; }
+  }
+  check("the editor gets its own token", /^srv_[A-Za-z0-9]{32}$/.test(editorToken), editorToken);
+  res = await complete(editorToken);
+  check("the editor's token gets 200 from /v1/completions", res.status === 200, String(res.status));
+  res = await poll();
+  check("a device code gives one token", res.status === 400, String(res.status));
 
   // Invite; the invitee registers in a second browser context.
   await admin.goto(base + "/admin/invitations");
@@ -247,6 +293,12 @@ async function main() {
     body: JSON.stringify({ language: "go", segments: { prefix: "x" } }) })).status);
   check("after logout the page's API calls get 401", res === 401, String(res));
   await shot(admin, "14-signed-out");
+  // Password sign-in.
+  await admin.goto(base + "/login");
+  await admin.fill('input[name="username"]', "admin");
+  await admin.fill('input[name="password"]', "admin password 123");
+  await Promise.all([admin.waitForURL(base + "/"), admin.click("button:has-text('Sign in')")]);
+  check("the admin signs in with the password", (await admin.textContent("h1")).includes("Your tokens"));
   check("no console errors and no favicon 404 on any page", consoleErrors.length === 0, consoleErrors.join("\n"));
 }
 
@@ -257,9 +309,11 @@ try {
   log("FAIL", e.stack || e);
 } finally {
   if (browser) await browser.close().catch(() => {});
-  server.kill("SIGTERM");
-  await Promise.race([new Promise((r) => server.on("exit", r)), new Promise((r) => setTimeout(r, 15_000))]);
-  if (server.exitCode === null) server.kill("SIGKILL");
+  if (server) {
+    server.kill("SIGTERM");
+    await Promise.race([new Promise((r) => server.on("exit", r)), new Promise((r) => setTimeout(r, 15_000))]);
+    if (server.exitCode === null) server.kill("SIGKILL");
+  }
   rmSync(work, { recursive: true, force: true });
 }
 log(`screenshots and the server log: ${out}`);
