@@ -8,6 +8,12 @@
 // stop it from TestMain with Run); each test takes a fresh database of it
 // with NewDatabase. Without PostgreSQL the tests skip, or fail when
 // SERVAL_REQUIRE_POSTGRES=1 (as `make test` sets).
+//
+// pg_ctl starts the server as a daemon, so a test binary that is killed
+// (a -timeout panic, SIGKILL, a closed terminal) leaves its cluster
+// running. Each cluster directory names its owner (the test process's pid
+// and start time, in the file "owner"), and Start first stops and removes
+// the clusters whose owner is gone.
 package pgtest
 
 import (
@@ -89,11 +95,16 @@ func Start() (*Cluster, error) {
 		}
 		c.cred = cred
 	}
-	dir, err := os.MkdirTemp("", "serval-pg-*")
+	reapOrphans(bin, c.cred, os.TempDir())
+	dir, err := os.MkdirTemp("", clusterPrefix+"*")
 	if err != nil {
 		return nil, err
 	}
 	c.Dir = dir
+	if err := writeOwner(dir); err != nil {
+		c.remove()
+		return nil, err
+	}
 	if err := c.chown(dir); err != nil {
 		c.remove()
 		return nil, err
