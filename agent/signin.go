@@ -35,6 +35,10 @@ type SignInResult struct {
 // signInSlowDownStep is what a slow_down adds to the interval (RFC 8628 §3.5).
 const signInSlowDownStep = 5 * time.Second
 
+// signInCancelTimeout bounds telling the server about a cancelled sign-in
+// or a sign-out: the editor is waiting.
+const signInCancelTimeout = 5 * time.Second
+
 // ErrSignInDenied and ErrSignInExpired end a sign-in the user did not finish.
 var (
 	ErrSignInDenied  = errors.New("sign-in denied in the browser")
@@ -44,8 +48,9 @@ var (
 // SignIn asks the configured server for a device code, calls prompt with
 // the code to show, and polls at the server's interval until the user
 // approves or denies it, the code expires, or ctx ends. A sign-in started
-// while another runs replaces it.
-func (a *Agent) SignIn(ctx context.Context, deviceName string, prompt func(SignInPrompt)) (SignInResult, error) {
+// while another runs replaces it. One that ends with ctx (cancelled in the
+// editor, or replaced) is cancelled on the server too.
+func (a *Agent) SignIn(ctx context.Context, deviceName string, prompt func(SignInPrompt)) (_ SignInResult, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.signInMu.Lock()
@@ -64,6 +69,18 @@ func (a *Agent) SignIn(ctx context.Context, deviceName string, prompt func(SignI
 		return SignInResult{}, fmt.Errorf("start sign-in at %s: %w", c.BaseURL(), err)
 	}
 	a.log.Info("sign-in started", "endpoint", c.BaseURL(), "expires in", d.ExpiresIn)
+	// Cancelled in the editor, or replaced by a newer sign-in: tell the
+	// server, so that the browser page says so and no token is issued.
+	defer func() {
+		if err == nil || ctx.Err() == nil {
+			return
+		}
+		cctx, done := context.WithTimeout(context.WithoutCancel(ctx), signInCancelTimeout)
+		defer done()
+		if cerr := c.CancelDeviceAuth(cctx, api.AgentClientID, d.DeviceCode); cerr != nil {
+			a.log.Warn("could not cancel the sign-in on the server", "err", cerr)
+		}
+	}()
 	prompt(SignInPrompt{UserCode: d.UserCode, VerificationURI: d.VerificationURI, VerificationURIComplete: d.VerificationURIComplete, ExpiresIn: d.ExpiresIn})
 
 	interval := time.Duration(max(d.Interval, 1)) * time.Second
@@ -102,4 +119,23 @@ func (a *Agent) SignIn(ctx context.Context, deviceName string, prompt func(SignI
 		}
 		wait.Reset(interval)
 	}
+}
+
+// SignOut revokes the token the agent uses on the server (the editor
+// forgets it next), so that a signed-out device's token stops working.
+// revoked is false when there was no token; a server token (an admin's,
+// not an account's) is refused by the server and left alone.
+func (a *Agent) SignOut(ctx context.Context) (revoked bool, err error) {
+	token := a.Config().Server.Token
+	if token == "" {
+		return false, nil
+	}
+	c := a.client.Load()
+	ctx, cancel := context.WithTimeout(ctx, signInCancelTimeout)
+	defer cancel()
+	if err := c.RevokeToken(ctx, api.AgentClientID, token); err != nil {
+		return false, fmt.Errorf("revoke the token at %s: %w", c.BaseURL(), err)
+	}
+	a.log.Info("signed out: the token is revoked", "endpoint", c.BaseURL())
+	return true, nil
 }

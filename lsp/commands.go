@@ -24,6 +24,15 @@ func (s *Server) executeCommand(ctx context.Context, reply jsonrpc2.Replier, req
 			return s.signIn(ctx, p.Arguments)
 		})
 	}
+	if p.Command == CommandSignOut {
+		return s.async(ctx, reply, req, func(ctx context.Context, _ jsonrpc2.Request) (any, error) {
+			revoked, err := s.agent.SignOut(ctx)
+			if err != nil {
+				return nil, jsonrpc2.Errorf(jsonrpc2.InternalError, "%v", err)
+			}
+			return SignOutResult{Revoked: revoked}, nil
+		})
+	}
 	if p.Command != CommandAccept {
 		return reply(ctx, nil, jsonrpc2.Errorf(jsonrpc2.InvalidParams, "unknown command %q", p.Command))
 	}

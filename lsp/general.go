@@ -53,7 +53,7 @@ func (s *Server) initialize(ctx context.Context, reply jsonrpc2.Replier, req jso
 		PositionEncoding:         s.enc,
 		TextDocumentSync:         TextDocumentSyncOptions{OpenClose: true, Change: protocol.TextDocumentSyncKindIncremental},
 		InlineCompletionProvider: &InlineCompletionOptions{},
-		ExecuteCommandProvider:   &protocol.ExecuteCommandOptions{Commands: []string{CommandAccept, CommandSignIn}},
+		ExecuteCommandProvider:   &protocol.ExecuteCommandOptions{Commands: []string{CommandAccept, CommandSignIn, CommandSignOut}},
 		Workspace: &protocol.ServerCapabilitiesWorkspace{
 			WorkspaceFolders: &protocol.ServerCapabilitiesWorkspaceFolders{Supported: true, ChangeNotifications: true},
 		},

@@ -31,6 +31,11 @@ const (
 	// agent.SignInResult with the token; meanwhile MethodServalSignIn
 	// carries the code to show.
 	CommandSignIn = "serval.signIn"
+	// CommandSignOut revokes the agent's token on the server (the token
+	// revokes itself, RFC 7009) before the editor forgets it; the answer
+	// is SignOutResult. Not "serval.signOut": editors name their own
+	// command so (VS Code's would clash with the one the client registers).
+	CommandSignOut = "serval.revokeToken"
 	// MethodServalSignIn is the notification with the code the user
 	// approves in the browser (agent.SignInPrompt).
 	MethodServalSignIn = "serval/signIn"
@@ -40,6 +45,12 @@ const (
 type SignInArgs struct {
 	// DeviceName names the token the server makes; default "HOST (EDITOR)".
 	DeviceName string `json:"deviceName,omitempty"`
+}
+
+// SignOutResult is CommandSignOut's answer.
+type SignOutResult struct {
+	// Revoked: the server revoked the token; false when the agent had none.
+	Revoked bool `json:"revoked"`
 }
 
 // InitializeParams is the part of initialize's params the agent reads.

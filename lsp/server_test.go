@@ -210,7 +210,7 @@ func TestInitializeNegotiates(t *testing.T) {
 	if res.Capabilities.TextDocumentSync.Change != protocol.TextDocumentSyncKindIncremental || res.ServerInfo.Name != "serval-agent" {
 		t.Errorf("capabilities %+v, server %+v", res.Capabilities, res.ServerInfo)
 	}
-	if got := res.Capabilities.ExecuteCommandProvider.Commands; len(got) != 2 || got[0] != CommandAccept || got[1] != CommandSignIn {
+	if got := res.Capabilities.ExecuteCommandProvider.Commands; len(got) != 3 || got[0] != CommandAccept || got[1] != CommandSignIn || got[2] != CommandSignOut {
 		t.Errorf("commands %v", got)
 	}
 

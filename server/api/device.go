@@ -24,6 +24,11 @@ const (
 	// DeviceCodePath and TokenPath are the two endpoints.
 	DeviceCodePath = "/oauth/device/code"
 	TokenPath      = "/oauth/token"
+	// RevokePath ends a sign-in or a token (RFC 7009).
+	RevokePath = "/oauth/revoke"
+	// HintDeviceCode is the token_type_hint that names a device code at
+	// RevokePath: the editor cancelled that sign-in.
+	HintDeviceCode = "device_code"
 )
 
 // DeviceCodeResponse is the answer of POST /oauth/device/code (RFC 8628 §3.2).
@@ -97,6 +102,21 @@ func (c *Client) PollDeviceToken(ctx context.Context, clientID, deviceCode strin
 		return nil, fmt.Errorf("api: %s: the answer has no access_token", TokenPath)
 	}
 	return &out, nil
+}
+
+// CancelDeviceAuth tells the server that clientID stopped waiting for the
+// sign-in of deviceCode: no token is issued for it, and the browser page
+// says the editor cancelled it.
+func (c *Client) CancelDeviceAuth(ctx context.Context, clientID, deviceCode string) error {
+	form := url.Values{"token": {deviceCode}, "token_type_hint": {HintDeviceCode}, "client_id": {clientID}}
+	return c.postForm(ctx, RevokePath, form, &struct{}{})
+}
+
+// RevokeToken revokes the token itself (signing out): it stops working
+// on the server. A token the server no longer knows is no error.
+func (c *Client) RevokeToken(ctx context.Context, clientID, token string) error {
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}, "client_id": {clientID}}
+	return c.postForm(ctx, RevokePath, form, &struct{}{})
 }
 
 // postForm posts an OAuth form (no Authorization header: the device is not

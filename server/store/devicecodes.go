@@ -13,8 +13,12 @@ import (
 // Editor sign-in without copying a token (RFC 8628, the OAuth device
 // authorization grant): the agent asks for a device code and a short user
 // code, the user approves the user code in the browser, and the agent's
-// next poll with the device code gets a new personal token, once. Both
-// codes are stored hashed.
+// next poll with the device code gets a personal token, once. Both codes
+// are stored hashed. The device's token is named after the device, and a
+// new sign-in of the same device (same user, same device name) gives that
+// token a new secret instead of adding another token: the old secret stops
+// working. The editor may cancel a sign-in it no longer waits for; its
+// code is then refused on the browser page.
 
 // deviceCodesMigration adds the pending editor sign-ins.
 const deviceCodesMigration = `
@@ -63,7 +67,12 @@ const (
 	DeviceApproved = "approved"
 	DeviceDenied   = "denied"
 	DeviceUsed     = "used"
+	// DeviceCancelled: the editor stopped waiting (the user cancelled it there).
+	DeviceCancelled = "cancelled"
 )
+
+// ErrDeviceCancelled is a code the editor cancelled before it got its token.
+var ErrDeviceCancelled = errors.New("the editor cancelled this sign-in")
 
 // ErrTooManyDeviceCodes refuses a new code while MaxPendingDeviceCodes are live.
 var ErrTooManyDeviceCodes = errors.New("too many editor sign-ins are in progress; try again in a few minutes")
@@ -148,12 +157,13 @@ func (s *Store) CreateDeviceAuth(ctx context.Context, clientID, deviceName strin
 }
 
 // PendingDeviceAuth returns the pending, unexpired sign-in with the
-// canonical userCode, or ErrCodeInvalid.
+// canonical userCode; ErrDeviceCancelled when the editor cancelled it,
+// otherwise ErrCodeInvalid.
 func (s *Store) PendingDeviceAuth(ctx context.Context, userCode string) (DeviceAuth, error) {
 	var d DeviceAuth
 	var created, expires, interval int64
 	err := s.db.QueryRowContext(ctx, `SELECT id, client_id, device_name, created_at, expires_at, interval_s, state FROM device_codes
-		WHERE user_code_hash = ? AND state = ? AND expires_at > ?`, HashToken(userCode), DevicePending, s.now().Unix()).
+		WHERE user_code_hash = ? AND expires_at > ?`, HashToken(userCode), s.now().Unix()).
 		Scan(&d.ID, &d.ClientID, &d.DeviceName, &created, &expires, &interval, &d.State)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DeviceAuth{}, ErrCodeInvalid
@@ -161,13 +171,20 @@ func (s *Store) PendingDeviceAuth(ctx context.Context, userCode string) (DeviceA
 	if err != nil {
 		return DeviceAuth{}, fmt.Errorf("read device code: %w", err)
 	}
+	switch d.State {
+	case DevicePending:
+	case DeviceCancelled:
+		return DeviceAuth{}, ErrDeviceCancelled
+	default:
+		return DeviceAuth{}, ErrCodeInvalid
+	}
 	d.CreatedAt, d.ExpiresAt, d.Interval = time.Unix(created, 0), time.Unix(expires, 0), time.Duration(interval)*time.Second
 	return d, nil
 }
 
 // DecideDeviceAuth approves (for the user) or denies the pending,
-// unexpired sign-in with the canonical userCode; anything else is
-// ErrCodeInvalid. A decision is final.
+// unexpired sign-in with the canonical userCode; one the editor cancelled
+// is ErrDeviceCancelled, anything else ErrCodeInvalid. A decision is final.
 func (s *Store) DecideDeviceAuth(ctx context.Context, userCode string, userID int64, approve bool) error {
 	state := DeviceDenied
 	if approve {
@@ -177,10 +194,30 @@ func (s *Store) DecideDeviceAuth(ctx context.Context, userCode string, userID in
 	err := affectOne(s.db.ExecContext(ctx, `UPDATE device_codes SET state = ?, user_id = ?, decided_at = ?
 		WHERE user_code_hash = ? AND state = ? AND expires_at > ?`, state, userID, now, HashToken(userCode), DevicePending, now))
 	if errors.Is(err, ErrNotFound) {
+		// Say why when the editor cancelled it meanwhile (the page was open).
+		if _, err := s.PendingDeviceAuth(ctx, userCode); errors.Is(err, ErrDeviceCancelled) {
+			return ErrDeviceCancelled
+		}
 		return ErrCodeInvalid
 	}
 	if err != nil {
 		return fmt.Errorf("decide device code: %w", err)
+	}
+	return nil
+}
+
+// CancelDeviceAuth cancels clientID's sign-in with deviceCode, pending or
+// approved but not yet exchanged: no token will be issued for it, and the
+// browser page says the editor cancelled it. ErrCodeInvalid: no such
+// sign-in waits (unknown, another client's, used, decided against).
+func (s *Store) CancelDeviceAuth(ctx context.Context, deviceCode, clientID string) error {
+	err := affectOne(s.db.ExecContext(ctx, `UPDATE device_codes SET state = ? WHERE device_code_hash = ? AND client_id = ? AND state IN (?, ?)`,
+		DeviceCancelled, HashToken(deviceCode), clientID, DevicePending, DeviceApproved))
+	if errors.Is(err, ErrNotFound) {
+		return ErrCodeInvalid
+	}
+	if err != nil {
+		return fmt.Errorf("cancel device code: %w", err)
 	}
 	return nil
 }
@@ -196,6 +233,9 @@ type DevicePoll struct {
 	Token     string
 	TokenName string // as its owner sees it
 	User      string
+	// Replaced: the device already had this token, which got a new secret
+	// (the old one stopped working) instead of a second token being made.
+	Replaced bool
 }
 
 // The outcomes of a poll.
@@ -209,8 +249,9 @@ const (
 
 // PollDeviceAuth answers a poll of clientID with deviceCode. A poll sooner
 // than the interval after the previous one is slow_down and lengthens the
-// interval by DeviceSlowDownStep. Once approved, the first poll gets a new
-// token of the approving user named after the device; the code is then used.
+// interval by DeviceSlowDownStep. Once approved, the first poll gets the
+// approving user's token named after the device: a new one, or the one an
+// earlier sign-in of the device made with a new secret; the code is then used.
 func (s *Store) PollDeviceAuth(ctx context.Context, deviceCode, clientID string) (DevicePoll, error) {
 	now := s.now()
 	var p DevicePoll
@@ -233,7 +274,7 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCode, clientID string)
 		}
 		p.Interval = time.Duration(interval) * time.Second
 		switch {
-		case client != clientID || state == DeviceUsed:
+		case client != clientID || state == DeviceUsed || state == DeviceCancelled:
 			p.Outcome = PollInvalidGrant
 			return nil
 		case !now.Before(time.Unix(expires, 0)):
@@ -259,18 +300,15 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCode, clientID string)
 		if err != nil {
 			return err
 		}
-		name, err := freeTokenName(ctx, tx, u, deviceTokenName(device))
-		if err != nil {
-			return err
-		}
-		secret, err := insertUserToken(ctx, tx, u, name, now)
+		name := deviceTokenName(device)
+		secret, replaced, err := deviceToken(ctx, tx, u, name, now)
 		if err != nil {
 			return err
 		}
 		if err := affectOne(tx.ExecContext(ctx, `UPDATE device_codes SET state = ? WHERE id = ? AND state = ?`, DeviceUsed, id, DeviceApproved)); err != nil {
 			return fmt.Errorf("use device code: %w", err)
 		}
-		p.Token, p.TokenName, p.User = secret, name, u.Name
+		p.Token, p.TokenName, p.User, p.Replaced = secret, name, u.Name, replaced
 		return nil
 	})
 	if err != nil {
@@ -298,28 +336,21 @@ func deviceTokenName(device string) string {
 	return b.String()
 }
 
-// freeTokenName returns base, or base-2, base-3, ... whichever the user
-// does not have yet.
-func freeTokenName(ctx context.Context, tx *sql.Tx, u User, base string) (string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM tokens WHERE user_id = ?`, u.ID)
+// deviceToken gives the user's token called name a new secret, or makes
+// it when the user has none of that name, and returns the secret.
+func deviceToken(ctx context.Context, tx *sql.Tx, u User, name string, now time.Time) (secret string, replaced bool, err error) {
+	secret, err = NewTokenSecret()
 	if err != nil {
-		return "", fmt.Errorf("list tokens: %w", err)
+		return "", false, err
 	}
-	defer rows.Close()
-	taken := map[string]bool{}
-	for rows.Next() {
-		var full string
-		if err := rows.Scan(&full); err != nil {
-			return "", err
-		}
-		taken[full] = true
+	err = affectOne(tx.ExecContext(ctx, `UPDATE tokens SET hash = ?, last_used_at = NULL WHERE name = ? AND user_id = ?`,
+		HashToken(secret), OwnedTokenName(u.Name, name), u.ID))
+	if err == nil {
+		return secret, true, nil
 	}
-	if err := rows.Err(); err != nil {
-		return "", err
+	if !errors.Is(err, ErrNotFound) {
+		return "", false, fmt.Errorf("replace device token: %w", err)
 	}
-	name := base
-	for i := 2; taken[OwnedTokenName(u.Name, name)]; i++ {
-		name = fmt.Sprintf("%s-%d", base, i)
-	}
-	return name, nil
+	secret, err = insertUserToken(ctx, tx, u, name, now)
+	return secret, false, err
 }

@@ -138,3 +138,32 @@ func (s *Store) lookupActiveToken(ctx context.Context, secret string) (string, e
 	}
 	return name, nil
 }
+
+// ErrServerToken refuses to act on a server token (one without an owner)
+// where only an account's token is meant.
+var ErrServerToken = errors.New("a server token, not an account's: revoke it with serval token revoke")
+
+// RevokeOwnToken deletes the account token whose secret is given, as its
+// holder signing out does, and returns it (its Owner and Name). A secret
+// no token has is ErrNotFound; a server token's is ErrServerToken.
+func (s *Store) RevokeOwnToken(ctx context.Context, secret string) (OwnedToken, error) {
+	var t OwnedToken
+	var owner sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT t.id, t.name, u.name FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = ?`,
+		HashToken(secret)).Scan(&t.ID, &t.FullName, &owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return OwnedToken{}, ErrNotFound
+	}
+	if err != nil {
+		return OwnedToken{}, fmt.Errorf("revoke token: %w", err)
+	}
+	if !owner.Valid {
+		return OwnedToken{}, ErrServerToken
+	}
+	t.Owner, t.Name = owner.String, strings.TrimPrefix(t.FullName, owner.String+"/")
+	// By hash, so that a token rotated meanwhile is not the one deleted.
+	if err := affectOne(s.db.ExecContext(ctx, `DELETE FROM tokens WHERE id = ? AND hash = ?`, t.ID, HashToken(secret))); err != nil {
+		return OwnedToken{}, fmt.Errorf("revoke token: %w", err)
+	}
+	return t, nil
+}

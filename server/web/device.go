@@ -89,6 +89,10 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, req *reque
 		return
 	}
 	err := s.store.DecideDeviceAuth(r.Context(), code, req.user.ID, approve)
+	if errors.Is(err, store.ErrDeviceCancelled) { // cancelled in the editor while the page was open
+		s.renderDevice(w, r, req, http.StatusGone, cancelledInEditor, deviceData{})
+		return
+	}
 	if errors.Is(err, store.ErrCodeInvalid) { // decided or expired since the lookup
 		s.renderDevice(w, r, req, http.StatusGone, "This code is no longer waiting: start the sign-in again in your editor.", deviceData{})
 		return
@@ -109,6 +113,9 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, req *reque
 	}
 	s.message(w, r, http.StatusOK, req, "Sign-in denied", "“"+d.DeviceName+"” was not signed in. You can close this page.")
 }
+
+// cancelledInEditor is the page's answer for a sign-in the editor cancelled.
+const cancelledInEditor = "This sign-in was cancelled in the editor: nothing was signed in. Start it again there if you still want to."
 
 // lookUpUserCode finds the pending sign-in of a typed code. A wrong code
 // counts against the account's and the address's budgets; ok false has
@@ -132,6 +139,10 @@ func (s *Server) lookUpUserCode(w http.ResponseWriter, r *http.Request, req *req
 		return "", store.DeviceAuth{}, false
 	}
 	s.deviceThrottle.refund(account, addr, false) // not a wrong code
+	if errors.Is(err, store.ErrDeviceCancelled) {
+		s.renderDevice(w, r, req, http.StatusGone, cancelledInEditor, deviceData{})
+		return "", store.DeviceAuth{}, false
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return "", store.DeviceAuth{}, false

@@ -115,11 +115,132 @@ func TestDeviceSignInApprovedOnce(t *testing.T) {
 		t.Fatalf("second approval: %d", r.status)
 	}
 
-	// The same device again gets a token of its own name.
+	// The same device signing in again gets its token back with a new
+	// secret: no second token, and the old secret stops working.
+	before, _ := h.st.UserTokens(context.Background(), 0)
 	d2 := h.startDevice("alice laptop (VS Code)")
 	admin.post("/device", url.Values{"user_code": {d2.UserCode}, "action": {"approve"}})
-	if tok := h.wantPoll(d2.DeviceCode, ""); tok["token_name"] != "alice-laptop-(VS-Code)-2" {
-		t.Fatalf("second token of the device: %v", tok)
+	tok2 := h.wantPoll(d2.DeviceCode, "")
+	secret2, _ := tok2["access_token"].(string)
+	if tok2["token_name"] != "alice-laptop-(VS-Code)" || secret2 == secret {
+		t.Fatalf("second sign-in of the device: %v", tok2)
+	}
+	if name, err := h.st.LookupToken(context.Background(), secret2); err != nil || name != "admin/alice-laptop-(VS-Code)" {
+		t.Fatalf("the new secret: %q, %v", name, err)
+	}
+	if _, err := h.st.LookupToken(context.Background(), secret); err == nil {
+		t.Fatal("the device's previous secret still works after signing in again")
+	}
+	if after, _ := h.st.UserTokens(context.Background(), 0); len(after) != len(before) {
+		t.Fatalf("signing in again added a token: %d before, %d after", len(before), len(after))
+	}
+	// Another device still gets a token of its own.
+	d3 := h.startDevice("alice desktop (Neovim)")
+	admin.post("/device", url.Values{"user_code": {d3.UserCode}, "action": {"approve"}})
+	if tok := h.wantPoll(d3.DeviceCode, ""); tok["token_name"] != "alice-desktop-(Neovim)" {
+		t.Fatalf("another device: %v", tok)
+	}
+	if _, err := h.st.LookupToken(context.Background(), secret2); err != nil {
+		t.Fatalf("another device's sign-in revoked this one's token: %v", err)
+	}
+}
+
+// revoke posts to /oauth/revoke as the agent does.
+func (h *harness) revoke(token, hint string) (int, map[string]any) {
+	h.t.Helper()
+	form := url.Values{"token": {token}, "client_id": {api.AgentClientID}}
+	if hint != "" {
+		form.Set("token_type_hint", hint)
+	}
+	status, body, hdr := h.oauth("/oauth/revoke", form)
+	if hdr.Get("Cache-Control") != "no-store" {
+		h.t.Fatalf("revoke answer is cacheable: %v", hdr)
+	}
+	return status, body
+}
+
+// TestDeviceSignInCancelledByTheEditor: the editor cancels a sign-in; the
+// browser page says so instead of approving, and no token is issued, also
+// when the user had approved before the editor cancelled.
+func TestDeviceSignInCancelledByTheEditor(t *testing.T) {
+	h := newHarness(t)
+	admin := h.admin()
+	d := h.startDevice("vm (VS Code)")
+	if status, body := h.revoke(d.DeviceCode, api.HintDeviceCode); status != http.StatusOK {
+		t.Fatalf("cancel: %d %v", status, body)
+	}
+	r := admin.get("/device?user_code=" + url.QueryEscape(d.UserCode))
+	if r.status != http.StatusGone {
+		t.Fatalf("device page of a cancelled sign-in: %d %s", r.status, r.body)
+	}
+	mustContain(t, r.body, "cancelled")
+	r = admin.post("/device", url.Values{"user_code": {d.UserCode}, "action": {"approve"}})
+	if r.status != http.StatusGone || strings.Contains(r.body, "Editor signed in") {
+		t.Fatalf("approving a cancelled sign-in: %d %s", r.status, r.body)
+	}
+	mustContain(t, r.body, "cancelled")
+	h.wantPoll(d.DeviceCode, "invalid_grant")
+
+	// The page was open and the user approved; then the editor cancelled
+	// before its next poll: no token for it.
+	before, _ := h.st.UserTokens(context.Background(), 0)
+	d2 := h.startDevice("vm (VS Code)")
+	admin.post("/device", url.Values{"user_code": {d2.UserCode}, "action": {"approve"}})
+	h.revoke(d2.DeviceCode, api.HintDeviceCode)
+	h.wantPoll(d2.DeviceCode, "invalid_grant")
+	if after, _ := h.st.UserTokens(context.Background(), 0); len(after) != len(before) {
+		t.Fatalf("a cancelled sign-in made a token: %d before, %d after", len(before), len(after))
+	}
+
+	// Cancelling again, or a code nobody issued, is answered like a success (RFC 7009 §2.2).
+	if status, _ := h.revoke(d.DeviceCode, api.HintDeviceCode); status != http.StatusOK {
+		t.Fatalf("second cancel: %d", status)
+	}
+	if status, _ := h.revoke("not-a-code", api.HintDeviceCode); status != http.StatusOK {
+		t.Fatalf("unknown code: %d", status)
+	}
+}
+
+// TestSignOutRevokesTheToken: the token itself may revoke itself; it then
+// gets 401; a server token is refused; bad requests are told why.
+func TestSignOutRevokesTheToken(t *testing.T) {
+	h := newHarness(t)
+	admin := h.admin()
+	d := h.startDevice("vm (VS Code)")
+	admin.post("/device", url.Values{"user_code": {d.UserCode}, "action": {"approve"}})
+	secret, _ := h.wantPoll(d.DeviceCode, "")["access_token"].(string)
+	if _, err := h.st.LookupToken(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := h.revoke(secret, "access_token"); status != http.StatusOK {
+		t.Fatalf("revoke: %d %v", status, body)
+	}
+	if _, err := h.st.LookupToken(context.Background(), secret); err == nil {
+		t.Fatal("the token still works after signing out")
+	}
+	mustContain(t, admin.get("/admin/audit").body, "token.revoke", "editor sign-out")
+	if status, _ := h.revoke(secret, ""); status != http.StatusOK {
+		t.Fatalf("revoking again: %d", status)
+	}
+
+	server, err := h.st.CreateToken(context.Background(), "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := h.revoke(server, ""); status != http.StatusBadRequest || body["error"] != "unsupported_token_type" {
+		t.Fatalf("revoking a server token: %d %v", status, body)
+	}
+	if _, err := h.st.LookupToken(context.Background(), server); err != nil {
+		t.Fatalf("the server token was revoked: %v", err)
+	}
+	for _, form := range []url.Values{
+		{"token": {server}},
+		{"token": {server}, "client_id": {"someone"}},
+		{"client_id": {api.AgentClientID}},
+	} {
+		if status, body, _ := h.oauth("/oauth/revoke", form); status/100 != 4 || body["error"] == "" {
+			t.Fatalf("revoke %v: %d %v", form, status, body)
+		}
 	}
 }
 

@@ -13,11 +13,14 @@ import (
 // The OAuth side of editor sign-in (RFC 8628): the agent asks for a device
 // code at POST /oauth/device/code, shows the user code, and polls POST
 // /oauth/token until the user approved it on the /device page (device.go).
-// Neither route needs a token or a session: the device code is the secret.
+// The editor ends what it started at POST /oauth/revoke (RFC 7009): a
+// sign-in it cancelled (the device code) or, on sign-out, its token.
+// No route needs a token or a session: the code or token sent is the secret.
 
 var (
 	deviceCodeForm = map[string]int{"client_id": maxNameField, "device_name": maxNameField}
 	tokenGrantForm = map[string]int{"grant_type": maxCodeField, "device_code": maxCodeField, "client_id": maxNameField}
+	revokeForm     = map[string]int{"token": maxCodeField, "token_type_hint": maxNameField, "client_id": maxNameField}
 )
 
 // deviceClients are the client_ids that may sign in: public clients
@@ -122,7 +125,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "":
 		s.log.Info("editor signed in", "user", p.User, "token", p.TokenName)
 		s.auditSignIn(r, p.User, "device code", true, "")
-		s.audit(r, p.User, store.AuditTokenCreate, p.TokenName, "", "editor sign-in (device code)")
+		action := store.AuditTokenCreate
+		if p.Replaced { // the device's token from an earlier sign-in, with a new secret
+			action = store.AuditTokenRotate
+		}
+		s.audit(r, p.User, action, p.TokenName, "", "editor sign-in (device code)")
 		writeOAuth(w, http.StatusOK, api.TokenResponse{AccessToken: p.Token, TokenType: "Bearer", TokenName: p.TokenName, User: p.User})
 	case store.PollPending:
 		oauthError(w, api.OAuthPending, "the user has not approved the code yet")
@@ -135,4 +142,53 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	default:
 		oauthError(w, "invalid_grant", "unknown, used or another client's device_code")
 	}
+}
+
+// handleRevoke serves POST /oauth/revoke (RFC 7009: token, token_type_hint,
+// client_id). token_type_hint api.HintDeviceCode cancels a sign-in the
+// editor stopped waiting for; otherwise the token is an account's token,
+// deleted (signing out). As §2.2 says, a token the server does not know is
+// answered 200 like a revoked one: it no longer works either way. A server
+// token is refused: an editor does not revoke an admin's token.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	f, ok := decodeOAuthForm(w, r, revokeForm)
+	if !ok {
+		return
+	}
+	switch {
+	case !deviceClients[f["client_id"]]:
+		oauthError(w, "invalid_client", "unknown client_id")
+		return
+	case f["token"] == "":
+		oauthError(w, "invalid_request", "token is missing")
+		return
+	}
+	if f["token_type_hint"] == api.HintDeviceCode {
+		err := s.store.CancelDeviceAuth(r.Context(), f["token"], f["client_id"])
+		if err != nil && !errors.Is(err, store.ErrCodeInvalid) {
+			s.log.Error("cancel device code", "err", err)
+			writeOAuth(w, http.StatusServiceUnavailable, api.OAuthError{Code: "temporarily_unavailable", Description: "the server could not cancel the code; its log says why"})
+			return
+		}
+		if err == nil {
+			s.log.Info("editor sign-in cancelled by the editor")
+		}
+		writeOAuth(w, http.StatusOK, struct{}{})
+		return
+	}
+	t, err := s.store.RevokeOwnToken(r.Context(), f["token"])
+	switch {
+	case errors.Is(err, store.ErrServerToken):
+		oauthError(w, "unsupported_token_type", "a server token is revoked with `serval token revoke`, not by an editor")
+		return
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		s.log.Error("revoke token", "err", err)
+		writeOAuth(w, http.StatusServiceUnavailable, api.OAuthError{Code: "temporarily_unavailable", Description: "the server could not revoke the token; its log says why"})
+		return
+	default:
+		s.log.Info("editor signed out", "user", t.Owner, "token", t.Name)
+		s.audit(r, t.Owner, store.AuditTokenRevoke, t.Name, "", "editor sign-out")
+	}
+	writeOAuth(w, http.StatusOK, struct{}{})
 }

@@ -141,6 +141,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /device", s.signedIn(s.handleDevice))
 	mux.HandleFunc("POST /oauth/device/code", s.handleDeviceCode)
 	mux.HandleFunc("POST /oauth/token", s.handleToken)
+	mux.HandleFunc("POST /oauth/revoke", s.handleRevoke)
 
 	mux.Handle("GET /admin", s.adminOnly(func(w http.ResponseWriter, r *http.Request, _ *request) {
 		http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
