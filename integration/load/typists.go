@@ -199,6 +199,14 @@ func (t *typist) next() {
 	}
 }
 
+// request is the completion request for where the typist is now.
+func (t *typist) request() *api.CompletionRequest {
+	return &api.CompletionRequest{Language: t.cfg.Traces[t.trace].LanguageID, Segments: &api.Segments{
+		Prefix: string(t.text[max(0, t.off-t.cfg.MaxPrefix):t.off]),
+		Suffix: string(t.text[t.off:min(len(t.text), t.off+t.cfg.MaxSuffix)]),
+	}}
+}
+
 // play types bursts and pauses until ctx ends. report gets each request's
 // outcome, saying whether it was a pause's request; pauses that would end
 // after deadline are not reported (the run cut them short).
@@ -210,7 +218,6 @@ func (t *typist) play(ctx context.Context, offset time.Duration, deadline time.T
 	if !sleep(ctx, offset) {
 		return
 	}
-	lang := t.cfg.Traces[t.trace].LanguageID
 	for ctx.Err() == nil {
 		for k := range t.cfg.BurstKeys {
 			if k > 0 && !sleep(ctx, t.cfg.KeyGap) {
@@ -224,10 +231,7 @@ func (t *typist) play(ctx context.Context, offset time.Duration, deadline time.T
 			if pause && time.Now().Add(t.cfg.Pause).After(deadline) {
 				pause = false // the run ends within this pause
 			}
-			req := &api.CompletionRequest{Language: lang, Segments: &api.Segments{
-				Prefix: string(t.text[max(0, t.off-t.cfg.MaxPrefix):t.off]),
-				Suffix: string(t.text[t.off:min(len(t.text), t.off+t.cfg.MaxSuffix)]),
-			}}
+			req := t.request()
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
@@ -264,10 +268,7 @@ func Capacity(ctx context.Context, url, token string, traces []bench.Trace, d ti
 	n := 0
 	for time.Since(start) < d {
 		t.next()
-		req := &api.CompletionRequest{Language: traces[t.trace].LanguageID, Segments: &api.Segments{
-			Prefix: string(t.text[max(0, t.off-t.cfg.MaxPrefix):t.off]),
-			Suffix: string(t.text[t.off:min(len(t.text), t.off+t.cfg.MaxSuffix)]),
-		}}
+		req := t.request()
 		rctx, cancel := context.WithTimeout(ctx, time.Minute) // a loaded machine is slow, not broken
 		_, err := client.Complete(rctx, req)
 		cancel()

@@ -122,6 +122,9 @@ func (s *Service) Answer(ctx context.Context, req *Request, stream Stream) (*Res
 	if req.Candidates > 1 && stream != nil {
 		return nil, &prompt.FieldError{Field: "n", Reason: "several candidates are answered as one JSON body; ask without stream"}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // abandoned while it waited for the CPU: build nothing
+	}
 	_, span := tracer.Start(ctx, "prompt build")
 	p, err := s.prompts.Build(&req.Request)
 	if err != nil {

@@ -146,3 +146,18 @@ func TestRecentLanguagesIsBounded(t *testing.T) {
 		t.Fatalf("%q %q %q", s.Language(ids[0]), s.Language(ids[1]), s.Language(ids[2]))
 	}
 }
+
+// A request abandoned before the service got to it (it waited for the CPU
+// behind others) builds no prompt and never reaches the engine.
+func TestAbandonedBeforeAnswerReachesNoEngine(t *testing.T) {
+	eng := &completiontest.Engine{Deltas: []string{"a"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := newService(t, eng).Answer(ctx, req("x"), nil)
+	if !errors.Is(err, context.Canceled) || res != nil {
+		t.Fatalf("got %v, %v; want no result and context.Canceled", res, err)
+	}
+	if n := len(eng.Requests()); n != 0 {
+		t.Errorf("the engine got %d requests", n)
+	}
+}

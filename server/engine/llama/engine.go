@@ -16,6 +16,7 @@ package llama
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"strings"
@@ -120,6 +121,10 @@ type slot struct {
 	// cached; set by the worker while the slot is busy, read under Engine.mu
 	// while free, like cached.
 	owner string
+	// lastPrompt is the text of the prompt that filled cached, for routing
+	// a waiting job (not tokenized yet) to the slot that shares most of it;
+	// written and read like owner.
+	lastPrompt string
 	// job is the request holding the slot, set under Engine.mu; nil when free.
 	job *job
 	// lastUsed orders free slots from least to most recently released (under Engine.mu).
@@ -187,11 +192,34 @@ func (e *Engine) tokenize(text string) ([]yz.Token, error) {
 	if e.closed.Load() {
 		return nil, errClosed
 	}
+	return e.tokenizeLive(text), nil
+}
+
+// tokenizeLive is tokenize for a caller that knows the model is loaded:
+// the worker, which Close waits for before freeing it.
+func (e *Engine) tokenizeLive(text string) []yz.Token {
 	text = strings.ReplaceAll(text, "\x00", "")
 	if text == "" {
-		return nil, nil
+		return nil
 	}
-	return yz.Tokenize(e.vocab, text, false, true), nil
+	return yz.Tokenize(e.vocab, text, false, true)
+}
+
+// promptTokens tokenizes a job's prompt on the worker: BOS alone for an
+// empty prompt, ErrPromptTooLong for one the slot's context cannot hold.
+func (e *Engine) promptTokens(prompt string) ([]yz.Token, error) {
+	tokens := e.tokenizeLive(prompt)
+	if len(tokens) == 0 {
+		bos := yz.VocabBOS(e.vocab)
+		if bos < 0 {
+			return nil, errors.New("llama: empty prompt")
+		}
+		tokens = []yz.Token{bos}
+	}
+	if len(tokens) >= e.cfg.CtxSize {
+		return tokens, fmt.Errorf("%w: %d prompt tokens, context of %d", engine.ErrPromptTooLong, len(tokens), e.cfg.CtxSize)
+	}
+	return tokens, nil
 }
 
 var errClosed = errors.New("llama: engine closed")

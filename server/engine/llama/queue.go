@@ -2,8 +2,6 @@ package llama
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,24 +77,14 @@ func (e *Engine) Generate(ctx context.Context, req engine.Request, emit engine.E
 // generate is Generate, for several candidates of the prompt when cands
 // is not nil (they then get the text, emit nothing).
 func (e *Engine) generate(ctx context.Context, req engine.Request, emit engine.Emit, cands *candidates) (engine.Usage, error) {
-	tokens, err := e.tokenize(req.Prompt)
-	if err != nil {
-		return engine.Usage{}, err
+	// The prompt is tokenized by the worker once the job has a slot
+	// (prepare), not here: under overload most requests are replaced,
+	// refused or abandoned while they wait, and tokenizing each on arrival
+	// took half the server's CPU from the one decoding (docs/engine.md).
+	if err := ctx.Err(); err != nil {
+		return engine.Usage{StopReason: engine.StopCancelled}, err // abandoned before it reached the engine
 	}
-	if len(tokens) == 0 {
-		bos := yz.VocabBOS(e.vocab)
-		if bos < 0 {
-			return engine.Usage{}, errors.New("llama: empty prompt")
-		}
-		tokens = []yz.Token{bos}
-	}
-	if len(tokens) >= e.cfg.CtxSize {
-		return engine.Usage{PromptTokens: len(tokens)}, fmt.Errorf("%w: %d prompt tokens, context of %d", engine.ErrPromptTooLong, len(tokens), e.cfg.CtxSize)
-	}
-	if cands != nil {
-		cands.fit(len(tokens), e.cfg.CtxSize, req.MaxTokens)
-	}
-	j := &job{ctx: ctx, req: req, tokens: tokens, enqueued: time.Now(), notify: make(chan struct{}, 1), cands: cands}
+	j := &job{ctx: ctx, req: req, enqueued: time.Now(), notify: make(chan struct{}, 1), cands: cands}
 
 	e.mu.Lock()
 	if e.stopping {
@@ -107,7 +95,7 @@ func (e *Engine) generate(ctx context.Context, req engine.Request, emit engine.E
 	e.mu.Unlock()
 	finishDropped(out)
 	if !ok {
-		return engine.Usage{PromptTokens: len(tokens)}, engine.ErrQueueFull
+		return engine.Usage{}, engine.ErrQueueFull
 	}
 	e.nudge()
 
@@ -120,7 +108,7 @@ func (e *Engine) generate(ctx context.Context, req engine.Request, emit engine.E
 			done = nil
 			j.cancelled.Store(true)
 			if e.dequeue(j) {
-				return engine.Usage{PromptTokens: len(tokens), QueueWait: time.Since(j.enqueued), StopReason: engine.StopCancelled}, ctx.Err()
+				return engine.Usage{QueueWait: time.Since(j.enqueued), StopReason: engine.StopCancelled}, ctx.Err()
 			}
 			continue
 		}
@@ -171,11 +159,12 @@ func (e *Engine) dequeue(j *job) bool {
 	return false
 }
 
-// bestFreeSlot returns the free slot for a prompt of tokens, or nil: the one
-// whose cache shares the longest prefix with it, unless that would throw away
+// bestFreeSlot returns the free slot for j, or nil: the one whose last
+// prompt shares the longest prefix with j's, unless that would throw away
 // most of a cache for little gain, in which case the least recently used free
 // slot (so a user switching between two files keeps both prefixes cached).
-// Only a cache j's own client filled counts (see start). e.mu is held.
+// Prompts are compared as text: a waiting job is tokenized only once it has
+// a slot. Only a cache j's own client filled counts (see start). e.mu is held.
 func (e *Engine) bestFreeSlot(j *job) *slot {
 	var best, lru *slot
 	bestLen := -1
@@ -185,7 +174,7 @@ func (e *Engine) bestFreeSlot(j *job) *slot {
 		}
 		n := 0
 		if s.owner == clientOf(j) {
-			n = commonPrefix(s.cached, j.tokens)
+			n = commonTextPrefix(s.lastPrompt, j.req.Prompt)
 		}
 		if n > bestLen {
 			best, bestLen = s, n
@@ -194,10 +183,21 @@ func (e *Engine) bestFreeSlot(j *job) *slot {
 			lru = s
 		}
 	}
-	if best != nil && 2*bestLen < len(best.cached) {
+	if best != nil && 2*bestLen < len(best.lastPrompt) {
 		return lru
 	}
 	return best
+}
+
+// commonTextPrefix is the length in bytes of the prefix a and b share.
+func commonTextPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
 
 func (e *Engine) nudge() {

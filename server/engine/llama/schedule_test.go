@@ -3,6 +3,7 @@ package llama
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -231,5 +232,59 @@ func TestWarmupGivesWay(t *testing.T) {
 	release()
 	if r := firstServed(t, e, out); r.name != "user" {
 		t.Errorf("first served: %s, want the interactive request", r.name)
+	}
+}
+
+// A waiting request is tokenized only once it has a slot: one replaced
+// while it waits costs no tokenization, so a prompt too long for the
+// context is never found out (before, every request was tokenized on
+// arrival, and under overload that took the decoding's CPU). Once it has
+// a slot, the too-long prompt fails as before.
+func TestWaitingPromptIsTokenizedOnlyWithASlot(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 8, MaxWait: time.Hour})
+	tooLong := strings.Repeat("func main() {}\n", e.Config().CtxSize)
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	out := make(chan result, 3)
+	generateAsync(e, "too long, replaced", engine.Request{Prompt: tooLong, MaxTokens: 2, Client: "alice"}, out)
+	waitQueued(t, e, 1)
+	generateAsync(e, "newer", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "alice"}, out)
+	if r := <-out; r.name != "too long, replaced" || !errors.Is(r.err, engine.ErrSuperseded) {
+		t.Fatalf("first to end: %s with %v; want the replaced one with ErrSuperseded", r.name, r.err)
+	}
+	generateAsync(e, "too long", engine.Request{Prompt: tooLong, MaxTokens: 2, Client: "bob"}, out)
+	waitQueued(t, e, 2)
+	release()
+	for range 2 {
+		switch r := <-out; r.name {
+		case "newer":
+			if r.err != nil {
+				t.Errorf("%s: %v", r.name, r.err)
+			}
+		case "too long":
+			if !errors.Is(r.err, engine.ErrPromptTooLong) {
+				t.Errorf("%s: %v, want ErrPromptTooLong", r.name, r.err)
+			}
+		}
+	}
+	// The slot the too-long prompt was given is free again and serves.
+	if _, err := e.Generate(context.Background(), engine.Request{Prompt: prompts[2], MaxTokens: 2, Client: "carol"}, func(string) error { return nil }); err != nil {
+		t.Errorf("after the too-long prompt: %v", err)
+	}
+}
+
+// A request whose caller went away before it reached the engine (it waited
+// for the CPU in the HTTP server) is not queued at all.
+func TestAbandonedRequestIsNotQueued(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 8, MaxWait: time.Hour})
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	defer release()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	u, err := e.Generate(ctx, engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "gone"}, func(string) error { return nil })
+	if !errors.Is(err, context.Canceled) || u.StopReason != engine.StopCancelled || u.QueueWait != 0 {
+		t.Errorf("got %v (stop %q, waited %v), want context.Canceled, cancelled, never queued", err, u.StopReason, u.QueueWait)
+	}
+	if q := e.Info().Queued; q != 0 {
+		t.Errorf("%d queued", q)
 	}
 }

@@ -68,6 +68,9 @@ func (e *Engine) step(active []*slot, closed bool) {
 				e.release(s, engine.StopCancelled, nil)
 				continue
 			}
+			if !s.started && !e.prepare(s) {
+				continue // its prompt cannot be served: the job ended
+			}
 			if !s.started {
 				e.start(s)
 			}
@@ -171,6 +174,32 @@ func (e *Engine) step(active []*slot, closed bool) {
 	}
 }
 
+// prepare tokenizes the prompt of slot s's new job (and fits its
+// candidates to the context). A prompt that cannot be served ends the job
+// with its error and frees the slot, leaving its cache as it was; prepare
+// then reports false.
+func (e *Engine) prepare(s *slot) bool {
+	j := s.cur
+	if j.tokens != nil {
+		return true
+	}
+	tokens, err := e.promptTokens(j.req.Prompt)
+	if err == nil {
+		j.tokens = tokens
+		if j.cands != nil {
+			j.cands.fit(len(tokens), e.cfg.CtxSize, j.req.MaxTokens)
+		}
+		return true
+	}
+	s.cur = nil
+	e.mu.Lock()
+	s.job = nil
+	e.mu.Unlock()
+	// No stop reason: the job never ran (GenerateCandidates tells by it).
+	j.finish(engine.Usage{PromptTokens: len(tokens), QueueWait: time.Since(j.enqueued)}, err)
+	return false
+}
+
 // start sets up a slot for its new job: reuse the cached prefix, drop the
 // rest of the slot's cache, and build the sampler.
 func (e *Engine) start(s *slot) {
@@ -186,7 +215,7 @@ func (e *Engine) start(s *slot) {
 	// prompt another's cache matched (reused tokens, or just the prompt's
 	// time) would tell one user about another's code (docs/engine.md).
 	cross := s.owner != clientOf(j)
-	s.owner = clientOf(j)
+	s.owner, s.lastPrompt = clientOf(j), j.req.Prompt
 	if e.cfg.NoPromptCache || cross {
 		reuse = 0
 	}
