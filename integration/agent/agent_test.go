@@ -4,7 +4,6 @@
 package agent_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -143,24 +141,11 @@ func (s *agentSession) inline(uri string, pos protocol.Position, trigger int) ls
 // metric sums the samples of a Prometheus metric whose line starts with prefix.
 func metric(t testing.TB, srv *servaltest.Server, prefix string) float64 {
 	t.Helper()
-	req, _ := httpNewRequest(srv.URL+"/metrics", srv.Token)
-	resp, err := httpClient.Do(req)
+	v, err := srv.Metric(bounded(t, 30*time.Second), prefix)
 	if err != nil {
-		t.Fatalf("metrics: %v", err)
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, prefix) {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			sum += v
-		}
-	}
-	return sum
+	return v
 }
 
 // waitMetric waits, up to a minute, until metric(prefix) reaches atLeast and

@@ -7,6 +7,7 @@
 -- vim.lsp.config/vim.lsp.enable (lsp/serval.lua); the ghost text, keys and
 -- status then attach through LspAttach the same way.
 local compat = require('serval.compat')
+local focus = require('serval.focus')
 local ghost = require('serval.ghost')
 local signin = require('serval.signin')
 
@@ -297,7 +298,7 @@ end
 
 local attached = {}
 
---- Wire ghost text, keys and status for the agent `client` in `bufnr`.
+--- Wire ghost text, keys, status and focus reports for the agent `client` in `bufnr`.
 --- Called on LspAttach (0.8+) and from on_attach (0.7).
 function M.attach(client, bufnr)
   if client.name ~= M.name then
@@ -314,6 +315,7 @@ function M.attach(client, bufnr)
     ghost.configure({ auto_trigger = M.options.auto_trigger, hl_group = M.options.hl_group })
     ghost.attach(client, bufnr)
   end
+  focus.attach(client, bufnr, M.enabled)
   set_keymaps(bufnr)
 end
 
