@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/servalhq/serval/integration/testsupport/llamalib"
+	"github.com/servalhq/serval/integration/testsupport/otlptest"
 	"github.com/servalhq/serval/integration/testsupport/servaltest"
 )
 
@@ -30,12 +31,13 @@ type ollamaReplay struct {
 	mu      sync.Mutex
 	models  map[string]bool
 	request map[string][]map[string]any // path → request bodies
+	header  map[string][]http.Header    // path → request headers
 }
 
 func newOllamaReplay(t *testing.T, models ...string) (*ollamaReplay, string) {
 	t.Helper()
 	o := &ollamaReplay{t: t, lines: map[string][]json.RawMessage{}, status: map[string]int{},
-		models: map[string]bool{}, request: map[string][]map[string]any{}}
+		models: map[string]bool{}, request: map[string][]map[string]any{}, header: map[string][]http.Header{}}
 	for _, m := range models {
 		o.models[m] = true
 	}
@@ -65,6 +67,7 @@ func (o *ollamaReplay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	model, _ := body["model"].(string)
 	o.mu.Lock()
 	o.request[r.URL.Path] = append(o.request[r.URL.Path], body)
+	o.header[r.URL.Path] = append(o.header[r.URL.Path], r.Header.Clone())
 	known := o.models[model]
 	if r.URL.Path == "/api/pull" {
 		o.models[model] = true
@@ -100,6 +103,12 @@ func (o *ollamaReplay) requests(path string) []map[string]any {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]map[string]any(nil), o.request[path]...)
+}
+
+func (o *ollamaReplay) headers(path string) []http.Header {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]http.Header(nil), o.header[path]...)
 }
 
 // --model ollama:<name> through the real binary: the startup check passes,
@@ -228,4 +237,63 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestOllamaUpstreamGetsTraceparent: with tracing on, the request serval
+// sends to Ollama carries the completion's trace: the traceparent's trace id
+// is the incoming one, and its parent is serval's "ollama" span. Ollama's
+// client has no hook for headers; the engine's transport adds it.
+func TestOllamaUpstreamGetsTraceparent(t *testing.T) {
+	const model = "qwen2.5-coder:0.5b"
+	replay, url := newOllamaReplay(t, model)
+	collector := otlptest.Start(t)
+	s := servaltest.Start(t, servaltest.Options{
+		Model: "ollama:" + model,
+		Args:  []string{"--ollama-url", url, "--device", "cpu", "--max-tokens", "8", "--otlp-endpoint", collector.URL},
+		Env:   []string{"OTEL_BSP_SCHEDULE_DELAY=50"},
+	})
+	const traceID, parentID = "5bf92f3577b34da6a3ce929d0e0e4737", "10f067aa0ba902b8"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	body, _ := json.Marshal(completionRequest())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/v1/completions", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+traceID+"-"+parentID+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("completion: %d", resp.StatusCode)
+	}
+
+	gens := replay.headers("/api/generate")
+	if len(gens) != 1 {
+		t.Fatalf("%d generate requests", len(gens))
+	}
+	got := gens[0].Get("traceparent")
+	parts := strings.Split(got, "-")
+	if len(parts) != 4 || parts[0] != "00" || parts[1] != traceID || parts[3] != "01" {
+		t.Fatalf("Ollama got traceparent %q, want one of trace %s", got, traceID)
+	}
+	err = collector.WaitFor(ctx, func(spans []otlptest.Span) bool {
+		_, ok := otlptest.Find(otlptest.Trace(spans, traceID), "serval", "ollama")
+		return ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := otlptest.Trace(collector.Spans(), traceID)
+	upstream, _ := otlptest.Find(tr, "serval", "ollama")
+	if parts[2] != upstream.SpanID || upstream.Kind != "client" {
+		t.Fatalf("Ollama's traceparent names span %s, want serval's ollama client span %s:\n%s", parts[2], upstream.SpanID, otlptest.Tree(tr))
+	}
+	// The startup check ran outside any trace: it carries none.
+	for _, h := range replay.headers("/api/show") {
+		if h.Get("traceparent") != "" {
+			t.Errorf("a startup check carried traceparent %q", h.Get("traceparent"))
+		}
+	}
 }

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -84,4 +86,34 @@ func EndSpan(span trace.Span, u Usage, err error) {
 		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
+}
+
+// PropagatingTransport sends each request's trace context (the W3C
+// traceparent of its context's span, by the process's propagator) to the
+// upstream, for clients that take an *http.Client but no headers, such as
+// Ollama's api.Client. With tracing off the propagator writes nothing and
+// the request goes out as it came.
+func PropagatingTransport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return propagatingTransport{base}
+}
+
+type propagatingTransport struct{ base http.RoundTripper }
+
+func (t propagatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !trace.SpanContextFromContext(req.Context()).IsValid() {
+		return t.base.RoundTrip(req)
+	}
+	h := http.Header{}
+	otel.GetTextMapPropagator().Inject(req.Context(), propagation.HeaderCarrier(h))
+	if len(h) == 0 {
+		return t.base.RoundTrip(req)
+	}
+	req = req.Clone(req.Context()) // a RoundTripper must not change its caller's request
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	return t.base.RoundTrip(req)
 }

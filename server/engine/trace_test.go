@@ -3,11 +3,14 @@ package engine
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -104,3 +107,39 @@ func TestTraceUpstreamEndsWithUsageAndError(t *testing.T) {
 		t.Errorf("a cancelled call is not an error: %v", got[1].Status())
 	}
 }
+
+// PropagatingTransport adds the context's traceparent (by the installed
+// propagator) to a copy of the request, and nothing without a span.
+func TestPropagatingTransport(t *testing.T) {
+	old := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { otel.SetTextMapPropagator(old) })
+	var got []string
+	rt := PropagatingTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = append(got, r.Header.Get("traceparent"))
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
+	}))
+
+	tp, _ := recordSpans(t)
+	ctx, span := tp.Tracer("test").Start(context.Background(), "ollama")
+	defer span.End()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:1/api/generate", http.NoBody)
+	plain, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://127.0.0.1:1/api/generate", http.NoBody)
+	for _, r := range []*http.Request{req, plain} {
+		if _, err := rt.RoundTrip(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc := span.SpanContext()
+	want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"
+	if len(got) != 2 || got[0] != want || got[1] != "" {
+		t.Fatalf("traceparents sent %q, want [%q \"\"]", got, want)
+	}
+	if req.Header.Get("traceparent") != "" {
+		t.Error("the caller's request was changed")
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -9,23 +9,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servalhq/serval/integration/testsupport/oidctest"
 	"github.com/servalhq/serval/server/oidc"
 	"github.com/servalhq/serval/server/store"
 )
 
 // oidcHarness is the web app with one OpenID provider, "idp", served by a
 // testProvider.
-func oidcHarness(t *testing.T, edit func(*oidc.Config), configure func(*Config)) (*harness, *testProvider) {
+func oidcHarness(t *testing.T, edit func(*oidc.Config), configure func(*Config)) (*harness, *oidctest.Provider) {
 	t.Helper()
-	p := newTestProvider(t)
-	cfg := oidc.Config{Name: "idp", DisplayName: "Test IdP", Issuer: p.issuer(), ClientID: testClientID,
+	p := oidctest.Start(t)
+	cfg := oidc.Config{Name: "idp", DisplayName: "Test IdP", Issuer: p.Issuer(), ClientID: oidctest.ClientID,
 		ClientSecretEnv: "IDP_SECRET", AdminGroup: "serval-admins"}
 	if edit != nil {
 		edit(&cfg)
 	}
 	prov, err := oidc.New(context.Background(), cfg, oidc.Options{Timeout: time.Second, Getenv: func(k string) string {
 		if k == "IDP_SECRET" {
-			return testClientSecret
+			return oidctest.ClientSecret
 		}
 		return ""
 	}})
@@ -71,7 +72,7 @@ func TestOIDCSignIn(t *testing.T) {
 	mustContain(t, login.body, "Sign in with Test IdP", `href="./auth/oidc/idp"`, `name="password"`)
 
 	// First sign-in: the account is made just in time, as admin by group.
-	p.signIn(providerUser{Subject: "u-1", Email: "ada@corp.example", Name: "ada", Verified: true, Groups: []string{"dev", "serval-admins"}})
+	p.SignIn(oidctest.User{Subject: "u-1", Email: "ada@corp.example", Name: "ada", Verified: true, Groups: []string{"dev", "serval-admins"}})
 	ada := h.client()
 	r := ada.ssoSignIn("/usage")
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/usage" {
@@ -85,7 +86,7 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Fatalf("home after sign-in: %d", home.status)
 	}
 	// She leaves the admin group and changes her email: same account, no longer admin.
-	p.signIn(providerUser{Subject: "u-1", Email: "ada.l@corp.example", Name: "ada.l", Verified: true, Groups: []string{"dev"}})
+	p.SignIn(oidctest.User{Subject: "u-1", Email: "ada.l@corp.example", Name: "ada.l", Verified: true, Groups: []string{"dev"}})
 	if r := h.client().ssoSignIn("/"); r.status != http.StatusSeeOther {
 		t.Fatalf("second sign-in: %d %s", r.status, r.body)
 	}
@@ -96,7 +97,7 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Fatalf("%d accounts, want 2 (admin, ada)", n)
 	}
 	// Another subject with ada's old email gets its own account, never hers.
-	p.signIn(providerUser{Subject: "u-2", Email: "ada@corp.example", Name: "ada", Verified: true})
+	p.SignIn(oidctest.User{Subject: "u-2", Email: "ada@corp.example", Name: "ada", Verified: true})
 	if r := h.client().ssoSignIn("/"); r.status != http.StatusSeeOther {
 		t.Fatalf("other subject: %d %s", r.status, r.body)
 	}
@@ -107,7 +108,7 @@ func TestOIDCSignIn(t *testing.T) {
 	if r := admin.post("/users/ada/disable", nil); r.status != http.StatusSeeOther {
 		t.Fatalf("disable: %d", r.status)
 	}
-	p.signIn(providerUser{Subject: "u-1", Email: "ada@corp.example", Name: "ada", Verified: true})
+	p.SignIn(oidctest.User{Subject: "u-1", Email: "ada@corp.example", Name: "ada", Verified: true})
 	if r := h.client().ssoSignIn("/"); r.status != http.StatusForbidden || !strings.Contains(r.body, "deactivated") {
 		t.Fatalf("deactivated account: %d %s", r.status, r.body)
 	}
@@ -120,7 +121,7 @@ func TestOIDCSignIn(t *testing.T) {
 			t.Errorf("audit log lacks %q:\n%s", want, log)
 		}
 	}
-	if strings.Contains(log, testClientSecret) {
+	if strings.Contains(log, oidctest.ClientSecret) {
 		t.Error("the client secret is in the audit log")
 	}
 }
@@ -143,7 +144,7 @@ func TestOIDCDeviceSignIn(t *testing.T) {
 	if strings.Contains(login.body, `name="password"`) {
 		t.Error("password form shown with password sign-in off")
 	}
-	p.signIn(providerUser{Subject: "dev-1", Email: "dev@corp.example", Name: "dev", Verified: true})
+	p.SignIn(oidctest.User{Subject: "dev-1", Email: "dev@corp.example", Name: "dev", Verified: true})
 	r := browser.ssoSignIn(next.Query().Get("next"))
 	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/device?user_code=") {
 		t.Fatalf("sign-in: %d %q", r.status, r.header.Get("Location"))
@@ -160,10 +161,10 @@ func TestOIDCDeviceSignIn(t *testing.T) {
 func TestOIDCRefusals(t *testing.T) {
 	h, p := oidcHarness(t, func(c *oidc.Config) { c.RequireVerifiedEmail = true; c.AllowedGroups = []string{"dev"} }, nil)
 	h.admin()
-	good := providerUser{Subject: "u-9", Email: "bob@corp.example", Name: "bob", Verified: true, Groups: []string{"dev"}}
+	good := oidctest.User{Subject: "u-9", Email: "bob@corp.example", Name: "bob", Verified: true, Groups: []string{"dev"}}
 	for _, tc := range []struct {
 		name   string
-		user   providerUser
+		user   oidctest.User
 		tamper func(map[string]any)
 		status int
 		says   string
@@ -175,13 +176,13 @@ func TestOIDCRefusals(t *testing.T) {
 		}, http.StatusUnauthorized, "could not be verified"},
 		{"replayed nonce", good, func(c map[string]any) { c["nonce"] = "a-nonce-of-an-earlier-sign-in" }, http.StatusUnauthorized, "could not be verified"},
 		{"another issuer", good, func(c map[string]any) { c["iss"] = "https://evil.example" }, http.StatusUnauthorized, "could not be verified"},
-		{"unverified email", providerUser{Subject: "u-8", Email: "eve@corp.example", Name: "eve", Verified: false, Groups: []string{"dev"}}, nil, http.StatusForbidden, "not verified"},
-		{"outside the allowed groups", providerUser{Subject: "u-7", Email: "mal@corp.example", Name: "mal", Verified: true, Groups: []string{"sales"}}, nil, http.StatusForbidden, "allowed group"},
+		{"unverified email", oidctest.User{Subject: "u-8", Email: "eve@corp.example", Name: "eve", Verified: false, Groups: []string{"dev"}}, nil, http.StatusForbidden, "not verified"},
+		{"outside the allowed groups", oidctest.User{Subject: "u-7", Email: "mal@corp.example", Name: "mal", Verified: true, Groups: []string{"sales"}}, nil, http.StatusForbidden, "allowed group"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p.signIn(tc.user)
-			p.setTamper(tc.tamper)
-			defer p.setTamper(nil)
+			p.SignIn(tc.user)
+			p.SetTamper(tc.tamper)
+			defer p.SetTamper(nil)
 			r := h.client().ssoSignIn("/")
 			if r.status != tc.status || !strings.Contains(r.body, tc.says) {
 				t.Fatalf("%d %q, want %d saying %q", r.status, r.body, tc.status, tc.says)
@@ -196,7 +197,7 @@ func TestOIDCRefusals(t *testing.T) {
 	}
 
 	// State mismatch: a callback planted in another browser (no state cookie), or a forged state.
-	p.signIn(good)
+	p.SignIn(good)
 	victim, attacker := h.client(), h.client()
 	start := attacker.get("/auth/oidc/idp")
 	req, _ := http.NewRequest(http.MethodGet, start.header.Get("Location"), nil)
@@ -236,19 +237,19 @@ func TestOIDCProviderDownOrSlow(t *testing.T) {
 	h, p := oidcHarness(t, nil, nil)
 	h.admin()
 	// Slow at the code exchange: past the timeout, the page says so.
-	p.signIn(providerUser{Subject: "s-1", Email: "s@corp.example", Name: "s", Verified: true})
+	p.SignIn(oidctest.User{Subject: "s-1", Email: "s@corp.example", Name: "s", Verified: true})
 	c := h.client()
 	start := c.get("/auth/oidc/idp")
 	req, _ := http.NewRequest(http.MethodGet, start.header.Get("Location"), nil)
 	callback := c.do(req).header.Get("Location")
-	p.setDelay(3 * time.Second) // the harness's provider times out after 1 s
+	p.SetDelay(3 * time.Second) // the harness's provider times out after 1 s
 	req, _ = http.NewRequest(http.MethodGet, callback, nil)
 	if r := c.do(req); r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "not answering") {
 		t.Fatalf("slow provider: %d %s", r.status, r.body)
 	}
 	// Down: the login page's button gets a page saying so.
-	p.srv.CloseClientConnections()
-	p.srv.Close()
+	p.Server.CloseClientConnections()
+	p.Server.Close()
 	r := h.client().get("/auth/oidc/idp")
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "not answering") || !strings.Contains(r.body, "username and password") {
 		t.Fatalf("provider down: %d %s", r.status, r.body)
@@ -258,7 +259,7 @@ func TestOIDCProviderDownOrSlow(t *testing.T) {
 		t.Fatalf("password login with the provider down: %d", r.status)
 	}
 	// Down when the server starts: not a startup error; sign-in says so.
-	prov, err := oidc.New(context.Background(), oidc.Config{Name: "late", Issuer: p.issuer(), ClientID: testClientID}, oidc.Options{Timeout: time.Second})
+	prov, err := oidc.New(context.Background(), oidc.Config{Name: "late", Issuer: p.Issuer(), ClientID: oidctest.ClientID}, oidc.Options{Timeout: time.Second})
 	if prov == nil || !errors.Is(err, oidc.ErrUnavailable) {
 		t.Fatalf("provider down at start: %v, %v", prov, err)
 	}
@@ -268,7 +269,7 @@ func TestOIDCProviderDownOrSlow(t *testing.T) {
 }
 
 func TestOIDCStartupErrors(t *testing.T) {
-	p := newTestProvider(t)
+	p := oidctest.Start(t)
 	ctx := context.Background()
 	env := func(string) string { return "" }
 	for _, tc := range []struct {
@@ -276,10 +277,10 @@ func TestOIDCStartupErrors(t *testing.T) {
 		says string
 	}{
 		{oidc.Config{Name: "x", Issuer: "http://idp.example", ClientID: "c"}, "https URL"},
-		{oidc.Config{Name: "Bad Name", Issuer: p.issuer(), ClientID: "c"}, "name"},
-		{oidc.Config{Name: "x", Issuer: p.issuer(), ClientID: "c", ClientSecretEnv: "NOPE"}, "$NOPE is not set"},
-		{oidc.Config{Name: "x", Issuer: p.issuer(), ClientID: "c", ClientSecretFile: "/nonexistent/secret"}, "client_secret_file"},
-		{oidc.Config{Name: "x", Issuer: p.issuer() + "/wrong", ClientID: "c"}, "check issuer"},
+		{oidc.Config{Name: "Bad Name", Issuer: p.Issuer(), ClientID: "c"}, "name"},
+		{oidc.Config{Name: "x", Issuer: p.Issuer(), ClientID: "c", ClientSecretEnv: "NOPE"}, "$NOPE is not set"},
+		{oidc.Config{Name: "x", Issuer: p.Issuer(), ClientID: "c", ClientSecretFile: "/nonexistent/secret"}, "client_secret_file"},
+		{oidc.Config{Name: "x", Issuer: p.Issuer() + "/wrong", ClientID: "c"}, "check issuer"},
 	} {
 		_, err := oidc.New(ctx, tc.cfg, oidc.Options{Getenv: env})
 		if err == nil || !strings.Contains(err.Error(), tc.says) {

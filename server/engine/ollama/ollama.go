@@ -79,7 +79,11 @@ func New(cfg Config, base *url.URL) (*Engine, error) {
 	if hc == nil {
 		hc = &http.Client{Transport: http.DefaultTransport}
 	}
-	return &Engine{cfg: cfg, base: base, client: api.NewClient(base, hc), http: hc}, nil
+	// Ollama's client has no hook for headers: its transport adds the
+	// completion's traceparent.
+	traced := *hc
+	traced.Transport = engine.PropagatingTransport(hc.Transport)
+	return &Engine{cfg: cfg, base: base, client: api.NewClient(base, &traced), http: hc}, nil
 }
 
 // Ensure checks at startup that Ollama answers and has the model; with pull it
