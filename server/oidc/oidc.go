@@ -45,7 +45,8 @@ type Config struct {
 	AllowedDomains []string `toml:"allowed_domains"`
 	// AllowedGroups, when set, admit only members of one of these groups.
 	AllowedGroups []string `toml:"allowed_groups"`
-	// GroupsClaim names the ID token claim listing the groups (default "groups").
+	// GroupsClaim names the claim listing the groups (default "groups"): in the
+	// ID token, else at the userinfo endpoint.
 	GroupsClaim string `toml:"groups_claim"`
 	// AdminGroup, when set, makes members admins and others not, at every sign-in.
 	AdminGroup string `toml:"admin_group"`
@@ -271,7 +272,7 @@ type Identity struct {
 	Issuer, Subject string
 	Email           string
 	Username        string   // wanted for a new account
-	Groups          []string // from GroupsClaim
+	Groups          []string // from GroupsClaim, in the ID token or userinfo
 	// Admin is whether AdminGroup is among Groups; nil without AdminGroup.
 	Admin *bool
 }
@@ -321,7 +322,11 @@ func (p *Provider) Finish(ctx context.Context, f Flow, code string) (Identity, e
 	if err := idt.Claims(&all); err != nil {
 		return Identity{}, fmt.Errorf("%w: claims: %v", ErrInvalidToken, err)
 	}
-	id := Identity{Issuer: idt.Issuer, Subject: idt.Subject, Email: c.Email, Groups: p.groups(all)}
+	groups, err := p.groupsOf(ctx, op, tok, idt.Subject, all)
+	if err != nil {
+		return Identity{}, err
+	}
+	id := Identity{Issuer: idt.Issuer, Subject: idt.Subject, Email: c.Email, Groups: groups}
 	id.Username = c.PreferredName
 	if p.cfg.UsernameClaim != "" {
 		id.Username, _ = all[p.cfg.UsernameClaim].(string)
@@ -355,13 +360,45 @@ func describeRetrieveError(re *oauth2.RetrieveError) string {
 	return "no answer"
 }
 
+func (p *Provider) groupsClaim() string {
+	if p.cfg.GroupsClaim == "" {
+		return "groups"
+	}
+	return p.cfg.GroupsClaim
+}
+
+// groupsOf reads the groups from the ID token's claims (all) or, when the
+// ID token has no groups claim and the settings need groups, from the
+// userinfo endpoint with the sign-in's access token: some providers (Okta's
+// org server, Keycloak mappers without "Add to ID token") send groups there
+// only. The userinfo answer must name the ID token's subject (OpenID Connect
+// Core 5.3.2), or it is someone else's.
+func (p *Provider) groupsOf(ctx context.Context, op *gooidc.Provider, tok *oauth2.Token, subject string, all map[string]any) ([]string, error) {
+	if _, inToken := all[p.groupsClaim()]; inToken || (len(p.cfg.AllowedGroups) == 0 && p.cfg.AdminGroup == "") || op.UserInfoEndpoint() == "" {
+		return p.groups(all), nil
+	}
+	info, err := op.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: userinfo endpoint: %v", ErrUnavailable, err)
+		}
+		// Not the error itself: go-oidc puts the answer's body in it.
+		return nil, fmt.Errorf("%w: the userinfo endpoint refused the access token", ErrRefused)
+	}
+	if info.Subject != subject {
+		return nil, fmt.Errorf("%w: the userinfo answer is about another subject", ErrInvalidToken)
+	}
+	var claims map[string]any
+	if err := info.Claims(&claims); err != nil {
+		return nil, fmt.Errorf("%w: userinfo claims: %v", ErrInvalidToken, err)
+	}
+	return p.groups(claims), nil
+}
+
 // groups reads the configured groups claim: a list of strings, or one string.
 func (p *Provider) groups(all map[string]any) []string {
-	name := p.cfg.GroupsClaim
-	if name == "" {
-		name = "groups"
-	}
-	switch v := all[name].(type) {
+	switch v := all[p.groupsClaim()].(type) {
 	case string:
 		return []string{v}
 	case []any:

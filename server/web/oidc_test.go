@@ -296,3 +296,32 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestOIDCGroupsFromUserinfo: a provider that sends groups only at its
+// userinfo endpoint: the admin group and the allowed groups still apply,
+// and a userinfo answer about another subject is refused.
+func TestOIDCGroupsFromUserinfo(t *testing.T) {
+	h, p := oidcHarness(t, func(c *oidc.Config) { c.AllowedGroups = []string{"dev"} }, nil)
+	h.admin()
+	p.SetGroupsAtUserinfoOnly(true)
+
+	p.SignIn(oidctest.User{Subject: "ui-1", Email: "ana@corp.example", Name: "ana", Verified: true, Groups: []string{"dev", "serval-admins"}})
+	if r := h.client().ssoSignIn("/"); r.status != http.StatusSeeOther {
+		t.Fatalf("sign-in with groups at userinfo: %d %s", r.status, r.body)
+	}
+	if u, err := h.st.UserByName(context.Background(), "ana"); err != nil || !u.IsAdmin {
+		t.Fatalf("ana = %+v, %v: the admin group at userinfo was not applied", u, err)
+	}
+	p.SignIn(oidctest.User{Subject: "ui-2", Email: "sam@corp.example", Name: "sam", Verified: true, Groups: []string{"sales"}})
+	if r := h.client().ssoSignIn("/"); r.status != http.StatusForbidden || !strings.Contains(r.body, "allowed group") {
+		t.Fatalf("outside the allowed groups at userinfo: %d %s", r.status, r.body)
+	}
+	p.SignIn(oidctest.User{Subject: "ui-3", Email: "tim@corp.example", Name: "tim", Verified: true, Groups: []string{"dev"}})
+	p.SetUserinfoTamper(func(c map[string]any) { c["sub"] = "someone-else" })
+	if r := h.client().ssoSignIn("/"); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "could not be verified") {
+		t.Fatalf("userinfo about another subject: %d %s", r.status, r.body)
+	}
+	if _, err := h.st.UserByName(context.Background(), "tim"); err == nil {
+		t.Fatal("an account was made from another subject's userinfo")
+	}
+}

@@ -2,7 +2,7 @@
 // a JWKS, an authorization endpoint with a login form (or a user the test
 // signs in directly), and a token endpoint that checks the client secret,
 // the redirect URI and the PKCE verifier before it issues an RS256-signed ID
-// token. Its knobs make it misbehave the ways a relying party must refuse:
+// token and an access token for its userinfo endpoint. Its knobs make it misbehave the ways a relying party must refuse:
 // tampered claims (another audience, an expired token, another sign-in's
 // nonce) and a slow answer. The Go tests serve it in-process (Start); the
 // browser end-to-end test runs it as integration/cmd/serval-testoidc.
@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,6 +67,10 @@ type Provider struct {
 	tamper    func(claims map[string]any) // changes the next ID tokens' claims
 	delay     time.Duration               // before every answer
 	lastNonce string                      // of the last ID token issued
+
+	access         map[string]User             // access token → whose
+	groupsElsewise bool                        // groups at userinfo only, not in ID tokens
+	infoTamper     func(claims map[string]any) // changes userinfo answers
 }
 
 type authCode struct {
@@ -83,12 +88,13 @@ func New(issuer string) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Provider{issuer: issuer, key: key, signer: signer, mux: http.NewServeMux(), accounts: map[string]Account{}, codes: map[string]authCode{}}
+	p := &Provider{issuer: issuer, key: key, signer: signer, mux: http.NewServeMux(), accounts: map[string]Account{}, codes: map[string]authCode{}, access: map[string]User{}}
 	p.mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	p.mux.HandleFunc("GET /keys", p.keys)
 	p.mux.HandleFunc("GET /authorize", p.authorize)
 	p.mux.HandleFunc("POST /authorize", p.login)
 	p.mux.HandleFunc("POST /token", p.token)
+	p.mux.HandleFunc("GET /userinfo", p.userinfo)
 	return p, nil
 }
 
@@ -139,6 +145,22 @@ func (p *Provider) SetDelay(d time.Duration) {
 	p.mu.Unlock()
 }
 
+// SetGroupsAtUserinfoOnly leaves the groups claim out of ID tokens; the
+// userinfo endpoint still has it (as Okta's org server and some Keycloak
+// mappers do).
+func (p *Provider) SetGroupsAtUserinfoOnly(on bool) {
+	p.mu.Lock()
+	p.groupsElsewise = on
+	p.mu.Unlock()
+}
+
+// SetUserinfoTamper changes the userinfo answers from now on; nil stops.
+func (p *Provider) SetUserinfoTamper(fn func(claims map[string]any)) {
+	p.mu.Lock()
+	p.infoTamper = fn
+	p.mu.Unlock()
+}
+
 // LastNonce is the nonce of the last ID token issued: a replay's nonce.
 func (p *Provider) LastNonce() string {
 	p.mu.Lock()
@@ -166,6 +188,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"authorization_endpoint":                p.issuer + "/authorize",
 		"token_endpoint":                        p.issuer + "/token",
 		"jwks_uri":                              p.issuer + "/keys",
+		"userinfo_endpoint":                     p.issuer + "/userinfo",
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
@@ -290,7 +313,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	c, found := p.codes[r.PostFormValue("code")]
 	delete(p.codes, r.PostFormValue("code")) // codes are single use
-	tamper := p.tamper
+	tamper, groupsElsewise := p.tamper, p.groupsElsewise
 	p.mu.Unlock()
 	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
 	if !found || r.PostFormValue("grant_type") != "authorization_code" || r.PostFormValue("redirect_uri") != c.redirect ||
@@ -303,6 +326,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		"iss": p.issuer, "sub": c.user.Subject, "aud": ClientID, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		"nonce": c.nonce, "email": c.user.Email, "email_verified": c.user.Verified, "preferred_username": c.user.Name, "groups": c.user.Groups,
 	}
+	if groupsElsewise {
+		delete(claims, "groups")
+	}
 	if tamper != nil {
 		tamper(claims)
 	}
@@ -313,10 +339,31 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	idToken, _ := jws.CompactSerialize()
+	access := rand.Text()
 	p.mu.Lock()
 	p.lastNonce = c.nonce
+	p.access[access] = c.user
 	p.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": rand.Text(), "token_type": "Bearer", "expires_in": 300, "id_token": idToken})
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 300, "id_token": idToken})
+}
+
+// userinfo serves GET /userinfo for an access token the provider issued.
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	access, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p.mu.Lock()
+	u, known := p.access[access]
+	tamper := p.infoTamper
+	p.mu.Unlock()
+	if !ok || !known {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		return
+	}
+	claims := map[string]any{"sub": u.Subject, "email": u.Email, "email_verified": u.Verified, "preferred_username": u.Name, "groups": u.Groups}
+	if tamper != nil {
+		tamper(claims)
+	}
+	writeJSON(w, http.StatusOK, claims)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
