@@ -154,18 +154,7 @@ END $$;
 CREATE TRIGGER events_count_latency AFTER INSERT ON events
 	FOR EACH ROW WHEN (NEW.type = 'view' AND NEW.latency_ms IS NOT NULL) EXECUTE FUNCTION serval_count_latency();
 
-INSERT INTO usage_days(day, token_name, language, shown, accepted)
-	SELECT created_at / 86400000 AS d, token_name, ` + usageLanguage("language") + ` AS lang,
-		count(DISTINCT CASE WHEN type = 'view'   THEN completion_id || '/' || choice_index END),
-		count(DISTINCT CASE WHEN type = 'select' THEN completion_id || '/' || choice_index END)
-	FROM events WHERE type IN ('view', 'select') GROUP BY d, token_name, lang;
-INSERT INTO usage_latency(day, owner, bucket, n)
-	SELECT created_at / 86400000 AS d, '', ` + latencyBucketSQL(postgresDialect, "latency_ms") + ` AS b, count(*)
-	FROM events WHERE type = 'view' AND latency_ms IS NOT NULL GROUP BY d, b;
-INSERT INTO usage_latency(day, owner, bucket, n)
-	SELECT created_at / 86400000 AS d, ` + tokenOwnerSQL(postgresDialect, "token_name") + ` AS o, ` + latencyBucketSQL(postgresDialect, "latency_ms") + ` AS b, count(*)
-	FROM events WHERE type = 'view' AND latency_ms IS NOT NULL AND ` + postgresDialect.slashAt("token_name") + ` > 1 GROUP BY d, o, b;
-`
+` + summarizeStoredEvents(postgresDialect)
 
 const pgAudit = `
 CREATE TABLE audit (

@@ -314,6 +314,81 @@ func TestUsageMigrationBackfillsSummaries(t *testing.T) {
 	checkSummariesMatchEvents(t, s, now)
 }
 
+// TestBulkSummariesMatchTriggers: summarizeEventsSQL, run on the events
+// stored, builds exactly the summaries the triggers built event by event
+// (random events with repeats, and the benchmark's generated ones); and the
+// benchmark's bulk load on PostgreSQL (triggers off, then
+// summarizeEventsSQL) gives the rows loading through the triggers gives,
+// with the triggers on again after it.
+func TestBulkSummariesMatchTriggers(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 3, 13, 30, 0, 0, time.UTC)
+	random := randomEvents(rand.New(rand.NewPCG(11, 11)), now, 600)
+	addAll := func(t *testing.T, s *Store) {
+		for _, e := range random {
+			if err := s.AddEvent(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	forEachDialect(t, func(t *testing.T, s *Store) {
+		addAll(t, s)
+		storeBenchEvents(t, s, now, 3000, false)
+		byTriggers := summaryRows(t, s)
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM usage_days; DELETE FROM usage_latency;`+summarizeEventsSQL(s.dialect)); err != nil {
+			t.Fatal(err)
+		}
+		if inBulk := summaryRows(t, s); !reflect.DeepEqual(inBulk, byTriggers) {
+			t.Fatalf("summaries built in bulk differ from the triggers':\n bulk %v\n triggers %v", inBulk, byTriggers)
+		}
+	})
+	t.Run("postgres bulk load", func(t *testing.T) {
+		triggers, bulk := openPostgresTemp(t), openPostgresTemp(t)
+		storeBenchEvents(t, triggers, now, 3000, false)
+		storeBenchEvents(t, bulk, now, 3000, true)
+		if a, b := summaryRows(t, bulk), summaryRows(t, triggers); !reflect.DeepEqual(a, b) {
+			t.Fatalf("bulk load's summaries differ from the triggers':\n bulk %v\n triggers %v", a, b)
+		}
+		addAll(t, triggers)
+		addAll(t, bulk)
+		if a, b := summaryRows(t, bulk), summaryRows(t, triggers); !reflect.DeepEqual(a, b) {
+			t.Fatal("after a bulk load the triggers do not count new events")
+		}
+		checkSummariesMatchEvents(t, bulk, now)
+	})
+}
+
+// summaryRows is every row of the summary tables, in order.
+func summaryRows(t *testing.T, s *Store) []string {
+	t.Helper()
+	var rows []string
+	for _, q := range []string{
+		`SELECT day, token_name, language, shown, accepted, accepted_other FROM usage_days ORDER BY day, token_name, language`,
+		`SELECT day, owner, bucket, n, 0, 0 FROM usage_latency ORDER BY owner, day, bucket`,
+	} {
+		r, err := s.db.QueryContext(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r.Next() {
+			var day, a, b, c int64
+			var k1, k2 string
+			if err := r.Scan(&day, &k1, &k2, &a, &b, &c); err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, fmt.Sprintf("%d %q %q %d %d %d", day, k1, k2, a, b, c))
+		}
+		if err := r.Err(); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+	}
+	if len(rows) == 0 {
+		t.Fatal("no summary rows")
+	}
+	return rows
+}
+
 // TestFixtureUsage: the first release's data directory, migrated, shows its
 // events' usage.
 func TestFixtureUsage(t *testing.T) {
