@@ -65,6 +65,13 @@ func haproxyConfig(t testing.TB, port int, replicaPorts []int) []byte {
 // startHAProxy runs HAProxy in front of the replica ports and returns its URL.
 func startHAProxy(t testing.TB, ports []int) string {
 	t.Helper()
+	return startHAProxyWith(t, ports, nil)
+}
+
+// startHAProxyWith is startHAProxy with the configuration changed by edit
+// (nil: as docs/deploy/haproxy.cfg has it).
+func startHAProxyWith(t testing.TB, ports []int, edit func(cfg string) string) string {
+	t.Helper()
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		if os.Getenv("SERVAL_REQUIRE_HAPROXY") == "1" {
@@ -74,7 +81,15 @@ func startHAProxy(t testing.TB, ports []int) string {
 	}
 	port := freePort(t)
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(cfg, haproxyConfig(t, port, ports), 0o600); err != nil {
+	config := haproxyConfig(t, port, ports)
+	if edit != nil {
+		edited := edit(string(config))
+		if edited == string(config) {
+			t.Fatal("the HAProxy configuration edit changed nothing: docs/deploy/haproxy.cfg changed?")
+		}
+		config = []byte(edited)
+	}
+	if err := os.WriteFile(cfg, config, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(bin, "-c", "-f", cfg).CombinedOutput(); err != nil {

@@ -107,7 +107,7 @@ func postForm(t *testing.T, c *http.Client, u string, v url.Values) (int, string
 }
 
 // apiStatus sends a request with the bearer token and returns the status.
-func apiStatus(t *testing.T, method, u, token string, body any) (int, string) {
+func apiStatus(t testing.TB, method, u, token string, body any) (int, string) {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
