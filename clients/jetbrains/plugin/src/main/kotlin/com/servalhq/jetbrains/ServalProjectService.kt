@@ -10,13 +10,18 @@ import com.intellij.openapi.application.ApplicationInfo
 import com.intellij.openapi.components.Service
 import com.intellij.openapi.components.service
 import com.intellij.openapi.editor.Document
+import com.intellij.openapi.editor.Editor
 import com.intellij.openapi.editor.EditorFactory
+import com.intellij.openapi.editor.event.CaretEvent
+import com.intellij.openapi.editor.event.CaretListener
 import com.intellij.openapi.editor.event.DocumentEvent
 import com.intellij.openapi.editor.event.DocumentListener
 import com.intellij.openapi.extensions.PluginId
 import com.intellij.openapi.fileEditor.FileDocumentManager
 import com.intellij.openapi.fileEditor.FileEditorManager
+import com.intellij.openapi.fileEditor.FileEditorManagerEvent
 import com.intellij.openapi.fileEditor.FileEditorManagerListener
+import com.intellij.openapi.fileEditor.TextEditor
 import com.intellij.openapi.options.ShowSettingsUtil
 import com.intellij.openapi.project.Project
 import com.intellij.openapi.vfs.VirtualFile
@@ -24,6 +29,8 @@ import com.servalhq.jetbrains.core.AgentClient
 import com.servalhq.jetbrains.core.AgentClientOptions
 import com.servalhq.jetbrains.core.AgentLocator
 import com.servalhq.jetbrains.core.AgentStatus
+import com.servalhq.jetbrains.core.Position
+import com.servalhq.jetbrains.core.Positions
 import com.servalhq.jetbrains.core.ServerSettings
 import com.servalhq.jetbrains.core.TextChange
 import com.servalhq.jetbrains.settings.ServalConfigurable
@@ -60,9 +67,23 @@ class ServalProjectService(private val project: Project) : Disposable {
         EditorFactory.getInstance().eventMulticaster.addDocumentListener(object : DocumentListener {
             override fun documentChanged(event: DocumentEvent) = onDocumentChanged(event)
         }, this)
+        // Where the user looks (serval/didFocus): core reports a selected editor and caret jumps once the
+        // caret rests, and the agent warms the server for that place before the first keystroke.
+        EditorFactory.getInstance().eventMulticaster.addCaretListener(object : CaretListener {
+            override fun caretPositionChanged(event: CaretEvent) {
+                if (event.editor.project == project) {
+                    focusOf(event.editor)?.let { (uri, position) -> client?.caretMoved(uri, position) }
+                }
+            }
+        }, this)
         project.messageBus.connect(this).subscribe(FileEditorManagerListener.FILE_EDITOR_MANAGER, object : FileEditorManagerListener {
             override fun fileOpened(source: FileEditorManager, file: VirtualFile) {
                 FileDocumentManager.getInstance().getDocument(file)?.let { ensureOpen(file, it) }
+            }
+
+            override fun selectionChanged(event: FileEditorManagerEvent) {
+                val editor = (event.newEditor as? TextEditor)?.editor ?: return
+                focusOf(editor)?.let { (uri, position) -> client?.editorSelected(uri, position) }
             }
 
             override fun fileClosed(source: FileEditorManager, file: VirtualFile) {
@@ -139,6 +160,17 @@ class ServalProjectService(private val project: Project) : Disposable {
             }
         }
         return uri
+    }
+
+    /** The open document of [editor] and its caret, when it has one caret; on the EDT. */
+    private fun focusOf(editor: Editor): Pair<String, Position>? {
+        if (editor.caretModel.caretCount != 1) {
+            return null
+        }
+        val document = editor.document
+        val file = FileDocumentManager.getInstance().getFile(document) ?: return null
+        val uri = ensureOpen(file, document) ?: return null
+        return uri to Positions.positionAt(DocumentLineMap(document), editor.caretModel.offset)
     }
 
     private fun onDocumentChanged(event: DocumentEvent) {

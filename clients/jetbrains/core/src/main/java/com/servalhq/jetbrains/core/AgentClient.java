@@ -24,8 +24,9 @@ import java.util.function.Supplier;
  *
  * <p>This class is the facade: each method moves to the control thread and hands over to the part that
  * owns the job: {@link SessionSupervisor} (the agent's lifecycle), {@link DocumentSync} (open documents),
- * {@link InlineCompletions} (requests in flight), {@link SignInFlow} (device sign-in) and
- * {@link IncomingMessages} (what the agent sends on its own). {@link LspParams} builds what is sent.
+ * {@link InlineCompletions} (requests in flight), {@link SignInFlow} (device sign-in),
+ * {@link FocusReports} (where the user looks, for the agent's warm-up) and {@link IncomingMessages} (what the
+ * agent sends on its own). {@link LspParams} builds what is sent.
  */
 public final class AgentClient {
     private final ControlThread control;
@@ -34,6 +35,7 @@ public final class AgentClient {
     private final InlineCompletions completions;
     private final SignInFlow signIn;
     private final SessionSupervisor supervisor;
+    private final FocusReports focus;
     /** Written on the control thread, read on the connection's reader thread (workspace/configuration). */
     private volatile ServerSettings server;
 
@@ -48,6 +50,7 @@ public final class AgentClient {
                 token -> updateServerSettings(new ServerSettings(server.endpoint(), token)));
         IncomingMessages messages = new IncomingMessages(status, signIn, log, () -> server);
         this.supervisor = new SessionSupervisor(options, control, status, documents, completions, messages, () -> server);
+        this.focus = new FocusReports(control, documents, supervisor::readySession, options.focusRestMillis);
     }
 
     // ---- lifecycle ----
@@ -123,14 +126,43 @@ public final class AgentClient {
      * agent asked for full sync, the document's current text is sent instead.
      */
     public CompletableFuture<Void> changeDocument(String uri, int version, List<TextChange> changes) {
-        return onControl(result -> Futures.forward(documents.change(supervisor.readySession(), uri, version, changes), result));
+        return onControl(result -> {
+            focus.edited(uri);
+            Futures.forward(documents.change(supervisor.readySession(), uri, version, changes), result);
+        });
     }
 
     /** textDocument/didClose; the document's completion request in flight, if any, is cancelled. */
     public CompletableFuture<Void> closeDocument(String uri) {
         return onControl(result -> {
             completions.cancel(uri);
+            focus.closed(uri);
             Futures.forward(documents.close(supervisor.readySession(), uri), result);
+        });
+    }
+
+    // ---- focus (serval/didFocus: the agent warms the server before the first keystroke) ----
+
+    /**
+     * The editor of the open document {@code uri} was selected (opened or switched to), its caret at
+     * {@code position}: reported to the agent once the caret rests.
+     */
+    public CompletableFuture<Void> editorSelected(String uri, Position position) {
+        return onControl(result -> {
+            focus.editorSelected(uri, position);
+            result.complete(null);
+        });
+    }
+
+    /**
+     * The caret of {@code uri}'s editor moved to {@code position}: reported once it rests when it jumped
+     * (not a move that follows an edit, reported by {@link #changeDocument} first, nor a step to a
+     * neighbouring line).
+     */
+    public CompletableFuture<Void> caretMoved(String uri, Position position) {
+        return onControl(result -> {
+            focus.caretMoved(uri, position);
+            result.complete(null);
         });
     }
 

@@ -30,6 +30,7 @@ public final class AgentClientOptions {
     long shutdownTimeoutMillis = 3_000;
     long completionTimeoutMillis = 15_000;
     int garbageLimit = 100;
+    long focusRestMillis = 100;
 
     /** Evaluated at every start, so changed settings apply on the next (re)start. */
     public AgentClientOptions locator(Supplier<AgentLocator.Result> locator) {
@@ -89,6 +90,12 @@ public final class AgentClientOptions {
     /** How many invalid messages one session may write to stdout before it is restarted. */
     public AgentClientOptions garbageLimit(int limit) {
         this.garbageLimit = limit;
+        return this;
+    }
+
+    /** How long the caret must rest before the agent is told where the user looks (serval/didFocus). */
+    public AgentClientOptions focusRest(long millis) {
+        this.focusRestMillis = millis;
         return this;
     }
 }

@@ -115,6 +115,14 @@ final class LspParams {
         return params;
     }
 
+    /** serval/didFocus: the document and the caret's position. */
+    static JsonObject focus(String uri, Position position) {
+        JsonObject params = new JsonObject();
+        params.add("textDocument", textDocumentId(uri));
+        params.add("position", position.toJson());
+        return params;
+    }
+
     /** textDocument/didShowCompletion: the item as the agent sent it. */
     static JsonObject shownItem(InlineCompletionItem item) {
         JsonObject params = new JsonObject();

@@ -49,6 +49,9 @@ public class AgentClientTest {
                 .server(new ServerSettings("http://127.0.0.1:9", "srv_test"))
                 .restartPolicy(new RestartPolicy(50, 200, 10, 60_000, 120_000))
                 .timeouts(20_000, 5_000, 30_000)
+                // No rest: a focus report is queued before the client's next call (if the test awaits each),
+        // so what the agent receives, and in what order, is exact.
+                .focusRest(0)
                 .log(new RecordingLog(logLines));
     }
 
@@ -460,6 +463,40 @@ public class AgentClientTest {
         Check.await(client.changeDocument(uri, 2, List.of(new TextChange(new Range(new Position(0, 0), new Position(0, 0)), "x"))), "change after close");
         Check.equal(InlineCompletionList.EMPTY, Check.await(client.inlineCompletion(uri, new Position(0, 0), TriggerKind.INVOKED), "completion after close"), "nothing for a closed document");
         Check.equal(0, received("textDocument/didChange").size(), "no didChange for a closed document");
+        shutdownCleanly();
+    }
+
+    /** The places of the serval/didFocus notifications the agent received, as "uri:line:character". */
+    private List<String> focusReports() throws IOException {
+        List<String> out = new ArrayList<>();
+        for (JsonObject m : received(FocusReports.METHOD)) {
+            JsonObject p = m.getAsJsonObject("params");
+            JsonObject pos = p.getAsJsonObject("position");
+            out.add(p.getAsJsonObject("textDocument").get("uri").getAsString() + ":" + pos.get("line").getAsInt() + ":" + pos.get("character").getAsInt());
+        }
+        return out;
+    }
+
+    @Test
+    public void focusIsReportedOnSelectingAnEditorAndOnJumpsNotOnTypingOrSteps() throws Exception {
+        started("normal");
+        String a = "file:///tmp/focus-a.py", b = "file:///tmp/focus-b.py", closedDoc = "file:///tmp/never-opened.py";
+        Check.await(client.openDocument(a, "python", 1, "x = 1\n", () -> "x = 1\n"), "call");
+        Check.await(client.openDocument(b, "python", 1, "y = 2\n", () -> "y = 2\n"), "call");
+        Check.await(client.editorSelected(a, new Position(10, 2)), "call");
+        Check.await(client.caretMoved(a, new Position(11, 0)), "call"); // the next line: a step
+        Check.await(client.caretMoved(a, new Position(10, 4)), "call"); // back, same line
+        Check.await(client.changeDocument(a, 2, List.of(new TextChange(new Range(new Position(10, 4), new Position(10, 4)), "\n\n\n\n"))), "call");
+        Check.await(client.caretMoved(a, new Position(14, 0)), "call"); // moved by the edit: typing
+        Check.await(client.caretMoved(a, new Position(90, 7)), "call"); // a jump
+        Check.await(client.editorSelected(b, new Position(0, 0)), "call");
+        Check.await(client.caretMoved(b, new Position(40, 1)), "call");
+        Check.await(client.changeDocument(b, 2, List.of(new TextChange(new Range(new Position(40, 1), new Position(40, 1)), "z"))), "call");
+        Check.await(client.editorSelected(closedDoc, new Position(3, 0)), "call"); // not open in the agent: nothing to warm
+        // Everything above reached the agent before this close (one control thread, in order).
+        Check.await(client.closeDocument(b), "close");
+        awaitReceived("textDocument/didClose", 1);
+        Check.equal(List.of(a + ":10:2", a + ":90:7", b + ":0:0", b + ":40:1"), focusReports(), "serval/didFocus reports");
         shutdownCleanly();
     }
 }

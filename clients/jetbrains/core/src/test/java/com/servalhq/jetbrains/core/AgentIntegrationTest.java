@@ -3,9 +3,14 @@ package com.servalhq.jetbrains.core;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -256,6 +261,57 @@ public class AgentIntegrationTest {
             Check.isTrue(Check.await(client.agentPid(), "new pid") != pid, "a new agent process");
             eventuallyStatus(client, AgentStatus.Kind.READY);
             firstItem(client, uri, lines); // the document was reopened in the new agent
+            Check.equal(0, Check.await(client.shutdown(), "shutdown"), "exit code");
+            client = null;
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\nlog tail:\n" + tail(), e);
+        } finally {
+            if (client != null) {
+                client.shutdown();
+            }
+            stopServer();
+        }
+    }
+
+    /** The server's count of answered completion requests (warm-ups included), from /metrics. */
+    private double completionRequests(String token) throws Exception {
+        HttpResponse<String> resp = HttpClient.newHttpClient().send(
+                HttpRequest.newBuilder(URI.create(endpoint + "/metrics"))
+                        .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        Check.equal(200, resp.statusCode(), "GET /metrics");
+        String name = "serval_http_request_duration_seconds_count{code=\"200\",route=\"POST /v1/completions\"}";
+        for (String line : resp.body().split("\n")) {
+            if (line.startsWith(name)) {
+                return Double.parseDouble(line.substring(name.length()).trim());
+            }
+        }
+        return 0;
+    }
+
+    @Test
+    public void selectingAnEditorWarmsTheServer() throws Exception {
+        requireBinaries();
+        AgentClient client = null;
+        try {
+            startServer(0);
+            String token = Files.readString(dataDir.resolve("initial-token")).trim();
+            client = client(token);
+            Check.await(client.start(), "agent initialized");
+            eventuallyStatus(client, AgentStatus.Kind.READY);
+            String uri = home.resolve("w.go").toUri().toString();
+            String text = "package main\n\nfunc add(a, b int) int {\n\treturn a + b\n}\n";
+            Check.await(client.openDocument(uri, "go", 1, text, () -> text), "didOpen");
+            Check.equal(0.0, completionRequests(token), "completion requests before any focus");
+            // No completion is asked for: a request the server answers is the agent's warm-up.
+            Check.await(client.editorSelected(uri, new Position(3, 13)), "editor selected");
+            Check.eventually(() -> {
+                try {
+                    return completionRequests(token) >= 1;
+                } catch (Exception e) {
+                    return false;
+                }
+            }, "the agent's warm-up reaches the server");
             Check.equal(0, Check.await(client.shutdown(), "shutdown"), "exit code");
             client = null;
         } catch (AssertionError e) {
