@@ -26,6 +26,7 @@ const (
 	attrItems     = attribute.Key("serval.items")
 	attrLanguage  = attribute.Key("serval.language")
 	attrDiscarded = attribute.Key("serval.postprocess.discarded")
+	attrWarmup    = attribute.Key("serval.warmup") // on a warm-up's root span
 )
 
 // startCompletion starts a completion's root span when tracing is on; off,
@@ -35,6 +36,25 @@ func (a *Agent) startCompletion(ctx context.Context) (context.Context, trace.Spa
 		return ctx, trace.SpanFromContext(ctx)
 	}
 	return a.tracer.Start(ctx, "completion")
+}
+
+// startWarmup starts a warm-up's root span when tracing is on: a warm-up
+// comes before the completion it speeds up, so it is a trace of its own,
+// "warm-up" marked serval.warmup, with its request (and the server's spans)
+// under it. Off, it returns ctx and the non-recording span already in it.
+func (a *Agent) startWarmup(ctx context.Context) (context.Context, trace.Span) {
+	if a.tracer == nil {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	return a.tracer.Start(ctx, "warm-up", trace.WithAttributes(attrWarmup.Bool(true)))
+}
+
+// endSpan ends span with err as its status.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 // traceSpan records a finished phase from..to as a child of ctx's span.
@@ -53,12 +73,7 @@ func (a *Agent) traceRequest(ctx context.Context) (_ context.Context, end func(e
 		return ctx, noEnd
 	}
 	ctx, span := a.tracer.Start(ctx, "POST /v1/completions", trace.WithSpanKind(trace.SpanKindClient))
-	return ctx, func(err error) {
-		if err != nil {
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
-	}
+	return ctx, func(err error) { endSpan(span, err) }
 }
 
 func noEnd(error) {}

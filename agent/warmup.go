@@ -93,7 +93,7 @@ func (a *Agent) current(doc Document) bool {
 	return st != nil && st.version == doc.Version
 }
 
-func (a *Agent) warmUp(ctx context.Context, cfg *Config, doc Document, offset int) error {
+func (a *Agent) warmUp(ctx context.Context, cfg *Config, doc Document, offset int) (err error) {
 	t := time.NewTimer(warmRest)
 	select {
 	case <-ctx.Done():
@@ -107,11 +107,17 @@ func (a *Agent) warmUp(ctx context.Context, cfg *Config, doc Document, offset in
 	if !a.status.canRequest(time.Now()) {
 		return errors.New("server unavailable")
 	}
+	ctx, span := a.startWarmup(ctx)
+	defer func() {
+		if span.IsRecording() {
+			endSpan(span, err)
+		}
+	}()
 	// The context source's background work (the declarations of a
 	// document just opened) would reach the first completion but not
 	// this request, and the prompts would differ.
 	sctx, cancel := context.WithTimeout(ctx, warmRelatedWait)
-	err := a.ctxSrc.Settle(sctx, doc.URI)
+	err = a.ctxSrc.Settle(sctx, doc.URI)
 	cancel()
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
@@ -141,7 +147,10 @@ func (a *Agent) warmUp(ctx context.Context, cfg *Config, doc Document, offset in
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	if _, err := a.client.Load().Complete(ctx, req); err != nil {
+	rctx, endRequest := a.traceRequest(ctx)
+	_, err = a.client.Load().Complete(rctx, req)
+	endRequest(err)
+	if err != nil {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}

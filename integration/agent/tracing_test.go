@@ -102,3 +102,48 @@ func TestOneTraceAcrossAgentAndServer(t *testing.T) {
 		t.Errorf("no agent log line carries trace_id=%s:\n%s", root.TraceID, a.c.Stderr())
 	}
 }
+
+// TestWarmupTraceIsMarked: a warm-up (the editor focused a place, nothing
+// was asked for yet) is a trace of its own, "warm-up" marked serval.warmup,
+// with its request and the server's span, marked too, under it: a trace
+// search tells warm-ups from completions.
+func TestWarmupTraceIsMarked(t *testing.T) {
+	collector := otlptest.Start(t)
+	export := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL, "OTEL_BSP_SCHEDULE_DELAY=50"}
+	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens", "8"}, Env: export})
+	a := startAgent(t, append([]string{"SERVAL_ENDPOINT=" + srv.URL, "SERVAL_TOKEN=" + srv.Token}, export...)...)
+	a.initialize(nil)
+	a.waitStatus("ready", 30*time.Second)
+
+	uri := "file://" + filepath.Join(t.TempDir(), "main.py")
+	a.open(uri, "python", "def total(items):\n    \n")
+	a.focus(uri, protocol.Position{Line: 1, Character: 4})
+
+	var root otlptest.Span
+	err := collector.WaitFor(bounded(t, 60*time.Second), func(spans []otlptest.Span) bool {
+		r, ok := otlptest.Find(spans, "serval-agent", "warm-up")
+		if !ok {
+			return false
+		}
+		root = r
+		_, ok = otlptest.Find(otlptest.Trace(spans, r.TraceID), "serval", "POST /v1/completions")
+		return ok
+	})
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, otlptest.Tree(collector.Spans()))
+	}
+	tr := otlptest.Trace(collector.Spans(), root.TraceID)
+	request, ok := otlptest.Find(tr, "serval-agent", "POST /v1/completions")
+	server, _ := otlptest.Find(tr, "serval", "POST /v1/completions")
+	switch {
+	case root.ParentID != "" || root.Attrs["serval.warmup"] != "true":
+		t.Errorf("the warm-up's root span: parent %q, attributes %v", root.ParentID, root.Attrs)
+	case !ok || request.ParentID != root.SpanID || server.ParentID != request.SpanID:
+		t.Errorf("the warm-up's request is not under its root:\n%s", otlptest.Tree(tr))
+	case server.Attrs["serval.warmup"] != "true":
+		t.Errorf("the server's span of the warm-up is not marked: %v", server.Attrs)
+	}
+	if _, ok := otlptest.Find(collector.Spans(), "serval-agent", "completion"); ok {
+		t.Errorf("a completion span without a completion:\n%s", otlptest.Tree(collector.Spans()))
+	}
+}

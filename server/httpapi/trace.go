@@ -46,6 +46,16 @@ func traceRequests(next http.Handler) http.Handler {
 	})
 }
 
+// attrWarmup marks a request's span as a warm-up: it evaluates a prompt and
+// generates nothing, and comes before the completions it speeds up (in a
+// trace of its own, the agent's "warm-up"), so a trace search tells it apart.
+const attrWarmup = attribute.Key("serval.warmup")
+
+// markWarmup marks the request span of r as a warm-up.
+func markWarmup(r *http.Request) {
+	trace.SpanFromContext(r.Context()).SetAttributes(attrWarmup.Bool(true))
+}
+
 // traced reports whether r gets a span: the API's routes but health,
 // liveness and metrics.
 func traced(r *http.Request) bool {

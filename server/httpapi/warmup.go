@@ -19,6 +19,7 @@ func (s *Server) warm(w http.ResponseWriter, r *http.Request, req *api.Completio
 		s.fail(w, r, &prompt.FieldError{Field: "stream", Reason: "a warm-up generates nothing to stream"})
 		return
 	}
+	markWarmup(r)
 	u, warmed, err := s.svc.Warm(r.Context(), creq)
 	if err != nil {
 		s.fail(w, r, err)
