@@ -19,6 +19,8 @@ import (
 const (
 	reusedMetric    = "serval_prompt_tokens_reused_total"
 	evaluatedMetric = "serval_prompt_tokens_evaluated_total"
+	// completionSecondsMetric is the time the server spent answering completion requests.
+	completionSecondsMetric = `serval_http_request_duration_seconds_sum{code="200",route="POST /v1/completions"}`
 )
 
 // focus sends serval/didFocus: the editor focused uri with the cursor at pos.
@@ -53,7 +55,8 @@ const computeDecl = "\n// compute mixes input with k.\nfunc compute(input, k int
 // opened, and a warm-up sent before them built a prompt the completion's
 // did not share.
 func TestWarmupBeforeFirstKeystroke(t *testing.T) {
-	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens", "4"}})
+	// No rate limit: the test polls /metrics with the agent's token.
+	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens", "4", "--rate-limit", "-1"}})
 	a := startAgent(t, "SERVAL_ENDPOINT="+srv.URL, "SERVAL_TOKEN="+srv.Token)
 	a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
 	a.waitStatus("ready", 30*time.Second)
@@ -99,7 +102,9 @@ func TestWarmupBeforeFirstKeystroke(t *testing.T) {
 //	cd integration/agent && SERVAL_BIN_DIR=$PWD/../../bin BENCH_WARMUP_SHAPE=0.5b \
 //	  go test -run '^$' -bench '^BenchmarkFirstSuggestion$' -benchtime 1x .
 func BenchmarkFirstSuggestion(b *testing.B) {
-	opts := servaltest.Options{Args: []string{"--max-tokens", "16", "--threads", envOr("BENCH_WARMUP_THREADS", "2"), "--ctx-size", "4096"}}
+	// No rate limit: the benchmark polls /metrics with the agent's token, and the
+	// server's per-token limit then refused one of the agent's requests now and then.
+	opts := servaltest.Options{Args: []string{"--max-tokens", "16", "--threads", envOr("BENCH_WARMUP_THREADS", "2"), "--ctx-size", "4096", "--rate-limit", "-1"}}
 	if shape := os.Getenv("BENCH_WARMUP_SHAPE"); shape != "" {
 		path, err := ggufgen.CachedShape(ggufgen.ShapeOptions{Shape: shape, Type: ggufgen.Q8_0})
 		if err != nil {
@@ -133,6 +138,7 @@ func BenchmarkFirstSuggestion(b *testing.B) {
 				done := metric(b, srv, completionsMetric)
 				measure := func(what string, pos protocol.Position) {
 					evaluated := metric(b, srv, evaluatedMetric)
+					served := metric(b, srv, completionSecondsMetric)
 					start := time.Now()
 					var res lsp.InlineCompletionList
 					if err := a.c.Call(bounded(b, 10*time.Minute), lsp.MethodInlineCompletion, inlineParams(uri, pos, 1), &res); err != nil {
@@ -145,6 +151,7 @@ func BenchmarkFirstSuggestion(b *testing.B) {
 						b.Fatalf("%s: %.0f completion requests at the server, want %.0f", what, n, done)
 					}
 					b.ReportMetric(float64(d.Milliseconds()), "ms-"+what)
+					b.ReportMetric(1000*(metric(b, srv, completionSecondsMetric)-served), "server-ms-"+what)
 					b.ReportMetric(metric(b, srv, evaluatedMetric)-evaluated, "evaluated-"+what)
 				}
 				first := func(what string, pos protocol.Position) {
