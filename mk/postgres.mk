@@ -7,10 +7,14 @@
 #
 #   make pg-deps       install them only
 #   make test-pg       the store and CLI tests on both dialects
+#   make bench-pg      the store on SQLite vs PostgreSQL (event write, token check,
+#                      usage pages with 1,000,000 events), one replica vs two behind
+#                      HAProxy, and sticky vs round-robin routing in prompt tokens
+#                      evaluated (figures in docs/deploy.md; about 10 minutes)
 
 APT_GET := apt-get -o DPkg::Lock::Timeout=900
 
-.PHONY: pg-deps test-pg
+.PHONY: pg-deps test-pg bench-pg
 
 pg-deps:
 	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v haproxy >/dev/null; } || { \
@@ -25,3 +29,12 @@ TEST_ENV += SERVAL_REQUIRE_POSTGRES=1 SERVAL_REQUIRE_HAPROXY=1
 
 test-pg: build pg-deps
 	$(TEST_ENV) $(GO) test -race -count=1 ./server/store/ ./server/cmd/serval/
+
+bench-pg: build pg-deps
+	$(TEST_ENV) $(GO) test -run '^$$' -bench 'AddEvent' -benchtime 2000x -timeout 30m ./server/store/
+	$(TEST_ENV) $(GO) test -run '^$$' -bench 'LookupToken' -benchtime 5000x -timeout 30m ./server/store/
+	$(TEST_ENV) $(GO) test -run '^$$' -bench 'UsageTotals' -benchtime 200x -timeout 30m ./server/store/
+	$(TEST_ENV) $(GO) test -run '^$$' -bench '^BenchmarkReplicas$$' -benchtime 1000x -timeout 30m ./integration/replicas/
+	$(TEST_ENV) $(GO) test -run '^$$' -bench 'RoutingPromptCache' -benchtime 1x -timeout 30m ./integration/replicas/
+
+BENCH_TARGETS += bench-pg

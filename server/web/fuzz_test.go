@@ -94,3 +94,33 @@ func FuzzCheckFields(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenFlash: a flash cookie is the browser's to send: any value opens
+// only if it was sealed for the session (never for another), and what is
+// sealed opens to itself.
+func FuzzOpenFlash(f *testing.F) {
+	sealed, err := sealFlash("session-a", flash{Notice: "n", Secret: "srv_x", SecretFor: "laptop", UserID: 7, Expires: 1 << 40})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{sealed, "", "AAAA", strings.Repeat("A", 200), "%%%", sealed[:len(sealed)-1]} {
+		f.Add("session-a", seed, "secret")
+	}
+	f.Fuzz(func(t *testing.T, session, value, secret string) {
+		if fl, ok := openFlash(session+"-other", value); ok && value == sealed {
+			t.Fatalf("another session opened the flash: %+v", fl)
+		}
+		openFlash(session, value) // must not panic
+		if !utf8.ValidString(secret) {
+			return // JSON would replace the invalid bytes
+		}
+		in := flash{Secret: secret, UserID: 1, Expires: 2}
+		v, err := sealFlash(session, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, ok := openFlash(session, v); !ok || out != in {
+			t.Fatalf("sealed %+v, opened %+v %v", in, out, ok)
+		}
+	})
+}
