@@ -213,12 +213,15 @@ local function on_result(bufnr, pending, err, result)
     M.dismiss(bufnr)
     return
   end
-  st.items, st.ranges, st.index, st.shown = kept, ranges, 1, {}
+  -- An explicit request made by a cycle key moves on from the first.
+  local index = (pending.delta or 0) % #kept + 1
+  st.items, st.ranges, st.index, st.shown = kept, ranges, index, {}
   render(bufnr)
 end
 
---- Ask the agent for inline completions at the cursor.
-function M.request(bufnr, kind)
+--- Ask the agent for inline completions at the cursor; the answer shows its
+--- first item, or the one delta after it.
+function M.request(bufnr, kind, delta)
   local st = buffers[bufnr]
   local client = client_of(st)
   if not client then
@@ -228,7 +231,7 @@ function M.request(bufnr, kind)
   local row, col = cursor()
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   params.context = { triggerKind = kind or TRIGGER_AUTOMATIC }
-  local pending = { row = row, col = col, tick = vim.api.nvim_buf_get_changedtick(bufnr) }
+  local pending = { row = row, col = col, tick = vim.api.nvim_buf_get_changedtick(bufnr), delta = delta }
   local ok, id = compat.request(client, 'textDocument/inlineCompletion', params, function(err, result)
     on_result(bufnr, pending, err, result)
   end, bufnr)
@@ -338,8 +341,9 @@ function M.accept(bufnr, how)
   return true
 end
 
---- Show the next (delta = 1) or previous (-1) item; without items, ask the
---- agent explicitly (triggerKind Invoked), which returns several to cycle.
+--- Show the next (delta = 1) or previous (-1) item; with fewer than two, ask
+--- the agent explicitly (triggerKind Invoked), which returns several, and
+--- show the next (or previous) of those.
 function M.cycle(bufnr, delta)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   local st = buffers[bufnr]
@@ -347,7 +351,7 @@ function M.cycle(bufnr, delta)
     return
   end
   if not st.items or #st.items < 2 then
-    M.request(bufnr, TRIGGER_INVOKED)
+    M.request(bufnr, TRIGGER_INVOKED, delta)
     return
   end
   st.index = (st.index - 1 + delta) % #st.items + 1

@@ -279,8 +279,9 @@ local function set_keymaps(bufnr)
         fall_through(keys.accept, accept_prev)
       end
     end)
-    map(bufnr, keys.next, function() ic.select({ bufnr = bufnr, count = 1 }) end)
-    map(bufnr, keys.prev, function() ic.select({ bufnr = bufnr, count = -1 }) end)
+    map(bufnr, keys.next, function() require('serval.builtin').cycle(bufnr, 1) end)
+    map(bufnr, keys.prev, function() require('serval.builtin').cycle(bufnr, -1) end)
+    map(bufnr, keys.trigger, function() require('serval.builtin').cycle(bufnr, 0) end)
     return
   end
   map(bufnr, keys.accept, function()
