@@ -5,7 +5,8 @@
 // and the real serval-agent over stdio.
 //
 // "Sign in with Test IdP" → the provider's login form → back signed in, the account
-// made just in time; the admin group gives the admin pages, others get 403; an
+// made just in time; the admin group gives the admin pages, others get 403, and a
+// group change at the provider counts at the next sign-in; an
 // editor's device sign-in (serval-agent's serval.signIn command) is approved in a
 // browser signed in through the provider, and the agent gets a working token.
 // Refused through the binary: a wrong audience, an expired ID token, a replayed nonce,
@@ -127,6 +128,24 @@ require_verified_email = true
   const users = await ada.textContent("tbody");
   check("the accounts were made just in time (ada admin, bob not)", /ada[\s\S]*admin/.test(users) && users.includes("bob"), users);
   await shot(ada, "05-users");
+
+  // Group changes at the provider take effect at the next sign-in: bob joins
+  // the admin group, then leaves it.
+  const setGroups = async (login, groups) => {
+    const a = accounts.find((x) => x.login === login);
+    const r = await fetch(issuer + "/test/accounts", { method: "POST", body: JSON.stringify([{ ...a, groups }]) });
+    if (!r.ok) throw new Error(`accounts: ${r.status}`);
+  };
+  await setGroups("bob", ["dev", "serval-admins"]);
+  await bob.context().clearCookies();
+  res = await signIn(bob, "bob");
+  check("bob, now in the admin group at the provider, gets the admin pages at his next sign-in",
+    res.status() === 303 && (await bob.goto(base + "/admin/users")).status() === 200, String(res.status()));
+  await setGroups("bob", ["dev"]);
+  await bob.context().clearCookies();
+  res = await signIn(bob, "bob");
+  check("bob, out of the admin group again, gets 403 at his next sign-in",
+    res.status() === 303 && (await bob.goto(base + "/admin/users")).status() === 403, String(res.status()));
 
   // An editor's sign-in: serval-agent asks for a device code, carol approves it
   // in a browser that signs in through the provider.

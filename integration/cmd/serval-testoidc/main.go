@@ -13,6 +13,9 @@
 //	{"claims": {"aud": "another-client"}}   claims set in every ID token
 //	{"replay_nonce": true}                  the nonce of the previous ID token
 //	{}                                      honest tokens again
+//
+// and POST /test/accounts (a JSON array like FILE) adds accounts or changes
+// them (by login): a group change at the provider.
 package main
 
 import (
@@ -95,6 +98,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				claims["nonce"] = p.LastNonce()
 			}
 		})
+	})
+	mux.HandleFunc("POST /test/accounts", func(w http.ResponseWriter, r *http.Request) {
+		var changed []oidctest.Account
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&changed); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, a := range changed {
+			p.AddAccount(a)
+		}
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
