@@ -71,7 +71,13 @@ func openPostgres(ctx context.Context, url string, steps []migration) (*Store, e
 		db.Close()
 		return nil, fmt.Errorf("store: %s: %w", RedactURL(url), explainPostgres(err))
 	}
-	return &Store{db: db, dialect: postgresDialect, now: time.Now, migration: m, insertEvent: insertEvent}, nil
+	lookupToken, err := db.PrepareContext(ctx, lookupTokenSQL)
+	if err != nil {
+		insertEvent.Close()
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", RedactURL(url), explainPostgres(err))
+	}
+	return &Store{db: db, dialect: postgresDialect, now: time.Now, migration: m, insertEvent: insertEvent, lookupToken: lookupToken}, nil
 }
 
 // connectPostgres opens a pool on url and checks that the server answers,

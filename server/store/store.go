@@ -29,6 +29,9 @@ type Store struct {
 	// insertEvent is prepared once: compiling it compiles the usage
 	// triggers too, which costs far more than running them.
 	insertEvent *sql.Stmt
+	// lookupToken is prepared once too: every API request runs it, and
+	// compiling it each time was most of its cost under load.
+	lookupToken *sql.Stmt
 }
 
 // maxConns bounds the connections of one Store (WAL: readers run side by
@@ -74,7 +77,13 @@ func openFile(ctx context.Context, path string, steps []migration) (*Store, erro
 		db.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
-	return &Store{db: db, now: time.Now, migration: m, insertEvent: insertEvent}, nil
+	lookupToken, err := db.PrepareContext(ctx, lookupTokenSQL)
+	if err != nil {
+		insertEvent.Close()
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	return &Store{db: db, now: time.Now, migration: m, insertEvent: insertEvent, lookupToken: lookupToken}, nil
 }
 
 // dsn is the connection string every handle on path uses. busy_timeout lets
@@ -102,6 +111,7 @@ func (s *Store) Migrated() Migration { return s.migration }
 // Close closes the database.
 func (s *Store) Close() error {
 	s.insertEvent.Close()
+	s.lookupToken.Close()
 	return s.db.Close()
 }
 

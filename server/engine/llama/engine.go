@@ -72,6 +72,9 @@ type Config struct {
 	// FIM prompt after the user typed before it. Default 32; negative
 	// disables chunk reuse. See reuseChunks.
 	ChunkReuseMin int
+	// ClientCacheBytes bounds the memory of the clients' prompt caches kept
+	// out of the slots (clientcache.go). Default 256 MiB; negative keeps none.
+	ClientCacheBytes int
 	// DetectTemplate names the model's FIM template for Info.FIMTemplate
 	// from its general.name and vocabulary (prompt.DetectTemplateName);
 	// nil leaves it "".
@@ -110,6 +113,8 @@ type Engine struct {
 	served   map[string]time.Time // client → when it last got a slot (schedule.go)
 	stopping bool                 // Close has begun: no new jobs
 	useClock uint64               // counts slot releases, for lastUsed
+
+	caches clientCaches // the clients' prompt caches out of the slots (worker only)
 }
 
 // slot is one sequence of the shared context.

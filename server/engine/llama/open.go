@@ -133,6 +133,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	for i := range cfg.Parallel {
 		e.slots = append(e.slots, &slot{seq: yz.SeqId(i), scratch: yz.SeqId(cfg.Parallel + i)})
 	}
+	switch {
+	case cfg.ClientCacheBytes == 0:
+		e.caches.budget = defaultClientCacheBytes
+	case cfg.ClientCacheBytes > 0:
+		e.caches.budget = cfg.ClientCacheBytes
+	}
 	if cfg.ChunkReuseMin == 0 {
 		e.cfg.ChunkReuseMin = 32
 	}

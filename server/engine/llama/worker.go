@@ -214,6 +214,9 @@ func (e *Engine) start(s *slot) {
 	// A slot's cache serves only the client that filled it: how much of a
 	// prompt another's cache matched (reused tokens, or just the prompt's
 	// time) would tell one user about another's code (docs/engine.md).
+	if s.owner != clientOf(j) && !e.cfg.NoPromptCache && e.caches.budget > 0 {
+		e.swapClientCache(s, clientOf(j)) // clientcache.go
+	}
 	cross := s.owner != clientOf(j)
 	s.owner, s.lastPrompt = clientOf(j), j.req.Prompt
 	if e.cfg.NoPromptCache || cross {
