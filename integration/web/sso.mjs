@@ -11,7 +11,8 @@
 // browser signed in through the provider, and the agent gets a working token.
 // Refused through the binary: a wrong audience, an expired ID token, a replayed nonce,
 // an unverified email, a user outside the allowed groups, a forged state and a
-// callback planted in another browser. Every wait is bounded. Exit code 0 = pass.
+// callback planted in another browser; and the provider down (a page saying so, the
+// password form still there). Every wait is bounded. Exit code 0 = pass.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -222,6 +223,18 @@ require_verified_email = true
   const audit = await ada.textContent("main");
   check("the audit page shows the provider's sign-ins and refusals", audit.includes("oidc:idp") && audit.includes("state mismatch") && audit.includes("failure"), audit.slice(0, 2000));
   await shot(ada, "09-audit");
+
+  // The provider goes down: its button gets a page saying so, and the
+  // password form is still there (password = true).
+  idp.stdin.end();
+  await stopProcess(idp);
+  page = await newPage();
+  await page.goto(base + "/login");
+  const [down] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(base + "/auth/oidc/idp")), page.click("a:has-text('Sign in with Test IdP')")]);
+  const downText = await page.textContent("main");
+  check("provider down: 503 saying so, the password form still offered",
+    down.status() === 503 && downText.includes("not answering") && await page.isVisible("input[name='password']"), `${down.status()} ${downText}`);
+  await shot(page, "10-provider-down");
 }
 
 // startAgent runs the real serval-agent over stdio, speaking LSP's framing.
