@@ -2,8 +2,9 @@
 // `make image`) with podman: a completion with the token printed in the
 // container's log, the data volume surviving a restart and a new container,
 // a clean stop on SIGTERM, the clear failures of bad volumes, models and
-// ports, and the one-line message of serval in a container without libffi8. `make test-image` builds the image and runs it; without
-// $SERVAL_TEST_IMAGE the tests skip with one line.
+// ports, and the one-line message of serval in a container without libffi8.
+// `make test-image` builds the image and runs it; without $SERVAL_TEST_IMAGE
+// the tests skip with one line.
 package container_test
 
 import (
