@@ -145,6 +145,83 @@ end
 
 local agent_cmd = M.agent_cmd
 
+-- M.binary_platform reads the platform an executable is built for from its
+-- header (ELF, PE or Mach-O) in M.platform()'s names; 'darwin-universal' for a
+-- universal Mach-O, nil for anything else (a script, an unreadable file).
+function M.binary_platform(file)
+  local f = io.open(file, 'rb')
+  if not f then
+    return nil
+  end
+  local head = f:read(512) or ''
+  f:close()
+  local function u16(o)
+    local a, b = head:byte(o + 1, o + 2)
+    return b and a + b * 256 or -1
+  end
+  local function u32(o)
+    local a, b, c, d = head:byte(o + 1, o + 4)
+    return d and a + b * 256 + c * 65536 + d * 16777216 or -1
+  end
+  if head:sub(1, 4) == '\127ELF' then
+    local m = u16(18)
+    return 'linux-' .. (({ [62] = 'amd64', [183] = 'arm64' })[m] or ('machine' .. m))
+  end
+  if head:sub(1, 2) == 'MZ' then
+    local pe = u32(0x3c)
+    if pe > 0 and u32(pe) == 0x4550 then
+      local m = u16(pe + 4)
+      return 'windows-' .. (({ [0x8664] = 'amd64', [0xaa64] = 'arm64' })[m] or ('machine' .. m))
+    end
+    return nil
+  end
+  if u32(0) == 0xfeedfacf then
+    local cpu = u32(4)
+    return 'darwin-' .. (({ [0x01000007] = 'amd64', [0x0100000c] = 'arm64' })[cpu] or ('cpu' .. cpu))
+  end
+  if head:sub(1, 4) == '\202\254\186\190' then
+    return 'darwin-universal'
+  end
+  return nil
+end
+
+-- M.is_quarantined says whether macOS marked file as downloaded
+-- (com.apple.quarantine: `xattr -p` exits 0); asked on macOS only. Tests
+-- replace it, as the VS Code extension's tests inject theirs.
+function M.is_quarantined(file)
+  vim.fn.system({ '/usr/bin/xattr', '-p', 'com.apple.quarantine', file })
+  return vim.v.shell_error == 0
+end
+
+--- Why the operating system would refuse to start the agent at `exe` (a
+--- path, or a name on PATH), or nil: built for another platform (a bare
+--- "exec format error" otherwise), or on macOS quarantined by a download
+--- (Gatekeeper kills it). Each says what to do.
+function M.agent_problem(exe)
+  local file = vim.fn.exepath(exe)
+  if file == '' then
+    file = exe
+  end
+  local here = M.platform()
+  local built = M.binary_platform(file)
+  if built and built ~= here and built ~= 'darwin-universal' then
+    return string.format(
+      'serval-agent %s is built for %s, but this machine is %s. Use the %s build (from the serval-VERSION-%s release '
+        .. "archive) in the plugin's bin/%s/ or on PATH, or give its path: require('serval').setup{ cmd = { '/path/to/serval-agent' } }",
+      file, built, here, here, here, here)
+  end
+  if here:find('^darwin') and M.is_quarantined(file) then
+    return string.format(
+      'macOS has quarantined %s (it came from a download), so Gatekeeper will not let it start. If you trust this copy '
+        .. 'of serval-agent, clear the flag in a terminal: xattr -d com.apple.quarantine "%s" and then reopen the file (:e)',
+      file, file)
+  end
+  return nil
+end
+
+-- checked_agents holds the agents found startable, so each is checked once.
+local checked_agents = {}
+
 -- token_choice is the token to give the agent and where it comes from: the
 -- one :ServalSignIn stored (the user's latest act, so it outlives a token in
 -- setup{}, e.g. os.getenv("SERVAL_TOKEN"), that the server refuses), else
@@ -344,6 +421,14 @@ function M.start(bufnr)
   if exe and vim.fn.executable(exe) ~= 1 then
     agent_failed(M.missing_agent_message(exe))
     return nil
+  end
+  if exe and not checked_agents[exe] then
+    local problem = M.agent_problem(exe)
+    if problem then
+      agent_failed(problem)
+      return nil
+    end
+    checked_agents[exe] = true
   end
   not_running_reason = ''
 
