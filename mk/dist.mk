@@ -12,7 +12,10 @@
 #                         bcryptprimitives.dll shim for Wine 8.0 (mk/dist.sh wine-prefix)
 #
 # darwin agents: Apple's clang on a Mac; on Linux x64, Zig 0.11.0 from npm (make darwin-toolchain, cached
-# in SERVAL_CACHE/zig-0.11.0) with the framework stubs in mk/darwin/frameworks.
+# in SERVAL_CACHE/zig-0.11.0) with the framework stubs in mk/darwin/frameworks. Linked agents are kept by
+# the content they are built from in SERVAL_CACHE/go-bin (mk/dist.sh cached_build), so an unchanged
+# agent is not linked again. The darwin archives carry node-llama-cpp 3.21.1's macOS libraries
+# (llama.cpp v0.4.0), fetched with npm into SERVAL_CACHE/llama-npm by version.
 
 DIST_DIR ?= $(ROOT)/dist
 SERVAL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/serval

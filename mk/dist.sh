@@ -10,6 +10,7 @@
 #   mk/dist.sh wine-prefix    the Wine prefix for the windows-amd64 runs, see wine_prefix
 #   mk/dist.sh zig            Zig for the darwin agents into $SERVAL_CACHE (prints its path)
 #   mk/dist.sh darwin-check   the framework stubs hold every symbol the darwin agents import
+#   mk/dist.sh build-key P    the content key under which the darwin-P agent is cached (see cached_build)
 #
 # Platforms use Go's names: linux-amd64, linux-arm64, windows-amd64, darwin-arm64, darwin-amd64.
 # serval is pure Go (purego) and cross-builds everywhere. serval-agent uses cgo (tree-sitter):
@@ -19,13 +20,16 @@
 # libSystem stubs) and the project's stubs of the two frameworks Go's crypto/x509 needs
 # (mk/darwin/frameworks; darwin_framework_check names any symbol they lack).
 #
-# llama.cpp libraries must be the release yzma binds (v0.5.0 = node-llama-cpp 3.22.1) exactly. A
-# platform whose package does not exist at 3.22.1 gets no libraries (never another release's): its
-# serval serves remote engines (Ollama, OpenAI-compatible) and refuses in-process models with a
-# message saying so. At the time of writing, win-x64, mac-arm64-metal and mac-x64 stop at 3.21.1.
+# llama.cpp libraries must be of a release serval was checked against: the one yzma binds (v0.5.0 =
+# node-llama-cpp 3.22.1) on Linux; on macOS, whose packages stop at 3.21.1, its release v0.4.0 (the C
+# API yzma binds is the same, docs/platforms.md). llama_build is this script's copy of
+# server/engine/llama/platform.go's table (TestArchives checks the archives against that one). A
+# platform with no build gets no libraries: its serval serves remote engines (Ollama,
+# OpenAI-compatible) and refuses in-process models with a message saying so (win-x64 today).
 #
 # Settings: VERSION (default: git describe), DIST_DIR (dist), PLATFORMS (all five),
-# DARWIN_FRAMEWORKS (mk/darwin/frameworks, the stubs),
+# DARWIN_FRAMEWORKS (mk/darwin/frameworks, the stubs), SERVAL_BUILD_CACHE ($SERVAL_CACHE/go-bin, the
+# linked darwin agents by content),
 # SERVAL_CACHE (${XDG_CACHE_HOME:-$HOME/.cache}/serval), VERSION_LDFLAGS (extra -ldflags; make passes
 # mk/version.mk's GO_LDFLAGS, the buildinfo stamp).
 set -euo pipefail
@@ -38,8 +42,6 @@ BUILD=$DIST/build
 PLATFORMS=${PLATFORMS:-linux-amd64 linux-arm64 windows-amd64 darwin-arm64 darwin-amd64}
 CACHE=${SERVAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/serval}
 NPM_CACHE=$CACHE/llama-npm
-LLAMA_NPM_VERSION=3.22.1
-LLAMA_RELEASE=v0.5.0
 LDFLAGS="-s -w ${VERSION_LDFLAGS:-}"
 # Zig for the darwin agents on Linux x64; MACOS_MIN is Go's own minimum (its linker writes 12.0.0 into
 # the binaries it links itself), given to zig so the agents declare the same in LC_BUILD_VERSION.
@@ -59,16 +61,27 @@ npm_platform() {
 	linux-amd64/cuda) echo linux-x64-cuda ;;
 	linux-arm64/cpu) echo linux-arm64 ;;
 	windows-amd64/cpu) echo win-x64 ;;
-	darwin-arm64/cpu) echo mac-arm64-metal ;;
+	darwin-arm64/cpu | darwin-arm64/metal) echo mac-arm64-metal ;;
 	darwin-amd64/cpu) echo mac-x64 ;;
 	*) return 1 ;;
 	esac
 }
 
+# llama_build NPM_PLATFORM: "NPM_VERSION RELEASE" of the package serval ships, status 1 for none.
+llama_build() {
+	case $1 in
+	linux-x64 | linux-x64-vulkan | linux-x64-cuda | linux-arm64) echo 3.22.1 v0.5.0 ;;
+	mac-arm64-metal | mac-x64) echo 3.21.1 v0.4.0 ;;
+	*) return 1 ;;
+	esac
+}
+
 # Devices whose libraries go into a platform's archive; cuda (159 MB) is left to `make build DEVICE=cuda`.
+# Apple silicon has one build (Metal): lib/metal, and lib/cpu a link to it for --device cpu.
 archive_devices() {
 	case $1 in
 	linux-amd64) echo cpu vulkan ;;
+	darwin-arm64) echo metal ;;
 	*) echo cpu ;;
 	esac
 }
@@ -175,51 +188,120 @@ binaries() {
 			ldflags="-F$FRAMEWORKS"
 			export ZIG_GLOBAL_CACHE_DIR=$CACHE/zig-cache ZIG_LOCAL_CACHE_DIR=$CACHE/zig-cache
 		fi
+		local flags=(-trimpath -tags netgo,osusergo -ldflags "$ext")
+		if [[ $goos == darwin ]]; then
+			# Linking with Zig takes minutes and Go's build cache keeps no linked binaries:
+			# darwin agents come from the content-keyed cache when nothing they are built from changed.
+			cached_build "$p" "$cc" "${CGO_LDFLAGS:-} $ldflags" ./agent/cmd/serval-agent "$out/serval-agent" "${flags[@]}"
+			continue
+		fi
 		(cd "$ROOT" && CGO_ENABLED=1 CC=$cc CGO_LDFLAGS="${CGO_LDFLAGS:-} $ldflags" GOOS=$goos GOARCH=$goarch \
-			nice "$GO" build -trimpath -tags netgo,osusergo \
-			-ldflags "$ext" -o "$out/$(exe "$p" serval-agent)" ./agent/cmd/serval-agent)
+			nice "$GO" build "${flags[@]}" -o "$out/$(exe "$p" serval-agent)" ./agent/cmd/serval-agent)
 	done
 }
 
-# fetch_llama NPM_PLATFORM: the package tarball in the npm cache. Status 1: npm has no such package
-# at exactly $LLAMA_NPM_VERSION; 2: npm failed otherwise (said on stderr).
+# BUILD_CACHE holds linked binaries by the hash of what they are built from (build_key); the newest
+# BUILD_CACHE_KEEP per platform and program are kept.
+BUILD_CACHE=${SERVAL_BUILD_CACHE:-$CACHE/go-bin}
+BUILD_CACHE_KEEP=${BUILD_CACHE_KEEP:-3}
+
+# build_key PLATFORM CC CGO_LDFLAGS PKG GO_BUILD_FLAGS...: a hash of every input of a cgo build:
+# Go's and the C compiler's versions, the target, the flags, go.mod and go.sum, the framework stubs,
+# and the content of every file of every non-standard package PKG builds from (Go, C, headers,
+# assembly, embedded files), named relative to the checkout or the module cache so that the same
+# sources in another clone give the same key. The standard library comes with Go's version.
+build_key() {
+	local p=$1 cc=$2 cgo_ldflags=$3 pkg=$4
+	shift 4
+	local goos=${p%-*} goarch=${p#*-} modcache
+	modcache=$("$GO" env GOMODCACHE)
+	{
+		echo "go: $("$GO" env GOVERSION)"
+		echo "target: $p"
+		echo "cc: $cc"
+		echo "cc version: $(${cc%% -*} --version 2>/dev/null | head -1)$([[ $cc == *zig* ]] && ${cc%% *} version)"
+		echo "cgo ldflags: $cgo_ldflags"
+		printf 'flag: %s\n' "$@"
+		[[ $cgo_ldflags == *"-F$FRAMEWORKS"* ]] && (cd "$FRAMEWORKS" && find . -type f | LC_ALL=C sort | xargs sha256sum)
+		echo "package: $pkg"
+		(cd "$ROOT" && sha256sum go.mod go.sum)
+		(cd "$ROOT" && CGO_ENABLED=1 GOOS=$goos GOARCH=$goarch "$GO" list -deps "$@" -f \
+			'{{if not .Standard}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CgoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CXXFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .HFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SysoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}' \
+			"$pkg" | LC_ALL=C sort -u | xargs sha256sum)
+	} | sed -e "s|$ROOT/|./|g" -e "s|$modcache/|modcache/|g" | sha256sum | cut -c1-32
+}
+
+# cached_build PLATFORM CC CGO_LDFLAGS PKG OUT GO_BUILD_FLAGS...: go build PKG into OUT, or copy it
+# from BUILD_CACHE when a build from the same inputs (build_key) is there. It says which on stderr:
+# "reused" or "built", with the key.
+cached_build() {
+	local p=$1 cc=$2 cgo_ldflags=$3 pkg=$4 out=$5
+	shift 5
+	local goos=${p%-*} goarch=${p#*-} key entry
+	# No VCS stamp: the binary must depend on its sources only (make dist stamps the version with -X).
+	key=$(build_key "$p" "$cc" "$cgo_ldflags" "$pkg" -buildvcs=false "$@")
+	entry=$BUILD_CACHE/$p-$(basename "$pkg")-$key
+	if [[ -f $entry ]]; then
+		cp "$entry" "$out.tmp" && mv "$out.tmp" "$out"
+		touch "$entry"
+		note "$p: $(basename "$pkg") reused from $entry"
+		return 0
+	fi
+	(cd "$ROOT" && CGO_ENABLED=1 CC=$cc CGO_LDFLAGS="$cgo_ldflags" GOOS=$goos GOARCH=$goarch \
+		nice "$GO" build -buildvcs=false "$@" -o "$out" "$pkg")
+	mkdir -p "$BUILD_CACHE"
+	cp "$out" "$entry.tmp.$$" && mv "$entry.tmp.$$" "$entry"
+	note "$p: $(basename "$pkg") built, cached as $entry"
+	# The oldest entries of this platform and program go.
+	ls -1t "$BUILD_CACHE/$p-$(basename "$pkg")"-* 2>/dev/null | grep -v '\.tmp\.' | tail -n +$((BUILD_CACHE_KEEP + 1)) | xargs -r rm -f || true
+}
+
+# fetch_llama NPM_PLATFORM: the package tarball, cached in $NPM_CACHE by version. Status 1: npm
+# has no such package at that version (or serval ships none); 2: npm failed otherwise (said on stderr).
 fetch_llama() {
-	local name=$1 tgz=$NPM_CACHE/node-llama-cpp-$1-$LLAMA_NPM_VERSION.tgz
-	if [[ -f $NPM_CACHE/$name.missing ]]; then
+	local name=$1 version
+	read -r version _ < <(llama_build "$name") || return 1
+	local tgz=$NPM_CACHE/node-llama-cpp-$name-$version.tgz
+	if [[ -f $NPM_CACHE/$name@$version.missing ]]; then
 		return 1
 	fi
 	if [[ ! -f $tgz ]]; then
 		mkdir -p "$NPM_CACHE"
 		local err
-		if ! err=$(cd "$NPM_CACHE" && npm pack --loglevel=error "@node-llama-cpp/$name@$LLAMA_NPM_VERSION" 2>&1 >/dev/null); then
+		if ! err=$(cd "$NPM_CACHE" && npm pack --loglevel=error "@node-llama-cpp/$name@$version" 2>&1 >/dev/null); then
 			# E404: no such package; ETARGET: the package, but not this version.
 			if grep -qE 'E404|ETARGET' <<<"$err"; then
 				# Remembered: asking again each build would only say the same.
-				echo "@node-llama-cpp/$name@$LLAMA_NPM_VERSION: not published ($(date -u +%F))" >"$NPM_CACHE/$name.missing"
+				echo "@node-llama-cpp/$name@$version: not published ($(date -u +%F))" >"$NPM_CACHE/$name@$version.missing"
 				return 1
 			fi
-			note "npm pack @node-llama-cpp/$name@$LLAMA_NPM_VERSION failed: $err"
+			note "npm pack @node-llama-cpp/$name@$version failed: $err"
 			return 2
 		fi
 	fi
 	echo "$tgz"
 }
 
-# unpack_llama NPM_PLATFORM DEST: the libraries with the unversioned names yzma opens.
+# unpack_llama NPM_PLATFORM DEST: the libraries, with the unversioned names yzma opens linked to
+# the versioned files (one file each: dyld and ld.so load a library once by its file).
 unpack_llama() {
-	local name=$1 dest=$2 tgz
+	local name=$1 dest=$2 tgz version release ext
 	tgz=$(fetch_llama "$name") || return $?
+	read -r version release < <(llama_build "$name")
 	rm -rf "$dest" && mkdir -p "$dest"
 	tar -C "$dest" -xzf "$tgz" --strip-components=3 "package/bins/$name"
-	grep -q "\"release\":\"$LLAMA_RELEASE\"" "$dest/_nlcBuildMetadata.json" ||
-		die "@node-llama-cpp/$name@$LLAMA_NPM_VERSION does not carry llama.cpp $LLAMA_RELEASE: $(cat "$dest/_nlcBuildMetadata.json")"
+	grep -q "\"release\":\"$release\"" "$dest/_nlcBuildMetadata.json" ||
+		die "@node-llama-cpp/$name@$version does not carry llama.cpp $release: $(cat "$dest/_nlcBuildMetadata.json")"
 	rm -f "$dest/llama-addon.node" # node-llama-cpp's Node addon: not used by serval
 	tar -C "$dest" -xzf "$tgz" --strip-components=1 package/LICENSE
 	mv "$dest/LICENSE" "$dest/LICENSE.node-llama-cpp"
-	case $name in
-	linux-*)
-		(cd "$dest" && ln -sf "$(echo libllama.*v0.5.0.so)" libllama.so && ln -sf "$(echo libggml.*v0.5.0.so)" libggml.so) ;;
-	esac
+	case $name in linux-*) ext=so ;; mac-*) ext=dylib ;; *) return 0 ;; esac
+	local lib file
+	for lib in llama ggml; do
+		file=$(cd "$dest" && echo lib$lib.*$release.$ext)
+		[[ -f $dest/$file ]] || die "@node-llama-cpp/$name@$version holds no lib$lib.*$release.$ext"
+		ln -sf "$file" "$dest/lib$lib.$ext"
+	done
 }
 
 notices() {
@@ -243,8 +325,8 @@ notices() {
 				[[ -n $found ]] || echo "(no licence file in the module; see https://pkg.go.dev/$path)"
 			done
 		echo "================================================================"
-		echo "llama.cpp $LLAMA_RELEASE (lib/*): MIT licence, https://github.com/ggml-org/llama.cpp/blob/master/LICENSE;"
-		echo "the builds are node-llama-cpp's (@node-llama-cpp/*@$LLAMA_NPM_VERSION), whose licence is lib/*/LICENSE.node-llama-cpp."
+		echo "llama.cpp (lib/*; v0.5.0 on Linux, v0.4.0 on macOS): MIT licence, https://github.com/ggml-org/llama.cpp/blob/master/LICENSE;"
+		echo "the builds are node-llama-cpp's (@node-llama-cpp/*@3.22.1 and, on macOS, @3.21.1), whose licence is lib/*/LICENSE.node-llama-cpp."
 	} >"$out.tmp"
 	mv "$out.tmp" "$out"
 }
@@ -265,14 +347,26 @@ readme() {
 		done
 		if compgen -G "$stage/lib/*" >/dev/null; then
 			for d in "$stage"/lib/*; do
-				echo "  lib/$(basename "$d")/: llama.cpp $LLAMA_RELEASE for --device $(basename "$d") (@node-llama-cpp/$(npm_platform "$p" "$(basename "$d")")@$LLAMA_NPM_VERSION)"
+				local dev pkg version release
+				dev=$(basename "$d") pkg=$(npm_platform "$p" "$(basename "$d")")
+				if [[ -L $d ]]; then
+					echo "  lib/$dev/: the same libraries as lib/$(readlink "$d")/ (one build serves --device $dev too)"
+					continue
+				fi
+				read -r version release < <(llama_build "$pkg")
+				echo "  lib/$dev/: llama.cpp $release for --device $dev (@node-llama-cpp/$pkg@$version)"
 			done
 			echo
 			echo "Run: ./$(exe "$p" serval) serve --model Qwen2.5-Coder-0.5B   (the libraries are found in lib/<device> beside it)"
+			if [[ $p == darwin-* ]]; then
+				echo "The llama.cpp libraries need macOS 14 or later (serval and serval-agent themselves: macOS 12)."
+				echo "They are node-llama-cpp 3.21.1's llama.cpp v0.4.0 (no later macOS build is published), whose"
+				echo "C API is the same as that of v0.5.0, which serval binds. Not yet run on a Mac: report what you see."
+			fi
 		else
 			echo
-			echo "No llama.cpp libraries: node-llama-cpp publishes no @node-llama-cpp/$(npm_platform "$p")@$LLAMA_NPM_VERSION"
-			echo "(the llama.cpp release $LLAMA_RELEASE that serval binds), and no other release is shipped. serval here"
+			echo "No llama.cpp libraries: node-llama-cpp publishes no @node-llama-cpp/$(npm_platform "$p")@3.22.1"
+			echo "(the llama.cpp release v0.5.0 that serval binds), and no other release is shipped. serval here"
 			echo "serves remote engines: ./$(exe "$p" serval) serve --model ollama:qwen2.5-coder:1.5b-base"
 			echo "or --model openai:http://host:port/v1#model (docs/engines.md)."
 		fi
@@ -302,10 +396,11 @@ archives() {
 			unpack_llama "$pkg" "$stage/lib/$dev" || status=$?
 			if ((status != 0)); then
 				rm -rf "$stage/lib/$dev"
-				((status == 1)) || die "$p: could not fetch @node-llama-cpp/$pkg@$LLAMA_NPM_VERSION"
-				note "$p: NO llama.cpp libraries for --device $dev: @node-llama-cpp/$pkg@$LLAMA_NPM_VERSION is not published (no other release is mixed in)"
+				((status == 1)) || die "$p: could not fetch @node-llama-cpp/$pkg"
+				note "$p: NO llama.cpp libraries for --device $dev: serval ships no build of @node-llama-cpp/$pkg (no other release is mixed in)"
 			fi
 		done
+		[[ $p == darwin-arm64 && -d $stage/lib/metal ]] && ln -s metal "$stage/lib/cpu"
 		cp "$BUILD/THIRD_PARTY_NOTICES.txt" "$stage/"
 		readme "$p" "$stage"
 		(cd "$stage" && find . -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort | xargs sha256sum >SHA256SUMS)
@@ -407,6 +502,10 @@ arm64-runtime) arm64_runtime ;;
 wine-prefix) wine_prefix ;;
 zig) zig_toolchain ;;
 darwin-check) darwin_framework_check arm64 && darwin_framework_check amd64 ;;
+build-key) # PLATFORM: the cache key of that darwin agent (for tests)
+	[[ ${2:-} == darwin-* ]] || die "build-key wants a darwin platform"
+	cc=$(cc_for "$2") && build_key "$2" "$cc" "${CGO_LDFLAGS:-} -F$FRAMEWORKS" ./agent/cmd/serval-agent \
+		-buildvcs=false -trimpath -tags netgo,osusergo -ldflags "-w ${VERSION_LDFLAGS:-}" ;;
 all) binaries && notices && archives && vsix ;;
-*) die "unknown step $1: want binaries, archives, vsix, arm64-runtime, wine-prefix, zig, darwin-check or all" ;;
+*) die "unknown step $1: want binaries, archives, vsix, arm64-runtime, wine-prefix, zig, darwin-check, build-key or all" ;;
 esac

@@ -46,10 +46,11 @@ func libSystemTBD(t *testing.T, major string) string {
 // stubs returns each library's exported symbols for target ("arm64-macos"):
 // libSystem from Zig's stub for the minimum macOS, the frameworks from the
 // project's stubs that linked the agent, libresolv from the project's list.
-func stubs(t *testing.T, target string) map[string]map[string]bool {
+// major is the macOS whose libSystem stub is used.
+func stubs(t *testing.T, target, major string) map[string]map[string]bool {
 	t.Helper()
 	out := map[string]map[string]bool{}
-	files := []string{libSystemTBD(t, strings.Split(minMacOS, ".")[0])}
+	files := []string{libSystemTBD(t, major)}
 	for _, rel := range frameworkStubs {
 		files = append(files, filepath.Join(repoRoot(t), "mk", "darwin", "frameworks", rel))
 	}
@@ -83,7 +84,7 @@ func TestDarwinBinaries(t *testing.T) {
 		{"darwin-amd64", "x86_64-macos", macho.CpuAmd64},
 	} {
 		dir := unpacked(t, tc.platform)
-		exports := stubs(t, tc.target)
+		exports := stubs(t, tc.target, strings.Split(minMacOS, ".")[0])
 		for _, bin := range []string{"serval-agent", "serval"} {
 			t.Run(tc.platform+"/"+bin, func(t *testing.T) {
 				b, err := machocheck.Read(filepath.Join(dir, bin))

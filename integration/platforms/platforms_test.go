@@ -4,7 +4,9 @@
 // completion on the generated model), windows-amd64 under wine (the agent
 // over stdio, and serval.exe's startup message without llama.cpp DLLs).
 // darwin binaries are only inspected (darwin_test.go: Mach-O CPU, libraries,
-// minimum macOS, code signature, bound symbols), never run.
+// minimum macOS, code signature, bound symbols; darwin_llama_test.go: the
+// llama.cpp libraries against what yzma looks up), never run;
+// darwin_cache_test.go checks the content-keyed cache of the darwin agents.
 //
 // The tests need $SERVAL_DIST_DIR (make test-platforms sets it after
 // building the archives); without it they skip with one line.
@@ -19,10 +21,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,8 +148,8 @@ func TestArchives(t *testing.T) {
 		{"linux-amd64", []string{"cpu", "vulkan"}},
 		{"linux-arm64", []string{"cpu"}},
 		{"windows-amd64", nil},
-		{"darwin-arm64", nil},
-		{"darwin-amd64", nil},
+		{"darwin-arm64", []string{"cpu", "metal"}}, // cpu: a link to metal (darwin_llama_test.go)
+		{"darwin-amd64", []string{"cpu"}},
 	} {
 		t.Run(tc.platform, func(t *testing.T) {
 			dir := unpacked(t, tc.platform)
@@ -432,6 +437,8 @@ func TestForeignLibrariesRefused(t *testing.T) {
 // holds every agent built here.
 func TestVSCodePackages(t *testing.T) {
 	dist := distDir(t)
+	// agentsIn lists a package's agents (platform/serval-agent[.exe]), each of
+	// which must be the very file make dist built for that platform.
 	agentsIn := func(t *testing.T, vsix string) (agents []string, manifest string) {
 		t.Helper()
 		z, err := zip.OpenReader(vsix)
@@ -442,6 +449,23 @@ func TestVSCodePackages(t *testing.T) {
 		for _, f := range z.File {
 			if rest, ok := strings.CutPrefix(f.Name, "extension/bin/"); ok {
 				agents = append(agents, rest)
+				r, err := f.Open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				packed := sha256.New()
+				_, err = io.Copy(packed, r)
+				r.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				built, err := os.ReadFile(filepath.Join(dist, "build", filepath.FromSlash(rest)))
+				if err != nil {
+					t.Fatalf("%s: %v", rest, err)
+				}
+				if want := sha256.Sum256(built); !bytes.Equal(packed.Sum(nil), want[:]) {
+					t.Errorf("%s in %s is not the agent make dist built for %s", rest, filepath.Base(vsix), path.Dir(rest))
+				}
 			}
 			if f.Name == "extension.vsixmanifest" {
 				r, err := f.Open()
@@ -486,8 +510,9 @@ func TestVSCodePackages(t *testing.T) {
 		if strings.Contains(manifest, "TargetPlatform") {
 			t.Errorf("the universal package names a target:\n%s", manifest)
 		}
-		if len(agents) != len(built) {
-			t.Errorf("agents %v, want the %d built here", agents, len(built))
+		want := slices.Sorted(maps.Values(built))
+		if slices.Sort(agents); !slices.Equal(agents, want) {
+			t.Errorf("agents %v, want the %d built here: %v", agents, len(built), want)
 		}
 	})
 }

@@ -22,6 +22,8 @@ const (
 	lcDyldInfo        = 0x22
 	lcDyldInfoOnly    = 0x80000022
 	lcChainedFixups   = 0x80000034
+	lcExportsTrie     = 0x80000033
+	lcIDDylib         = 0xd
 	lcRpath           = 0x8000001c
 	lcLoadDylinker    = 0xe
 
@@ -36,16 +38,18 @@ type Import struct {
 
 // Binary is what a launch on macOS depends on, read from a Mach-O file.
 type Binary struct {
-	File      *macho.File
-	Data      []byte
-	Dylibs    []string // install names, in load-command order (ordinal i+1)
-	Dylinker  string
-	Rpaths    []string
-	Platform  uint32 // LC_BUILD_VERSION's; 1 is macOS
-	MinOS     string // "12.0" (LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX), "" when absent
-	SigOffset uint64 // LC_CODE_SIGNATURE's data, 0 when unsigned
-	SigSize   uint64
-	Imports   []Import
+	File        *macho.File
+	Data        []byte
+	InstallName string   // a dylib's own (LC_ID_DYLIB), "" for others
+	Dylibs      []string // install names, in load-command order (ordinal i+1)
+	Dylinker    string
+	Rpaths      []string
+	Platform    uint32 // LC_BUILD_VERSION's; 1 is macOS
+	MinOS       string // "12.0" (LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX), "" when absent
+	SigOffset   uint64 // LC_CODE_SIGNATURE's data, 0 when unsigned
+	SigSize     uint64
+	Imports     []Import
+	Exports     map[string]bool // what its export trie offers other images and dlsym
 }
 
 // Read parses the Mach-O at path (a thin one: universal files are refused).
@@ -69,7 +73,7 @@ func Parse(data []byte) (*Binary, error) {
 	}
 	b := &Binary{File: f, Data: data}
 	var bind [][]byte
-	var fixups []byte
+	var fixups, trie []byte
 	bo := f.ByteOrder
 	for _, l := range f.Loads {
 		raw := l.Raw()
@@ -83,6 +87,17 @@ func Parse(data []byte) (*Binary, error) {
 				return nil, fmt.Errorf("dylib command: %w", err)
 			}
 			b.Dylibs = append(b.Dylibs, name)
+		case lcIDDylib:
+			if b.InstallName, err = cString(raw, 8, bo); err != nil {
+				return nil, fmt.Errorf("id dylib command: %w", err)
+			}
+		case lcExportsTrie:
+			if len(raw) < 16 {
+				return nil, errors.New("short LC_DYLD_EXPORTS_TRIE")
+			}
+			if trie, err = span(data, bo.Uint32(raw[8:]), bo.Uint32(raw[12:])); err != nil {
+				return nil, fmt.Errorf("LC_DYLD_EXPORTS_TRIE: %w", err)
+			}
 		case lcLoadDylinker:
 			if b.Dylinker, err = cString(raw, 8, bo); err != nil {
 				return nil, fmt.Errorf("dylinker command: %w", err)
@@ -123,6 +138,9 @@ func Parse(data []byte) (*Binary, error) {
 				}
 				bind = append(bind, s)
 			}
+			if trie, err = span(data, bo.Uint32(raw[40:]), bo.Uint32(raw[44:])); err != nil {
+				return nil, fmt.Errorf("LC_DYLD_INFO exports: %w", err)
+			}
 		case lcChainedFixups:
 			if len(raw) < 16 {
 				return nil, errors.New("short LC_DYLD_CHAINED_FIXUPS")
@@ -145,6 +163,9 @@ func Parse(data []byte) (*Binary, error) {
 			return nil, err
 		}
 		b.Imports = append(b.Imports, imports...)
+	}
+	if b.Exports, err = parseExportTrie(trie); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -221,6 +242,15 @@ func parseBind(s []byte, weak bool, dylibs []string) ([]Import, error) {
 		s = s[n:]
 		return v, nil
 	}
+	skipSLEB := func() error {
+		for i, c := range s {
+			if c&0x80 == 0 && i < 10 {
+				s = s[i+1:]
+				return nil
+			}
+		}
+		return errors.New("bind opcodes: bad SLEB128")
+	}
 	record := func() error {
 		lib := "weak coalescing"
 		if !weak {
@@ -264,8 +294,10 @@ func parseBind(s []byte, weak bool, dylibs []string) ([]Import, error) {
 			}
 			name, s = string(sym), rest
 		case 0x50: // SET_TYPE_IMM
-		case 0x60, 0x70, 0x80: // SET_ADDEND_SLEB, SET_SEGMENT_AND_OFFSET_ULEB, ADD_ADDR_ULEB
-			_, err = uleb() // SLEB's bytes end like ULEB's
+		case 0x60: // SET_ADDEND_SLEB: a negative addend takes all ten bytes, which Uvarint calls an overflow
+			err = skipSLEB()
+		case 0x70, 0x80: // SET_SEGMENT_AND_OFFSET_ULEB, ADD_ADDR_ULEB
+			_, err = uleb()
 		case 0x90, 0xb0: // DO_BIND, DO_BIND_ADD_ADDR_IMM_SCALED
 			err = record()
 		case 0xa0: // DO_BIND_ADD_ADDR_ULEB

@@ -3,6 +3,7 @@ package llama
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -73,14 +74,15 @@ func pickDevice(requested string, gpus []gpu, libDir string, log io.Writer) (str
 
 // deviceNeeds says what a GPU device needs besides the GPU itself.
 func deviceNeeds(device string) string {
-	backend := "libggml-" + device + ".so"
+	backend := filepath.Base(backendFile("", "ggml-"+device, runtime.GOOS))
 	switch device {
 	case "cuda":
 		return fmt.Sprintf("it needs %s there (from `make build DEVICE=cuda`, @node-llama-cpp/linux-x64-cuda@%s) and an NVIDIA GPU with a driver for CUDA 13 (nvidia-smi must list it)", backend, NPMVersion)
 	case "vulkan":
 		return fmt.Sprintf("it needs %s there (from `make build DEVICE=vulkan`, @node-llama-cpp/linux-x64-vulkan@%s) and a Vulkan driver for the GPU (Debian: mesa-vulkan-drivers for AMD/Intel, or the NVIDIA driver; `vulkaninfo --summary` must list it)", backend, NPMVersion)
 	case "metal":
-		return "it needs a Mac with Apple silicon and the @node-llama-cpp/mac-arm64-metal libraries"
+		pkg, b := npmPackage("darwin", "arm64", "metal")
+		return fmt.Sprintf("it needs %s there (%s@%s, in the darwin-arm64 archive's lib/metal), a Mac with Apple silicon and macOS 14 or later", backend, pkg, b.NPMVersion)
 	}
 	return installHint(runtime.GOOS, runtime.GOARCH, device)
 }
@@ -89,7 +91,7 @@ func deviceNeeds(device string) string {
 func noGPUReason(libDir string) string {
 	var present []string
 	for _, k := range []string{"cuda", "vulkan", "metal"} {
-		if fileExists(libraryFile(libDir, "ggml-"+k, runtime.GOOS)) {
+		if fileExists(backendFile(libDir, "ggml-"+k, runtime.GOOS)) {
 			present = append(present, "ggml-"+k)
 		}
 	}
@@ -97,6 +99,16 @@ func noGPUReason(libDir string) string {
 		return "they have no GPU backend"
 	}
 	return strings.Join(present, ", ") + " found no device: is the GPU driver installed?"
+}
+
+// backendFile is the file of a ggml backend that ggml_backend_load_all_from_path
+// loads: name.dll on Windows, libname.so elsewhere, macOS included (ggml's
+// own rule, unlike the libraries yzma opens: libllama.dylib).
+func backendFile(dir, name, goos string) string {
+	if goos == "windows" {
+		return filepath.Join(dir, name+".dll")
+	}
+	return filepath.Join(dir, "lib"+name+".so")
 }
 
 // gpuDevices returns the GPUs llama.cpp's loaded backends see.

@@ -52,8 +52,38 @@ const (
 )
 
 func metadata(platform, arch, release string) string {
-	return `{"buildOptions":{"platform":"` + platform + `","arch":"` + arch + `","gpu":false,"llamaCpp":{"repo":"ggml-org/llama.cpp","release":"` + release + `"}}}`
+	return metadataGPU(platform, arch, "false", release)
 }
+
+// metadataGPU is node-llama-cpp's metadata with gpu as JSON (false or "metal").
+func metadataGPU(platform, arch, gpu, release string) string {
+	return `{"buildOptions":{"platform":"` + platform + `","arch":"` + arch + `","gpu":` + gpu + `,"llamaCpp":{"repo":"ggml-org/llama.cpp","release":"` + release + `"}}}`
+}
+
+// macDirWith makes a library directory for darwin: the three libraries as
+// Mach-O dylib headers for cpu (debug/macho's CpuArm64, CpuAmd64) and metadata.
+func macDirWith(t *testing.T, cpu uint32, metadata string) string {
+	t.Helper()
+	dir := t.TempDir()
+	h := make([]byte, 32)
+	binary.LittleEndian.PutUint32(h[0:], 0xfeedfacf) // MH_MAGIC_64
+	binary.LittleEndian.PutUint32(h[4:], cpu)
+	binary.LittleEndian.PutUint32(h[12:], 6) // MH_DYLIB
+	for _, name := range libNames {
+		if err := os.WriteFile(filepath.Join(dir, "lib"+name+".dylib"), h, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "_nlcBuildMetadata.json"), []byte(metadata), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+const (
+	cpuArm64 = 0x0100000c
+	cpuAmd64 = 0x01000007
+)
 
 func TestCheckLibrariesAccepts(t *testing.T) {
 	if err := CheckLibrariesFor(libDirWith(t, emAArch64, metadata("linux", "arm64", Release)), "cpu", "linux", "arm64"); err != nil {
@@ -61,6 +91,58 @@ func TestCheckLibrariesAccepts(t *testing.T) {
 	}
 	if err := CheckLibrariesFor(libDirWith(t, emX86_64, ""), "cpu", "linux", "amd64"); err != nil {
 		t.Errorf("linux-x64 libraries without metadata on linux/amd64: %v", err)
+	}
+	// The macOS packages stop at 3.21.1 (release v0.4.0, whose C API matches
+	// v0.5.0's for what yzma binds): accepted for exactly those packages.
+	metal := macDirWith(t, cpuArm64, metadataGPU("mac", "arm64", `"metal"`, "v0.4.0"))
+	for _, device := range []string{"metal", "cpu", "auto"} {
+		if err := CheckLibrariesFor(metal, device, "darwin", "arm64"); err != nil {
+			t.Errorf("mac-arm64-metal@3.21.1 on darwin/arm64, --device %s: %v", device, err)
+		}
+	}
+	if err := CheckLibrariesFor(macDirWith(t, cpuAmd64, metadata("mac", "x64", "v0.4.0")), "cpu", "darwin", "amd64"); err != nil {
+		t.Errorf("mac-x64@3.21.1 on darwin/amd64: %v", err)
+	}
+	if err := CheckLibrariesFor(macDirWith(t, cpuArm64, metadataGPU("mac", "arm64", `"metal"`, Release)), "metal", "darwin", "arm64"); err != nil {
+		t.Errorf("a v0.5.0 Metal build on darwin/arm64: %v", err)
+	}
+}
+
+// TestOlderReleaseOnlyWhereShipped: release v0.4.0 is taken only from the
+// packages serval ships with it, never on Linux or Windows, nor from a
+// macOS build of another kind.
+func TestOlderReleaseOnlyWhereShipped(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		dir          string
+		goos, goarch string
+		want         []string
+	}{
+		{"v0.4.0 on linux", libDirWith(t, emX86_64, metadata("linux", "x64", "v0.4.0")), "linux", "amd64",
+			[]string{"are llama.cpp v0.4.0; this serval needs v0.5.0:", "@node-llama-cpp/linux-x64@3.22.1"}},
+		{"v0.4.0 on windows", libDirWith(t, emX86_64, metadata("win", "x64", "v0.4.0")), "windows", "amd64",
+			[]string{"no llama.dll"}},
+		{"an older mac release", macDirWith(t, cpuArm64, metadataGPU("mac", "arm64", `"metal"`, "v0.3.0")), "darwin", "arm64",
+			[]string{"are llama.cpp v0.3.0; this serval needs v0.5.0 or v0.4.0 (@node-llama-cpp/mac-arm64-metal@3.21.1)", "install @node-llama-cpp/mac-arm64-metal@3.21.1 (llama.cpp v0.4.0)"}},
+		{"a mac-arm64 build without metal", macDirWith(t, cpuArm64, metadata("mac", "arm64", "v0.4.0")), "darwin", "arm64",
+			[]string{"are llama.cpp v0.4.0"}},
+		{"the Intel libraries on Apple silicon", macDirWith(t, cpuAmd64, metadata("mac", "x64", "v0.4.0")), "darwin", "arm64",
+			[]string{"built for mac/x64, this serval is darwin/arm64", "@node-llama-cpp/mac-arm64-metal@3.21.1"}},
+		{"the Metal libraries on an Intel Mac", macDirWith(t, cpuArm64, metadataGPU("mac", "arm64", `"metal"`, "v0.4.0")), "darwin", "amd64",
+			[]string{"built for mac/arm64, this serval is darwin/amd64", "@node-llama-cpp/mac-x64@3.21.1"}},
+		{"an arm64 header under x64 metadata", macDirWith(t, cpuArm64, metadata("mac", "x64", "v0.4.0")), "darwin", "amd64",
+			[]string{"built for darwin/arm64, this serval is darwin/amd64"}},
+	} {
+		err := CheckLibrariesFor(tc.dir, "cpu", tc.goos, tc.goarch)
+		if err == nil {
+			t.Errorf("%s: accepted", tc.name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", tc.name, err, w)
+			}
+		}
 	}
 }
 
@@ -113,7 +195,7 @@ func TestCheckLibrariesOnOtherPlatformsNamesThem(t *testing.T) {
 	}
 	err := CheckLibrariesFor(dir, "cpu", "darwin", "arm64")
 	if !errors.Is(err, ErrLibraryMismatch) || !strings.Contains(err.Error(), "built for linux/amd64, this serval is darwin/arm64") ||
-		!strings.Contains(err.Error(), "mac-arm64-metal@3.22.1") {
+		!strings.Contains(err.Error(), "mac-arm64-metal@3.21.1") {
 		t.Errorf("error %v", err)
 	}
 }
@@ -142,16 +224,27 @@ func TestSupportedDevices(t *testing.T) {
 		"linux/amd64":   "cpu cuda vulkan",
 		"linux/arm64":   "cpu",
 		"windows/amd64": "",
-		"darwin/arm64":  "",
-		"darwin/amd64":  "",
+		"darwin/arm64":  "cpu metal",
+		"darwin/amd64":  "cpu",
 	} {
 		goos, goarch, _ := strings.Cut(plat, "/")
 		if got := strings.Join(supportedDevices(goos, goarch), " "); got != want {
 			t.Errorf("%s: %q, want %q", plat, got, want)
 		}
 	}
-	if pkg, ok := npmPackage("darwin", "arm64", "metal"); pkg != "@node-llama-cpp/mac-arm64-metal" || ok {
-		t.Errorf("mac-arm64 metal: %s %v (not published at %s)", pkg, ok, NPMVersion)
+	if pkg, b := npmPackage("darwin", "arm64", "metal"); pkg != "@node-llama-cpp/mac-arm64-metal" || b != (build{"3.21.1", "v0.4.0"}) {
+		t.Errorf("mac-arm64 metal: %s %v", pkg, b)
+	}
+	if pkg, b := npmPackage("windows", "amd64", "cpu"); pkg != "@node-llama-cpp/win-x64" || b.published() {
+		t.Errorf("win-x64: %s %v, want not published", pkg, b)
+	}
+}
+
+func TestGPUKind(t *testing.T) {
+	for name, want := range map[string]string{"CUDA0": "cuda", "Vulkan1": "vulkan", "MTL0": "metal", "Metal": "metal", "BLAS": "gpu"} {
+		if got := gpuKind(name); got != want {
+			t.Errorf("gpuKind(%q) = %q, want %q", name, got, want)
+		}
 	}
 }
 
@@ -196,7 +289,7 @@ func TestPickDevice(t *testing.T) {
 
 func TestNoGPUReasonNamesTheBackendPresent(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(libraryFile(dir, "ggml-cuda", runtime.GOOS), nil, 0o644); err != nil {
+	if err := os.WriteFile(backendFile(dir, "ggml-cuda", runtime.GOOS), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if got := noGPUReason(dir); !strings.Contains(got, "ggml-cuda found no device: is the GPU driver installed?") {

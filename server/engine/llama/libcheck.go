@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 
 	"github.com/hybridgroup/yzma/pkg/loader"
 )
@@ -26,8 +28,9 @@ var libNames = []string{"llama", "ggml", "ggml-base"}
 // the libraries of every @node-llama-cpp package.
 type buildMetadata struct {
 	BuildOptions struct {
-		Platform string `json:"platform"` // linux, win32, darwin
+		Platform string `json:"platform"` // linux, win, mac
 		Arch     string `json:"arch"`     // x64, arm64
+		GPU      any    `json:"gpu"`      // false, or cuda, vulkan, metal
 		LlamaCpp struct {
 			Release string `json:"release"`
 		} `json:"llamaCpp"`
@@ -58,11 +61,11 @@ func CheckLibrariesFor(dir, device, goos, goarch string) error {
 			return fmt.Errorf("%w: %s/_nlcBuildMetadata.json is not valid JSON (%v): reinstall the libraries: %s", ErrLibraryMismatch, dir, err, installHint(goos, goarch, device))
 		}
 		b := meta.BuildOptions
-		if b.LlamaCpp.Release != "" && b.LlamaCpp.Release != Release {
-			return fmt.Errorf("%w: the libraries in %s are llama.cpp %s; this serval needs %s exactly: %s", ErrLibraryMismatch, dir, b.LlamaCpp.Release, Release, installHint(goos, goarch, device))
-		}
 		if got := npmPlatform(nodeToGo(b.Platform), nodeToGo(b.Arch)); b.Platform != "" && got != npmPlatform(goos, goarch) {
 			return fmt.Errorf("%w: the libraries in %s are built for %s/%s, this serval is %s: %s", ErrLibraryMismatch, dir, b.Platform, b.Arch, where, installHint(goos, goarch, device))
+		}
+		if r := b.LlamaCpp.Release; r != "" && !meta.accepted() {
+			return fmt.Errorf("%w: the libraries in %s are llama.cpp %s; this serval needs %s: %s", ErrLibraryMismatch, dir, r, acceptedReleases(goos, goarch), installHint(goos, goarch, device))
 		}
 	}
 	for _, name := range libNames {
@@ -76,6 +79,33 @@ func CheckLibrariesFor(dir, device, goos, goarch string) error {
 		}
 	}
 	return nil
+}
+
+// accepted says whether serval may load the libraries the metadata describes:
+// those of the release yzma binds, or those of the very package (platform and
+// GPU) serval ships with an older release whose C API was compared (packages).
+func (m buildMetadata) accepted() bool {
+	b := m.BuildOptions
+	if b.LlamaCpp.Release == Release {
+		return true
+	}
+	plat := npmPlatform(nodeToGo(b.Platform), nodeToGo(b.Arch))
+	if gpu, ok := b.GPU.(string); ok && gpu != "" {
+		plat += "-" + gpu
+	}
+	shipped, ok := packages[plat]
+	return ok && shipped.published() && shipped.Release == b.LlamaCpp.Release
+}
+
+// acceptedReleases names the releases serval loads on goos/goarch.
+func acceptedReleases(goos, goarch string) string {
+	out := []string{Release}
+	for plat, b := range packages {
+		if strings.HasPrefix(plat, npmPlatform(goos, goarch)) && b.published() && !slices.Contains(out, b.Release) {
+			out = append(out, b.Release+" (@node-llama-cpp/"+plat+"@"+b.NPMVersion+")")
+		}
+	}
+	return strings.Join(out, " or ")
 }
 
 // libraryFile is the path yzma's loader opens for name on goos.
@@ -96,8 +126,10 @@ func libraryFile(dir, name, goos string) string {
 // nodeToGo maps Node's platform and arch names to Go's.
 func nodeToGo(s string) string {
 	switch s {
-	case "win32":
+	case "win32", "win":
 		return "windows"
+	case "mac":
+		return "darwin"
 	case "x64":
 		return "amd64"
 	}
