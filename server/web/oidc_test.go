@@ -3,9 +3,14 @@ package web
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -324,4 +329,41 @@ func TestOIDCGroupsFromUserinfo(t *testing.T) {
 	if _, err := h.st.UserByName(context.Background(), "tim"); err == nil {
 		t.Fatal("an account was made from another subject's userinfo")
 	}
+}
+
+// TestOIDCWrongClientSecret: the provider refuses the code exchange: the
+// page says to start again or tell an admin (502), the log says
+// invalid_client, and neither carries the secret.
+func TestOIDCWrongClientSecret(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	const wrong = "not-the-provider-secret-456"
+	os.WriteFile(secretFile, []byte(wrong+"\n"), 0o600)
+	var logs strings.Builder
+	var mu sync.Mutex
+	h, p := oidcHarness(t, func(c *oidc.Config) { c.ClientSecretEnv, c.ClientSecretFile = "", secretFile }, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	})
+	h.admin()
+	p.SignIn(oidctest.User{Subject: "w-1", Email: "w@corp.example", Name: "w", Verified: true})
+	r := h.client().ssoSignIn("/")
+	mu.Lock()
+	log := logs.String()
+	mu.Unlock()
+	if r.status != http.StatusBadGateway || !strings.Contains(r.body, "refused the sign-in") {
+		t.Fatalf("wrong client secret: %d %s", r.status, r.body)
+	}
+	if !strings.Contains(log, "invalid_client") || strings.Contains(log, wrong) || strings.Contains(r.body, wrong) {
+		t.Fatalf("the log should name invalid_client and never the secret:\n%s", log)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
