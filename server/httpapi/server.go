@@ -153,14 +153,16 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// isAPIPath reports whether path belongs to the API (JSON errors), not the web app.
+// isAPIPath reports whether path belongs to the API (JSON errors, and with
+// --no-auth the cross-site guard), not the web app: the prefixes of the
+// Tabby and OpenAI routes, /metrics, and llama.cpp's /infill.
 func isAPIPath(path string) bool {
 	for _, p := range []string{"/v1/", "/v1beta/", "/openai/", "/metrics"} {
 		if strings.HasPrefix(path, p) || path+"/" == p {
 			return true
 		}
 	}
-	return false
+	return path == "/infill"
 }
 
 // route registers h under pattern behind auth and the request metrics.

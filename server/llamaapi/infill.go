@@ -23,9 +23,11 @@ import (
 	"github.com/servalhq/serval/server/prompt"
 )
 
-// MaxBodyBytes bounds request bodies; larger ones get 413. llama.vim's extra
-// context ring is a few dozen chunks of ~64 lines.
-const MaxBodyBytes = 4 << 20
+// MaxBodyBytes bounds request bodies; larger ones get 413. It is the 1 MiB
+// of every other route: llama.vim's extra context ring (16 chunks of 64
+// lines by default) is about 100 KB, and the prompt keeps only what fits
+// the context window anyway.
+const MaxBodyBytes = 1 << 20
 
 // Bounds of a request's own stop strings (llama.vim sends a handful).
 const (

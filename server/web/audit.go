@@ -1,7 +1,9 @@
 package web
 
 import (
+	"cmp"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -16,10 +18,19 @@ import (
 
 // audit appends one event for r: its actor (the signed-in account, or who
 // a failed sign-in claimed to be), the client address, outcome and detail.
-// A failure to write is logged: the request it describes has happened.
+// The event is logged too (a failure at warn), so that sign-ins, device
+// approvals and every other audited action reach the server's log and
+// whatever collects it. A failure to write is logged: the request it
+// describes has happened.
 func (s *Server) audit(r *http.Request, actor, action, target, outcome, detail string) {
+	addr := s.clientAddr(r)
+	level := slog.LevelInfo
+	if outcome == store.AuditOutcomeFailure {
+		level = slog.LevelWarn
+	}
+	s.log.Log(r.Context(), level, "web: "+action, "actor", actor, "target", target, "address", addr, "outcome", cmp.Or(outcome, store.AuditOutcomeSuccess), "detail", detail)
 	err := s.store.Audit(r.Context(), store.AuditEvent{
-		Actor: actor, Action: action, Target: target, Address: s.clientAddr(r), Outcome: outcome, Detail: detail,
+		Actor: actor, Action: action, Target: target, Address: addr, Outcome: outcome, Detail: detail,
 	})
 	if err != nil {
 		s.log.Error("audit log write failed", "action", action, "err", err)

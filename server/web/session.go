@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,15 +102,7 @@ func (s *Server) clearCookie(w http.ResponseWriter, r *http.Request) {
 // fromTrustedProxy reports whether r came through a proxy the admin declared.
 func (s *Server) fromTrustedProxy(r *http.Request) bool {
 	addr, ok := remoteAddr(r)
-	if !ok {
-		return false
-	}
-	for _, p := range s.cfg.TrustedProxies {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
+	return ok && s.trusted(addr)
 }
 
 // overTLS reports whether the browser reached the server over TLS.
@@ -117,21 +110,46 @@ func (s *Server) overTLS(r *http.Request) bool {
 	return r.TLS != nil || (s.fromTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
 }
 
-// clientAddr is the address login throttling counts against: the peer, or
-// the last X-Forwarded-For entry a trusted proxy added.
+// clientAddr is the address login throttling counts against: the peer, or,
+// from a trusted proxy, the rightmost X-Forwarded-For hop that is not a
+// trusted proxy itself. Every X-Forwarded-For line counts (HAProxy's
+// forwardfor adds a line of its own after the client's), in order, as one
+// list: the entries left of the proxies' own are the client's to choose.
 func (s *Server) clientAddr(r *http.Request) string {
-	if s.fromTrustedProxy(r) {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			if a, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
-				return a.Unmap().String()
-			}
+	peer, ok := remoteAddr(r)
+	if !ok {
+		return r.RemoteAddr
+	}
+	addr := peer
+	for hops := slices.Clone(r.Header.Values("X-Forwarded-For")); s.trusted(addr) && len(hops) > 0; {
+		last := hops[len(hops)-1]
+		i := strings.LastIndexByte(last, ',')
+		hop := strings.TrimSpace(last[i+1:])
+		if i < 0 {
+			hops = hops[:len(hops)-1]
+		} else {
+			hops[len(hops)-1] = last[:i]
+		}
+		if hop == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			break // not an address a proxy wrote: the last trusted hop is the client's side
+		}
+		addr = a.Unmap()
+	}
+	return addr.String()
+}
+
+// trusted reports whether addr is one of the proxies the admin declared.
+func (s *Server) trusted(addr netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(addr) {
+			return true
 		}
 	}
-	if a, ok := remoteAddr(r); ok {
-		return a.String()
-	}
-	return r.RemoteAddr
+	return false
 }
 
 func remoteAddr(r *http.Request) (netip.Addr, bool) {

@@ -1,8 +1,8 @@
 package web
 
 import (
+	"bufio"
 	"cmp"
-	"encoding/csv"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -189,18 +189,38 @@ func (s *Server) handleUsageCSV(w http.ResponseWriter, r *http.Request, req *req
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="serval-usage.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"day", "user", "token", "language", "shown", "accepted", "accepted_other_candidate"})
+	bw := bufio.NewWriter(w)
+	writeCSVRow(bw, "day", "user", "token", "language", "shown", "accepted", "accepted_other_candidate")
 	for _, row := range rows {
-		cw.Write([]string{row.Day.Format("2006-01-02"), row.Owner, csvSafe(row.Token), csvSafe(row.Language),
-			strconv.Itoa(row.Shown), strconv.Itoa(row.Accepted), strconv.Itoa(row.AcceptedOther)})
+		writeCSVRow(bw, row.Day.Format("2006-01-02"), row.Owner, row.Token, row.Language,
+			strconv.Itoa(row.Shown), strconv.Itoa(row.Accepted), strconv.Itoa(row.AcceptedOther))
 	}
-	cw.Flush()
+	bw.Flush()
 }
 
-// csvSafe keeps a spreadsheet from reading a client-chosen value as a formula.
+// writeCSVRow writes one RFC 4180 row in which every field is quoted and
+// neutralised (csvSafe). Quoting every field, not only those with a comma
+// as encoding/csv does, keeps a field whole in a spreadsheet whose locale
+// separates by ';' or tab: "x;=1+1" unquoted would become a cell "=1+1".
+func writeCSVRow(w *bufio.Writer, fields ...string) {
+	for i, f := range fields {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteByte('"')
+		w.WriteString(strings.ReplaceAll(csvSafe(f), `"`, `""`))
+		w.WriteByte('"')
+	}
+	w.WriteString("\r\n")
+}
+
+// csvSafe keeps a spreadsheet from reading a client-chosen value as a
+// formula (OWASP's CSV injection advice): a value whose first character,
+// after the blanks spreadsheets skip, is =, +, -, @, tab or carriage
+// return gets a leading apostrophe, which the spreadsheet shows as text.
 func csvSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+	trimmed := strings.TrimLeft(v, " \u00a0\u3000")
+	if trimmed != "" && strings.ContainsRune("=+-@\t\r\n＝＋－＠", []rune(trimmed)[0]) {
 		return "'" + v
 	}
 	return v

@@ -215,7 +215,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	// The first token is made only once the model is there and usable: a start
 	// that fails (no model, no network, no FIM tokens) leaves no token behind and prints none.
 	var authn *auth.Authenticator
-	app, err := newWebApp(&cfg, st, engines, signin)
+	app, err := newWebApp(&cfg, st, engines, signin, logger)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -12,7 +13,7 @@ import (
 )
 
 // newWebApp builds the web app `serval serve` mounts at /.
-func newWebApp(cfg *serveConfig, st *store.Store, engines *servedEngines, signin *signIn) (*web.Server, error) {
+func newWebApp(cfg *serveConfig, st *store.Store, engines *servedEngines, signin *signIn, logger *slog.Logger) (*web.Server, error) {
 	proxies, err := parseTrustedProxies(cfg.trustedProxies)
 	if err != nil {
 		return nil, err
@@ -31,6 +32,7 @@ func newWebApp(cfg *serveConfig, st *store.Store, engines *servedEngines, signin
 		OIDC:             signin.providers,
 		LDAP:             signin.ldap,
 		PasswordDisabled: signin.passwordDisabled,
+		Logger:           logger,
 	})
 }
 
