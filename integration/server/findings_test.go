@@ -9,8 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -227,5 +230,235 @@ func TestWebAppLogs(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("log:\n%s", logs)
+	}
+}
+
+// servalIn runs a serval subcommand with stdin and returns its combined output.
+func servalIn(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, servaltest.Binary(t), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("serval %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+var resetCode = regexp.MustCompile(`/reset\?code=(\S+)`)
+
+// resetLink issues a password-reset link for user with the CLI and returns its code.
+func resetLink(t *testing.T, s *servaltest.Server, user string) string {
+	t.Helper()
+	m := resetCode.FindStringSubmatch(servalIn(t, "", "user", "reset-password", user, "--data-dir", s.DataDir))
+	if m == nil {
+		t.Fatal("no reset link printed")
+	}
+	return m[1]
+}
+
+// L3: a password-reset link stops working once the password changes,
+// whether through a newer link or the owner's own change.
+func TestOlderResetLinksDieWithThePassword(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{})
+	s.SetupAdmin("admin", "correct horse battery")
+	servalIn(t, "bob's first password\n", "user", "create", "bob", "--password-stdin", "--data-dir", s.DataDir)
+
+	older, newer := resetLink(t, s, "bob"), resetLink(t, s, "bob")
+	b := servaltest.NewBrowser(t, s.URL)
+	if status, body := b.Do(http.MethodPost, "/reset", url.Values{"code": {newer}, "password": {"bob's second password"}}); status != http.StatusSeeOther {
+		t.Fatalf("reset with the newer link: %d %.300s", status, body)
+	}
+	if status, _ := b.Do(http.MethodGet, "/reset?code="+older, nil); status != http.StatusGone {
+		t.Errorf("the older link after the newer one was used: %d, want 410", status)
+	}
+	if status, _ := b.Do(http.MethodPost, "/reset", url.Values{"code": {older}, "password": {"an attacker's password"}}); status != http.StatusGone {
+		t.Errorf("setting a password with the older link: %d, want 410", status)
+	}
+
+	pending := resetLink(t, s, "bob")
+	b = servaltest.NewBrowser(t, s.URL)
+	if status, body := b.Do(http.MethodPost, "/login", url.Values{"username": {"bob"}, "password": {"bob's second password"}}); status != http.StatusSeeOther {
+		t.Fatalf("login: %d %.300s", status, body)
+	}
+	if status, body := b.Do(http.MethodPost, "/password", url.Values{"current": {"bob's second password"}, "password": {"bob's third password"}}); status >= 400 {
+		t.Fatalf("password change: %d %.300s", status, body)
+	}
+	if status, _ := b.Do(http.MethodGet, "/reset?code="+pending, nil); status != http.StatusGone {
+		t.Errorf("a reset link issued before the owner changed the password: %d, want 410", status)
+	}
+}
+
+// startDeviceSignIn asks for a device code as serval-agent does, from the
+// address xff names ("" for none), and returns the status and answer.
+func startDeviceSignIn(t *testing.T, c *http.Client, base, xff string) (int, http.Header, api.DeviceCodeResponse) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/oauth/device/code",
+		strings.NewReader(url.Values{"client_id": {api.AgentClientID}, "device_name": {"laptop"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Error(err)
+		return -1, nil, api.DeviceCodeResponse{}
+	}
+	defer resp.Body.Close()
+	var dc api.DeviceCodeResponse
+	if resp.StatusCode == http.StatusOK {
+		json.NewDecoder(resp.Body).Decode(&dc)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+	}
+	return resp.StatusCode, resp.Header, dc
+}
+
+// L4: an editor sign-in approved by an account that is then deactivated
+// yields no token, even after the account is reactivated.
+func TestDeactivationDeniesApprovedSignIns(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{})
+	s.SetupAdmin("admin", "correct horse battery")
+	servalIn(t, "bob's first password\n", "user", "create", "bob", "--password-stdin", "--data-dir", s.DataDir)
+	bob := servaltest.NewBrowser(t, s.URL)
+	if status, body := bob.Do(http.MethodPost, "/login", url.Values{"username": {"bob"}, "password": {"bob's first password"}}); status != http.StatusSeeOther {
+		t.Fatalf("login: %d %.300s", status, body)
+	}
+	status, _, dc := startDeviceSignIn(t, http.DefaultClient, s.URL, "")
+	if status != http.StatusOK {
+		t.Fatalf("device code: %d", status)
+	}
+	bob.Approve(dc.UserCode)
+	servalIn(t, "", "user", "disable", "bob", "--data-dir", s.DataDir)
+	servalIn(t, "", "user", "enable", "bob", "--data-dir", s.DataDir)
+
+	resp, err := http.PostForm(s.URL+"/oauth/token", url.Values{"grant_type": {api.GrantTypeDeviceCode}, "device_code": {dc.DeviceCode}, "client_id": {api.AgentClientID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), api.OAuthAccessDenied) {
+		t.Errorf("poll after deactivation and reactivation: %d %s, want 400 %s", resp.StatusCode, body, api.OAuthAccessDenied)
+	}
+}
+
+// deviceCodeWave starts n editor sign-ins, 32 at a time, the i-th from the
+// address xff(i), and counts the answers by status.
+func deviceCodeWave(t *testing.T, base string, n int, xff func(i int) string) map[int]int {
+	t.Helper()
+	c := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	defer c.CloseIdleConnections()
+	var mu sync.Mutex
+	counts := map[int]int{}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for i := range next {
+				status, h, _ := startDeviceSignIn(t, c, base, xff(i))
+				if status == http.StatusTooManyRequests && h.Get("Retry-After") == "" {
+					t.Errorf("429 without Retry-After")
+				}
+				mu.Lock()
+				counts[status]++
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return counts
+}
+
+// M2: one address cannot take every live device code (it blocked editor
+// sign-in for everyone for 10 minutes), and the store's bound on live
+// codes is exact under concurrency (count and insert were two steps: 1,002
+// were accepted).
+func TestDeviceCodesHaveAPerAddressBudget(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{Args: []string{"--trusted-proxy", "127.0.0.1"}})
+	counts := deviceCodeWave(t, s.URL, 300, func(int) string { return "198.51.100.7" })
+	t.Logf("300 sign-ins started from one address: %v", counts)
+	if counts[http.StatusOK] > 12 || counts[http.StatusOK]+counts[http.StatusTooManyRequests] != 300 {
+		t.Errorf("one address: %v, want at most 12 accepted (a burst of 10), the rest 429", counts)
+	}
+	if status, _, _ := startDeviceSignIn(t, http.DefaultClient, s.URL, "203.0.113.5"); status != http.StatusOK {
+		t.Errorf("another address after the flood: %d, want 200", status)
+	}
+	accepted := counts[http.StatusOK] + 1
+	counts = deviceCodeWave(t, s.URL, 1100, func(i int) string { return fmt.Sprintf("100.64.%d.%d", i/250, i%250+1) })
+	t.Logf("1,100 sign-ins from 1,100 addresses: %v", counts)
+	if got := accepted + counts[http.StatusOK]; got != 1000 || counts[http.StatusServiceUnavailable] != 1100-counts[http.StatusOK] {
+		t.Errorf("%d live codes accepted in all (%v), want exactly the bound 1,000 and 503 for the rest", got, counts)
+	}
+}
+
+// Unlimited tokens per account (and so unlimited rate-limit budgets): an
+// account holds at most --max-tokens-per-user tokens, from the web app, an
+// editor's sign-in or the CLI, each refusal saying what to do, and
+// concurrent requests cannot overshoot the bound.
+func TestTokensPerUserAreBounded(t *testing.T) {
+	if out := startFails(t, "--max-tokens-per-user", "0"); !strings.Contains(out, "--max-tokens-per-user must be at least 1") {
+		t.Errorf("--max-tokens-per-user 0: %s", out)
+	}
+	s := servaltest.Start(t, servaltest.Options{Args: []string{"--max-tokens-per-user", "3"}})
+	admin := s.SetupAdmin("admin", "correct horse battery")
+	for _, name := range []string{"web-1", "web-2"} {
+		if status, body := admin.Do(http.MethodPost, "/tokens", url.Values{"name": {name}}); status != http.StatusSeeOther {
+			t.Fatalf("token %s: %d %.300s", name, status, body)
+		}
+	}
+	// An editor sign-in (a new device: a new token) approved at 2 of 3,
+	// polled once the web made the third.
+	_, _, dc := startDeviceSignIn(t, http.DefaultClient, s.URL, "")
+	admin.Approve(dc.UserCode)
+	if status, body := admin.Do(http.MethodPost, "/tokens", url.Values{"name": {"ci"}}); status != http.StatusSeeOther {
+		t.Fatalf("third token: %d %.300s", status, body)
+	}
+	resp, err := http.PostForm(s.URL+"/oauth/token", url.Values{"grant_type": {api.GrantTypeDeviceCode}, "device_code": {dc.DeviceCode}, "client_id": {api.AgentClientID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "most tokens this server allows (3)") {
+		t.Errorf("editor sign-in past the limit: %d %s", resp.StatusCode, body)
+	}
+	if status, page := admin.Do(http.MethodPost, "/tokens", url.Values{"name": {"fourth"}}); status != http.StatusConflict || !strings.Contains(page, "You hold 3 tokens") {
+		t.Errorf("fourth token on the web: %d %.2000s", status, page)
+	}
+	out, err := exec.Command(servaltest.Binary(t), "token", "create", "--user", "admin", "--name", "cli", "--max-tokens-per-user", "3", "--data-dir", s.DataDir).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "admin holds 3 tokens, the most one account may hold") {
+		t.Errorf("CLI past the limit: %v %s", err, out)
+	}
+
+	// Twenty at once from one account: exactly the limit are made.
+	servalIn(t, "bob's first password\n", "user", "create", "bob", "--password-stdin", "--data-dir", s.DataDir)
+	bob := servaltest.NewBrowser(t, s.URL)
+	if status, body := bob.Do(http.MethodPost, "/login", url.Values{"username": {"bob"}, "password": {"bob's first password"}}); status != http.StatusSeeOther {
+		t.Fatalf("login: %d %.300s", status, body)
+	}
+	var mu sync.Mutex
+	counts := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			status, _ := bob.Do(http.MethodPost, "/tokens", url.Values{"name": {fmt.Sprintf("t%d", i)}})
+			mu.Lock()
+			counts[status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if counts[http.StatusSeeOther] != 3 || counts[http.StatusConflict] != 17 {
+		t.Errorf("20 concurrent token creations with a limit of 3: %v, want 3 made (303) and 17 refused (409)", counts)
 	}
 }

@@ -128,7 +128,7 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, name, passwordHash string)
 	}
 	defer tx.Rollback()
 	// The write lock is taken before the count is read.
-	if _, err := tx.ExecContext(ctx, s.dialect.lockUsersSQL()); err != nil {
+	if _, err := tx.ExecContext(ctx, s.dialect.lockTableSQL("users")); err != nil {
 		return User{}, fmt.Errorf("create first admin: %w", err)
 	}
 	var n int
@@ -206,22 +206,36 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 	return users, rows.Err()
 }
 
-// SetPassword replaces the account's password hash and ends all its sessions.
+// SetPassword replaces the account's password hash, ends all its sessions
+// and revokes its open reset links.
 func (s *Store) SetPassword(ctx context.Context, userID int64, passwordHash string) error {
 	if passwordHash == "" {
 		return errPasswordHashNo
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := affectOne(tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, userID)); err != nil {
-			return fmt.Errorf("set password: %w", err)
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
-		return err
-	})
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.setPassword(ctx, tx, userID, passwordHash) })
+}
+
+// setPassword replaces the password hash inside tx. What the old password
+// stood for goes with it: the account's sessions end, and its open reset
+// links are revoked, so that an older link (or one an attacker requested)
+// cannot set the password again after the owner changed or reset it.
+func (s *Store) setPassword(ctx context.Context, tx *sql.Tx, userID int64, passwordHash string) error {
+	if err := affectOne(tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, userID)); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE invitations SET revoked_at = ? WHERE kind = ? AND user_id = ? AND used_at IS NULL AND revoked_at IS NULL`,
+		s.now().Unix(), LinkReset, userID); err != nil {
+		return fmt.Errorf("revoke reset links: %w", err)
+	}
+	return nil
 }
 
 // SetDisabled deactivates (or reactivates) an account. Deactivating ends its
-// sessions at once, and its tokens stop authenticating (LookupToken skips
+// sessions at once, denies the editor sign-ins it approved that have not
+// been collected, and its tokens stop authenticating (LookupToken skips
 // them). The last active admin cannot be deactivated.
 func (s *Store) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -236,6 +250,12 @@ func (s *Store) SetDisabled(ctx context.Context, userID int64, disabled bool) er
 		if disabled {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
 				return fmt.Errorf("end sessions: %w", err)
+			}
+			// An editor sign-in the account approved but has not collected
+			// yet must not yield a token once the account is reactivated.
+			if _, err := tx.ExecContext(ctx, `UPDATE device_codes SET state = ? WHERE user_id = ? AND state = ?`,
+				DeviceDenied, userID, DeviceApproved); err != nil {
+				return fmt.Errorf("deny approved editor sign-ins: %w", err)
 			}
 		}
 		return nil

@@ -32,7 +32,7 @@ func TestFixtureGainsAccounts(t *testing.T) {
 	if err != nil || !u.IsAdmin {
 		t.Fatalf("first admin: %+v, %v", u, err)
 	}
-	secret, err := s.CreateUserToken(ctx, u, "alice") // the same name as a server token: fine
+	secret, err := s.CreateUserToken(ctx, u, "alice", 0) // the same name as a server token: fine
 	if err != nil {
 		t.Fatal(err)
 	}

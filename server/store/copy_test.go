@@ -24,7 +24,7 @@ func TestCopyFixtureToPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, err := src.CreateUserToken(ctx, u, "laptop")
+	secret, err := src.CreateUserToken(ctx, u, "laptop", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

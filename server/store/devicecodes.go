@@ -115,45 +115,68 @@ func newUserCode() (string, error) {
 }
 
 // CreateDeviceAuth starts an editor sign-in for clientID on the device
-// called deviceName and returns its codes.
+// called deviceName and returns its codes. The live codes are counted and
+// the new one inserted in one transaction under the table's write lock, so
+// that concurrent requests cannot all pass the count (MaxPendingDeviceCodes
+// is a bound, not a hint).
 func (s *Store) CreateDeviceAuth(ctx context.Context, clientID, deviceName string) (NewDeviceAuth, error) {
 	now := s.now()
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM device_codes WHERE expires_at <= ?`, now.Add(-deviceCodeKeep).Unix()); err != nil {
-		return NewDeviceAuth{}, fmt.Errorf("device code: %w", err)
-	}
-	var live int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM device_codes WHERE expires_at > ? AND state = ?`,
-		now.Unix(), DevicePending).Scan(&live); err != nil {
-		return NewDeviceAuth{}, fmt.Errorf("device code: %w", err)
-	}
-	if live >= MaxPendingDeviceCodes {
-		return NewDeviceAuth{}, ErrTooManyDeviceCodes
-	}
 	n := NewDeviceAuth{DeviceAuth: DeviceAuth{
 		ClientID: clientID, DeviceName: deviceName, CreatedAt: now, ExpiresAt: now.Add(DeviceCodeTTL),
 		Interval: DevicePollInterval, State: DevicePending,
 	}}
-	// A user code equal to a kept one is unlikely (1 in 2.6e10 per kept
-	// code) but refused by the UNIQUE index: draw again.
-	for attempt := 0; ; attempt++ {
-		var err error
-		if n.DeviceCode, err = newSecretCode(); err != nil {
-			return NewDeviceAuth{}, err
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.dialect.lockTableSQL("device_codes")); err != nil {
+			return err
 		}
-		if n.UserCode, err = newUserCode(); err != nil {
-			return NewDeviceAuth{}, err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM device_codes WHERE expires_at <= ?`, now.Add(-deviceCodeKeep).Unix()); err != nil {
+			return err
 		}
-		err = s.db.QueryRowContext(ctx, `INSERT INTO device_codes(device_code_hash, user_code_hash, client_id, device_name, created_at, expires_at, interval_s)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			HashToken(n.DeviceCode), HashToken(n.UserCode), clientID, deviceName, now.Unix(), n.ExpiresAt.Unix(),
-			int64(DevicePollInterval/time.Second)).Scan(&n.ID)
-		if err == nil {
-			return n, nil
+		var live int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM device_codes WHERE expires_at > ? AND state = ?`,
+			now.Unix(), DevicePending).Scan(&live); err != nil {
+			return err
 		}
-		if !isUnique(err) || attempt == 3 {
-			return NewDeviceAuth{}, fmt.Errorf("device code: %w", err)
+		if live >= MaxPendingDeviceCodes {
+			return ErrTooManyDeviceCodes
 		}
+		// A user code equal to a kept one is unlikely (1 in 2.6e10 per kept
+		// code) but refused by the UNIQUE index: draw again. Each try is a
+		// savepoint, since a failed statement aborts a PostgreSQL transaction.
+		for attempt := 0; ; attempt++ {
+			var err error
+			if n.DeviceCode, err = newSecretCode(); err != nil {
+				return err
+			}
+			if n.UserCode, err = newUserCode(); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT new_code`); err != nil {
+				return err
+			}
+			err = tx.QueryRowContext(ctx, `INSERT INTO device_codes(device_code_hash, user_code_hash, client_id, device_name, created_at, expires_at, interval_s)
+				VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				HashToken(n.DeviceCode), HashToken(n.UserCode), clientID, deviceName, now.Unix(), n.ExpiresAt.Unix(),
+				int64(DevicePollInterval/time.Second)).Scan(&n.ID)
+			if err == nil {
+				_, err = tx.ExecContext(ctx, `RELEASE SAVEPOINT new_code`)
+				return err
+			}
+			if !isUnique(err) || attempt == 3 {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT new_code`); err != nil {
+				return err
+			}
+		}
+	})
+	if errors.Is(err, ErrTooManyDeviceCodes) {
+		return NewDeviceAuth{}, err
 	}
+	if err != nil {
+		return NewDeviceAuth{}, fmt.Errorf("device code: %w", err)
+	}
+	return n, nil
 }
 
 // PendingDeviceAuth returns the pending, unexpired sign-in with the
@@ -252,7 +275,9 @@ const (
 // interval by DeviceSlowDownStep. Once approved, the first poll gets the
 // approving user's token named after the device: a new one, or the one an
 // earlier sign-in of the device made with a new secret; the code is then used.
-func (s *Store) PollDeviceAuth(ctx context.Context, deviceCode, clientID string) (DevicePoll, error) {
+// A new token past maxTokens (insertUserToken) is an error wrapping
+// ErrTooManyTokens, and the code stays approved until it expires.
+func (s *Store) PollDeviceAuth(ctx context.Context, deviceCode, clientID string, maxTokens int) (DevicePoll, error) {
 	now := s.now()
 	var p DevicePoll
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -301,7 +326,7 @@ func (s *Store) PollDeviceAuth(ctx context.Context, deviceCode, clientID string)
 			return err
 		}
 		name := deviceTokenName(device)
-		secret, replaced, err := deviceToken(ctx, tx, u, name, now)
+		secret, replaced, err := deviceToken(ctx, tx, u, name, now, maxTokens)
 		if err != nil {
 			return err
 		}
@@ -338,7 +363,7 @@ func deviceTokenName(device string) string {
 
 // deviceToken gives the user's token called name a new secret, or makes
 // it when the user has none of that name, and returns the secret.
-func deviceToken(ctx context.Context, tx *sql.Tx, u User, name string, now time.Time) (secret string, replaced bool, err error) {
+func deviceToken(ctx context.Context, tx *sql.Tx, u User, name string, now time.Time, maxTokens int) (secret string, replaced bool, err error) {
 	secret, err = NewTokenSecret()
 	if err != nil {
 		return "", false, err
@@ -351,6 +376,6 @@ func deviceToken(ctx context.Context, tx *sql.Tx, u User, name string, now time.
 	if !errors.Is(err, ErrNotFound) {
 		return "", false, fmt.Errorf("replace device token: %w", err)
 	}
-	secret, err = insertUserToken(ctx, tx, u, name, now)
+	secret, err = insertUserToken(ctx, tx, u, name, now, maxTokens)
 	return secret, false, err
 }

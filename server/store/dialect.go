@@ -36,16 +36,18 @@ func (d dialect) String() string {
 	return "sqlite"
 }
 
-// lockUsersSQL takes the write lock that CreateFirstAdmin holds while it
-// counts the users, so that two setups racing (in two processes, or on two
-// replicas) cannot both find none.
-func (d dialect) lockUsersSQL() string {
+// lockTableSQL takes the write lock a transaction holds while it counts
+// rows of table before inserting one (CreateFirstAdmin counts the users,
+// CreateDeviceAuth the live device codes), so that two racing (in two
+// processes, or on two replicas) cannot both count the same rows. table is
+// a constant of this package, never input.
+func (d dialect) lockTableSQL(table string) string {
 	if d == postgresDialect {
 		// SHARE ROW EXCLUSIVE conflicts with itself and with every write.
-		return `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`
+		return `LOCK TABLE ` + table + ` IN SHARE ROW EXCLUSIVE MODE`
 	}
 	// A write first takes SQLite's database write lock.
-	return `UPDATE users SET id = id WHERE 0`
+	return `UPDATE ` + table + ` SET id = id WHERE 0`
 }
 
 // isUnique reports whether err is a unique-constraint violation, in either dialect.

@@ -130,7 +130,8 @@ func (s *Store) Register(ctx context.Context, code, name, passwordHash string) (
 }
 
 // ResetPassword sets a password from an open reset link, used up in the same
-// transaction, and ends the account's sessions.
+// transaction; the account's sessions end and its other reset links are
+// revoked (setPassword).
 func (s *Store) ResetPassword(ctx context.Context, code, passwordHash string) (User, error) {
 	var userID int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -139,11 +140,7 @@ func (s *Store) ResetPassword(ctx context.Context, code, passwordHash string) (U
 			return err
 		}
 		userID = l.UserID
-		if err := affectOne(tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, userID)); err != nil {
-			return fmt.Errorf("reset password: %w", err)
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
-		return err
+		return s.setPassword(ctx, tx, userID, passwordHash)
 	})
 	if err != nil {
 		return User{}, err

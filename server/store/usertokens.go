@@ -29,23 +29,55 @@ func OwnedTokenName(user, name string) string { return user + "/" + name }
 // recorded at most once a minute.
 const lastUsedEvery = 60
 
+// DefaultMaxUserTokens is how many tokens one account may hold unless the
+// server is told otherwise (--max-tokens-per-user): one per editor and
+// machine is a handful; every token has its own rate-limit budget, so the
+// bound is also a bound on one account's share of the server.
+const DefaultMaxUserTokens = 50
+
+// ErrTooManyTokens refuses a token that would take an account past its limit.
+var ErrTooManyTokens = errors.New("the account holds the most tokens allowed")
+
 // CreateUserToken issues a token called name for the user and returns its
-// secret, shown only now.
-func (s *Store) CreateUserToken(ctx context.Context, u User, name string) (string, error) {
+// secret, shown only now. An account that holds limit tokens (limit ≤ 0:
+// DefaultMaxUserTokens) gets an error wrapping ErrTooManyTokens.
+func (s *Store) CreateUserToken(ctx context.Context, u User, name string, limit int) (string, error) {
 	if err := ValidateTokenName(name); err != nil {
 		return "", err
 	}
-	return insertUserToken(ctx, s.db, u, name, s.now())
+	var secret string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		secret, err = insertUserToken(ctx, tx, u, name, s.now(), limit)
+		return err
+	})
+	return secret, err
 }
 
 // insertUserToken stores a new token of the user called name and returns
-// its secret.
-func insertUserToken(ctx context.Context, db execer, u User, name string, now time.Time) (string, error) {
+// its secret, unless the user holds limit tokens already. The count and the
+// insert are one step: the account's row is written first, which takes its
+// lock (SQLite's database write lock, PostgreSQL's row lock) before the
+// count, so that concurrent requests cannot all pass it.
+func insertUserToken(ctx context.Context, tx *sql.Tx, u User, name string, now time.Time, limit int) (string, error) {
+	if limit <= 0 {
+		limit = DefaultMaxUserTokens
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET id = id WHERE id = ?`, u.ID); err != nil {
+		return "", fmt.Errorf("store token: %w", err)
+	}
+	var held int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE user_id = ?`, u.ID).Scan(&held); err != nil {
+		return "", fmt.Errorf("store token: %w", err)
+	}
+	if held >= limit {
+		return "", fmt.Errorf("%s holds %d tokens, the most one account may hold (--max-tokens-per-user %d): revoke one first: %w", u.Name, held, limit, ErrTooManyTokens)
+	}
 	secret, err := NewTokenSecret()
 	if err != nil {
 		return "", err
 	}
-	_, err = db.ExecContext(ctx, `INSERT INTO tokens(name, hash, created_at, user_id) VALUES (?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO tokens(name, hash, created_at, user_id) VALUES (?, ?, ?, ?)`,
 		OwnedTokenName(u.Name, name), HashToken(secret), now.Unix(), u.ID)
 	if err != nil {
 		if isUnique(err) {

@@ -36,7 +36,7 @@ func BenchmarkPages(b *testing.B) {
 		}
 		users = append(users, u)
 		for _, name := range []string{"laptop", "desktop"} {
-			if _, err := h.st.CreateUserToken(ctx, u, name); err != nil {
+			if _, err := h.st.CreateUserToken(ctx, u, name, 0); err != nil {
 				b.Fatal(err)
 			}
 		}

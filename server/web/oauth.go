@@ -1,8 +1,11 @@
 package web
 
 import (
+	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/servalhq/serval/server/api"
@@ -74,6 +77,15 @@ func (s *Server) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
 	if device == "" {
 		device = "editor"
 	}
+	// Each address pays for its codes first (throttle.go), so that one
+	// client cannot take every live code the store allows.
+	if wait := s.codeThrottle.chargeAddr(s.clientAddr(r)); wait > 0 {
+		secs := retrySeconds(wait)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeOAuth(w, http.StatusTooManyRequests, api.OAuthError{Code: api.OAuthSlowDown,
+			Description: fmt.Sprintf("too many editor sign-ins started from this address; try again in %d seconds", secs)})
+		return
+	}
 	d, err := s.store.CreateDeviceAuth(r.Context(), f["client_id"], device)
 	if errors.Is(err, store.ErrTooManyDeviceCodes) {
 		w.Header().Set("Retry-After", "60")
@@ -115,7 +127,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, "invalid_request", "device_code is missing")
 		return
 	}
-	p, err := s.store.PollDeviceAuth(r.Context(), f["device_code"], f["client_id"])
+	p, err := s.store.PollDeviceAuth(r.Context(), f["device_code"], f["client_id"], s.cfg.MaxTokensPerUser)
+	if errors.Is(err, store.ErrTooManyTokens) {
+		oauthError(w, "invalid_grant", "the account holds the most tokens this server allows ("+
+			strconv.Itoa(cmp.Or(s.cfg.MaxTokensPerUser, store.DefaultMaxUserTokens))+"): revoke one on the web app's Tokens page, then sign in again")
+		return
+	}
 	if err != nil {
 		s.log.Error("device token", "err", err)
 		writeOAuth(w, http.StatusInternalServerError, api.OAuthError{Code: "server_error", Description: "the server could not read the code; its log says why"})

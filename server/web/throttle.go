@@ -31,8 +31,21 @@ const (
 	maxThrottled = 10000
 )
 
+// Editor sign-ins started (device codes, which need no account): a client
+// address gets 10 at once, then one a minute, so that it holds at most
+// about 20 of the store's MaxPendingDeviceCodes (1,000) live codes, and one
+// address cannot fill them for everyone.
+const (
+	deviceCodeBurst  = 10
+	deviceCodeRefill = time.Minute
+)
+
 type throttle struct {
 	now func() time.Time
+	// The per-address budget: addrBurst and addrRefill for logins and
+	// wrong device codes, the device-code constants for codes started.
+	addrBurst  int
+	addrRefill time.Duration
 
 	mu       sync.Mutex
 	accounts map[string]*bucket
@@ -50,7 +63,13 @@ func (b *bucket) at(now time.Time, every time.Duration, burst int) float64 {
 }
 
 func newThrottle(now func() time.Time) *throttle {
-	return &throttle{now: now, accounts: map[string]*bucket{}, addrs: map[string]*bucket{}}
+	return newAddrThrottle(now, addrBurst, addrRefill)
+}
+
+// newAddrThrottle is a throttle whose address budget is burst units,
+// refilling one per every.
+func newAddrThrottle(now func() time.Time, burst int, every time.Duration) *throttle {
+	return &throttle{now: now, addrBurst: burst, addrRefill: every, accounts: map[string]*bucket{}, addrs: map[string]*bucket{}}
 }
 
 // charge takes one unit from account's and addr's budgets before an attempt
@@ -62,20 +81,36 @@ func (t *throttle) charge(account, addr string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	acc := t.get(t.accounts, account, accountBurst, now)
-	ad := t.get(t.addrs, addr, addrBurst, now)
-	ta, tb := acc.at(now, accountRefill, accountBurst), ad.at(now, addrRefill, addrBurst)
+	ad := t.get(t.addrs, addr, t.addrBurst, now)
+	ta, tb := acc.at(now, accountRefill, accountBurst), ad.at(now, t.addrRefill, t.addrBurst)
 	if ta < 1 || tb < 1 {
 		wait := time.Duration(0)
 		if ta < 1 {
 			wait = max(wait, time.Duration((1-ta)*float64(accountRefill)))
 		}
 		if tb < 1 {
-			wait = max(wait, time.Duration((1-tb)*float64(addrRefill)))
+			wait = max(wait, time.Duration((1-tb)*float64(t.addrRefill)))
 		}
 		return wait
 	}
 	acc.tokens, acc.last = ta-1, now
 	ad.tokens, ad.last = tb-1, now
+	return 0
+}
+
+// chargeAddr takes one unit from addr's budget alone, as charge does; it
+// is for what no account stands behind (starting an editor sign-in).
+func (t *throttle) chargeAddr(addr string) time.Duration {
+	now := t.now()
+	addr = addrKey(addr)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.get(t.addrs, addr, t.addrBurst, now)
+	tokens := b.at(now, t.addrRefill, t.addrBurst)
+	if tokens < 1 {
+		return time.Duration((1 - tokens) * float64(t.addrRefill))
+	}
+	b.tokens, b.last = tokens-1, now
 	return 0
 }
 
@@ -93,7 +128,7 @@ func (t *throttle) refund(account, addr string, forget bool) {
 		b.tokens, b.last = math.Min(accountBurst, b.at(now, accountRefill, accountBurst)+1), now
 	}
 	if b := t.addrs[addr]; b != nil {
-		b.tokens, b.last = math.Min(addrBurst, b.at(now, addrRefill, addrBurst)+1), now
+		b.tokens, b.last = math.Min(float64(t.addrBurst), b.at(now, t.addrRefill, t.addrBurst)+1), now
 	}
 }
 

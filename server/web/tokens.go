@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strconv"
@@ -51,10 +52,13 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, req *
 		s.renderHome(w, r, req, ferr.status, ferr.msg, nil)
 		return
 	}
-	secret, err := s.store.CreateUserToken(r.Context(), req.user, f["name"])
+	secret, err := s.store.CreateUserToken(r.Context(), req.user, f["name"], s.cfg.MaxTokensPerUser)
 	switch {
 	case errors.Is(err, store.ErrTokenExists):
 		s.renderHome(w, r, req, http.StatusConflict, "You already have a token with this name: pick another or rotate it.", nil)
+		return
+	case errors.Is(err, store.ErrTooManyTokens):
+		s.renderHome(w, r, req, http.StatusConflict, s.tooManyTokens(), nil)
 		return
 	case err != nil && store.ValidateTokenName(f["name"]) != nil:
 		s.renderHome(w, r, req, http.StatusBadRequest, err.Error(), nil)
@@ -144,4 +148,9 @@ func (s *Server) tokenName(r *http.Request, req *request, id int64) string {
 		}
 	}
 	return ""
+}
+
+// tooManyTokens tells a user at the token limit what to do.
+func (s *Server) tooManyTokens() string {
+	return errorf("You hold %d tokens, the most this server allows one account: revoke one you no longer use first.", cmp.Or(s.cfg.MaxTokensPerUser, store.DefaultMaxUserTokens))
 }

@@ -64,6 +64,9 @@ type Config struct {
 	// PasswordDisabled turns off sign-in with the passwords of local
 	// accounts (the LDAP form stays).
 	PasswordDisabled bool
+	// MaxTokensPerUser bounds the tokens one account may hold (web, editor
+	// sign-in); 0 means store.DefaultMaxUserTokens.
+	MaxTokensPerUser int
 	// Logger receives errors; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
@@ -81,7 +84,9 @@ type Server struct {
 	throttle *throttle
 	// deviceThrottle counts wrong editor sign-in codes (device.go).
 	deviceThrottle *throttle
-	handler        http.Handler
+	// codeThrottle counts the editor sign-ins each address starts (oauth.go).
+	codeThrottle *throttle
+	handler      http.Handler
 }
 
 // New returns the web app for cfg.
@@ -102,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, store: cfg.Store, log: cfg.Logger, now: cfg.Now, started: cfg.Now(),
 		pages: pages, throttle: newThrottle(cfg.Now), deviceThrottle: newThrottle(cfg.Now),
+		codeThrottle: newAddrThrottle(cfg.Now, deviceCodeBurst, deviceCodeRefill),
 	}
 	s.handler = s.routes()
 	return s, nil

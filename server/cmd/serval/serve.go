@@ -52,13 +52,15 @@ type serveConfig struct {
 	noAuth         bool
 	rateLimit      float64
 	rateBurst      int
-	shutdownGrace  time.Duration
-	requestTimeout time.Duration
-	logLevel       string
-	logFormat      string
-	trustedProxies stringList // --trusted-proxy: see web.go
-	otlpEndpoint   string
-	auditRetention string // --audit-retention: see audit.go
+	// maxTokensPerUser bounds the tokens of one account.
+	maxTokensPerUser int
+	shutdownGrace    time.Duration
+	requestTimeout   time.Duration
+	logLevel         string
+	logFormat        string
+	trustedProxies   stringList // --trusted-proxy: see web.go
+	otlpEndpoint     string
+	auditRetention   string // --audit-retention: see audit.go
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
@@ -85,6 +87,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.BoolVar(&c.noAuth, "no-auth", false, "serve without tokens (refused unless --host is a loopback address)")
 	fs.Float64Var(&c.rateLimit, "rate-limit", auth.DefaultRatePerMinute, "requests per minute per token (-1: unlimited)")
 	fs.IntVar(&c.rateBurst, "rate-burst", auth.DefaultBurst, "requests a token may make at once before the rate limit applies")
+	fs.IntVar(&c.maxTokensPerUser, "max-tokens-per-user", store.DefaultMaxUserTokens, "tokens one account may hold (web app and editor sign-in); each has its own rate limit")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error; info logs one line per completion request, debug every request and all settings")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json (one JSON object per log line, for log collectors)")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 5*time.Second, "how long a shutdown waits for requests in flight")
@@ -110,6 +113,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.ctxSize < 0 || c.threads < 0 || c.maxTokens < 1 {
 		return fmt.Errorf("%w: --ctx-size and --threads must not be negative, --max-tokens must be positive", errUsage)
+	}
+	if c.maxTokensPerUser < 1 {
+		return fmt.Errorf("%w: --max-tokens-per-user must be at least 1", errUsage)
 	}
 	if c.rateBurst < 1 {
 		return fmt.Errorf("%w: --rate-burst must be at least 1", errUsage)

@@ -22,10 +22,12 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	dataDir := dataDirFlag(fs, getenv)
 	database := databaseFlag(fs, getenv)
 	var name, user *string
+	maxTokens := new(int)
 	switch sub {
 	case "create":
 		name = fs.String("name", "", "name of the new token (who or what uses it)")
 		user = fs.String("user", "", "the account the token belongs to (its usage and revocation follow the account); none: a server token")
+		maxTokens = fs.Int("max-tokens-per-user", store.DefaultMaxUserTokens, "with --user: refuse when the account already holds this many tokens")
 	case "revoke":
 		name = fs.String("name", "", "name of the token to revoke (or give it as the argument)")
 	case "list":
@@ -51,6 +53,9 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if name != nil && *name == "" {
 		return fmt.Errorf("%w: serval token %s needs a name (--name NAME)", errUsage, sub)
 	}
+	if *maxTokens < 1 {
+		return fmt.Errorf("%w: --max-tokens-per-user must be at least 1", errUsage)
+	}
 
 	st, err := openStore(ctx, *database, *dataDir, stderr)
 	if err != nil {
@@ -59,7 +64,7 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	defer st.Close()
 	switch sub {
 	case "create":
-		secret, err := createToken(ctx, st, *name, *user)
+		secret, err := createToken(ctx, st, *name, *user, *maxTokens)
 		if err != nil {
 			return err
 		}
@@ -91,8 +96,9 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	return nil
 }
 
-// createToken makes a server token, or with user a token of that account.
-func createToken(ctx context.Context, st *store.Store, name, user string) (string, error) {
+// createToken makes a server token, or with user a token of that account
+// unless it holds maxTokens already.
+func createToken(ctx context.Context, st *store.Store, name, user string, maxTokens int) (string, error) {
 	if user == "" {
 		return st.CreateToken(ctx, name)
 	}
@@ -103,7 +109,7 @@ func createToken(ctx context.Context, st *store.Store, name, user string) (strin
 	if err != nil {
 		return "", err
 	}
-	return st.CreateUserToken(ctx, u, name)
+	return st.CreateUserToken(ctx, u, name, maxTokens)
 }
 
 // tokenAuditName is the stored name of a token create made.

@@ -33,6 +33,7 @@ func newWebApp(cfg *serveConfig, st *store.Store, engines *servedEngines, signin
 		LDAP:             signin.ldap,
 		PasswordDisabled: signin.passwordDisabled,
 		Logger:           logger,
+		MaxTokensPerUser: cfg.maxTokensPerUser,
 	})
 }
 
