@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -460,5 +461,77 @@ func TestTokensPerUserAreBounded(t *testing.T) {
 	wg.Wait()
 	if counts[http.StatusSeeOther] != 3 || counts[http.StatusConflict] != 17 {
 		t.Errorf("20 concurrent token creations with a limit of 3: %v, want 3 made (303) and 17 refused (409)", counts)
+	}
+}
+
+// trickle opens a raw connection to addr, writes head, then one byte of
+// drip every 500 ms until the server closes the connection or limit
+// passes; it returns how long the server let it hold the connection, and
+// what the server answered before closing (if anything).
+func trickle(t *testing.T, addr, head, drip string, limit time.Duration) (time.Duration, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(conn) // until the server closes (or the deferred Close)
+		closed <- string(b)
+	}()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(limit)
+	for i := 0; ; i++ {
+		select {
+		case answer := <-closed:
+			return time.Since(start), answer
+		case <-deadline:
+			return time.Since(start), "(still open)"
+		case <-tick.C:
+			conn.SetWriteDeadline(time.Now().Add(time.Second))
+			conn.Write([]byte{drip[i%len(drip)]})
+		}
+	}
+}
+
+// Slowloris: a client that sends its headers, or its body, a byte at a
+// time is cut off after the header and body timeouts, on /login as on the
+// API, instead of holding a connection and a goroutine for as long as it
+// keeps dripping.
+func TestSlowlorisIsCutOff(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{})
+	addr := strings.TrimPrefix(s.URL, "http://")
+	const limit = 90 * time.Second
+	for _, c := range []struct {
+		name, head, drip string
+		within           time.Duration
+		answer           string // the start of the answer before the close ("": none needed)
+	}{
+		{"headers of POST /login", "POST /login HTTP/1.1\r\nHost: " + addr + "\r\n", "X-Pad: aaaaaaaa\r\n", 20 * time.Second, ""},
+		{"body of POST /login", "POST /login HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\nusername=alice&password=", "a", 40 * time.Second, "HTTP/1.1 408 "},
+		{"body of POST /v1/completions", "POST /v1/completions HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer " + s.Token + "\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n" + `{"segments":{"prefix":"`, "a", 40 * time.Second, "HTTP/1.1 408 "},
+		{"idle after the request line", "GET /login HTTP/1.1\r\n", "", 20 * time.Second, ""},
+	} {
+		drip := c.drip
+		if drip == "" {
+			drip = " "
+		}
+		held, answer := trickle(t, addr, c.head, drip, limit)
+		t.Logf("%s: held %s, answered %.80q", c.name, held.Round(100*time.Millisecond), answer)
+		if held > c.within {
+			t.Errorf("%s: the server held a dripping connection for %s (want it cut within %s)", c.name, held.Round(time.Second), c.within)
+		}
+		if !strings.HasPrefix(answer, c.answer) {
+			t.Errorf("%s: answered %.200q, want %q (the request timed out)", c.name, answer, c.answer)
+		}
+	}
+	if status, _, _ := do(t, "GET", s.URL+"/login", "", ""); status != 200 {
+		t.Errorf("GET /login after the slow clients: %d", status)
 	}
 }

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"unicode/utf8"
 )
@@ -44,6 +46,11 @@ func decodeForm(w http.ResponseWriter, r *http.Request, spec map[string]int) (ma
 			return nil, &formError{http.StatusUnsupportedMediaType, "forms are sent as application/x-www-form-urlencoded"}
 		}
 		if err := r.ParseForm(); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// The server's body read deadline passed: a trickled body
+				// (slowloris) is cut off, and told why.
+				return nil, &formError{http.StatusRequestTimeout, "the form was not received in time: send it at once"}
+			}
 			if strings.Contains(err.Error(), "too large") {
 				// 400 like any other too-long field (the contract).
 				return nil, &formError{http.StatusBadRequest, fmt.Sprintf("the form is larger than %d bytes", maxFormBytes)}
