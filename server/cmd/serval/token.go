@@ -53,7 +53,7 @@ func runToken(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if name != nil && *name == "" {
 		return fmt.Errorf("%w: serval token %s needs a name (--name NAME)", errUsage, sub)
 	}
-	if *maxTokens < 1 {
+	if sub == "create" && *maxTokens < 1 {
 		return fmt.Errorf("%w: --max-tokens-per-user must be at least 1", errUsage)
 	}
 
