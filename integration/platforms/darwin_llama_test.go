@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -306,5 +307,71 @@ func TestDarwinLlamaLibraryChecksCatch(t *testing.T) {
 		if !strings.Contains(all, strings.TrimPrefix(want, "_")) {
 			t.Errorf("the checks did not say %q; they said:\n%s", want, all)
 		}
+	}
+}
+
+// TestDarwinEmbeddedLibffi: serval loads libffi before anything else
+// (github.com/jupiterrider/ffi's init, under yzma, panics without it). On
+// macOS that package embeds its own libffi.8.dylib and writes it to the
+// user's cache folder at start, so it is in every darwin serval. It must be a
+// dylib for the CPU, signed on arm64, loading only libSystem, exporting every
+// function the package's init looks up, and binding only libSystem symbols a
+// Mac at serval's minimum (macOS 12) has: it declares a newer macOS than
+// serval (15.0 on arm64, 14.0 on x86_64), which dyld does not enforce, so
+// the symbols are what decides whether it loads there.
+func TestDarwinEmbeddedLibffi(t *testing.T) {
+	distDir(t)
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/jupiterrider/ffi").Output()
+	if err != nil {
+		t.Fatalf("go list -m github.com/jupiterrider/ffi: %v", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	initSrc, err := os.ReadFile(filepath.Join(dir, "init.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wanted []string
+	for _, m := range regexp.MustCompile(`\.Get\("([a-z_0-9]+)"\)`).FindAllStringSubmatch(string(initSrc), -1) {
+		wanted = append(wanted, m[1])
+	}
+	if len(wanted) < 5 {
+		t.Fatalf("read %d lookups from %s/init.go: %v", len(wanted), dir, wanted)
+	}
+	for _, tc := range []struct {
+		arch, target string
+		cpu          macho.Cpu
+	}{
+		{"darwin_arm64", "arm64-macos", macho.CpuArm64},
+		{"darwin_amd64", "x86_64-macos", macho.CpuAmd64},
+	} {
+		t.Run(tc.arch, func(t *testing.T) {
+			b, err := machocheck.Read(filepath.Join(dir, "assets", "libffi", tc.arch, "libffi.8.dylib"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.File.Type != macho.TypeDylib || b.File.Cpu != tc.cpu {
+				t.Errorf("a %v for %v, want a dylib for %v", b.File.Type, b.File.Cpu, tc.cpu)
+			}
+			if !slices.Equal(b.Dylibs, []string{"/usr/lib/libSystem.B.dylib"}) {
+				t.Errorf("loads %v, want libSystem only", b.Dylibs)
+			}
+			checkSignature(t, b, tc.cpu == macho.CpuArm64)
+			for _, fn := range wanted {
+				if !b.Exports["_"+fn] {
+					t.Errorf("does not export %s, which ffi's init looks up", fn)
+				}
+			}
+			libSystem := stubs(t, tc.target, strings.Split(minMacOS, ".")[0])["/usr/lib/libSystem.B.dylib"]
+			var missing []string
+			for _, imp := range b.Imports {
+				if imp.Library == "/usr/lib/libSystem.B.dylib" && !libSystem[imp.Name] {
+					missing = append(missing, imp.Name)
+				}
+			}
+			if len(missing) > 0 {
+				t.Errorf("binds %v, which macOS %s's libSystem (Zig's stub) lacks", missing, minMacOS)
+			}
+			t.Logf("libffi.8.dylib: declares macOS %s; exports the %d functions ffi looks up; its %d libSystem binds are all in macOS %s's", b.MinOS, len(wanted), len(b.Imports), minMacOS)
+		})
 	}
 }
