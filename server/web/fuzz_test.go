@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bufio"
+	"encoding/csv"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -121,6 +124,104 @@ func FuzzOpenFlash(f *testing.F) {
 		}
 		if out, ok := openFlash(session, v); !ok || out != in {
 			t.Fatalf("sealed %+v, opened %+v %v", in, out, ok)
+		}
+	})
+}
+
+// FuzzClientAddr: whatever X-Forwarded-For lines arrive, the address is a
+// valid one; from a peer that is not a trusted proxy it is the peer; and it
+// is never a hop left of an address that no trusted proxy could have
+// written (the client's own entries), nor a trusted proxy while an
+// untrusted hop stands right of the proxies. The header is left unchanged.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("198.51.100.1", "203.0.113.9, 10.0.0.2", "127.0.0.1:5")
+	f.Add("", ",, ,", "10.0.0.1:80")
+	f.Add("garbage", "2001:db8::1", "[::1]:9")
+	f.Add("::ffff:1.2.3.4", "10.1.1.1,10.2.2.2", "192.0.2.1:1")
+	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}}}
+	f.Fuzz(func(t *testing.T, line1, line2, remote string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = remote
+		r.Header["X-Forwarded-For"] = []string{line1, line2}
+		got := s.clientAddr(r)
+		if r.Header["X-Forwarded-For"][0] != line1 || r.Header["X-Forwarded-For"][1] != line2 {
+			t.Fatal("clientAddr changed the header")
+		}
+		peer, ok := remoteAddr(r)
+		if !ok {
+			if got != remote {
+				t.Fatalf("unparseable peer %q gave %q", remote, got)
+			}
+			return
+		}
+		a, err := netip.ParseAddr(got)
+		if err != nil {
+			t.Fatalf("%q is not an address", got)
+		}
+		if !s.trusted(peer) && a != peer {
+			t.Fatalf("untrusted peer %s, address %s", peer, a)
+		}
+		// Walk the hops as a proxy chain would: right to left while trusted.
+		hops := strings.Split(line1+","+line2, ",")
+		want := peer
+		for i := len(hops) - 1; i >= 0 && s.trusted(want); i-- {
+			h := strings.TrimSpace(hops[i])
+			if h == "" {
+				continue
+			}
+			p, err := netip.ParseAddr(h)
+			if err != nil {
+				break
+			}
+			want = p.Unmap()
+		}
+		if a != want {
+			t.Fatalf("lines %q %q from %s: %s, want %s", line1, line2, peer, a, want)
+		}
+	})
+}
+
+// FuzzUsageCSVRow: any fields give one record that encoding/csv reads back
+// field for field (neutralised), and no cell starts a formula when the row
+// is read with ';' or tab as the separator either.
+func FuzzUsageCSVRow(f *testing.F) {
+	f.Add("x;=1+1", "=HYPERLINK(\"a\")", "\u00a0@SUM(1)")
+	f.Add("a\"b", "line\n=2", "\t-3")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		if !utf8.ValidString(a + b + c) {
+			return // names and languages are checked UTF-8 before they are stored
+		}
+		var buf strings.Builder
+		w := bufio.NewWriter(&buf)
+		writeCSVRow(w, a, b, c)
+		w.Flush()
+		rows, err := csv.NewReader(strings.NewReader(buf.String())).ReadAll()
+		if err != nil || len(rows) != 1 || len(rows[0]) != 3 {
+			t.Fatalf("%q read back as %q, %v", buf.String(), rows, err)
+		}
+		for i, v := range []string{a, b, c} {
+			// encoding/csv turns \r\n inside a quoted field into \n.
+			if want := strings.ReplaceAll(csvSafe(v), "\r\n", "\n"); rows[0][i] != want {
+				t.Fatalf("field %d: %q read back as %q", i, want, rows[0][i])
+			}
+			if cell := strings.TrimLeft(rows[0][i], " \u00a0\u3000"); cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+				t.Fatalf("field %d starts a formula: %q", i, rows[0][i])
+			}
+		}
+		for _, sep := range []rune{';', '\t'} {
+			r := csv.NewReader(strings.NewReader(buf.String()))
+			r.Comma, r.LazyQuotes, r.FieldsPerRecord = sep, true, -1
+			rows, err := r.ReadAll()
+			if err != nil {
+				continue // not read as cells at all
+			}
+			for _, row := range rows {
+				for _, cell := range row {
+					if cell = strings.TrimLeft(cell, " \u00a0\u3000"); cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+						t.Fatalf("separator %q: cell %q starts a formula (%q)", sep, cell, buf.String())
+					}
+				}
+			}
 		}
 	})
 }
