@@ -237,9 +237,10 @@ func TestWebAppLogs(t *testing.T) {
 // servalIn runs a serval subcommand with stdin and returns its combined output.
 func servalIn(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
+	bin := servaltest.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, servaltest.Binary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -53,9 +53,10 @@ func do(t *testing.T, method, url, token, body string) (int, http.Header, string
 // serval runs a serval subcommand and returns its stdout.
 func serval(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	bin := servaltest.Binary(t) // may build it: not on the command's clock
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, servaltest.Binary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
