@@ -174,9 +174,13 @@ func BenchmarkCandidates(b *testing.B) {
 					}
 					d := time.Since(t0)
 					if step == 0 { // a cold prompt: fill the other engines' caches too
-						three.GenerateCandidates(context.Background(), req, 3, func(int, string) error { return nil })
+						if _, err := three.GenerateCandidates(context.Background(), req, 3, func(int, string) error { return nil }); err != nil {
+							b.Fatal(err)
+						}
 						for i := range 3 {
-							separate.Generate(context.Background(), req.Candidate(i), func(string) error { return nil })
+							if _, err := separate.Generate(context.Background(), req.Candidate(i), func(string) error { return nil }); err != nil {
+								b.Fatal(err)
+							}
 						}
 						continue
 					}
