@@ -81,6 +81,6 @@ test-image: image-base
 		echo "SKIP container test: podman cannot run a container here: $$(echo "$$out" | tail -1)"; exit 0; fi; \
 	$(MAKE) --no-print-directory image DEVICE=cpu CONTAINER_ENGINE=podman && \
 	$(TEST_ENV) SERVAL_TEST_IMAGE=$(IMAGE_TAG_cpu) SERVAL_PODMAN_FLAGS="$(PODMAN_GLOBAL_FLAGS)" \
-		$(GO) test -count=1 -timeout 10m ./integration/container/
+		$(GO) test -count=1 -timeout 15m ./integration/container/
 
 TEST_TARGETS += test-image
