@@ -125,11 +125,12 @@ func (s *Store) CreateDeviceAuth(ctx context.Context, clientID, deviceName strin
 		ClientID: clientID, DeviceName: deviceName, CreatedAt: now, ExpiresAt: now.Add(DeviceCodeTTL),
 		Interval: DevicePollInterval, State: DevicePending,
 	}}
+	// Housekeeping first, outside the locked transaction, which stays short.
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM device_codes WHERE expires_at <= ?`, now.Add(-deviceCodeKeep).Unix()); err != nil {
+		return NewDeviceAuth{}, fmt.Errorf("device code: %w", err)
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.dialect.lockTableSQL("device_codes")); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM device_codes WHERE expires_at <= ?`, now.Add(-deviceCodeKeep).Unix()); err != nil {
 			return err
 		}
 		var live int
