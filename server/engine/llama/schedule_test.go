@@ -288,3 +288,56 @@ func TestAbandonedRequestIsNotQueued(t *testing.T) {
 		t.Errorf("%d queued", q)
 	}
 }
+
+// While a request waits for the slot, the running prompt advances in
+// steps of at most waitingChunk tokens, so a job abandoned in the middle
+// of its prompt frees the slot within one short step; with nobody
+// waiting, the prompt goes in full batches.
+func TestPromptStepsAreShortWhileOthersWait(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 8, MaxWait: time.Hour, SettleTime: time.Hour, BatchSize: 512}) // nothing settles: the newest goes first
+	long := strings.Repeat("func main() { fmt.Println(1) }\n", 60)
+	var mu sync.Mutex
+	var steps []int
+	e.beforeDecode = func() {
+		mu.Lock()
+		steps = append(steps, int(e.batch.NTokens))
+		mu.Unlock()
+	}
+	largest := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		m := 0
+		for _, n := range steps {
+			m = max(m, n)
+		}
+		steps = nil
+		return m
+	}
+
+	_, _, alone := complete(t, e, engine.Request{Prompt: long, MaxTokens: 1, Client: "alone"})
+	if alone.EvaluatedTokens <= waitingChunk {
+		t.Fatalf("the prompt is only %d tokens", alone.EvaluatedTokens)
+	}
+	if n := largest(); n <= waitingChunk {
+		t.Errorf("alone, the largest step was %d tokens, want a full batch", n)
+	}
+
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	out := make(chan result, 2)
+	generateAsync(e, "short", engine.Request{Prompt: prompts[1], MaxTokens: 1, Client: "short"}, out)
+	waitQueued(t, e, 1)
+	generateAsync(e, "long", engine.Request{Prompt: long + "x", MaxTokens: 1, Client: "long"}, out) // newest: served first
+	waitQueued(t, e, 2)
+	largest()
+	release()
+	for range 2 {
+		if r := <-out; r.err != nil {
+			t.Errorf("%s: %v", r.name, r.err)
+		}
+	}
+	// The long prompt ran first while "short" waited: its steps were short.
+	// (Steps after "short" took the slot are bounded the same way or smaller.)
+	if n := largest(); n > waitingChunk {
+		t.Errorf("with a request waiting, a step of %d tokens, want at most %d", n, waitingChunk)
+	}
+}

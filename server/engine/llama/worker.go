@@ -26,6 +26,7 @@ func (e *Engine) work() {
 			}
 		}
 		closed := e.stopping
+		waiting := len(e.queue) > 0
 		e.mu.Unlock()
 		finishDropped(out)
 
@@ -36,12 +37,13 @@ func (e *Engine) work() {
 			<-e.wake
 			continue
 		}
-		e.step(active, closed)
+		e.step(active, closed, waiting)
 	}
 }
 
-// step advances every active slot by one decode.
-func (e *Engine) step(active []*slot, closed bool) {
+// step advances every active slot by one decode. While requests wait for
+// a slot, prompts advance in chunks of at most waitingChunk tokens.
+func (e *Engine) step(active []*slot, closed, waiting bool) {
 	e.batch.Clear()
 	budget := e.cfg.BatchSize
 	var inBatch []*slot
@@ -97,6 +99,9 @@ func (e *Engine) step(active []*slot, closed bool) {
 				n := min(budget, len(j.tokens)-s.prompt)
 				if j.req.PromptOnly {
 					n = min(n, warmupChunk)
+				}
+				if waiting {
+					n = min(n, waitingChunk)
 				}
 				if len(s.chunks) > 0 {
 					n = min(n, s.chunks[0].at-s.prompt) // stop where the next chunk goes
@@ -173,6 +178,14 @@ func (e *Engine) step(active []*slot, closed bool) {
 		e.sample(s)
 	}
 }
+
+// waitingChunk bounds a step's prompt chunk while requests wait: a job
+// whose client goes away holds its slot until the end of the step it is
+// in (cancellation is checked between steps), and under overload most
+// jobs end that way, so a 512-token step wasted up to 512 tokens of
+// evaluation each time. Below capacity nothing waits and prompts go in
+// full batches.
+const waitingChunk = 128
 
 // prepare tokenizes the prompt of slot s's new job (and fits its
 // candidates to the context). A prompt that cannot be served ends the job
