@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -84,7 +85,11 @@ func TestJain(t *testing.T) {
 //
 // SERVAL_OVERLOAD_TYPISTS (10,60,200,500) and SERVAL_OVERLOAD_SECONDS (20
 // up to 60 typists, 60 above: a round robin over 500 typists needs tens of
-// seconds to reach them all) change the runs.
+// seconds to reach them all) change the runs. SERVAL_OVERLOAD_TIMES (such
+// as 0.5,3,10) sizes them instead as multiples of the capacity measured
+// just before each run (the targets are at 3× and 10× capacity,
+// and a shared machine's capacity moves tenfold with its load): a typist
+// offers one pause per burst and pause, 2.55 s.
 func TestOverloadTable(t *testing.T) {
 	spec := os.Getenv("SERVAL_OVERLOAD")
 	if spec == "" {
@@ -101,6 +106,18 @@ func TestOverloadTable(t *testing.T) {
 			counts = append(counts, n)
 		}
 	}
+	var times []float64
+	if v := os.Getenv("SERVAL_OVERLOAD_TIMES"); v != "" {
+		counts = nil
+		for _, f := range strings.Split(v, ",") {
+			x, err := strconv.ParseFloat(f, 64)
+			if err != nil || x <= 0 || x > 100 {
+				t.Fatalf("SERVAL_OVERLOAD_TIMES: %q", f)
+			}
+			times = append(times, x)
+			counts = append(counts, 500) // tokens enough for any capacity here
+		}
+	}
 	seconds, _ := strconv.Atoi(os.Getenv("SERVAL_OVERLOAD_SECONDS"))
 	traces := typistTraces(t, 50)
 	most := 0
@@ -115,18 +132,21 @@ func TestOverloadTable(t *testing.T) {
 		}
 		s := servaltest.Start(t, servaltest.Options{Binary: bin})
 		tokens := typistTokens(t, s, most)
-		for _, n := range counts {
-			d := time.Duration(seconds) * time.Second
-			if d <= 0 {
-				d = 20 * time.Second
-				if n > 60 {
-					d = 60 * time.Second
-				}
-			}
+		for i, n := range counts {
 			// Capacity beside each run: the machine's load moves.
 			capacity, err := Capacity(context.Background(), s.URL, s.Token, traces, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if times != nil {
+				n = min(len(tokens), max(1, int(math.Round(times[i]*capacity*typistCycle.Seconds()))))
+			}
+			d := time.Duration(seconds) * time.Second
+			if d <= 0 {
+				d = 20 * time.Second
+				if n > 60 || times != nil {
+					d = 60 * time.Second
+				}
 			}
 			rep, err := RunTypists(context.Background(), TypistConfig{URL: s.URL, Tokens: tokens[:n], Duration: d, Traces: traces})
 			if err != nil {
@@ -142,6 +162,10 @@ func TestOverloadTable(t *testing.T) {
 	}
 	t.Log("\n" + TypistHeader + " load |\n" + strings.Join(rows, "\n"))
 }
+
+// typistCycle is a default typist's burst and pause: 8 keys 150 ms apart,
+// then 1.5 s (TypistConfig).
+const typistCycle = 7*150*time.Millisecond + 1500*time.Millisecond
 
 // loadAverage is the 1-minute load average, as a table cell's text.
 func loadAverage() string {
