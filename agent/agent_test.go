@@ -324,6 +324,18 @@ type testServer struct {
 	mu         sync.Mutex
 	last       api.CompletionRequest
 	lastHeader http.Header
+	events     []api.LogEventRequest
+}
+
+// eventsSoFar returns "type:choice" of the events received, in order.
+func (s *testServer) eventsSoFar() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, e := range s.events {
+		out = append(out, fmt.Sprintf("%s:%d", e.Type, e.ChoiceIndex))
+	}
+	return out
 }
 
 func newTestServer(t testing.TB, text string) *testServer {
@@ -336,7 +348,13 @@ func newTestServer(t testing.TB, text string) *testServer {
 		}
 		json.NewEncoder(w).Encode(api.HealthState{Model: "m", Device: "cpu"})
 	})
-	mux.HandleFunc("/v1/events", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/v1/events", func(w http.ResponseWriter, r *http.Request) {
+		var ev api.LogEventRequest
+		json.NewDecoder(r.Body).Decode(&ev)
+		s.mu.Lock()
+		s.events = append(s.events, ev)
+		s.mu.Unlock()
+	})
 	mux.HandleFunc("/v1/completions", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		var req api.CompletionRequest
@@ -747,5 +765,29 @@ func TestFilePath(t *testing.T) {
 		if got := FilePath(uri); got != want {
 			t.Errorf("FilePath(%q) = %q, want %q", uri, got, want)
 		}
+	}
+}
+
+// TestAcceptedIsShown: a candidate accepted without being reported shown
+// (VS Code cycled to it with the toolbar's arrows) gets its view first, and
+// the one shown before it is dismissed; one reported shown is not counted twice.
+func TestAcceptedIsShown(t *testing.T) {
+	srv := newTestServer(t, "x")
+	a := newTestAgent(t, srv.URL, Config{})
+	doc := Document{URI: "file:///tmp/x.go", LanguageID: "go", Version: 1, Text: []byte("package x\n")}
+	a.DidOpen(doc)
+	a.Shown(doc.URI, "cmpl-1", 0)
+	a.Accepted(doc.URI, "cmpl-1", 2, false)
+	a.Shown(doc.URI, "cmpl-2", 1)
+	a.Accepted(doc.URI, "cmpl-2", 1, false)
+	want := "view:0 dismiss:0 view:2 select:2 view:1 select:1"
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got = srv.eventsSoFar(); len(got) >= 6 {
+			break
+		}
+	}
+	if strings.Join(got, " ") != want {
+		t.Fatalf("events %v, want %s", got, want)
 	}
 }

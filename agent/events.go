@@ -29,11 +29,15 @@ func (a *Agent) Shown(uri, id string, choice int) {
 }
 
 // Accepted records that the user accepted a suggestion: all of it, or with
-// partial set a part of it (a line or a word; select_kind "line").
+// partial set a part of it (a line or a word; select_kind "line"). What was
+// accepted was on screen: unless it is the one last reported shown (an editor
+// that cannot tell which candidate it shows, as VS Code when the user cycles
+// with the toolbar's arrows), its view is recorded first.
 func (a *Agent) Accepted(uri, id string, choice int, partial bool) {
 	if id == "" {
 		return
 	}
+	a.Shown(uri, id, choice)
 	ev := &api.LogEventRequest{Type: api.EventSelect, CompletionID: id, ChoiceIndex: choice}
 	if partial {
 		ev.SelectKind = "line"

@@ -14,7 +14,10 @@ const maxAutoClosers = 16
 // resulting line is (mismatched or unmatched closers, an unterminated
 // string), and the best one wins, so that a closer is neither doubled nor
 // lost: `foo(` + `bar(x)` before `)` keeps the `)`, `from '` + `./x';`
-// before `'` replaces the `'`.
+// before `'` replaces the `'`. Only closers the completion writes again
+// are replaced (they appear in it, in order): an editor shows a suggestion
+// as text added around what is there, so one that would delete a closer is
+// not shown at all (VS Code drops it), however balanced the line it makes.
 func matchClosers(cc *cursorContext, text string) (string, int) {
 	rest := cc.lineSuffix
 	if rest == "" || text == "" {
@@ -31,6 +34,9 @@ func matchClosers(cc *cursorContext, text string) (string, int) {
 		if !onlyClosers(head) {
 			break
 		}
+		if !writes(text, head) {
+			continue
+		}
 		score := lineImbalance(lx, cc.linePrefix+text+rest[k:]) + commentedOut(lx, cc.linePrefix+text, rest[k:])
 		// Between equally good ranges, one the completion ends with
 		// exactly (`);` over `);`) beats a shorter one (which would leave
@@ -41,6 +47,19 @@ func matchClosers(cc *cursorContext, text string) (string, int) {
 		}
 	}
 	return text, best
+}
+
+// writes reports whether text writes every character of replaced, in
+// order: replacing it with text only adds characters around it.
+func writes(text, replaced string) bool {
+	for i := 0; i < len(replaced); i++ {
+		j := strings.IndexByte(text, replaced[i])
+		if j < 0 {
+			return false
+		}
+		text = text[j+1:]
+	}
+	return true
 }
 
 // commentedOut counts the closers of rest that a line comment at the end

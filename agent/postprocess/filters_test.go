@@ -255,6 +255,13 @@ func TestMatchClosers(t *testing.T) {
 		{"go", "f(|)\n", "a) // done", 1},
 		{"go", "m[|]\n", "k)", 0}, // wrong closer: nothing to replace
 		{"go", "x := |\n", "f()", 0},
+		// A completion that does not write the closer again never replaces
+		// it, however balanced the line would be without it: editors show a
+		// suggestion that deletes text as nothing (VS Code drops it).
+		{"go", "func hasPort(|)\n", "a /* b", 0},
+		{"go", "func hasPort(|)\n", "a // b", 0},
+		{"go", "if u == nil {|}\n", "x // y", 0},
+		{"go", "f(|)\n", "a) // done", 1},
 	}
 	for _, c := range cases {
 		_, got := matchClosers(at(t, c.lang, c.doc), c.text)
