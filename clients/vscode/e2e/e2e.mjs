@@ -92,6 +92,65 @@ async function waitFor(what, fn, timeoutMs = 60_000, everyMs = 250) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
 }
 
+// trace reads the language client's trace (serval.trace.server: verbose) from
+// the Output channel's log files: every message the extension exchanged with
+// the agent, as {head, body} with body the parsed JSON of its Params/Result.
+function trace(userData) {
+  const files = [];
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && e.name === "Serval.log") files.push(p);
+    }
+  };
+  walk(path.join(userData, "logs"));
+  const entries = [];
+  for (const f of files) {
+    for (const chunk of readFileSync(f, "utf8").split(/\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \[)/)) {
+      const [head, ...rest] = chunk.split("\n");
+      const m = /^(?:Params|Result): ([\s\S]*)$/.exec(rest.join("\n"));
+      let body;
+      try {
+        body = m ? JSON.parse(m[1]) : undefined;
+      } catch {
+        body = undefined;
+      }
+      entries.push({ head, body });
+    }
+  }
+  return entries;
+}
+
+// storedEvents returns the usage events the server stored, oldest first, read with
+// Node 24's built-in SQLite from the server's database.
+function storedEvents(dataDir) {
+  return query(dataDir, "SELECT type, completion_id, choice_index FROM events ORDER BY id");
+}
+
+// accountTokens returns the names of the tokens of accounts (not server tokens).
+function accountTokens(dataDir) {
+  return query(dataDir, "SELECT name FROM tokens WHERE user_id IS NOT NULL ORDER BY id").map((r) => r.name);
+}
+
+function query(dataDir, sql) {
+  const script = `const { DatabaseSync } = require("node:sqlite");
+const db = new DatabaseSync(process.argv[1], { readOnly: true });
+console.log(JSON.stringify(db.prepare(process.argv[2]).all()));`;
+  return JSON.parse(execFileSync(path.join(nodeBin, "node"), ["--no-warnings", "-e", script, path.join(dataDir, "serval.db"), sql], { encoding: "utf8" }));
+}
+
+// sameText compares the ghost text as rendered with a suggestion: VS Code
+// draws spaces as non-breaking ones and the first line and the lines below
+// it in elements not in document order, so every rendered piece must be in
+// the suggestion, and together, without whitespace, as long as it.
+const squash = (s) => s.replace(/[\s\u00a0]+/g, "");
+function sameText(rendered, suggestion) {
+  const want = squash(suggestion);
+  const parts = rendered.split("\n").map(squash).filter((p) => p !== "");
+  return parts.length > 0 && parts.every((p) => want.includes(p)) && parts.join("").length === want.length;
+}
+
 async function main() {
   for (const [what, p] of [["serval", path.join(bin, "serval")], ["vsix", vsix], ["code-server", codeServer]]) {
     if (!existsSync(p)) throw new Error(`${what} missing at ${p}: run make vsix and clients/vscode/e2e/install.sh`);
@@ -141,6 +200,8 @@ async function main() {
       "update.mode": "none",
       "extensions.autoCheckUpdates": false,
       "editor.inlineSuggest.enabled": true,
+      // The inline suggestion toolbar ("1/3", previous, next) without hovering.
+      "editor.inlineSuggest.showToolbar": "always",
       "workbench.tips.enabled": false,
       "chat.disableAIFeatures": true,
     }),
@@ -340,6 +401,102 @@ async function main() {
       check("the server recorded the acceptance", /\bgo\s+\d+\s+[1-9]/.test(stats), stats);
     }
 
+    // Several candidates (issue 28): an explicit trigger asks the agent for 3; the
+    // toolbar counts them, Alt+] shows the next one, and the extension reports the one
+    // on screen as shown; accepting it records its candidate's index on the server.
+    const hints = async () =>
+      page.evaluate(() => Array.from(document.querySelectorAll(".inlineSuggestionsHints .availableSuggestionCount")).map((e) => e.textContent.trim()).find((t) => t) || "");
+    const responses = () => trace(userData).filter((e) => /Received response 'textDocument\/inlineCompletion/.test(e.head) && e.body);
+    const shownItems = () => trace(userData).filter((e) => /Sending notification 'textDocument\/didShowCompletion'/.test(e.head) && e.body).map((e) => e.body.item);
+    const choiceOf = (item) => item?.command?.arguments?.[0]?.choiceIndex;
+    await editor.click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("Enter");
+    // The editor closes the brace, and Enter puts the cursor in the body, at the end of its line.
+    await page.keyboard.type("func mul(a, b int) int {", { delay: 40 });
+    await page.keyboard.press("Enter");
+    let count = "";
+    let items = [];
+    let firstGhost = "";
+    for (let attempt = 0; attempt < 8 && count !== "1/3"; attempt++) {
+      const before = responses().length;
+      if (attempt > 0) await page.keyboard.type(attempt === 1 ? "r" : "e", { delay: 40 });
+      await runCommand("Trigger Inline Suggestion");
+      firstGhost = await waitFor("ghost text", ghost, 30_000, 200).catch(() => "");
+      count = firstGhost ? await waitFor("the toolbar's count", hints, 5_000, 100).catch(() => "") : "";
+      const explicit = responses().slice(before).filter((r) => r.body.items?.length).pop();
+      items = explicit?.body.items ?? [];
+      log(`cycling attempt ${attempt}: toolbar ${JSON.stringify(count)}, ${items.length} items: ${JSON.stringify(items.map((i) => i.insertText))}`);
+    }
+    const distinct = new Set(items.map((i) => i.insertText)).size;
+    check("an explicit trigger gets 3 distinct candidates from serval-agent, and the toolbar shows 1/3", count === "1/3" && items.length === 3 && distinct === 3,
+      `(toolbar ${JSON.stringify(count)}, ${items.length} items, ${distinct} distinct)`);
+    await page.screenshot({ path: path.join(out, "cycling-first.png") });
+    check("the first candidate is on screen", items.length > 0 && sameText(firstGhost, items[0].insertText),
+      `(ghost ${JSON.stringify(firstGhost)}, first ${JSON.stringify(items[0]?.insertText)})`);
+    if (items.length >= 2) {
+      const shownBefore = shownItems().length;
+      await page.keyboard.press("Alt+BracketRight");
+      const second = await waitFor("the second candidate on screen", async () => {
+        const g = await ghost();
+        return sameText(g, items[1].insertText) && g;
+      }, 15_000, 100).catch(() => "");
+      await page.screenshot({ path: path.join(out, "cycling-second.png") });
+      check("Alt+] shows the second candidate's text, and the toolbar says 2/", second !== "" && /^2\//.test(await hints()),
+        `(ghost ${JSON.stringify(await ghost())}, toolbar ${JSON.stringify(await hints())}, second ${JSON.stringify(items[1].insertText)})`);
+      const reported = await waitFor("the second candidate reported shown", () => {
+        const s = shownItems().slice(shownBefore);
+        return s.length && s;
+      }, 10_000, 200).catch(() => []);
+      check("the extension reports the cycled-to candidate as shown", reported.length === 1 && choiceOf(reported[0]) === choiceOf(items[1]),
+        `(reported ${JSON.stringify(reported.map(choiceOf))}, want [${choiceOf(items[1])}])`);
+      await page.keyboard.press("Tab");
+      const want = choiceOf(items[1]);
+      const id = items[1].command.arguments[0].completionId;
+      const stored = await waitFor("the select event of the second candidate", () => {
+        const evs = storedEvents(dataDir).filter((e) => e.completion_id === id);
+        return evs.some((e) => e.type === "select") && evs;
+      }, 30_000, 500).catch(() => storedEvents(dataDir).filter((e) => e.completion_id === id));
+      check("accepting it records its choice_index on the server, after a view of it",
+        stored.some((e) => e.type === "select" && e.choice_index === want) && stored.some((e) => e.type === "view" && e.choice_index === want) && want > 0,
+        JSON.stringify(stored));
+    }
+
+    // After an auto-closed bracket (`hasPort(` → `hasPort()`, `if u == nil {` → `{}`):
+    // the ghost text renders, and the extension reports shown what is on screen.
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+End");
+    const bracketRuns = [];
+    for (const [i, typed] of ["func hasPort(", "if u == nil {", "func hasPort(", "if u == nil {"].entries()) {
+      await page.keyboard.press("Enter");
+      await page.keyboard.press("Enter");
+      await page.keyboard.type(typed, { delay: 40 });
+      // Let the automatic requests of the typing settle, then ask explicitly.
+      await new Promise((r) => setTimeout(r, 2_000));
+      const shownBefore = shownItems().length;
+      const before = responses().length;
+      await runCommand("Trigger Inline Suggestion");
+      await waitFor("the explicit answer", () => responses().length > before, 30_000, 200).catch(() => {});
+      const g = await waitFor("ghost text", ghost, 5_000, 200).catch(() => "");
+      // The report follows the answer at once; give it a moment.
+      await new Promise((r) => setTimeout(r, 1_000));
+      const answer = responses().slice(before).pop()?.body.items ?? [];
+      // VS Code may ask twice for one trigger; the agent records a view once per candidate.
+      const reported = [...new Set(shownItems().slice(shownBefore).map((it) => `${it.command.arguments[0].completionId}#${choiceOf(it)}`))];
+      bracketRuns.push({ typed, ghost: g, reported, answer: answer.map((it) => [it.insertText, it.range, choiceOf(it)]) });
+      log(`after ${JSON.stringify(typed)}: ghost ${JSON.stringify(g)}, reported shown ${JSON.stringify(reported)}, answer ${JSON.stringify(answer.map((it) => [it.insertText, it.range]))}`);
+      await page.screenshot({ path: path.join(out, `bracket-${i}.png`) });
+      await page.keyboard.press("Escape");
+      await page.keyboard.press("Control+End");
+    }
+    check("after an auto-closed bracket, ghost text renders", bracketRuns.filter((r) => r.ghost !== "").length >= 2, JSON.stringify(bracketRuns));
+    check("after an auto-closed bracket, an answer is reported shown exactly when its ghost text is on screen",
+      bracketRuns.every((r) => r.reported.length === (r.ghost !== "" ? 1 : 0) &&
+        (r.ghost === "" || r.answer.some(([t, , choice]) => sameText(r.ghost, t) && r.reported[0].endsWith(`#${choice}`)))),
+      JSON.stringify(bracketRuns));
+    await page.keyboard.press("Control+S");
+
     // Sign-in without copying a token (RFC 8628 device flow). Sign Out forgets the
     // token; the status bar's unauthorized item starts Serval: Sign In, which opens
     // the server's /device page in the browser; the user signs in there and
@@ -426,6 +583,13 @@ async function main() {
     check("the language client traced the configuration messages", traced.length > 0, `(${logFiles.length} log files)`);
     const leaks = logs.filter(([, text]) => text.includes(token) || text.includes("srv_wrongwrongwrongwrongwrongwrong00") || /"token":\s*"srv_/.test(text));
     check("no token in any log file with the trace on", leaks.length === 0, leaks.map(([f]) => f).join(", "));
+
+    // Sign Out revokes the token the sign-in made: the server no longer has it.
+    const before = accountTokens(dataDir);
+    await runCommand("Serval: Sign Out");
+    await waitFor("status unauthorized after Sign Out", async () => /refused the token/.test(await statusLabel()), 60_000, 500);
+    const after = await waitFor("the token revoked", () => accountTokens(dataDir).length === 0 && [], 10_000, 200).catch(() => accountTokens(dataDir));
+    check("Sign Out revokes the signed-in token on the server", before.length === 1 && after.length === 0, `(before ${JSON.stringify(before)}, after ${JSON.stringify(after)})`);
   } catch (err) {
     // Leave what a person would look at: the window and the status bar's items.
     await page?.screenshot({ path: path.join(out, "failure.png") }).catch(() => {});

@@ -21,12 +21,15 @@ import { findAgent } from "./binary";
 import { focusNotification, FocusReporter, Place } from "./focus";
 import { agentLogLine, redact } from "./logs";
 import { acceptedLength, ShownItem } from "./partial";
+import { Cycle, renderable, visible } from "./shown";
 import { RestartPolicy } from "./restart";
 import { agentArgs, agentOptions, AgentOptions, ExtensionSettings, tokenVerdict, unreachable, validateEndpoint } from "./settings";
-import { parseSignInPrompt, parseSignInResult, signedInMessage, signInCommand, signInMessage, signInNotification } from "./signin";
+import { parseSignInPrompt, parseSignInResult, signedInMessage, signInCommand, signInMessage, signInNotification, signOutCommand } from "./signin";
 import { defaultEndpoint, menuEntries, parseStatus, StatusKind, statusView } from "./status";
 
 const tokenKey = "serval.token";
+/** Set while the stored token is one a sign-in made: Sign Out revokes that one on the server. */
+const signedInKey = "serval.tokenFromSignIn";
 
 class Serval implements vscode.Disposable {
   private client: LanguageClient | undefined;
@@ -39,8 +42,12 @@ class Serval implements vscode.Disposable {
   private stopping = false;
   /** The sign-in in progress, if any: a second one replaces it. */
   private signingIn: vscode.CancellationTokenSource | undefined;
-  /** The suggestion last shown per document, to notice partial acceptance. */
-  private readonly shown = new Map<string, ShownItem & { protocolItem: unknown }>();
+  /**
+   * The suggestions VS Code renders per document, and the one on screen (the
+   * first, or the one the user cycled to), to report it as shown and to
+   * notice a partial acceptance of it.
+   */
+  private readonly shown = new Map<string, { version: number; cycle: Cycle<ShownItem & { protocolItem: unknown; renders: boolean }> }>();
   private readonly disposables: vscode.Disposable[] = [];
   /** The token last passed to the agent, kept out of the output channel. */
   private knownToken = "";
@@ -66,6 +73,9 @@ class Serval implements vscode.Disposable {
       vscode.commands.registerCommand("serval.setToken", () => this.setToken()),
       vscode.commands.registerCommand("serval.signOut", () => this.signOut()),
       vscode.commands.registerCommand("serval.showLogs", () => this.log.show(true)),
+      // Alt+] and Alt+[ (package.json): VS Code's own cycling, then the item now on screen is reported shown.
+      vscode.commands.registerCommand("serval.nextSuggestion", () => this.cycle(1)),
+      vscode.commands.registerCommand("serval.previousSuggestion", () => this.cycle(-1)),
       vscode.commands.registerCommand("serval.showMenu", () => this.showMenu()),
       vscode.commands.registerCommand("serval.openEndpointSetting", () =>
         vscode.commands.executeCommand("workbench.action.openSettings", "serval.server.endpoint")),
@@ -225,8 +235,11 @@ class Serval implements vscode.Disposable {
           this.inFlight++;
           this.render();
           try {
+            const version = document.version;
             const result = await next(document, position, context, token);
-            this.remember(document, result);
+            if (!token.isCancellationRequested && document.version === version) {
+              this.remember(document, position, result);
+            }
             return result;
           } finally {
             this.inFlight--;
@@ -273,36 +286,71 @@ class Serval implements vscode.Disposable {
     return { action: CloseAction.DoNotRestart, handled: true };
   }
 
-  /** remember keeps the first shown item and tells the agent it was shown. */
-  private remember(document: vscode.TextDocument, result: vscode.InlineCompletionItem[] | vscode.InlineCompletionList | null | undefined) {
-    const items = Array.isArray(result) ? result : result?.items ?? [];
-    const first = items[0];
-    if (!first || typeof first.insertText !== "string" || !this.client) {
-      this.shown.delete(document.uri.toString());
+  /**
+   * remember keeps the items VS Code keeps at position, in its order (it drops
+   * those whose edit does not fit the text around the cursor, as one whose
+   * range covers an auto-closed bracket its text does not keep), and tells the
+   * agent the first is shown if VS Code draws it.
+   */
+  private remember(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    result: vscode.InlineCompletionItem[] | vscode.InlineCompletionList | null | undefined,
+  ) {
+    const key = document.uri.toString();
+    const client = this.client;
+    if (!client) {
+      this.shown.delete(key);
       return;
     }
-    const range = first.range;
-    const protocolItem = {
-      insertText: first.insertText,
-      range: range ? this.client.code2ProtocolConverter.asRange(range) : undefined,
-      command: first.command ? { title: first.command.title, command: first.command.command, arguments: first.command.arguments } : undefined,
-    };
-    const startOffset = range ? document.offsetAt(range.start) : -1;
-    this.shown.set(document.uri.toString(), {
-      insertText: first.insertText,
-      startOffset,
-      replaced: range ? document.getText(range) : "",
-      protocolItem,
+    const text = document.getText();
+    const cursor = document.offsetAt(position);
+    const items = (Array.isArray(result) ? result : result?.items ?? []).flatMap((item) => {
+      if (typeof item.insertText !== "string") return [];
+      const range = item.range ?? new vscode.Range(position, position);
+      const start = document.offsetAt(range.start);
+      const end = document.offsetAt(range.end);
+      const candidate = { insertText: item.insertText, start, end };
+      if (!visible(text, cursor, candidate)) {
+        this.log.debug(`VS Code drops this suggestion, not reported shown: ${JSON.stringify(item.insertText)} over ${JSON.stringify(text.slice(start, end))}`);
+        return [];
+      }
+      const protocolItem = {
+        insertText: item.insertText,
+        range: client.code2ProtocolConverter.asRange(range),
+        command: item.command ? { title: item.command.title, command: item.command.command, arguments: item.command.arguments } : undefined,
+      };
+      return [{ insertText: item.insertText, startOffset: start, replaced: text.slice(start, end), protocolItem, renders: renderable(text, cursor, candidate) }];
     });
-    void this.client.sendNotification("textDocument/didShowCompletion", { item: protocolItem });
+    if (items.length === 0) {
+      this.shown.delete(key);
+      return;
+    }
+    const cycle = new Cycle(items);
+    this.shown.set(key, { version: document.version, cycle });
+    this.reportShown(cycle.current());
+  }
+
+  /** reportShown tells the agent the item on screen is shown, unless VS Code keeps it but draws nothing for it. */
+  private reportShown(item: { protocolItem: unknown; renders: boolean } | undefined) {
+    if (item?.renders && this.client) {
+      void this.client.sendNotification("textDocument/didShowCompletion", { item: item.protocolItem });
+    }
+  }
+
+  /** cycle runs VS Code's next/previous suggestion and reports the one it shows now. */
+  private async cycle(step: 1 | -1) {
+    await vscode.commands.executeCommand(step > 0 ? "editor.action.inlineSuggest.showNext" : "editor.action.inlineSuggest.showPrevious");
+    const editor = vscode.window.activeTextEditor;
+    const state = editor && this.shown.get(editor.document.uri.toString());
+    if (!state || state.version !== editor.document.version) return;
+    this.reportShown(state.cycle.move(step));
   }
 
   private onDocumentChange(e: vscode.TextDocumentChangeEvent) {
     const key = e.document.uri.toString();
-    if (e.contentChanges.length > 0 && this.client) {
-      this.focus.edited(this.client.code2ProtocolConverter.asUri(e.document.uri));
-    }
-    const item = this.shown.get(key);
+    const state = this.shown.get(key);
+    const item = state?.cycle.current();
     if (!item || e.contentChanges.length !== 1 || !this.client) {
       return;
     }
@@ -366,6 +414,7 @@ class Serval implements vscode.Disposable {
       return;
     }
     await this.context.secrets.store(tokenKey, token.trim());
+    await this.context.secrets.delete(signedInKey); // a pasted token is not revoked on Sign Out
     await this.pushConfiguration();
     // Say at once whether the server takes it: the agent's status may not change
     // (a wrong token after a missing one is still "unauthorized").
@@ -430,6 +479,7 @@ class Serval implements vscode.Disposable {
         throw new Error("the agent's answer has no token");
       }
       await this.context.secrets.store(tokenKey, r.token);
+      await this.context.secrets.store(signedInKey, "1");
       await this.pushConfiguration();
       this.log.info(`signed in as ${r.user} (token ${r.tokenName})`);
       void vscode.window.showInformationMessage(signedInMessage(r));
@@ -450,7 +500,25 @@ class Serval implements vscode.Disposable {
     }
   }
 
+  /**
+   * signOut forgets the token. One a sign-in made is this device's alone:
+   * the agent revokes it on the server first, so it stops working there too.
+   * A pasted token may serve elsewhere, so it is only forgotten.
+   */
   private async signOut() {
+    const client = this.client;
+    if ((await this.context.secrets.get(signedInKey)) && client?.isRunning()) {
+      try {
+        const r = (await client.sendRequest(ExecuteCommandRequest.type, { command: signOutCommand, arguments: [] })) as { revoked?: boolean } | null;
+        this.log.info(r?.revoked ? "signed out: the server revoked this device's token" : "signed out: there was no token to revoke");
+      } catch (err) {
+        // Forget it anyway: the user asked to sign out. Say where to revoke it.
+        const msg = err instanceof Error ? err.message : String(err);
+        this.log.warn(`sign-out: the server did not revoke the token: ${msg}`);
+        void vscode.window.showWarningMessage("Serval: signed out here, but the server did not revoke the token: revoke it on the server's Tokens page.");
+      }
+    }
+    await this.context.secrets.delete(signedInKey);
     await this.context.secrets.delete(tokenKey);
     // An empty token never overrides a set one in the agent, so forgetting it needs a fresh agent.
     await this.restart();

@@ -4,6 +4,8 @@
 /** The agent's command and the notification that carries the code to show. */
 export const signInCommand = "serval.signIn";
 export const signInNotification = "serval/signIn";
+/** The agent's command that revokes its token on the server (Sign Out). */
+export const signOutCommand = "serval.revokeToken";
 
 /** What the user approves in the browser (the serval/signIn notification). */
 export interface SignInPrompt {
