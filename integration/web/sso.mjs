@@ -6,7 +6,8 @@
 //
 // "Sign in with Test IdP" → the provider's login form → back signed in, the account
 // made just in time; the admin group gives the admin pages, others get 403, and a
-// group change at the provider counts at the next sign-in; an
+// group change at the provider counts at the next sign-in (groups in the ID token or,
+// when it has none, at userinfo); an
 // editor's device sign-in (serval-agent's serval.signIn command) is approved in a
 // browser signed in through the provider, and the agent gets a working token.
 // Refused through the binary: a wrong audience, an expired ID token, a replayed nonce,
@@ -29,6 +30,7 @@ const password = "idp password 789";
 const accounts = [
   { login: "ada", subject: "u-ada", email: "ada@corp.example", name: "ada", verified: true, groups: ["dev", "serval-admins"] },
   { login: "bob", subject: "u-bob", email: "bob@corp.example", name: "bob", verified: true, groups: ["dev"] },
+  { login: "dan", subject: "u-dan", email: "dan@corp.example", name: "dan", verified: true, groups: ["dev", "serval-admins"] },
   { login: "carol", subject: "u-carol", email: "carol@corp.example", name: "carol", verified: true, groups: ["dev"] },
   { login: "eve", subject: "u-eve", email: "eve@corp.example", name: "eve", verified: false, groups: ["dev"] },
   { login: "mal", subject: "u-mal", email: "mal@corp.example", name: "mal", verified: true, groups: ["sales"] },
@@ -147,6 +149,16 @@ require_verified_email = true
   res = await signIn(bob, "bob");
   check("bob, out of the admin group again, gets 403 at his next sign-in",
     res.status() === 303 && (await bob.goto(base + "/admin/users")).status() === 403, String(res.status()));
+
+  // A provider that sends groups only at its userinfo endpoint: dan's admin
+  // group still counts.
+  await tamper({ groups_at_userinfo: true });
+  const dan = await newPage();
+  res = await signIn(dan, "dan");
+  check("groups at userinfo only: dan (admin group) gets the admin pages",
+    res.status() === 303 && (await dan.goto(base + "/admin/users")).status() === 200, String(res.status()));
+  await dan.context().close();
+  await tamper({});
 
   // An editor's sign-in: serval-agent asks for a device code, carol approves it
   // in a browser that signs in through the provider.

@@ -12,6 +12,7 @@
 //
 //	{"claims": {"aud": "another-client"}}   claims set in every ID token
 //	{"replay_nonce": true}                  the nonce of the previous ID token
+//	{"groups_at_userinfo": true}            no groups claim in ID tokens, only at userinfo
 //	{}                                      honest tokens again
 //
 // and POST /test/accounts (a JSON array like FILE) adds accounts or changes
@@ -46,6 +47,8 @@ func main() {
 type tamper struct {
 	Claims      map[string]any `json:"claims"`
 	ReplayNonce bool           `json:"replay_nonce"`
+	// GroupsAtUserinfo leaves groups out of ID tokens (the userinfo endpoint has them).
+	GroupsAtUserinfo bool `json:"groups_at_userinfo"`
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -86,6 +89,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		p.SetGroupsAtUserinfoOnly(t.GroupsAtUserinfo)
 		if len(t.Claims) == 0 && !t.ReplayNonce {
 			p.SetTamper(nil)
 			return
