@@ -12,59 +12,22 @@
 // (integration/replicas: two replicas on one PostgreSQL behind HAProxy), with
 // SERVAL_E2E_SETUP_URL the setup link and SERVAL_E2E_OUT the screenshots' folder;
 // the checks of the one process's log and data directory are left to the caller.
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { createRequire } from "node:module";
+import { webDir, freshDir, results, log, check, waitFor, testModel, launchChromium, startServal } from "./harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "../..");
-const bin = process.env.SERVAL_BIN_DIR || path.join(repo, "bin");
-const libDir = process.env.SERVAL_LIB_DIR || path.join(bin, "lib", "cpu");
-const cache = process.env.SERVAL_E2E_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME, ".cache"), "serval-e2e");
 const external = process.env.SERVAL_E2E_BASE || "";
-const out = process.env.SERVAL_E2E_OUT || path.join(here, "out");
-rmSync(out, { recursive: true, force: true });
-mkdirSync(out, { recursive: true });
-
-const require = createRequire(path.join(cache, "playwright", "package.json"));
-const { chromium } = require("playwright-core");
-
-let passes = 0;
-let failures = 0;
-const log = (...a) => console.log(`[web-e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
-function check(name, ok, detail = "") {
-  if (ok) { passes++; log(`PASS ${name}`); } else { failures++; log(`FAIL ${name} ${detail}`); }
-}
-
-async function waitFor(what, fn, timeoutMs = 60_000, everyMs = 200) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) { last = e; }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last})`);
-}
+const out = freshDir(process.env.SERVAL_E2E_OUT || path.join(webDir, "out"));
 
 const work = mkdtempSync(path.join(tmpdir(), "serval-web-e2e-"));
 const dataDir = path.join(work, "data");
-let logs = "";
 let server;
 if (!external) {
   const model = path.join(work, "model.gguf");
-  execFileSync("go", ["run", "./integration/cmd/serval-testmodel", "-o", model], { cwd: repo, stdio: "inherit" });
+  testModel(model);
   // The real binary, port 0: the listening line says where it is.
-  server = spawn(path.join(bin, "serval"), ["serve", "--model", model, "--host", "127.0.0.1", "--port", "0",
-    "--data-dir", dataDir, "--lib-dir", libDir, "--threads", "1"], { stdio: ["ignore", "pipe", "pipe"] });
-  const append = (d) => { logs += d.toString(); writeFileSync(path.join(out, "serval.log"), logs); };
-  server.stdout.on("data", append);
-  server.stderr.on("data", append);
+  server = startServal({ model, dataDir, logFile: path.join(out, "serval.log") });
 }
 let browser;
 
@@ -75,7 +38,8 @@ async function main() {
     setupURL = process.env.SERVAL_E2E_SETUP_URL;
     check("a setup link is given", !!setupURL && setupURL.startsWith(base + "/setup?code="), setupURL);
   } else {
-    base = await waitFor("serval to listen", () => logs.match(/serval: listening on (http:\/\/[0-9.:]+)/)?.[1], 120_000);
+    base = await server.base();
+    const logs = server.logs;
     const setupLine = logs.split("\n").find((l) => l.startsWith("setup: "));
     check("serve prints one setup line", !!setupLine && logs.split("\n").filter((l) => l.startsWith("setup: ")).length === 1, logs);
     setupURL = setupLine.slice("setup: ".length).trim();
@@ -90,11 +54,7 @@ async function main() {
   });
   const complete = (token) => api("/v1/completions", token, { language: "go", segments: { prefix: "func add(a, b int) int {\n\t", suffix: "\n}" } });
 
-  browser = await chromium.launch({
-    executablePath: process.env.SERVAL_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
   const admin = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   admin.setDefaultTimeout(30_000);
   const shot = (page, name) => page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
@@ -305,17 +265,15 @@ async function main() {
 try {
   await main();
 } catch (e) {
-  failures++;
+  results.failures++;
   log("FAIL", e.stack || e);
 } finally {
   if (browser) await browser.close().catch(() => {});
   if (server) {
-    server.kill("SIGTERM");
-    await Promise.race([new Promise((r) => server.on("exit", r)), new Promise((r) => setTimeout(r, 15_000))]);
-    if (server.exitCode === null) server.kill("SIGKILL");
+    await server.stop();
   }
   rmSync(work, { recursive: true, force: true });
 }
 log(`screenshots and the server log: ${out}`);
-console.log(`${passes} passed, ${failures} failed`);
-process.exit(failures === 0 ? 0 : 1);
+console.log(`${results.passes} passed, ${results.failures} failed`);
+process.exit(results.failures === 0 ? 0 : 1);

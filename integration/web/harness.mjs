@@ -1,4 +1,4 @@
-// What the web app's browser tests need (sso.mjs; e2e.mjs predates it): where the binaries
+// What the web app's browser tests (e2e.mjs, sso.mjs) share: where the binaries
 // and the cache are, checks that count, bounded waits, Debian's Chromium through
 // playwright-core, and the real serval on a loopback port.
 import { spawn, execFileSync } from "node:child_process";
@@ -7,18 +7,18 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const repo = path.resolve(here, "../..");
+// webDir is integration/web.
+export const webDir = path.dirname(fileURLToPath(import.meta.url));
+export const repo = path.resolve(webDir, "../..");
 export const bin = process.env.SERVAL_BIN_DIR || path.join(repo, "bin");
 export const libDir = process.env.SERVAL_LIB_DIR || path.join(bin, "lib", "cpu");
 const cache = process.env.SERVAL_E2E_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME, ".cache"), "serval-e2e");
 
-// outDir empties and returns integration/web/<name>: screenshots and logs.
-export function outDir(name) {
-  const out = path.join(here, name);
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  return out;
+// freshDir empties dir (screenshots and logs) and returns it.
+export function freshDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 export const results = { passes: 0, failures: 0 };

@@ -18,9 +18,9 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { bin, repo, outDir, results, log, check, waitFor, testModel, launchChromium, startServal, stopProcess } from "./harness.mjs";
+import { bin, repo, webDir, freshDir, results, log, check, waitFor, testModel, launchChromium, startServal, stopProcess } from "./harness.mjs";
 
-const out = outDir("out-sso");
+const out = freshDir(path.join(webDir, "out-sso"));
 const work = mkdtempSync(path.join(tmpdir(), "serval-sso-e2e-"));
 const model = path.join(work, "model.gguf");
 testModel(model);
