@@ -290,3 +290,32 @@ func TestReplicasAreOneInstance(t *testing.T) {
 		t.Fatalf("deactivated user's token on A: %d, want 401", code)
 	}
 }
+
+// TestSignInThrottleAcrossReplicas: wrong passwords alternating between two
+// replicas draw on one budget per account (10 at once), as a balancer that
+// is not sticky sends a browser's posts (no token to hash); per replica,
+// a guesser would get 10 on each.
+func TestSignInThrottleAcrossReplicas(t *testing.T) {
+	dbURL := pgtest.Shared(t).NewDatabase(t)
+	rs := startReplicas(t, dbURL, 2)
+	if code, body := postForm(t, browser(t), rs[0].URL+"/setup", url.Values{
+		"code": {setupCode(t, rs[0])}, "username": {"admin"}, "password": {"correct horse battery"}}); code != http.StatusSeeOther {
+		t.Fatalf("setup: %d %s", code, body)
+	}
+	var statuses []int
+	for i := range 12 {
+		code, _ := postForm(t, browser(t), rs[i%2].URL+"/login", url.Values{"username": {"admin"}, "password": {"wrong guess"}})
+		statuses = append(statuses, code)
+	}
+	for i, code := range statuses {
+		if want := map[bool]int{true: http.StatusUnauthorized, false: http.StatusTooManyRequests}[i < 10]; code != want {
+			t.Fatalf("wrong passwords alternating between replicas: %v; want 10 × 401, then 429", statuses)
+		}
+	}
+	// The right password, now, is refused too: the account's budget is spent on both.
+	for _, r := range rs {
+		if code, _ := postForm(t, browser(t), r.URL+"/login", url.Values{"username": {"admin"}, "password": {"correct horse battery"}}); code != http.StatusTooManyRequests {
+			t.Fatalf("the right password during the lockout: %d, want 429", code)
+		}
+	}
+}

@@ -209,8 +209,10 @@ func migratePostgres(ctx context.Context, db *sql.DB, steps []migration) (Migrat
 	if current > latest {
 		return Migration{}, &NewerSchemaError{Path: pgDatabaseName, Version: current, KnownToThis: latest}
 	}
-	if _, err := tx.ExecContext(ctx, pgRateLimitTable); err != nil {
-		return Migration{}, explainPostgres(err)
+	for _, table := range []string{pgRateLimitTable, pgAttemptTable} {
+		if _, err := tx.ExecContext(ctx, table); err != nil {
+			return Migration{}, explainPostgres(err)
+		}
 	}
 	result := Migration{From: current, To: current}
 	if current == latest {

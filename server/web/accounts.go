@@ -166,7 +166,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	name, addr := f["username"], s.clientAddr(r)
 	// The attempt is paid for before the password is checked (throttle.go).
-	if wait := s.throttle.charge(name, addr); wait > 0 {
+	if wait := s.throttle.charge(r.Context(), name, addr); wait > 0 {
 		secs := retrySeconds(wait)
 		s.auditSignIn(r, name, "password", false, "throttled")
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -184,7 +184,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	u, hash, err := s.store.PasswordHash(r.Context(), name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.throttle.refund(name, addr, false)
+		s.throttle.refund(r.Context(), name, addr, false)
 		s.fail(w, r, err)
 		return
 	}
@@ -195,7 +195,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	passwordOK, err := account.Check(r.Context(), checked, f["password"])
 	if err != nil {
-		s.throttle.refund(name, addr, false) // not checked: not a guess
+		s.throttle.refund(r.Context(), name, addr, false) // not checked: not a guess
 		s.hashFailed(w, r, nil, "Sign in", err)
 		return
 	}
@@ -210,7 +210,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "login", nil, page{Title: "Sign in", Error: msg, Form: map[string]string{"username": name, "next": f["next"]}})
 		return
 	}
-	s.throttle.refund(name, addr, true)
+	s.throttle.refund(r.Context(), name, addr, true)
 	s.auditSignIn(r, u.Name, "password", true, "")
 	if err := s.startSession(w, r, u); err != nil {
 		s.fail(w, r, err)
@@ -388,7 +388,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, req *req
 	// The current password is guessed against the login's budgets: a
 	// stolen session must not make an unthrottled oracle of this form.
 	name, addr := req.user.Name, s.clientAddr(r)
-	if wait := s.throttle.charge(name, addr); wait > 0 {
+	if wait := s.throttle.charge(r.Context(), name, addr); wait > 0 {
 		secs := retrySeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		redo(http.StatusTooManyRequests, errorf("Too many wrong passwords: try again in %d seconds.", secs))
@@ -396,13 +396,13 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, req *req
 	}
 	_, hash, err := s.store.PasswordHash(r.Context(), name)
 	if err != nil {
-		s.throttle.refund(name, addr, false)
+		s.throttle.refund(r.Context(), name, addr, false)
 		s.fail(w, r, err)
 		return
 	}
 	ok, err := account.Check(r.Context(), hash, f["current"])
 	if err != nil {
-		s.throttle.refund(name, addr, false)
+		s.throttle.refund(r.Context(), name, addr, false)
 		s.hashFailed(w, r, req, "Your account", err)
 		return
 	}
@@ -411,7 +411,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, req *req
 		redo(http.StatusBadRequest, "The current password is wrong.")
 		return
 	}
-	s.throttle.refund(name, addr, true)
+	s.throttle.refund(r.Context(), name, addr, true)
 	if err := account.ValidatePassword(name, f["password"]); err != nil {
 		redo(http.StatusBadRequest, err.Error())
 		return

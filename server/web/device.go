@@ -122,7 +122,7 @@ const cancelledInEditor = "This sign-in was cancelled in the editor: nothing was
 // answered (the form again with the reason, or 429).
 func (s *Server) lookUpUserCode(w http.ResponseWriter, r *http.Request, req *request, typed string) (string, store.DeviceAuth, bool) {
 	account, addr := "device:"+req.user.Name, s.clientAddr(r)
-	if wait := s.deviceThrottle.charge(account, addr); wait > 0 {
+	if wait := s.deviceThrottle.charge(r.Context(), account, addr); wait > 0 {
 		secs := retrySeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		s.renderDevice(w, r, req, http.StatusTooManyRequests, errorf("Too many wrong codes: try again in %d seconds.", secs), deviceData{})
@@ -138,7 +138,7 @@ func (s *Server) lookUpUserCode(w http.ResponseWriter, r *http.Request, req *req
 		s.renderDevice(w, r, req, http.StatusNotFound, "No sign-in is waiting for this code: check it against your editor (codes expire after 10 minutes).", deviceData{})
 		return "", store.DeviceAuth{}, false
 	}
-	s.deviceThrottle.refund(account, addr, false) // not a wrong code
+	s.deviceThrottle.refund(r.Context(), account, addr, false) // not a wrong code
 	if errors.Is(err, store.ErrDeviceCancelled) {
 		s.renderDevice(w, r, req, http.StatusGone, cancelledInEditor, deviceData{})
 		return "", store.DeviceAuth{}, false

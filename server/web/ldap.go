@@ -33,7 +33,7 @@ func (s *Server) signInLDAP(w http.ResponseWriter, r *http.Request, f map[string
 		relogin(http.StatusUnauthorized, loginFailed)
 		return true
 	case errors.Is(err, ldapauth.ErrNotAllowed):
-		s.throttle.refund(name, addr, false) // the right password: not a guess
+		s.throttle.refund(r.Context(), name, addr, false) // the right password: not a guess
 		s.auditSignIn(r, name, "ldap", false, "not in the allowed group")
 		relogin(http.StatusForbidden, "Your directory account is not in the group allowed to use Serval: ask an admin.")
 		return true
@@ -42,7 +42,7 @@ func (s *Server) signInLDAP(w http.ResponseWriter, r *http.Request, f map[string
 		if !s.cfg.PasswordDisabled {
 			return false // a local account may still sign in
 		}
-		s.throttle.refund(name, addr, false) // not checked: not a guess
+		s.throttle.refund(r.Context(), name, addr, false) // not checked: not a guess
 		s.auditSignIn(r, name, "ldap", false, "directory unreachable")
 		relogin(http.StatusServiceUnavailable, "The directory is not answering right now: try again in a few minutes.")
 		return true
@@ -59,7 +59,7 @@ func (s *Server) signInLDAP(w http.ResponseWriter, r *http.Request, f map[string
 		s.fail(w, r, err)
 		return true
 	}
-	s.throttle.refund(name, addr, true)
+	s.throttle.refund(r.Context(), name, addr, true)
 	s.auditExternal(r, "ldap", res)
 	if err := s.startSession(w, r, res.User); err != nil {
 		s.fail(w, r, err)

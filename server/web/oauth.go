@@ -79,7 +79,7 @@ func (s *Server) handleDeviceCode(w http.ResponseWriter, r *http.Request) {
 	}
 	// Each address pays for its codes first (throttle.go), so that one
 	// client cannot take every live code the store allows.
-	if wait := s.codeThrottle.chargeAddr(s.clientAddr(r)); wait > 0 {
+	if wait := s.codeThrottle.chargeAddr(r.Context(), s.clientAddr(r)); wait > 0 {
 		secs := retrySeconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeOAuth(w, http.StatusTooManyRequests, api.OAuthError{Code: api.OAuthSlowDown,

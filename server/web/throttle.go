@@ -2,12 +2,15 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"math"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/servalhq/serval/server/store"
 )
 
 // Login throttling: every attempt takes one unit from the account's budget
@@ -17,6 +20,11 @@ import (
 // while either budget is empty. A successful login gives its units back
 // and forgets the account's failures. Budgets refill slowly, so a guesser
 // gets about 10 tries per account at once, then one every 30 s.
+//
+// On PostgreSQL the budgets are the database's (store.ChargeAttempt), shared
+// by every replica: a balancer that is not sticky (browsers carry no token
+// to hash) gives a guesser one budget, not one per replica. When the
+// database cannot be asked, the replica's own budgets in memory serve.
 //
 // Addresses are keyed by the network a client controls: an IPv4 address,
 // or an IPv6 /64 (one host is usually given a whole /64). At most
@@ -46,6 +54,10 @@ type throttle struct {
 	// wrong device codes, the device-code constants for codes started.
 	addrBurst  int
 	addrRefill time.Duration
+	// shared, when set, holds the budgets of every replica, under keys
+	// starting with kind; the maps below serve when it cannot be asked.
+	shared *store.Store
+	kind   string
 
 	mu       sync.Mutex
 	accounts map[string]*bucket
@@ -72,12 +84,31 @@ func newAddrThrottle(now func() time.Time, burst int, every time.Duration) *thro
 	return &throttle{now: now, addrBurst: burst, addrRefill: every, accounts: map[string]*bucket{}, addrs: map[string]*bucket{}}
 }
 
+// sharedBy makes st (a PostgreSQL store) hold the budgets, under keys
+// starting with kind ("login", "device", "code").
+func (t *throttle) sharedBy(st *store.Store, kind string) *throttle {
+	t.shared, t.kind = st, kind
+	return t
+}
+
+// budgets are account's and addr's shared budgets.
+func (t *throttle) budgets(account, addr string) (store.Budget, store.Budget) {
+	return store.Budget{Key: t.kind + " account " + account, Every: accountRefill, Burst: accountBurst},
+		store.Budget{Key: t.kind + " addr " + addr, Every: t.addrRefill, Burst: t.addrBurst}
+}
+
 // charge takes one unit from account's and addr's budgets before an attempt
 // is checked. When either is empty it takes nothing and returns how long
 // until both have a unit (> 0); 0 means the attempt may go ahead.
-func (t *throttle) charge(account, addr string) time.Duration {
-	now := t.now()
+func (t *throttle) charge(ctx context.Context, account, addr string) time.Duration {
 	account, addr = strings.ToLower(account), addrKey(addr)
+	if t.shared != nil {
+		acc, ad := t.budgets(account, addr)
+		if wait, err := t.shared.ChargeAttempt(ctx, acc, ad); err == nil {
+			return wait
+		}
+	}
+	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	acc := t.get(t.accounts, account, accountBurst, now)
@@ -100,9 +131,15 @@ func (t *throttle) charge(account, addr string) time.Duration {
 
 // chargeAddr takes one unit from addr's budget alone, as charge does; it
 // is for what no account stands behind (starting an editor sign-in).
-func (t *throttle) chargeAddr(addr string) time.Duration {
-	now := t.now()
+func (t *throttle) chargeAddr(ctx context.Context, addr string) time.Duration {
 	addr = addrKey(addr)
+	if t.shared != nil {
+		_, ad := t.budgets("", addr)
+		if wait, err := t.shared.ChargeAttempt(ctx, ad); err == nil {
+			return wait
+		}
+	}
+	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b := t.get(t.addrs, addr, t.addrBurst, now)
@@ -117,9 +154,15 @@ func (t *throttle) chargeAddr(addr string) time.Duration {
 // refund gives back a charged attempt that was not a failed guess: a
 // successful login (which also forgets the account's failures) or one
 // that could not be checked (the server was busy).
-func (t *throttle) refund(account, addr string, forget bool) {
-	now := t.now()
+func (t *throttle) refund(ctx context.Context, account, addr string, forget bool) {
 	account, addr = strings.ToLower(account), addrKey(addr)
+	if t.shared != nil {
+		acc, ad := t.budgets(account, addr)
+		if t.shared.RefundAttempt(ctx, acc, forget) == nil && t.shared.RefundAttempt(ctx, ad, false) == nil {
+			return
+		}
+	}
+	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if forget {

@@ -109,6 +109,11 @@ func New(cfg Config) (*Server, error) {
 		pages: pages, throttle: newThrottle(cfg.Now), deviceThrottle: newThrottle(cfg.Now),
 		codeThrottle: newAddrThrottle(cfg.Now, deviceCodeBurst, deviceCodeRefill),
 	}
+	if cfg.Store.IsPostgres() { // replicas: one budget per account and address across them
+		s.throttle.sharedBy(cfg.Store, "login")
+		s.deviceThrottle.sharedBy(cfg.Store, "device")
+		s.codeThrottle.sharedBy(cfg.Store, "code")
+	}
 	s.handler = s.routes()
 	return s, nil
 }
