@@ -139,12 +139,34 @@ type pgConn struct{ *stdlib.Conn }
 
 func (c *pgConn) Prepare(query string) (driver.Stmt, error) {
 	st, err := c.Conn.Prepare(rebind(query))
-	return st, unavailable(err)
+	return markStmt(st), unavailable(err)
 }
 
 func (c *pgConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	st, err := c.Conn.PrepareContext(ctx, rebind(query))
-	return st, unavailable(err)
+	return markStmt(st), unavailable(err)
+}
+
+// pgStmt is a prepared statement whose errors are marked as pgConn's are:
+// a prepared query (the token lookup) that meets a PostgreSQL going down is
+// ErrUnavailable too, so it answers 503 with the database message.
+type pgStmt struct{ *stdlib.Stmt }
+
+func markStmt(st driver.Stmt) driver.Stmt {
+	if s, ok := st.(*stdlib.Stmt); ok {
+		return pgStmt{s}
+	}
+	return st
+}
+
+func (s pgStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	res, err := s.Stmt.ExecContext(ctx, args)
+	return res, unavailable(err)
+}
+
+func (s pgStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := s.Stmt.QueryContext(ctx, args)
+	return rows, unavailable(err)
 }
 
 func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
