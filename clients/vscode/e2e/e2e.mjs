@@ -593,6 +593,37 @@ async function main() {
     await waitFor("status unauthorized after Sign Out", async () => /refused the token/.test(await statusLabel()), 60_000, 500);
     const after = await waitFor("the token revoked", () => accountTokens(dataDir).length === 0 && [], 10_000, 200).catch(() => accountTokens(dataDir));
     check("Sign Out revokes the signed-in token on the server", before.length === 1 && after.length === 0, `(before ${JSON.stringify(before)}, after ${JSON.stringify(after)})`);
+
+    // Cancel in the editor: the browser page, still open, says so instead of "Editor signed in".
+    const popup2 = page.context().waitForEvent("page", { timeout: 120_000 });
+    await status.first().click(); // unauthorized again: Sign In
+    const device2 = await Promise.race([
+      popup2,
+      openAnyway.waitFor({ timeout: 120_000 }).then(async () => {
+        await openAnyway.click();
+        return popup2;
+      }),
+    ]);
+    await device2.waitForLoadState();
+    // Signed in to the web app in this browser already, or through the login again.
+    const approve2 = device2.locator('button[value="approve"]');
+    await Promise.race([approve2.waitFor(), device2.locator('input[name="username"]').waitFor()]);
+    if (!(await approve2.count())) {
+      await device2.fill('input[name="username"]', "alice");
+      await device2.fill('input[name="password"]', "a long enough password");
+      await Promise.all([device2.waitForURL(/\/device\?user_code=/), device2.locator('form[action$="login"] button').click()]);
+      await approve2.waitFor();
+    }
+    const cancel = page.locator(".notifications-toasts .monaco-button", { hasText: /^Cancel$/ });
+    await cancel.first().click();
+    const said = await waitFor("the device page to say the editor cancelled", async () => {
+      await device2.reload();
+      const text = await device2.locator("body").innerText();
+      return /cancelled in the editor/.test(text) && text;
+    }, 30_000, 1_000).catch(async () => device2.locator("body").innerText());
+    await device2.screenshot({ path: path.join(out, "signin-cancelled.png") });
+    check("after Cancel in the editor the browser page says the sign-in was cancelled", /cancelled in the editor/.test(said) && !/Editor signed in/.test(said), said.slice(0, 300));
+    await device2.close();
   } catch (err) {
     // Leave what a person would look at: the window and the status bar's items.
     await page?.screenshot({ path: path.join(out, "failure.png") }).catch(() => {});
