@@ -62,3 +62,84 @@ func TestDeviceTokenName(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceSignInAgainCancelAndSignOut: on both dialects, a device signing
+// in again gets its token with a new secret, a cancelled code is refused
+// on the page and issues nothing, and a token revokes itself (an account's,
+// not a server token).
+func TestDeviceSignInAgainCancelAndSignOut(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		u, err := s.CreateUser(ctx, "alice", "not-a-real-hash", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signIn := func() DevicePoll {
+			t.Helper()
+			d, err := s.CreateDeviceAuth(ctx, "serval-agent", "vm (Neovim)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DecideDeviceAuth(ctx, d.UserCode, u.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.PollDeviceAuth(ctx, d.DeviceCode, "serval-agent", 50)
+			if err != nil || p.Outcome != "" {
+				t.Fatalf("poll: %+v %v", p, err)
+			}
+			return p
+		}
+		first, second := signIn(), signIn()
+		if first.Replaced || !second.Replaced || first.TokenName != "vm-(Neovim)" || second.TokenName != first.TokenName {
+			t.Fatalf("signing in twice: %+v then %+v", first, second)
+		}
+		if _, err := s.LookupToken(ctx, first.Token); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the first secret after the second sign-in: %v", err)
+		}
+		if tokens, _ := s.UserTokens(ctx, u.ID); len(tokens) != 1 {
+			t.Fatalf("tokens after two sign-ins of one device: %+v", tokens)
+		}
+
+		// Cancelled pending, and cancelled after approval.
+		d, _ := s.CreateDeviceAuth(ctx, "serval-agent", "vm (VS Code)")
+		if err := s.CancelDeviceAuth(ctx, d.DeviceCode, "another-client"); !errors.Is(err, ErrCodeInvalid) {
+			t.Fatalf("cancel by another client: %v", err)
+		}
+		if err := s.CancelDeviceAuth(ctx, d.DeviceCode, "serval-agent"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PendingDeviceAuth(ctx, d.UserCode); !errors.Is(err, ErrDeviceCancelled) {
+			t.Fatalf("page lookup of a cancelled code: %v", err)
+		}
+		if err := s.DecideDeviceAuth(ctx, d.UserCode, u.ID, true); !errors.Is(err, ErrDeviceCancelled) {
+			t.Fatalf("approving a cancelled code: %v", err)
+		}
+		d2, _ := s.CreateDeviceAuth(ctx, "serval-agent", "vm (VS Code)")
+		s.DecideDeviceAuth(ctx, d2.UserCode, u.ID, true)
+		if err := s.CancelDeviceAuth(ctx, d2.DeviceCode, "serval-agent"); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := s.PollDeviceAuth(ctx, d2.DeviceCode, "serval-agent", 50); err != nil || p.Outcome != PollInvalidGrant || p.Token != "" {
+			t.Fatalf("poll of a code cancelled after approval: %+v %v", p, err)
+		}
+
+		// Sign-out: the token revokes itself; a server token does not.
+		tok, err := s.RevokeOwnToken(ctx, second.Token)
+		if err != nil || tok.Owner != "alice" || tok.Name != "vm-(Neovim)" {
+			t.Fatalf("revoke: %+v %v", tok, err)
+		}
+		if _, err := s.LookupToken(ctx, second.Token); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a revoked token: %v", err)
+		}
+		if _, err := s.RevokeOwnToken(ctx, second.Token); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("revoking again: %v", err)
+		}
+		server, _ := s.CreateToken(ctx, "ci")
+		if _, err := s.RevokeOwnToken(ctx, server); !errors.Is(err, ErrServerToken) {
+			t.Fatalf("revoking a server token: %v", err)
+		}
+		if _, err := s.LookupToken(ctx, server); err != nil {
+			t.Fatalf("the server token: %v", err)
+		}
+	})
+}
