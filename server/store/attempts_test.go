@@ -6,25 +6,14 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/servalhq/serval/integration/testsupport/pgtest"
 )
 
 // TestSharedAttemptBudgets: two stores on one database (two replicas) charge
 // one budget; a charge takes from all its budgets or from none; a refund
 // gives one back and forget all; concurrent charges never overdraw.
 func TestSharedAttemptBudgets(t *testing.T) {
-	url := pgtest.Shared(t).NewDatabase(t)
 	ctx := context.Background()
-	var replicas [2]*Store
-	for i := range replicas {
-		s, err := OpenPostgres(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		replicas[i] = s
-	}
+	replicas := twoReplicas(t)
 	account := Budget{Key: "login account alice", Every: 30 * time.Second, Burst: 3}
 	addr := Budget{Key: "login addr 192.0.2.1", Every: 10 * time.Second, Burst: 5}
 	charge := func(i int, budgets ...Budget) time.Duration {

@@ -297,18 +297,26 @@ func TestOpenDatabaseChoosesTheDialect(t *testing.T) {
 
 // TestSharedRateLimit: two stores on one PostgreSQL database (two
 // replicas) take from one budget per token.
-func TestSharedRateLimit(t *testing.T) {
+// twoReplicas opens two stores on one fresh PostgreSQL database, as two
+// replicas do.
+func twoReplicas(t *testing.T) [2]*Store {
+	t.Helper()
 	url := pgtest.Shared(t).NewDatabase(t)
-	ctx := context.Background()
 	var replicas [2]*Store
 	for i := range replicas {
-		s, err := OpenPostgres(ctx, url)
+		s, err := OpenPostgres(context.Background(), url)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		t.Cleanup(func() { s.Close() })
 		replicas[i] = s
 	}
+	return replicas
+}
+
+func TestSharedRateLimit(t *testing.T) {
+	ctx := context.Background()
+	replicas := twoReplicas(t)
 	allowed := 0
 	var wait time.Duration
 	for i := range 12 {
