@@ -509,7 +509,7 @@ func TestSlowlorisIsCutOff(t *testing.T) {
 	s := servaltest.Start(t, servaltest.Options{})
 	addr := strings.TrimPrefix(s.URL, "http://")
 	const limit = 90 * time.Second
-	for _, c := range []struct {
+	cases := []struct {
 		name, head, drip string
 		within           time.Duration
 		answer           string // the start of the answer before the close ("": none needed)
@@ -517,21 +517,24 @@ func TestSlowlorisIsCutOff(t *testing.T) {
 		{"headers of POST /login", "POST /login HTTP/1.1\r\nHost: " + addr + "\r\n", "X-Pad: aaaaaaaa\r\n", 20 * time.Second, ""},
 		{"body of POST /login", "POST /login HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\nusername=alice&password=", "a", 40 * time.Second, "HTTP/1.1 408 "},
 		{"body of POST /v1/completions", "POST /v1/completions HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer " + s.Token + "\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n" + `{"segments":{"prefix":"`, "a", 40 * time.Second, "HTTP/1.1 408 "},
-		{"idle after the request line", "GET /login HTTP/1.1\r\n", "", 20 * time.Second, ""},
-	} {
-		drip := c.drip
-		if drip == "" {
-			drip = " "
-		}
-		held, answer := trickle(t, addr, c.head, drip, limit)
-		t.Logf("%s: held %s, answered %.80q", c.name, held.Round(100*time.Millisecond), answer)
-		if held > c.within {
-			t.Errorf("%s: the server held a dripping connection for %s (want it cut within %s)", c.name, held.Round(time.Second), c.within)
-		}
-		if !strings.HasPrefix(answer, c.answer) {
-			t.Errorf("%s: answered %.200q, want %q (the request timed out)", c.name, answer, c.answer)
-		}
+		{"idle after the request line", "GET /login HTTP/1.1\r\n", " ", 20 * time.Second, ""},
 	}
+	// The drips run side by side; the group ends when all have.
+	t.Run("drips", func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				held, answer := trickle(t, addr, c.head, c.drip, limit)
+				t.Logf("held %s, answered %.80q", held.Round(100*time.Millisecond), answer)
+				if held > c.within {
+					t.Errorf("the server held a dripping connection for %s (want it cut within %s)", held.Round(time.Second), c.within)
+				}
+				if !strings.HasPrefix(answer, c.answer) {
+					t.Errorf("answered %.200q, want %q (the request timed out)", answer, c.answer)
+				}
+			})
+		}
+	})
 	if status, _, _ := do(t, "GET", s.URL+"/login", "", ""); status != 200 {
 		t.Errorf("GET /login after the slow clients: %d", status)
 	}
