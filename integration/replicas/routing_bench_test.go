@@ -20,22 +20,29 @@ import (
 )
 
 // BenchmarkRoutingPromptCache measures what routing without stickiness
-// costs in prompt tokens evaluated. Two replicas with the in-process engine
-// (the generated test model, 4 slots each, so that either can keep every
-// user's prompt) on one PostgreSQL, behind HAProxy with
-// docs/deploy/haproxy.cfg: once as written (sticky by token), once with
-// `balance roundrobin`. Four users type at once, each replaying the typing
-// trace of the engine benchmarks (typingreplay, a request every 3
-// characters). It reports the prompt tokens the replicas evaluated and
-// reused, from their /metrics counters, per request:
+// costs in prompt tokens evaluated. Replicas with the in-process engine (the
+// generated test model, 4 slots each, so that each can keep every user's
+// prompt) on one PostgreSQL, behind HAProxy with docs/deploy/haproxy.cfg:
+// two as written (sticky by token), then two and three with `balance
+// roundrobin`. Four users type at once, each replaying the typing trace of
+// the engine benchmarks (typingreplay, a request every 3 characters). It
+// reports the prompt tokens the replicas evaluated and reused, from their
+// /metrics counters, per request:
 //
 //	go test -run '^$' -bench RoutingPromptCache -benchtime 1x ./integration/replicas/
 func BenchmarkRoutingPromptCache(b *testing.B) {
 	steps := typingreplay.Steps(b, "func", true, true)
-	for _, balance := range []string{"sticky", "roundrobin"} {
-		b.Run(balance, func(b *testing.B) {
+	for _, c := range []struct {
+		balance  string
+		replicas int
+	}{{"sticky", 2}, {"roundrobin", 2}, {"roundrobin", 3}} {
+		b.Run(fmt.Sprintf("%s/replicas=%d", c.balance, c.replicas), func(b *testing.B) {
+			balance := c.balance
 			dbURL := pgtest.Shared(b).NewDatabase(b)
-			ports := []int{freePort(b), freePort(b)}
+			var ports []int
+			for range c.replicas {
+				ports = append(ports, freePort(b))
+			}
 			var rs []*servaltest.Server
 			for i, port := range ports {
 				opts := servaltest.Options{Args: []string{"--database", dbURL, "--port", strconv.Itoa(port), "--rate-limit", "-1", "--parallel", "4"}}
