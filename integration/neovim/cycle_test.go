@@ -1,9 +1,7 @@
 package neovim
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -104,26 +102,14 @@ func runCycle(t *testing.T, b nvimBuild, srv *servaltest.Server, agent string) c
 		"SERVAL_TEST_TYPE="+typed,
 		"SERVAL_TEST_ENDPOINT="+srv.URL, "SERVAL_TEST_TOKEN="+srv.Token, "SERVAL_ENDPOINT=", "SERVAL_TOKEN=",
 	)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("nvim %s: %v\n%s", b.version, err, stderr.String())
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatalf("no report from nvim %s: %v\n%s", b.version, err, stderr.String())
-	}
 	var r cycleReport
-	if err := json.Unmarshal(data, &r); err != nil {
-		t.Fatalf("report: %v\n%s", err, data)
-	}
+	stderr := b.runScenario(t, cmd, out, &r)
 	if r.Version != b.version {
 		t.Errorf("ran Neovim %q, want %s", r.Version, b.version)
 	}
 	t.Logf("Neovim %s: typing showed %q; candidates %q; the cycle keys showed %q %q", b.version, r.Automatic, r.Candidates, r.Shown, r.Hints)
 	if r.Error != "" {
-		t.Fatalf("scenario failed after steps %v: %s\nnvim output:\n%s\n%s", r.Steps, r.Error, stderr.String(), lspLogs(dir))
+		t.Fatalf("scenario failed after steps %v: %s\nnvim output:\n%s\n%s", r.Steps, r.Error, stderr, lspLogs(dir))
 	}
 	return r
 }

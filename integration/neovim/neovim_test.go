@@ -70,6 +70,27 @@ func builds(t *testing.T) []nvimBuild {
 	}
 }
 
+// runScenario runs a headless scenario in this build and decodes the JSON
+// report the scenario wrote to out into r; it returns nvim's output, for
+// failure messages.
+func (b nvimBuild) runScenario(t *testing.T, cmd *exec.Cmd, out string, r any) string {
+	t.Helper()
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("nvim %s: %v\n%s", b.version, err, output.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("no report from nvim %s: %v\n%s", b.version, err, output.String())
+	}
+	if err := json.Unmarshal(data, r); err != nil {
+		t.Fatalf("report: %v\n%s", err, data)
+	}
+	return output.String()
+}
+
 // check skips when the build is missing and fails when it is another version.
 func (b nvimBuild) check(t *testing.T) {
 	t.Helper()
@@ -213,25 +234,13 @@ func runHeadless(t *testing.T, b nvimBuild, mode string, srv *servaltest.Server,
 	} else {
 		cmd.Env = append(cmd.Env, "SERVAL_ENDPOINT="+srv.URL, "SERVAL_TOKEN="+srv.Token)
 	}
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("nvim %s: %v\n%s", b.version, err, stderr.String())
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatalf("no report from nvim %s: %v\n%s", b.version, err, stderr.String())
-	}
 	var r report
-	if err := json.Unmarshal(data, &r); err != nil {
-		t.Fatalf("report: %v\n%s", err, data)
-	}
+	stderr := b.runScenario(t, cmd, out, &r)
 	if r.Version != b.version {
 		t.Errorf("ran Neovim %q, want %s", r.Version, b.version)
 	}
 	if r.Error != "" {
-		t.Fatalf("scenario failed after steps %v: %s\nnvim output:\n%s\n%s", r.Steps, r.Error, stderr.String(), lspLogs(dir))
+		t.Fatalf("scenario failed after steps %v: %s\nnvim output:\n%s\n%s", r.Steps, r.Error, stderr, lspLogs(dir))
 	}
 	wantSteps := []string{"attached", "ready", "ghost", "dismissed-on-move", "triggered", "dismissed-on-esc", "ghost-again", "typed-ahead", "accept-word", "accepted", "fallthrough", "written"}
 	if b.version == "0.12.4" {
