@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -117,6 +118,20 @@ func TestOutputRowsOfSilentTokensAreZero(t *testing.T) {
 	for _, id := range []int{FirstByteID + 'a', FirstByteID + '\n', v.ID("return")} {
 		if isZero(id) {
 			t.Errorf("output row of %q is zero", v.Tokens[id])
+		}
+	}
+	oneLine, _ := Build(Options{NoLineBreaks: true})
+	for _, tn := range oneLine.Tensors {
+		if tn.Name != "output.weight" {
+			continue
+		}
+		for _, id := range []int{FirstByteID + '\n', FirstByteID + '\r', v.ID("\n\n"), v.ID("\n\t")} {
+			if slices.ContainsFunc(tn.Data[id*embd:(id+1)*embd], func(x float32) bool { return x != 0 }) {
+				t.Errorf("NoLineBreaks: output row of %q is not zero", v.Tokens[id])
+			}
+		}
+		if id := v.ID("▁return"); !slices.ContainsFunc(tn.Data[id*embd:(id+1)*embd], func(x float32) bool { return x != 0 }) {
+			t.Error("NoLineBreaks silenced \"▁return\"")
 		}
 	}
 	raw, _ := Build(Options{RawBytes: true})

@@ -200,3 +200,16 @@ func TestRawBytesModelEmitsNonASCIIBytes(t *testing.T) {
 		t.Error("the raw-bytes model generated no byte >= 0x80")
 	}
 }
+
+func TestNoLineBreaksModelWritesOneLongLine(t *testing.T) {
+	// integration/peers cuts long streams midway and relies on this: with
+	// no line break, no code stop word can end a completion early.
+	loadLlama(t)
+	path := writeModel(t, ggufgen.Options{NoLineBreaks: true})
+	for _, p := range codePrompts {
+		text, toks := generate(t, path, p, 64)
+		if len(toks) != 64 || strings.ContainsAny(text, "\r\n") {
+			t.Errorf("prompt %q: %d tokens %q, want 64 on one line", p, len(toks), text)
+		}
+	}
+}

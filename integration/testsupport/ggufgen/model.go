@@ -39,6 +39,13 @@ type Options struct {
 	RawBytes bool
 	// NoFIM leaves out the FIM marker tokens (for testing template detection).
 	NoFIM bool
+	// NoLineBreaks makes every token holding a line break silent, so a
+	// completion never meets a code stop word ("\n\n", "\n" + a keyword) and
+	// runs to its token budget. Tests that cut a long stream midway use it:
+	// with line breaks, where the first stop word falls depends on the CPU's
+	// float rounding (ggml's kernels differ between CPUs), and a stream may
+	// end before the cut on one machine and not on another.
+	NoLineBreaks bool
 }
 
 func (o Options) withDefaults() Options {
@@ -184,20 +191,24 @@ func BuildVocab(opts Options) Vocab {
 }
 
 // silent reports whether greedy decoding must never pick token id: control,
-// unknown and end-of-generation tokens always, and bytes that are not
-// printable ASCII, tab or newline unless rawBytes.
-func silent(v Vocab, id int, rawBytes bool) bool {
+// unknown and end-of-generation tokens always; bytes that are not printable
+// ASCII, tab or newline unless opts.RawBytes; and any line break with
+// opts.NoLineBreaks.
+func silent(v Vocab, id int, opts Options) bool {
 	switch v.Types[id] {
 	case TokenControl, TokenUnknown, TokenUnused:
 		return true
 	case TokenByte:
-		if rawBytes {
+		b := id - FirstByteID
+		switch {
+		case opts.NoLineBreaks && (b == '\n' || b == '\r'):
+			return true
+		case opts.RawBytes:
 			return false
 		}
-		b := id - FirstByteID
 		return !(b == '\n' || b == '\t' || (b >= 0x20 && b < 0x7f))
 	}
-	return false
+	return opts.NoLineBreaks && strings.ContainsAny(v.Tokens[id], "\r\n")
 }
 
 // Build returns the GGUF content of the test model.
@@ -229,7 +240,7 @@ func Build(opts Options) (*File, error) {
 
 	output := normal(nVocab*embd, 1)
 	for id := range vocab.Tokens {
-		if silent(vocab, id, opts.RawBytes) {
+		if silent(vocab, id, opts) {
 			clear(output[uint64(id)*embd : uint64(id+1)*embd])
 		}
 	}

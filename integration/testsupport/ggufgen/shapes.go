@@ -135,7 +135,7 @@ func BuildShape(opts ShapeOptions) (*File, error) {
 	embedRow, id := uniformRows(rng, 1), 0
 	tensors := []Tensor{
 		{Name: "token_embd.weight", Dims: []uint64{embd, uint64(len(vocab.Tokens))}, Type: opts.Type, Rows: func(row []float32) {
-			if silent(vocab, id, false) {
+			if silent(vocab, id, Options{}) {
 				clear(row)
 			} else {
 				embedRow(row)

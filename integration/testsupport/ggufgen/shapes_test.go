@@ -66,10 +66,10 @@ func TestShapeVocab(t *testing.T) {
 			t.Errorf("%s: id %d", c, id)
 		}
 	}
-	if id := v.ID("▁func"); id < 0 || silent(v, id, false) {
+	if id := v.ID("▁func"); id < 0 || silent(v, id, Options{}) {
 		t.Errorf("▁func: id %d", id)
 	}
-	if last := len(v.Tokens) - 1; v.Types[last] != TokenUnused || !silent(v, last, false) {
+	if last := len(v.Tokens) - 1; v.Types[last] != TokenUnused || !silent(v, last, Options{}) {
 		t.Errorf("last token %q of type %d", v.Tokens[last], v.Types[last])
 	}
 	if _, err := ShapeVocab(1000); err == nil {
