@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/servalhq/serval/integration/bench"
+	"github.com/servalhq/serval/integration/testsupport/procstat"
 	"github.com/servalhq/serval/integration/testsupport/servaltest"
 	"github.com/servalhq/serval/server/store"
 )
@@ -148,11 +149,12 @@ func TestOverloadTable(t *testing.T) {
 					d = 60 * time.Second
 				}
 			}
+			cpu := startCPUShares(s.PID())
 			rep, err := RunTypists(context.Background(), TypistConfig{URL: s.URL, Tokens: tokens[:n], Duration: d, Traces: traces})
 			if err != nil {
 				t.Fatal(err)
 			}
-			row := rep.TypistRow(label, capacity) + " " + loadAverage()
+			row := rep.TypistRow(label, capacity) + " " + cpu.cells() + " " + loadAverage()
 			t.Log(row)
 			t.Logf("statuses %v", rep.ByStatus)
 			rows = append(rows, row)
@@ -160,12 +162,44 @@ func TestOverloadTable(t *testing.T) {
 		}
 		s.Stop()
 	}
-	t.Log("\n" + TypistHeader + " load |\n" + strings.Join(rows, "\n"))
+	t.Log("\n" + TypistHeader("CPU: server / load tool (cores)", "load") + "\n" + strings.Join(rows, "\n"))
 }
 
 // typistCycle is a default typist's burst and pause: 8 keys 150 ms apart,
 // then 1.5 s (TypistConfig).
 const typistCycle = 7*150*time.Millisecond + 1500*time.Millisecond
+
+// cpuShares measures, over one run, the cores the server and this process
+// (the load tool: typists, HTTP clients) kept busy on average. They share
+// one machine, so what the load tool takes the server cannot have.
+type cpuShares struct {
+	serverPID        int
+	start            time.Time
+	server, loadTool time.Duration
+}
+
+func startCPUShares(serverPID int) *cpuShares {
+	c := &cpuShares{serverPID: serverPID, start: time.Now()}
+	c.server, c.loadTool = c.read()
+	return c
+}
+
+func (c *cpuShares) read() (server, loadTool time.Duration) {
+	if st, err := procstat.Read(c.serverPID); err == nil {
+		server = st.CPU
+	}
+	if st, err := procstat.Read(os.Getpid()); err == nil {
+		loadTool = st.CPU
+	}
+	return server, loadTool
+}
+
+// cells is the table cell: cores busy on average since the start.
+func (c *cpuShares) cells() string {
+	server, loadTool := c.read()
+	wall := time.Since(c.start).Seconds()
+	return fmt.Sprintf("%.2f / %.2f |", (server-c.server).Seconds()/wall, (loadTool-c.loadTool).Seconds()/wall)
+}
 
 // loadAverage is the 1-minute load average, as a table cell's text.
 func loadAverage() string {
@@ -175,4 +209,13 @@ func loadAverage() string {
 	}
 	f := strings.Fields(string(b))
 	return f[0] + " |"
+}
+
+func TestTypistHeaderMatchesRow(t *testing.T) {
+	rep := &TypistReport{Typists: 2, Seconds: 1, Pauses: 2, Served: 1, PerTypist: []int{1, 0}, ByStatus: map[string]int{}}
+	row := rep.TypistRow("x", 1) + " 0.50 / 0.20 | 1.0 |"
+	header, sep, _ := strings.Cut(TypistHeader("CPU", "load"), "\n")
+	if c, r, s := strings.Count(header, "|"), strings.Count(row, "|"), strings.Count(sep, "|"); c != r || c != s {
+		t.Errorf("header has %d bars, separator %d, row %d:\n%s\n%s\n%s", c, s, r, header, sep, row)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -288,6 +289,10 @@ func (r *TypistReport) TypistRow(label string, capacity float64) string {
 		r.NeverServed(), r.AnsweredPerSec, 100*r.AnsweredPerSec/capacity, r.P50, r.P95, r.ByStatus["503"]+r.ByStatus["429"], r.Requests)
 }
 
-// TypistHeader is the overload table's header.
-const TypistHeader = "| binary | typists | capacity (/s) | pauses offered (/s) | served | ideal | served / ideal | Jain | never served | answered /s (of capacity) | served latency p50 / p95 (ms) | 503+429 | requests |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+// TypistHeader is the overload table's header, TypistRow's columns
+// followed by extra ones (each row's own cells after TypistRow's).
+func TypistHeader(extra ...string) string {
+	cols := append([]string{"binary", "typists", "capacity (/s)", "pauses offered (/s)", "served", "ideal", "served / ideal", "Jain",
+		"never served", "answered /s (of capacity)", "served latency p50 / p95 (ms)", "503+429", "requests"}, extra...)
+	return "| " + strings.Join(cols, " | ") + " |\n|" + strings.Repeat("---|", len(cols))
+}

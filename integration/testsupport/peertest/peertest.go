@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/servalhq/serval/integration/testsupport/llamalib"
+	"github.com/servalhq/serval/integration/testsupport/procstat"
 )
 
 // startBound bounds a peer's start (and an Ollama model import): far above
@@ -237,38 +238,14 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-// CPUTicks returns the CPU time (user + system, in clock ticks) used so far
-// by the peer's live child processes (Ollama's model runners), read from /proc.
-func (p *Process) CPUTicks() (int64, error) {
+// ChildrenCPU returns the CPU time (user + system) used so far by the
+// peer's live child processes (Ollama's model runners).
+func (p *Process) ChildrenCPU() (time.Duration, error) {
 	p.mu.Lock()
 	cmd := p.cmd
 	p.mu.Unlock()
 	if cmd == nil {
 		return 0, fmt.Errorf("%s not started", p.Name)
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	var total int64
-	for _, e := range entries {
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ... utime(14) stime(15): comm may hold spaces.
-		_, rest, ok := strings.Cut(string(stat), ") ")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) < 13 || f[1] != fmt.Sprint(cmd.Process.Pid) {
-			continue
-		}
-		var utime, stime int64
-		fmt.Sscan(f[11], &utime)
-		fmt.Sscan(f[12], &stime)
-		total += utime + stime
-	}
-	return total, nil
+	return procstat.ChildrenCPU(cmd.Process.Pid)
 }
