@@ -3,7 +3,9 @@ package llama
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +37,15 @@ func benchEngine(b *testing.B, cfg Config) *Engine {
 	cfg.LibDir = llamalib.Dir(b)
 	if cfg.ModelPath == "" {
 		cfg.ModelPath = testModel(b, ggufgen.Options{})
+		// BENCH_ENGINE_SHAPE=0.5b|1.5b: a model of a real shape (Q8_0,
+		// random weights, ggufgen's cache) instead of the tiny one.
+		if shape := os.Getenv("BENCH_ENGINE_SHAPE"); shape != "" {
+			path, err := ggufgen.CachedShape(ggufgen.ShapeOptions{Shape: shape, Type: ggufgen.Q8_0})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.ModelPath = path
+		}
 	}
 	if cfg.CtxSize == 0 {
 		cfg.CtxSize = 4096
@@ -73,8 +84,9 @@ func BenchmarkTypingReplay(b *testing.B) {
 			cfg := c.cfg
 			cfg.Threads = 1
 			e := benchEngine(b, cfg)
-			var promptTokens, evaluated int
+			var promptTokens, evaluated, generated int
 			var lat, evalLat []time.Duration
+			var generation time.Duration
 			for b.Loop() {
 				for _, p := range prompts {
 					t0 := time.Now()
@@ -86,8 +98,17 @@ func BenchmarkTypingReplay(b *testing.B) {
 					evalLat = append(evalLat, u.PromptEval)
 					promptTokens += u.PromptTokens
 					evaluated += u.EvaluatedTokens
+					generated += u.GeneratedTokens
+					generation += u.Generation
 				}
 			}
+			// The generation floor: the tokens returned times the measured
+			// time per generated token; p50 over it is the keystroke's cost
+			// beyond generating (prompt, scheduling, sampling).
+			perToken := generation / time.Duration(max(1, generated))
+			floor := perToken * time.Duration(generated) / time.Duration(len(lat))
+			b.ReportMetric(float64(perToken.Microseconds())/1000, "ms/generated-token")
+			b.ReportMetric(float64(percentile(lat, 50))/float64(max(1, floor)), "p50/floor")
 			b.ReportMetric(float64(len(prompts)), "requests/replay")
 			b.ReportMetric(float64(promptTokens)/float64(len(lat)), "prompt-tokens/req")
 			b.ReportMetric(float64(evaluated)/float64(len(lat)), "evaluated-tokens/req")
@@ -280,4 +301,59 @@ func BenchmarkColdRequest(b *testing.B) {
 	}
 	b.ReportMetric(float64(percentile(cold[true], 50).Microseconds())/1000, "cold-no-warmup-ms")
 	b.ReportMetric(float64(percentile(cold[false], 50).Microseconds())/1000, "cold-warmup-ms")
+}
+
+// BenchmarkClientTurns is what a slot's round robin over clients costs: the
+// typing replay typed by n clients at once (each its own copy of the file,
+// one step each in turn) against one client typing alone, with the parked
+// client caches and without them. ms/completion over one client's is the
+// price of a turn: the sequence parked and restored, and the text typed
+// since the client's last turn evaluated.
+//
+//	BENCH_ENGINE_SHAPE=0.5b SERVAL_LIB_DIR=$PWD/.deps/llama/cpu \
+//	  go test -run '^$' -bench ClientTurns -benchtime 1x ./server/engine/llama/
+func BenchmarkClientTurns(b *testing.B) {
+	prompts := typingReplay(b, "func", true, true)
+	prompts = prompts[:min(len(prompts), 24)] // 8 clients at the 0.5B shape: minutes
+	for _, c := range []struct {
+		name    string
+		clients int
+		cache   int
+	}{
+		{"1-client", 1, 0},
+		{"8-clients/parked", 8, 0},
+		{"8-clients/no-client-cache", 8, -1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			e := benchEngine(b, Config{Threads: 1, ClientCacheBytes: c.cache})
+			var evaluated, n int
+			var spent, promptEval, generation time.Duration
+			for b.Loop() {
+				for step, p := range prompts {
+					for i := range c.clients {
+						t0 := time.Now()
+						// Each client's own file: its name in the first line.
+						own := strings.Replace(p, "<|fim_prefix|>", fmt.Sprintf("<|fim_prefix|>// client %d\n", i), 1)
+						u, err := e.Generate(context.Background(), engine.Request{Prompt: own, MaxTokens: replayMaxTokens, Client: fmt.Sprint("client", i)}, func(string) error { return nil })
+						if err != nil {
+							b.Fatal(err)
+						}
+						if step == 0 {
+							continue // the client's first, cold prompt: alike in every case
+						}
+						spent += time.Since(t0)
+						promptEval += u.PromptEval
+						generation += u.Generation
+						evaluated += u.EvaluatedTokens
+						n++
+					}
+				}
+			}
+			n = max(1, n)
+			b.ReportMetric(float64(spent.Microseconds())/1000/float64(n), "ms/completion")
+			b.ReportMetric(float64(promptEval.Microseconds())/1000/float64(n), "prompt-ms/completion")
+			b.ReportMetric(float64(generation.Microseconds())/1000/float64(n), "generation-ms/completion")
+			b.ReportMetric(float64(evaluated)/float64(n), "evaluated-tokens/completion")
+		})
+	}
 }
