@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,9 @@ func benchEngine(b *testing.B, cfg Config) *Engine {
 	}
 	if cfg.CtxSize == 0 {
 		cfg.CtxSize = 4096
+		if n, err := strconv.Atoi(os.Getenv("BENCH_ENGINE_CTX")); err == nil && n > 0 {
+			cfg.CtxSize = n // tokens per slot: the K-shift of chunk reuse rotates them all
+		}
 	}
 	e, err := Open(context.Background(), cfg)
 	if err != nil {
@@ -310,7 +314,7 @@ func BenchmarkColdRequest(b *testing.B) {
 // price of a turn: the sequence parked and restored, and the text typed
 // since the client's last turn evaluated.
 //
-//	BENCH_ENGINE_SHAPE=0.5b SERVAL_LIB_DIR=$PWD/.deps/llama/cpu \
+//	BENCH_ENGINE_SHAPE=0.5b [BENCH_ENGINE_CTX=2048] SERVAL_LIB_DIR=$PWD/.deps/llama/cpu \
 //	  go test -run '^$' -bench ClientTurns -benchtime 1x ./server/engine/llama/
 func BenchmarkClientTurns(b *testing.B) {
 	prompts := typingReplay(b, "func", true, true)
