@@ -135,10 +135,12 @@ func TestOverloadTable(t *testing.T) {
 		tokens := typistTokens(t, s, most)
 		for i, n := range counts {
 			// Capacity beside each run: the machine's load moves.
+			m0 := scrape(t, s)
 			capacity, err := Capacity(context.Background(), s.URL, s.Token, traces, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
+			m1 := scrape(t, s)
 			if times != nil {
 				n = min(len(tokens), max(1, int(math.Round(times[i]*capacity*typistCycle.Seconds()))))
 			}
@@ -154,7 +156,8 @@ func TestOverloadTable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			row := rep.TypistRow(label, capacity) + " " + cpu.cells() + " " + loadAverage()
+			work := workPerAnswer(m0, m1, scrape(t, s), rep.ByStatus["200"])
+			row := rep.TypistRow(label, capacity) + " " + cpu.cells() + " " + work + " " + loadAverage()
 			t.Log(row)
 			t.Logf("statuses %v", rep.ByStatus)
 			rows = append(rows, row)
@@ -162,7 +165,7 @@ func TestOverloadTable(t *testing.T) {
 		}
 		s.Stop()
 	}
-	t.Log("\n" + TypistHeader("CPU: server / load tool (cores)", "load") + "\n" + strings.Join(rows, "\n"))
+	t.Log("\n" + TypistHeader("CPU: server / load tool (cores)", "tokens evaluated + generated per answer: capacity / run", "load") + "\n" + strings.Join(rows, "\n"))
 }
 
 // typistCycle is a default typist's burst and pause: 8 keys 150 ms apart,
@@ -201,6 +204,40 @@ func (c *cpuShares) cells() string {
 	return fmt.Sprintf("%.2f / %.2f |", (server-c.server).Seconds()/wall, (loadTool-c.loadTool).Seconds()/wall)
 }
 
+// scrape reads the server's metrics (labels summed: what is counted here
+// has one series per name or is wanted whole).
+func scrape(t *testing.T, s *servaltest.Server) map[string]float64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := bench.ScrapeMetrics(ctx, s.URL, s.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// workPerAnswer is the table cell comparing the engine's work per answered
+// completion (prompt tokens evaluated + tokens generated) in the capacity
+// run (one client: every job answered, its prompt mostly cached) and in the
+// typists run, where the work of abandoned and superseded jobs counts too.
+// m0 and m1 surround the capacity run, m1 and m2 the typists run.
+func workPerAnswer(m0, m1, m2 map[string]float64, answered int) string {
+	const (
+		evaluated   = "serval_prompt_tokens_evaluated_total"
+		generated   = "serval_generated_tokens_total"
+		completions = "serval_http_request_duration_seconds_count"
+	)
+	capAnswers := m1[completions] - m0[completions] - 1 // the capacity run: all answered; less the first scrape
+	per := func(a, b map[string]float64, n float64) string {
+		if n <= 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f + %.0f", (b[evaluated]-a[evaluated])/n, (b[generated]-a[generated])/n)
+	}
+	return per(m0, m1, capAnswers) + " / " + per(m1, m2, float64(answered)) + " |"
+}
+
 // loadAverage is the 1-minute load average, as a table cell's text.
 func loadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")
@@ -213,8 +250,8 @@ func loadAverage() string {
 
 func TestTypistHeaderMatchesRow(t *testing.T) {
 	rep := &TypistReport{Typists: 2, Seconds: 1, Pauses: 2, Served: 1, PerTypist: []int{1, 0}, ByStatus: map[string]int{}}
-	row := rep.TypistRow("x", 1) + " 0.50 / 0.20 | 1.0 |"
-	header, sep, _ := strings.Cut(TypistHeader("CPU", "load"), "\n")
+	row := rep.TypistRow("x", 1) + " 0.50 / 0.20 | 3 + 64 / 40 + 55 | 1.0 |"
+	header, sep, _ := strings.Cut(TypistHeader("CPU", "work", "load"), "\n")
 	if c, r, s := strings.Count(header, "|"), strings.Count(row, "|"), strings.Count(sep, "|"); c != r || c != s {
 		t.Errorf("header has %d bars, separator %d, row %d:\n%s\n%s\n%s", c, s, r, header, sep, row)
 	}
