@@ -11,8 +11,10 @@ import (
 	"strings"
 )
 
-// ParseMetrics sums the samples of each metric family in Prometheus text
-// exposition format (labels are summed over). Malformed lines are skipped.
+// ParseMetrics reads Prometheus text exposition format: each metric name
+// maps to the sum of its samples over all labels, and each labelled sample
+// also stands under its own series key, the name and label block as the
+// server wrote them (MetricAnsweredCompletions). Malformed lines are skipped.
 func ParseMetrics(r io.Reader) (map[string]float64, error) {
 	out := map[string]float64{}
 	s := bufio.NewScanner(r)
@@ -22,7 +24,7 @@ func ParseMetrics(r io.Reader) (map[string]float64, error) {
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		name := line
+		name, series := line, ""
 		rest := ""
 		if i := strings.IndexAny(line, "{ "); i >= 0 {
 			name, rest = line[:i], line[i:]
@@ -48,6 +50,7 @@ func ParseMetrics(r io.Reader) (map[string]float64, error) {
 			if end < 0 {
 				continue
 			}
+			series = name + rest[:end+1]
 			rest = rest[end+1:]
 		}
 		fields := strings.Fields(rest)
@@ -59,6 +62,9 @@ func ParseMetrics(r io.Reader) (map[string]float64, error) {
 			continue
 		}
 		out[name] += v
+		if series != "" {
+			out[series] += v
+		}
 	}
 	return out, s.Err()
 }
@@ -83,10 +89,14 @@ func ScrapeMetrics(ctx context.Context, baseURL, token string) (map[string]float
 	return ParseMetrics(resp.Body)
 }
 
-// Serval's prompt-cache counters (server/httpapi/metrics.go).
+// Serval's counters (server/httpapi/metrics.go).
 const (
 	MetricPromptReused    = "serval_prompt_tokens_reused_total"
 	MetricPromptEvaluated = "serval_prompt_tokens_evaluated_total"
+	MetricGenerated       = "serval_generated_tokens_total"
+	// MetricAnsweredCompletions is the series of completion requests
+	// answered 200 (labels in the order the Prometheus client writes them).
+	MetricAnsweredCompletions = `serval_http_request_duration_seconds_count{code="200",route="POST /v1/completions"}`
 )
 
 // PromptReuse is the share of prompt tokens served from the KV cache

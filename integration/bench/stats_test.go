@@ -115,7 +115,8 @@ func TestParseMetricsAndPromptReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before[MetricPromptEvaluated] != 300 || before["serval_http_request_duration_seconds_count"] != 5 {
+	if before[MetricPromptEvaluated] != 300 || before["serval_http_request_duration_seconds_count"] != 5 ||
+		before[MetricAnsweredCompletions] != 4 || before[`serval_http_request_duration_seconds_count{code="401",route="weird}label"}`] != 1 {
 		t.Fatalf("parsed %v", before)
 	}
 	after := map[string]float64{MetricPromptEvaluated: 400, MetricPromptReused: 400}

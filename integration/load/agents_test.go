@@ -1,14 +1,11 @@
 package load
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,7 +42,7 @@ func TestAgentsTypingReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	answeredBefore := answeredCompletions(t, s)
+	answeredBefore := scrape(t, s)[bench.MetricAnsweredCompletions]
 	agentBin := servaltest.AgentBinary(t)
 	work := t.TempDir()
 	runs := make([]*bench.AgentRun, n)
@@ -83,43 +80,10 @@ func TestAgentsTypingReplay(t *testing.T) {
 			}
 		}
 	}
-	never := 0
-	for _, x := range served {
-		if x == 0 {
-			never++
-		}
-	}
-	byServer := answeredCompletions(t, s) - answeredBefore
+	byServer := scrape(t, s)[bench.MetricAnsweredCompletions] - answeredBefore
 	offered := float64(pauses) / elapsed.Seconds()
 	t.Logf("| agents | capacity (/s) | pauses offered (/s) | served | ideal | Jain | never served | keys answered | completions answered by the server (/s) | load |")
 	t.Logf("| %d | %.1f | %.2f | %.0f %% (%d of %d) | %.0f %% | %.2f | %d | %d | %.0f (%.1f) | %s",
-		n, capacity, offered, 100*float64(shown)/float64(pauses), shown, pauses, 100*min(1, capacity/offered), Jain(served), never,
+		n, capacity, offered, 100*float64(shown)/float64(pauses), shown, pauses, 100*min(1, capacity/offered), Jain(served), Unserved(served),
 		answered, byServer, byServer/elapsed.Seconds(), loadAverage())
-}
-
-// answeredCompletions is the completion requests s answered 200 so far.
-func answeredCompletions(t *testing.T, s *servaltest.Server) float64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+s.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	const series = `serval_http_request_duration_seconds_count{code="200",route="POST /v1/completions"} `
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
 }

@@ -204,8 +204,7 @@ func (c *cpuShares) cells() string {
 	return fmt.Sprintf("%.2f / %.2f |", (server-c.server).Seconds()/wall, (loadTool-c.loadTool).Seconds()/wall)
 }
 
-// scrape reads the server's metrics (labels summed: what is counted here
-// has one series per name or is wanted whole).
+// scrape reads the server's metrics (bench.ParseMetrics: by name and by series).
 func scrape(t *testing.T, s *servaltest.Server) map[string]float64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -223,18 +222,13 @@ func scrape(t *testing.T, s *servaltest.Server) map[string]float64 {
 // typists run, where the work of abandoned and superseded jobs counts too.
 // m0 and m1 surround the capacity run, m1 and m2 the typists run.
 func workPerAnswer(m0, m1, m2 map[string]float64, answered int) string {
-	const (
-		evaluated   = "serval_prompt_tokens_evaluated_total"
-		generated   = "serval_generated_tokens_total"
-		completions = "serval_http_request_duration_seconds_count"
-	)
-	capAnswers := m1[completions] - m0[completions] - 1 // the capacity run: all answered; less the first scrape
 	per := func(a, b map[string]float64, n float64) string {
 		if n <= 0 {
 			return "–"
 		}
-		return fmt.Sprintf("%.0f + %.0f", (b[evaluated]-a[evaluated])/n, (b[generated]-a[generated])/n)
+		return fmt.Sprintf("%.0f + %.0f", (b[bench.MetricPromptEvaluated]-a[bench.MetricPromptEvaluated])/n, (b[bench.MetricGenerated]-a[bench.MetricGenerated])/n)
 	}
+	capAnswers := m1[bench.MetricAnsweredCompletions] - m0[bench.MetricAnsweredCompletions]
 	return per(m0, m1, capAnswers) + " / " + per(m1, m2, float64(answered)) + " |"
 }
 

@@ -94,9 +94,12 @@ func (r *TypistReport) Ideal(capacity float64) float64 {
 func (r *TypistReport) Jain() float64 { return Jain(r.PerTypist) }
 
 // NeverServed counts the typists who saw no suggestion in the run.
-func (r *TypistReport) NeverServed() int {
+func (r *TypistReport) NeverServed() int { return Unserved(r.PerTypist) }
+
+// Unserved counts the zeros of served (per client: pauses served).
+func Unserved(served []int) int {
 	n := 0
-	for _, s := range r.PerTypist {
+	for _, s := range served {
 		if s == 0 {
 			n++
 		}
