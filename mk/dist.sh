@@ -11,6 +11,7 @@
 #   mk/dist.sh zig            Zig for the darwin agents into $SERVAL_CACHE (prints its path)
 #   mk/dist.sh darwin-check   the framework stubs hold every symbol the darwin agents import
 #   mk/dist.sh build-key P    the content key under which the darwin-P agent is cached (see cached_build)
+#   mk/dist.sh build-key-inputs P   the lines that key hashes (build_key_inputs)
 #
 # Platforms use Go's names: linux-amd64, linux-arm64, windows-amd64, darwin-arm64, darwin-amd64.
 # serval is pure Go (purego) and cross-builds everywhere. serval-agent uses cgo (tree-sitter):
@@ -205,30 +206,41 @@ binaries() {
 BUILD_CACHE=${SERVAL_BUILD_CACHE:-$CACHE/go-bin}
 BUILD_CACHE_KEEP=${BUILD_CACHE_KEEP:-3}
 
-# build_key PLATFORM CC CGO_LDFLAGS PKG GO_BUILD_FLAGS...: a hash of every input of a cgo build:
-# Go's and the C compiler's versions, the target, the flags, go.mod and go.sum, the framework stubs,
-# and the content of every file of every non-standard package PKG builds from (Go, C, headers,
-# assembly, embedded files), named relative to the checkout or the module cache so that the same
-# sources in another clone give the same key. The standard library comes with Go's version.
-build_key() {
+# build_key_inputs PLATFORM CC CGO_LDFLAGS PKG GO_BUILD_FLAGS...: every input of a cgo build, one per
+# line: Go's and the C compiler's versions, the target, the flags, go.mod and go.sum, the framework
+# stubs, and the content hash of every file of every non-standard package PKG builds from (Go, C,
+# headers, assembly, embedded files). No line holds a path of this machine: a file is named by its
+# package's import path (and module version), the stubs and the toolchain by what they are, so the
+# same sources in another clone, folder or cache give the same inputs. The standard library comes
+# with Go's version.
+build_key_inputs() {
 	local p=$1 cc=$2 cgo_ldflags=$3 pkg=$4
 	shift 4
-	local goos=${p%-*} goarch=${p#*-} modcache
-	modcache=$("$GO" env GOMODCACHE)
-	{
-		echo "go: $("$GO" env GOVERSION)"
-		echo "target: $p"
-		echo "cc: $cc"
-		echo "cc version: $(${cc%% -*} --version 2>/dev/null | head -1)$([[ $cc == *zig* ]] && ${cc%% *} version)"
-		echo "cgo ldflags: $cgo_ldflags"
-		printf 'flag: %s\n' "$@"
-		[[ $cgo_ldflags == *"-F$FRAMEWORKS"* ]] && (cd "$FRAMEWORKS" && find . -type f | LC_ALL=C sort | xargs sha256sum)
-		echo "package: $pkg"
-		(cd "$ROOT" && sha256sum go.mod go.sum)
-		(cd "$ROOT" && CGO_ENABLED=1 GOOS=$goos GOARCH=$goarch "$GO" list -deps "$@" -f \
-			'{{if not .Standard}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CgoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CXXFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .HFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SysoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}' \
-			"$pkg" | LC_ALL=C sort -u | xargs sha256sum)
-	} | sed -e "s|$ROOT/|./|g" -e "s|$modcache/|modcache/|g" | sha256sum | cut -c1-32
+	local goos=${p%-*} goarch=${p#*-}
+	echo "go: $("$GO" env GOVERSION)"
+	echo "target: $p"
+	echo "cc: ${cc//$CACHE\//<cache>/}"
+	echo "cc version: $(${cc%% -*} --version 2>/dev/null | head -1)$([[ $cc == *zig* ]] && echo " (zig $(${cc%% *} version))")"
+	echo "cgo ldflags: ${cgo_ldflags//-F$FRAMEWORKS/-F<frameworks>}"
+	printf 'flag: %s\n' "$@"
+	if [[ $cgo_ldflags == *"-F$FRAMEWORKS"* ]]; then
+		(cd "$FRAMEWORKS" && find . -type f | LC_ALL=C sort | xargs -d '\n' sha256sum | sed 's|^|frameworks: |')
+	fi
+	echo "package: $pkg"
+	(cd "$ROOT" && sha256sum go.mod go.sum)
+	# "NAME<tab>PATH" per file, NAME = import path[@module version]/file; then "HASH NAME".
+	local files
+	files=$(cd "$ROOT" && CGO_ENABLED=1 GOOS=$goos GOARCH=$goarch "$GO" list -deps "$@" -f \
+		'{{if not .Standard}}{{$d := .Dir}}{{$n := .ImportPath}}{{with .Module}}{{if .Version}}{{$n = printf "%s@%s" $n .Version}}{{end}}{{end}}{{range .GoFiles}}{{$n}}/{{.}}{{"\t"}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CgoFiles}}{{$n}}/{{.}}{{"\t"}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CFiles}}{{$n}}/{{.}}{{"\t"}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .CXXFiles}}{{$n}}/{{.}}{{"\t"}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .HFiles}}{{$n}}/{{.}}{{"\t"}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SFiles}}{{$n}}/{{.}}{{"\t"}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SysoFiles}}{{$n}}/{{.}}{{"\t"}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$n}}/{{.}}{{"\t"}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}' \
+		"$pkg" | LC_ALL=C sort -u) || return 1
+	paste -d ' ' <(cut -f2 <<<"$files" | xargs -d '\n' sha256sum | cut -c1-64) <(cut -f1 <<<"$files")
+}
+
+# build_key PLATFORM CC CGO_LDFLAGS PKG GO_BUILD_FLAGS...: the hash of build_key_inputs.
+build_key() {
+	local inputs
+	inputs=$(build_key_inputs "$@") || die "build_key: go list failed for $4"
+	sha256sum <<<"$inputs" | cut -c1-32
 }
 
 # cached_build PLATFORM CC CGO_LDFLAGS PKG OUT GO_BUILD_FLAGS...: go build PKG into OUT, or copy it
@@ -502,10 +514,10 @@ arm64-runtime) arm64_runtime ;;
 wine-prefix) wine_prefix ;;
 zig) zig_toolchain ;;
 darwin-check) darwin_framework_check arm64 && darwin_framework_check amd64 ;;
-build-key) # PLATFORM: the cache key of that darwin agent (for tests)
-	[[ ${2:-} == darwin-* ]] || die "build-key wants a darwin platform"
-	cc=$(cc_for "$2") && build_key "$2" "$cc" "${CGO_LDFLAGS:-} -F$FRAMEWORKS" ./agent/cmd/serval-agent \
+build-key | build-key-inputs) # PLATFORM: the cache key of that darwin agent, or what it hashes (for tests)
+	[[ ${2:-} == darwin-* ]] || die "$1 wants a darwin platform"
+	cc=$(cc_for "$2") && ${1//-/_} "$2" "$cc" "${CGO_LDFLAGS:-} -F$FRAMEWORKS" ./agent/cmd/serval-agent \
 		-buildvcs=false -trimpath -tags netgo,osusergo -ldflags "-w ${VERSION_LDFLAGS:-}" ;;
 all) binaries && notices && archives && vsix ;;
-*) die "unknown step $1: want binaries, archives, vsix, arm64-runtime, wine-prefix, zig, darwin-check, build-key or all" ;;
+*) die "unknown step $1: want binaries, archives, vsix, arm64-runtime, wine-prefix, zig, darwin-check, build-key, build-key-inputs or all" ;;
 esac

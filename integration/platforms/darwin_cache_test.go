@@ -2,9 +2,11 @@ package platforms_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +57,32 @@ func copyCheckout(t *testing.T, root string) string {
 	return dst
 }
 
+// keyInputsDiff says which of the lines the darwin-arm64 agent's build key
+// hashes (mk/dist.sh build-key-inputs) differ between checkouts a and b.
+func keyInputsDiff(t *testing.T, a, b string) string {
+	t.Helper()
+	inputs := func(dir string) map[string]bool {
+		out, _ := distScript(t, dir, nil, "build-key-inputs", "darwin-arm64")
+		lines := make(map[string]bool)
+		for _, l := range strings.Split(out, "\n") {
+			lines[l] = true
+		}
+		return lines
+	}
+	onlyIn := func(x, y map[string]bool) []string {
+		var only []string
+		for l := range x {
+			if !y[l] {
+				only = append(only, l)
+			}
+		}
+		sort.Strings(only)
+		return only
+	}
+	ia, ib := inputs(a), inputs(b)
+	return fmt.Sprintf("inputs only in %s: %q; only in %s: %q", a, onlyIn(ia, ib), b, onlyIn(ib, ia))
+}
+
 func appendTo(t *testing.T, file, text string) {
 	t.Helper()
 	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
@@ -86,11 +114,11 @@ func TestDarwinAgentBuildCache(t *testing.T) {
 	original := key(root)
 	work := copyCheckout(t, root)
 	if got := key(work); got != original {
-		t.Errorf("the same sources in another folder: key %s, want %s", got, original)
+		t.Errorf("the same sources in another folder: key %s, want %s; %s", got, original, keyInputsDiff(t, root, work))
 	}
 	appendTo(t, filepath.Join(work, "docs", "platforms.md"), "\nnot built from\n")
 	if got := key(work); got != original {
-		t.Errorf("a changed doc: key %s, want it unchanged (%s)", got, original)
+		t.Errorf("a changed doc: key %s, want it unchanged (%s); %s", got, original, keyInputsDiff(t, root, work))
 	}
 	if got := key(work, "VERSION_LDFLAGS=-X github.com/servalhq/serval/buildinfo.version=v9"); got == original {
 		t.Error("another -ldflags: the key did not change")
