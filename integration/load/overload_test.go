@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,7 +160,7 @@ func TestOverloadTable(t *testing.T) {
 			work := workPerAnswer(m0, m1, scrape(t, s), rep.ByStatus["200"])
 			row := rep.TypistRow(label, capacity) + " " + cpu.cells() + " " + work + " " + loadAverage()
 			t.Log(row)
-			t.Logf("statuses %v", rep.ByStatus)
+			t.Logf("statuses %v; engine %s", rep.ByStatus, engineJobs(m1, scrape(t, s)))
 			rows = append(rows, row)
 			time.Sleep(2 * time.Second) // let abandoned requests drain
 		}
@@ -230,6 +231,25 @@ func workPerAnswer(m0, m1, m2 map[string]float64, answered int) string {
 	}
 	capAnswers := m1[bench.MetricAnsweredCompletions] - m0[bench.MetricAnsweredCompletions]
 	return per(m0, m1, capAnswers) + " / " + per(m1, m2, float64(answered)) + " |"
+}
+
+// engineJobs says what the engine did between scrapes a and b: jobs by
+// stop reason, and prompt tokens reused and evaluated per job.
+func engineJobs(a, b map[string]float64) string {
+	const jobs = "serval_completions_total"
+	n := b[jobs] - a[jobs]
+	if n <= 0 {
+		return "no jobs"
+	}
+	var reasons []string
+	for k, v := range b {
+		if strings.HasPrefix(k, jobs+"{") {
+			reasons = append(reasons, fmt.Sprintf("%s %.0f", strings.TrimPrefix(k, jobs), v-a[k]))
+		}
+	}
+	sort.Strings(reasons)
+	return fmt.Sprintf("%.0f jobs (%s), per job %.0f prompt tokens reused, %.0f evaluated", n, strings.Join(reasons, ", "),
+		(b[bench.MetricPromptReused]-a[bench.MetricPromptReused])/n, (b[bench.MetricPromptEvaluated]-a[bench.MetricPromptEvaluated])/n)
 }
 
 // loadAverage is the 1-minute load average, as a table cell's text.

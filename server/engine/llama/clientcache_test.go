@@ -62,3 +62,28 @@ func TestClientCachesEvictLeastRecentlyParked(t *testing.T) {
 		t.Error("a cache larger than the budget was kept")
 	}
 }
+
+// A client's restored cache is matched against its own new prompt, not
+// against the cache of the slot's previous owner: when bob's prompt shares a
+// long prefix with alice's new one and alice's parked cache holds other
+// text, alice reuses nothing, and her completion is the one a fresh engine
+// gives. Matching against bob's tokens counted his prefix as reused in
+// alice's restored sequence, which holds her other text at those positions.
+func TestRestoredCacheIsMatchedAgainstItsOwnTokens(t *testing.T) {
+	shared := strings.Repeat("<|fim_prefix|>package main\n\nfunc main() {\n\tx := 1\n", 6)
+	bobs := shared + "<|fim_suffix|>\n}\n<|fim_middle|>"
+	alices := shared + "\ty := 2\n<|fim_suffix|>\n}\n<|fim_middle|>"
+	fresh := openTest(t, Config{Parallel: 1})
+	want, _, _ := complete(t, fresh, engine.Request{Prompt: alices, MaxTokens: 8, Client: "alice"})
+
+	e := openTest(t, Config{Parallel: 1})
+	complete(t, e, engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "alice"})
+	complete(t, e, engine.Request{Prompt: bobs, MaxTokens: 2, Client: "bob"})
+	got, _, u := complete(t, e, engine.Request{Prompt: alices, MaxTokens: 8, Client: "alice"})
+	if u.ReusedTokens > 2 {
+		t.Errorf("alice reused %d of %d prompt tokens; her parked cache holds only %q", u.ReusedTokens, u.PromptTokens, prompts[1])
+	}
+	if got != want {
+		t.Errorf("alice's completion after a restore is %q, a fresh engine's %q", got, want)
+	}
+}

@@ -223,7 +223,6 @@ func (e *Engine) start(s *slot) {
 	s.promptFrom = time.Now()
 	s.usage = engine.Usage{PromptTokens: len(j.tokens), QueueWait: s.promptFrom.Sub(j.enqueued)}
 
-	reuse := commonPrefix(s.cached, j.tokens)
 	// A slot's cache serves only the client that filled it: how much of a
 	// prompt another's cache matched (reused tokens, or just the prompt's
 	// time) would tell one user about another's code (docs/engine.md).
@@ -232,6 +231,8 @@ func (e *Engine) start(s *slot) {
 	}
 	cross := s.owner != clientOf(j)
 	s.owner, s.lastPrompt = clientOf(j), j.req.Prompt
+	// Matched after the swap: s.cached is now the client's own sequence.
+	reuse := commonPrefix(s.cached, j.tokens)
 	if e.cfg.NoPromptCache || cross {
 		reuse = 0
 	}
