@@ -62,6 +62,8 @@ var rules = []rule{
 		why: "OpenID sign-in knows a provider, not the web app or the store"},
 	{from: "server/ldapauth/...", deny: []string{"server/..."}, allow: []string{"server/ldapauth/..."},
 		why: "LDAP sign-in knows a directory, not the web app or the store"},
+	{from: "server/connlimit/...", deny: []string{"server/..."}, allow: []string{"server/connlimit/..."},
+		why: "the connection limit sits under the HTTP server, below every route"},
 	{from: "server/store/...", deny: []string{"server/..."}, allow: []string{"server/store/..."},
 		why: "storage is below everything that records"},
 	{from: "telemetry/...", deny: []string{"agent/...", "lsp/...", "context/...", "server/...", "integration/...", "buildinfo/..."},

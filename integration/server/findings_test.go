@@ -539,3 +539,87 @@ func TestSlowlorisIsCutOff(t *testing.T) {
 		t.Errorf("GET /login after the slow clients: %d", status)
 	}
 }
+
+// A slowloris from one address holds at most --max-conns-per-address
+// connections: the next is answered 503 with Retry-After and closed at once,
+// another address is served meanwhile, and the places come back when the
+// slow connections go. Loopback is limited only with --limit-loopback (a
+// local reverse proxy carries everyone's connections); without it twelve
+// connections from 127.0.0.1 are all served.
+func TestConnectionsPerAddressAreBounded(t *testing.T) {
+	s := servaltest.Start(t, servaltest.Options{Args: []string{"--max-conns-per-address", "4", "--limit-loopback"}})
+	addr := strings.TrimPrefix(s.URL, "http://")
+	dialFrom := func(from string) net.Conn {
+		t.Helper()
+		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// status sends GET /login on a new connection from and reads the status line.
+	status := func(from string) string {
+		t.Helper()
+		c := dialFrom(from)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET /login HTTP/1.1\r\nHost: "+addr+"\r\nConnection: close\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		line, _, _ := strings.Cut(string(b), "\r\n")
+		if strings.HasPrefix(line, "HTTP/1.1 503 ") && !strings.Contains(string(b), "\r\nRetry-After: ") {
+			t.Errorf("a 503 without Retry-After: %.300q", b)
+		}
+		return line
+	}
+	var slow []net.Conn
+	for range 4 {
+		c := dialFrom("127.0.0.1")
+		io.WriteString(c, "POST /login HTTP/1.1\r\nHost: "+addr+"\r\n") // headers never finished
+		slow = append(slow, c)
+	}
+	// The server counts a connection when it accepts it: give it a moment
+	// (bounded) to accept the four before the fifth.
+	var got string
+	for i := 0; i < 50; i++ {
+		if got = status("127.0.0.1"); strings.HasPrefix(got, "HTTP/1.1 503 ") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.HasPrefix(got, "HTTP/1.1 503 ") {
+		t.Fatalf("a fifth connection from an address holding four: %q, want 503", got)
+	}
+	if got := status("127.0.0.2"); got != "HTTP/1.1 200 OK" {
+		t.Errorf("another address meanwhile: %q", got)
+	}
+	for _, c := range slow {
+		c.Close()
+	}
+	for i := 0; i < 50; i++ {
+		if got = status("127.0.0.1"); got == "HTTP/1.1 200 OK" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != "HTTP/1.1 200 OK" {
+		t.Errorf("after the slow connections closed: %q", got)
+	}
+	if !strings.Contains(s.Logs(), "connections refused") {
+		t.Errorf("the refusals were not logged:\n%s", s.Logs())
+	}
+
+	open := servaltest.Start(t, servaltest.Options{Args: []string{"--max-conns-per-address", "4"}})
+	openAddr := strings.TrimPrefix(open.URL, "http://")
+	for range 12 {
+		c, err := net.DialTimeout("tcp", openAddr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		io.WriteString(c, "POST /login HTTP/1.1\r\nHost: "+openAddr+"\r\n")
+	}
+	if status, _, _ := do(t, "GET", open.URL+"/login", "", ""); status != 200 {
+		t.Errorf("loopback without --limit-loopback, twelve connections open: GET /login %d", status)
+	}
+}

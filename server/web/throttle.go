@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"context"
 	"math"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/servalhq/serval/server/connlimit"
 	"github.com/servalhq/serval/server/store"
 )
 
@@ -26,8 +26,8 @@ import (
 // to hash) gives a guesser one budget, not one per replica. When the
 // database cannot be asked, the replica's own budgets in memory serve.
 //
-// Addresses are keyed by the network a client controls: an IPv4 address,
-// or an IPv6 /64 (one host is usually given a whole /64). At most
+// Addresses are keyed by the network a client controls (connlimit.Key: an
+// IPv4 address, or an IPv6 /64, as the connection limit counts them). At most
 // maxThrottled keys are kept per map; past that the fullest budgets (the
 // least throttled keys) are forgotten first, never a lockout.
 const (
@@ -101,7 +101,7 @@ func (t *throttle) budgets(account, addr string) (store.Budget, store.Budget) {
 // is checked. When either is empty it takes nothing and returns how long
 // until both have a unit (> 0); 0 means the attempt may go ahead.
 func (t *throttle) charge(ctx context.Context, account, addr string) time.Duration {
-	account, addr = strings.ToLower(account), addrKey(addr)
+	account, addr = strings.ToLower(account), connlimit.Key(addr)
 	if t.shared != nil {
 		acc, ad := t.budgets(account, addr)
 		if wait, err := t.shared.ChargeAttempt(ctx, acc, ad); err == nil {
@@ -132,7 +132,7 @@ func (t *throttle) charge(ctx context.Context, account, addr string) time.Durati
 // chargeAddr takes one unit from addr's budget alone, as charge does; it
 // is for what no account stands behind (starting an editor sign-in).
 func (t *throttle) chargeAddr(ctx context.Context, addr string) time.Duration {
-	addr = addrKey(addr)
+	addr = connlimit.Key(addr)
 	if t.shared != nil {
 		_, ad := t.budgets("", addr)
 		if wait, err := t.shared.ChargeAttempt(ctx, ad); err == nil {
@@ -155,7 +155,7 @@ func (t *throttle) chargeAddr(ctx context.Context, addr string) time.Duration {
 // successful login (which also forgets the account's failures) or one
 // that could not be checked (the server was busy).
 func (t *throttle) refund(ctx context.Context, account, addr string, forget bool) {
-	account, addr = strings.ToLower(account), addrKey(addr)
+	account, addr = strings.ToLower(account), connlimit.Key(addr)
 	if t.shared != nil {
 		acc, ad := t.budgets(account, addr)
 		if t.shared.RefundAttempt(ctx, acc, forget) == nil && t.shared.RefundAttempt(ctx, ad, false) == nil {
@@ -207,20 +207,6 @@ func evictFullest(m map[string]*bucket, now time.Time, n int) {
 	for _, s := range all[:min(n, len(all))] {
 		delete(m, s.key)
 	}
-}
-
-// addrKey is the throttling key of a client address: an IPv4 address as
-// is, an IPv6 one by its /64.
-func addrKey(addr string) string {
-	a, err := netip.ParseAddr(addr)
-	if err != nil || !a.Unmap().Is6() {
-		return addr
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return addr
-	}
-	return p.String()
 }
 
 // retrySeconds is the Retry-After value of d: whole seconds, at least 1.

@@ -30,18 +30,3 @@ func TestThrottleFloodKeepsLockouts(t *testing.T) {
 		t.Error("the flood of keys reset alice's lockout")
 	}
 }
-
-// IPv6 clients are keyed by their /64: one host owns a whole /64.
-func TestThrottleKeysIPv6By64(t *testing.T) {
-	for in, want := range map[string]string{
-		"2001:db8:1:2::1":     "2001:db8:1:2::/64",
-		"2001:db8:1:2:ffff::": "2001:db8:1:2::/64",
-		"192.0.2.7":           "192.0.2.7",
-		"::ffff:192.0.2.7":    "::ffff:192.0.2.7",
-		"not an address":      "not an address",
-	} {
-		if got := addrKey(in); got != want {
-			t.Errorf("addrKey(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -13,10 +13,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/servalhq/serval/server/auth"
 	"github.com/servalhq/serval/server/completion"
+	"github.com/servalhq/serval/server/connlimit"
 	"github.com/servalhq/serval/server/engine"
 	"github.com/servalhq/serval/server/engine/llama"
 	"github.com/servalhq/serval/server/httpapi"
@@ -59,8 +61,12 @@ type serveConfig struct {
 	logLevel         string
 	logFormat        string
 	trustedProxies   stringList // --trusted-proxy: see web.go
-	otlpEndpoint     string
-	auditRetention   string // --audit-retention: see audit.go
+	// maxConnsPerAddress and limitLoopback bound the connections one
+	// client address holds open (connlimit).
+	maxConnsPerAddress int
+	limitLoopback      bool
+	otlpEndpoint       string
+	auditRetention     string // --audit-retention: see audit.go
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
@@ -94,6 +100,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet, getenv env) {
 	fs.DurationVar(&c.requestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "longest a request may run, streamed answer included")
 	fs.StringVar(&c.otlpEndpoint, "otlp-endpoint", "", "send OpenTelemetry traces to this OTLP/HTTP collector (http://host:4318); default $OTEL_EXPORTER_OTLP_ENDPOINT or $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else no tracing (docs/deploy.md)")
 	fs.StringVar(&c.auditRetention, "audit-retention", defaultAuditRetention, "how long the audit log keeps events (\"400d\", \"720h\"; \"forever\": never deleted)")
+	fs.IntVar(&c.maxConnsPerAddress, "max-conns-per-address", defaultMaxConnsPerAddress, "connections one client address (an IPv6 /64) may hold open; more are answered 503 and closed (0: no limit; loopback and --trusted-proxy addresses are not limited)")
+	fs.BoolVar(&c.limitLoopback, "limit-loopback", false, "apply --max-conns-per-address to loopback clients too (a machine shared with users you do not trust)")
 	fs.Var(&c.trustedProxies, "trusted-proxy", "`address or CIDR` of a reverse proxy whose X-Forwarded-For/-Proto the web app believes (repeatable)")
 }
 
@@ -107,6 +115,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.maxQueueWait < 0 {
 		return fmt.Errorf("%w: --max-queue-wait must not be negative", errUsage)
+	}
+	if c.maxConnsPerAddress < 0 {
+		return fmt.Errorf("%w: --max-conns-per-address must not be negative (0: no limit)", errUsage)
 	}
 	if c.maxQueue < -1 {
 		return fmt.Errorf("%w: --max-queue must be -1 (none), 0 (default) or more", errUsage)
@@ -304,7 +315,11 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	fmt.Fprintf(stderr, "serval: listening on http://%s\n", ln.Addr())
 	printSettings(stderr, fs, logger.Enabled(ctx, slog.LevelDebug))
 	printNextStep(stderr, ln.Addr(), cfg.noAuth, usableInitialToken(ctx, st, cfg.dataDir))
-	err = srv.Serve(ctx, ln, cfg.shutdownGrace)
+	limited, err := limitConnections(ln, &cfg, logger)
+	if err != nil {
+		return err
+	}
+	err = srv.Serve(ctx, limited, cfg.shutdownGrace)
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "serval: shut down")
 	}
@@ -340,4 +355,35 @@ func ensureInitialToken(ctx context.Context, st *store.Store, dataDir string, st
 	fmt.Fprintf(stdout, "serval: created the first API token %q, saved to %s (shown only now; more with `serval token create --name NAME`):\n%s\n",
 		"initial", path, secret)
 	return nil
+}
+
+// defaultMaxConnsPerAddress bounds one client address's open connections:
+// far above what an editor (a few) or a team behind one NAT address needs,
+// far below what the machine can hold.
+const defaultMaxConnsPerAddress = 256
+
+// limitConnections wraps ln with the per-address connection limit; turned
+// away clients are logged at most once a minute.
+func limitConnections(ln net.Listener, cfg *serveConfig, logger *slog.Logger) (net.Listener, error) {
+	proxies, err := parseTrustedProxies(cfg.trustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	var lastLog time.Time
+	refused := 0
+	return connlimit.Listen(ln, connlimit.Config{
+		PerAddress:    cfg.maxConnsPerAddress,
+		Exempt:        proxies,
+		LimitLoopback: cfg.limitLoopback,
+		OnRefuse: func(key string) {
+			mu.Lock()
+			defer mu.Unlock()
+			refused++
+			if time.Since(lastLog) >= time.Minute {
+				logger.Warn("connections refused: a client address holds --max-conns-per-address open", "client", key, "limit", cfg.maxConnsPerAddress, "refused", refused)
+				lastLog, refused = time.Now(), 0
+			}
+		},
+	}), nil
 }

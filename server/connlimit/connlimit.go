@@ -1,0 +1,182 @@
+// Package connlimit bounds the connections one client address holds open at
+// once, so that a slowloris (connections that trickle their headers or body,
+// each costing the server a goroutine and its buffers until a read deadline
+// cuts it) from one address cannot take every connection the machine has.
+// It owns the key by which clients are counted everywhere in the server: an
+// IPv4 address as is, an IPv6 one by its /64, since one host is usually
+// given a whole /64 and could otherwise change address per connection.
+package connlimit
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Key is the client key of addr: an IPv4 (or IPv4-mapped) address as is, an
+// IPv6 one by its /64. A string that is not an address is its own key.
+func Key(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	return keyOf(a)
+}
+
+func keyOf(a netip.Addr) string {
+	a = a.Unmap()
+	if !a.Is6() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
+}
+
+// refusal is written to a connection turned away, before it is closed: the
+// client has sent nothing yet, so it reads this as the answer to the request
+// it is about to send.
+const refusal = "HTTP/1.1 503 Service Unavailable\r\n" +
+	"Content-Type: application/json\r\n" +
+	"Retry-After: 5\r\n" +
+	"Connection: close\r\n" +
+	"Content-Length: 64\r\n\r\n" +
+	`{"error":"too many connections from your address: retry later"}` + "\n"
+
+// Config says whom a Listener limits.
+type Config struct {
+	// PerAddress is the most connections one client key may hold open;
+	// 0 or less: no limit.
+	PerAddress int
+	// Exempt are addresses never limited: reverse proxies, which carry
+	// many users' connections.
+	Exempt []netip.Prefix
+	// LimitLoopback counts loopback clients too. Off, they are exempt: a
+	// local reverse proxy not declared in Exempt would otherwise be limited
+	// as one client.
+	LimitLoopback bool
+	// OnRefuse, when set, is called with the client key of each
+	// connection turned away, on the goroutine that accepts: it must not
+	// block.
+	OnRefuse func(key string)
+}
+
+// Listener is a net.Listener that closes, at once, a connection whose
+// client key already holds Config.PerAddress open ones.
+type Listener struct {
+	net.Listener
+	cfg     Config
+	refused atomic.Int64
+
+	mu   sync.Mutex
+	open map[string]int
+}
+
+// Listen wraps ln. With no limit it still counts nothing and only passes
+// connections through.
+func Listen(ln net.Listener, cfg Config) *Listener {
+	return &Listener{Listener: ln, cfg: cfg, open: map[string]int{}}
+}
+
+// Refused is the number of connections turned away so far.
+func (l *Listener) Refused() int64 { return l.refused.Load() }
+
+// Accept returns the next connection its client may open.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key, limited := l.keyFor(c.RemoteAddr())
+		if !limited {
+			return c, nil
+		}
+		l.mu.Lock()
+		ok := l.open[key] < l.cfg.PerAddress
+		if ok {
+			l.open[key]++
+		}
+		l.mu.Unlock()
+		if ok {
+			return &conn{Conn: c, release: func() { l.release(key) }}, nil
+		}
+		l.refused.Add(1)
+		if l.cfg.OnRefuse != nil {
+			l.cfg.OnRefuse(key)
+		}
+		// A fresh socket's send buffer is empty: the write does not block,
+		// and the deadline makes sure of it.
+		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		c.Write([]byte(refusal))
+		c.Close()
+	}
+}
+
+// keyFor is the client key of a connection from addr and whether it is
+// limited at all.
+func (l *Listener) keyFor(addr net.Addr) (string, bool) {
+	if l.cfg.PerAddress <= 0 {
+		return "", false
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "", false // a Unix socket: the file's permissions decide who connects
+	}
+	a, ok := netip.AddrFromSlice(tcp.IP)
+	if !ok {
+		return "", false
+	}
+	a = a.Unmap()
+	if a.IsLoopback() && !l.cfg.LimitLoopback {
+		return "", false
+	}
+	for _, p := range l.cfg.Exempt {
+		if p.Contains(a) {
+			return "", false
+		}
+	}
+	return keyOf(a), true
+}
+
+func (l *Listener) release(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[key]--; l.open[key] <= 0 {
+		delete(l.open, key)
+	}
+}
+
+// Open is the number of connections key holds open now.
+func (l *Listener) Open(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open[key]
+}
+
+// conn gives its client's place back once, when closed.
+type conn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// CloseWrite half-closes a TCP connection: net/http does so before closing
+// one it answered with "Connection: close" while the client may still be
+// sending, so that the answer is not lost to a reset.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
