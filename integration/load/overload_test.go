@@ -160,7 +160,7 @@ func TestOverloadTable(t *testing.T) {
 			work := workPerAnswer(m0, m1, scrape(t, s), rep.ByStatus["200"])
 			row := rep.TypistRow(label, capacity) + " " + cpu.cells() + " " + work + " " + loadAverage()
 			t.Log(row)
-			t.Logf("statuses %v; engine %s", rep.ByStatus, engineJobs(m1, scrape(t, s)))
+			t.Logf("statuses %v; engine %s; of the %d never served, %d were answered within a burst; %d answers within bursts in all", rep.ByStatus, engineJobs(m1, scrape(t, s)), rep.NeverServed(), rep.NeverServedInBurst(), sum(rep.PerTypistInBurst))
 			rows = append(rows, row)
 			time.Sleep(2 * time.Second) // let abandoned requests drain
 		}
@@ -250,6 +250,14 @@ func engineJobs(a, b map[string]float64) string {
 	sort.Strings(reasons)
 	return fmt.Sprintf("%.0f jobs (%s), per job %.0f prompt tokens reused, %.0f evaluated", n, strings.Join(reasons, ", "),
 		(b[bench.MetricPromptReused]-a[bench.MetricPromptReused])/n, (b[bench.MetricPromptEvaluated]-a[bench.MetricPromptEvaluated])/n)
+}
+
+func sum(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
 }
 
 // loadAverage is the 1-minute load average, as a table cell's text.

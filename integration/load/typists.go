@@ -64,12 +64,27 @@ type TypistReport struct {
 	// Pauses counts the pauses that ended within the run; Served those
 	// whose request was answered 200 within the pause.
 	Pauses, Served int
-	// PerTypist is each typist's served pauses.
-	PerTypist []int `json:"per_typist_served"`
+	// PerTypist is each typist's served pauses; PerTypistInBurst its
+	// requests answered 200 within a burst (before the next key: answered,
+	// but no pause served).
+	PerTypist        []int `json:"per_typist_served"`
+	PerTypistInBurst []int `json:"per_typist_answered_in_burst"`
 	// Answered is the 200 answers of every request, per second.
 	AnsweredPerSec float64 `json:"answered_per_s"`
 	// P50 and P95 are the latency of the served pauses' answers, in ms.
 	P50, P95 float64
+}
+
+// NeverServedInBurst counts the typists never served who were answered
+// within a burst all the same: their turn went to a key typed past.
+func (r *TypistReport) NeverServedInBurst() int {
+	n := 0
+	for i, s := range r.PerTypist {
+		if s == 0 && r.PerTypistInBurst[i] > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // OfferedPerSec is the pauses offered per second.
@@ -136,7 +151,7 @@ func RunTypists(ctx context.Context, cfg TypistConfig) (*TypistReport, error) {
 	deadline := start.Add(cfg.Duration)
 
 	var mu sync.Mutex
-	rep := &TypistReport{Typists: n, ByStatus: map[string]int{}, PerTypist: make([]int, n)}
+	rep := &TypistReport{Typists: n, ByStatus: map[string]int{}, PerTypist: make([]int, n), PerTypistInBurst: make([]int, n)}
 	var served []float64
 	answered := 0
 	var wg sync.WaitGroup
@@ -147,13 +162,16 @@ func RunTypists(ctx context.Context, cfg TypistConfig) (*TypistReport, error) {
 		}
 		wg.Go(func() {
 			t := typist{cfg: cfg, client: client, trace: i % len(cfg.Traces)}
-			t.play(ctx, time.Duration(i)*cfg.Pause/time.Duration(n), deadline, func(status string, pause bool, lat time.Duration) {
+			t.play(ctx, time.Duration(i)*cfg.Pause/time.Duration(n), deadline, func(status string, pause, inBurst bool, lat time.Duration) {
 				mu.Lock()
 				defer mu.Unlock()
 				rep.Requests++
 				rep.ByStatus[status]++
 				if status == "200" {
 					answered++
+					if inBurst {
+						rep.PerTypistInBurst[i]++
+					}
 				}
 				if pause {
 					rep.Pauses++
@@ -212,9 +230,9 @@ func (t *typist) request() *api.CompletionRequest {
 }
 
 // play types bursts and pauses until ctx ends. report gets each request's
-// outcome, saying whether it was a pause's request; pauses that would end
-// after deadline are not reported (the run cut them short).
-func (t *typist) play(ctx context.Context, offset time.Duration, deadline time.Time, report func(status string, pause bool, lat time.Duration)) {
+// outcome, saying whether it was a pause's request or a key within a burst;
+// pauses that would end after deadline are neither (the run cut them short).
+func (t *typist) play(ctx context.Context, offset time.Duration, deadline time.Time, report func(status string, pause, inBurst bool, lat time.Duration)) {
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	cancelPrev := context.CancelFunc(func() {})
@@ -231,7 +249,7 @@ func (t *typist) play(ctx context.Context, offset time.Duration, deadline time.T
 			cancelPrev() // abandon the previous unanswered request
 			rctx, rcancel := context.WithCancel(ctx)
 			cancelPrev = rcancel
-			pause := k == t.cfg.BurstKeys-1
+			pause, inBurst := k == t.cfg.BurstKeys-1, k < t.cfg.BurstKeys-1
 			if pause && time.Now().Add(t.cfg.Pause).After(deadline) {
 				pause = false // the run ends within this pause
 			}
@@ -246,11 +264,11 @@ func (t *typist) play(ctx context.Context, offset time.Duration, deadline time.T
 				st := status(err, rctx, ctx)
 				if ctx.Err() != nil && st == "cancelled" {
 					if pause {
-						report("cancelled", true, lat) // unanswered when the run ended
+						report("cancelled", true, false, lat) // unanswered when the run ended
 					}
 					return
 				}
-				report(st, pause, lat)
+				report(st, pause, inBurst, lat)
 			}()
 		}
 		if !sleep(ctx, t.cfg.Pause) {

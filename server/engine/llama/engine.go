@@ -109,10 +109,10 @@ type Engine struct {
 	// slots[i].job is set under mu. While a slot has a job its cached tokens
 	// belong to the worker; once free, they are read under mu for routing.
 	slots    []*slot
-	queue    []*job               // waiting for a slot, in arrival order (schedule.go picks)
-	served   map[string]time.Time // client → when it last got a slot (schedule.go)
-	stopping bool                 // Close has begun: no new jobs
-	useClock uint64               // counts slot releases, for lastUsed
+	queue    []*job             // waiting for a slot, in arrival order (schedule.go picks)
+	served   map[string]service // client → its last slot and turn (schedule.go)
+	stopping bool               // Close has begun: no new jobs
+	useClock uint64             // counts slot releases, for lastUsed
 
 	caches clientCaches // the clients' prompt caches out of the slots (worker only)
 }

@@ -20,7 +20,8 @@ import (
 //     stopped typing and is looking for a suggestion) before one the client
 //     is still replacing key by key; then the client served least recently
 //     (round robin, so one busy user cannot starve thirty others); then
-//     the newest;
+//     the newest. A request taken before it settled does not count as its
+//     client's turn (it only runs when no settled request waits);
 //   - a full queue admits a newcomer only by evicting a waiting request that
 //     ranks below it on priority, slots held and last service
 //     (ErrQueueFull for the loser either way): the places go to the clients
@@ -56,13 +57,27 @@ func (e *Engine) slotsHeld(client string) int {
 	return n
 }
 
+// service is what the round robin remembers of a client: when it last got
+// a slot, and when it last had its turn (a slot for a settled request, or
+// for any request while nothing waited).
+type service struct{ slot, turn time.Time }
+
 // lastServedAt is when client last got a slot; zero when never (or not
 // for servedMemory). e.mu is held.
 func (e *Engine) lastServedAt(client string) time.Time {
 	if client == "" {
 		return time.Time{}
 	}
-	return e.served[client]
+	return e.served[client].slot
+}
+
+// turnAt is when client last had its turn, the round robin's order; zero
+// when never (or not for servedMemory). e.mu is held.
+func (e *Engine) turnAt(client string) time.Time {
+	if client == "" {
+		return time.Time{}
+	}
+	return e.served[client].turn
 }
 
 // ranksBefore reports whether waiting job a should get a slot before b.
@@ -82,7 +97,7 @@ func (e *Engine) ranksBefore(a, b *job, now time.Time, dispatch bool) bool {
 			return sa
 		}
 	}
-	if la, lb := e.lastServedAt(clientOf(a)), e.lastServedAt(clientOf(b)); !la.Equal(lb) {
+	if la, lb := e.turnAt(clientOf(a)), e.turnAt(clientOf(b)); !la.Equal(lb) {
 		return la.Before(lb)
 	}
 	return dispatch && a.enqueued.After(b.enqueued)
@@ -94,7 +109,7 @@ func (e *Engine) ranksBefore(a, b *job, now time.Time, dispatch bool) bool {
 // whether j was admitted. e.mu is held.
 func (e *Engine) admit(j *job, now time.Time) (out []dropped, ok bool) {
 	if s := e.bestFreeSlot(j); s != nil && len(e.queue) == 0 {
-		e.assign(s, j, now)
+		e.assign(s, j, now, true)
 		return nil, true
 	}
 	e.preemptFor(j)
@@ -172,27 +187,40 @@ func (e *Engine) dispatch(now time.Time) []dropped {
 		if s == nil {
 			break
 		}
-		e.assign(s, e.queue[best], now)
+		// A request still being replaced key by key gets the slot only when
+		// no settled one waits (the slot would idle otherwise); it does not
+		// use its client's turn: the user typed on, and the request they
+		// will look at, when they pause, keeps its place in the round robin.
+		// A request still being replaced key by key gets the slot only when
+		// no settled one waits (the slot would idle otherwise), and it does
+		// not use its client's turn: the user typed on, and the request they
+		// will look at when they pause keeps its place in the round robin.
+		e.assign(s, e.queue[best], now, now.Sub(e.queue[best].enqueued) >= e.cfg.SettleTime)
 		e.queue = append(e.queue[:best], e.queue[best+1:]...)
 	}
 	return out
 }
 
-// assign gives slot s to j and notes the service for the round robin.
-// e.mu is held.
-func (e *Engine) assign(s *slot, j *job, now time.Time) {
+// assign gives slot s to j and notes the service for the round robin; turn
+// says whether it counts as the client's turn. e.mu is held.
+func (e *Engine) assign(s *slot, j *job, now time.Time, turn bool) {
 	s.job = j
 	c := clientOf(j)
 	if c == "" {
 		return
 	}
 	if e.served == nil {
-		e.served = map[string]time.Time{}
+		e.served = map[string]service{}
 	}
-	e.served[c] = now
+	sv := e.served[c]
+	sv.slot = now
+	if turn {
+		sv.turn = now
+	}
+	e.served[c] = sv
 	if len(e.served) > 4*(e.cfg.MaxQueue+len(e.slots)) {
-		for k, t := range e.served {
-			if now.Sub(t) > servedMemory {
+		for k, sv := range e.served {
+			if now.Sub(sv.slot) > servedMemory {
 				delete(e.served, k)
 			}
 		}

@@ -341,3 +341,31 @@ func TestPromptStepsAreShortWhileOthersWait(t *testing.T) {
 		t.Errorf("with a request waiting, a step of %d tokens, want at most %d", n, waitingChunk)
 	}
 }
+
+// A request taken before it settled (nothing settled waited) does not use
+// its client's turn: when the slot frees again, that client's settled
+// request goes before the one of a client whose turn came before that run.
+// Before, the unsettled run counted as the turn, and a typist whose key
+// was answered mid-burst lost its pause's place in the round robin.
+func TestUnsettledRunKeepsTheClientsTurn(t *testing.T) {
+	const settle = 300 * time.Millisecond
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 8, MaxWait: time.Hour, SettleTime: settle})
+	complete(t, e, engine.Request{Prompt: prompts[0], MaxTokens: 1, Client: "other"}) // other's turn
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	out := make(chan result, 2)
+	generateAsync(e, "typing", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "typist"}, out)
+	waitQueued(t, e, 1)
+	release() // the typist's unsettled request is all that waits: it runs
+	if r := <-out; r.err != nil {
+		t.Fatal(r.err)
+	}
+	release = holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	generateAsync(e, "other", engine.Request{Prompt: prompts[2], MaxTokens: 2, Client: "other"}, out)
+	generateAsync(e, "paused", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "typist"}, out)
+	waitQueued(t, e, 2)
+	time.Sleep(settle + 50*time.Millisecond) // both settled
+	release()
+	if r := firstServed(t, e, out); r.name != "paused" {
+		t.Errorf("first served: %s, want the typist's paused request", r.name)
+	}
+}
