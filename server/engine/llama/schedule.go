@@ -188,10 +188,6 @@ func (e *Engine) dispatch(now time.Time) []dropped {
 			break
 		}
 		// A request still being replaced key by key gets the slot only when
-		// no settled one waits (the slot would idle otherwise); it does not
-		// use its client's turn: the user typed on, and the request they
-		// will look at, when they pause, keeps its place in the round robin.
-		// A request still being replaced key by key gets the slot only when
 		// no settled one waits (the slot would idle otherwise), and it does
 		// not use its client's turn: the user typed on, and the request they
 		// will look at when they pause keeps its place in the round robin.
