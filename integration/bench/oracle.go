@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,9 +24,22 @@ import (
 // many requests they make, how often their typed-ahead cache answers, and
 // how much of a correct completion their post-processing keeps (exact
 // match). It is what --oracle runs.
+//
+// With Upstream set, the Oracle is timed by a real server instead of Delay:
+// each completion request goes to Upstream as it came (cancelled when the
+// agent gives up), and only when Upstream answers 200 does the Oracle answer,
+// with its own text; any other answer (503, 429, ...) passes through as it
+// is. That measures keystroke to ghost text at a real model's latency, queue
+// and cancellations where the model's own text is meaningless (the shaped
+// models' random weights write " dyw dyw dyw", which every agent's filters
+// drop, so nothing is ever shown). It is what --oracle-text runs.
 type Oracle struct {
 	Token string        // required as "Bearer <Token>"; "" accepts any request
-	Delay time.Duration // simulated model time per completion
+	Delay time.Duration // simulated model time per completion (without Upstream)
+	// Upstream, when set, times each completion (see above), asked with
+	// UpstreamToken.
+	Upstream      *url.URL
+	UpstreamToken string
 
 	files    []string
 	requests atomic.Int64
@@ -62,13 +78,22 @@ func (o *Oracle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (o *Oracle) complete(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request: " + err.Error()})
+		return
+	}
 	var req api.CompletionRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<20)).Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request: " + err.Error()})
 		return
 	}
 	n := o.requests.Add(1)
-	if err := sleepCtx(r.Context(), o.Delay); err != nil {
+	if o.Upstream != nil {
+		if !o.timedByUpstream(w, r, body) {
+			return // the agent gave up, or Upstream's refusal was passed on
+		}
+	} else if err := sleepCtx(r.Context(), o.Delay); err != nil {
 		return // the agent gave up
 	}
 	text := ""
@@ -79,6 +104,43 @@ func (o *Oracle) complete(w http.ResponseWriter, r *http.Request) {
 		ID:      fmt.Sprintf("cmpl-oracle-%d", n),
 		Choices: []api.Choice{{Index: 0, Text: text}},
 	})
+}
+
+// timedByUpstream sends the completion request body to Upstream and waits
+// for its answer. It reports true when Upstream answered 200 (the Oracle
+// then answers with its own text); otherwise it has passed Upstream's
+// answer on, or the agent went away, and reports false.
+func (o *Oracle) timedByUpstream(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, o.Upstream.JoinPath("/v1/completions").String(), bytes.NewReader(body))
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+o.UpstreamToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		if r.Context().Err() == nil {
+			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "upstream: " + err.Error()})
+		}
+		return false
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return false // cut off: the agent went away, or Upstream did
+	}
+	if resp.StatusCode == http.StatusOK {
+		return true
+	}
+	for _, h := range []string{"Content-Type", "Retry-After"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	w.Write(answer)
+	return false
 }
 
 // Continuation is what follows prefix in the oracle's files, up to the end

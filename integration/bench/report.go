@@ -117,12 +117,15 @@ func PromptReuse(before, after map[string]float64) Num {
 
 // Result is the whole report: what was run and each agent's figures.
 type Result struct {
-	Seed       uint64    `json:"seed"`
-	Speed      float64   `json:"speed"`
-	Traces     []Trace   `json:"traces"`
-	Keystrokes int       `json:"keystrokes_per_agent"`
-	Server     string    `json:"server"`
-	Oracle     bool      `json:"oracle"` // completions came from the oracle, not a model
+	Seed       uint64  `json:"seed"`
+	Speed      float64 `json:"speed"`
+	Traces     []Trace `json:"traces"`
+	Keystrokes int     `json:"keystrokes_per_agent"`
+	Server     string  `json:"server"`
+	Oracle     bool    `json:"oracle"` // completions came from the oracle, not a model
+	// OracleText: the model's server timed every completion, the oracle
+	// wrote its text (--oracle-text).
+	OracleText bool      `json:"oracle_text,omitempty"`
 	Agents     []Summary `json:"agents"`
 	// Keys is every keystroke's outcome, per agent, in play order.
 	Keys map[string][]KeyResult `json:"keys"`

@@ -80,6 +80,7 @@ type options struct {
 	lspLog     bool
 	oracle     bool
 	oracleWait time.Duration
+	oracleText bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -104,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "integration/bench/out", "directory for bench.json, bench.md, latency-cdf.svg and _work/ (agent logs)")
 	fs.BoolVar(&o.oracle, "oracle", false, "serve completions from a perfect model (the text typed next) instead of a real server: measures the agents alone")
 	fs.DurationVar(&o.oracleWait, "oracle-delay", 50*time.Millisecond, "simulated model time per --oracle completion")
+	fs.BoolVar(&o.oracleText, "oracle-text", false, "with --server or --serval: each completion waits for the real server's answer (its latency, queue and cancellations), then the oracle's text is shown instead of the model's (for models with random weights, whose text every agent's filters drop)")
 	fs.BoolVar(&o.lspLog, "lsp-log", false, "log every LSP message to <out>/_work/<agent>/lsp.log")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -122,6 +124,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.servalBin != "" && o.model == "" {
 		return nil, errors.New("--serval needs --model")
+	}
+	if o.oracleText && o.oracle {
+		return nil, errors.New("--oracle-text times the oracle by a real server: give it --server or --serval, not --oracle")
 	}
 	if o.goTraces < 0 || o.pyTraces < 0 || o.goTraces+o.pyTraces == 0 {
 		return nil, errors.New("need at least one trace (--go-traces, --python-traces)")
@@ -172,6 +177,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--server: %w", err)
 	}
+	metricsURL, metricsToken := serverURL, token // the model's server, also behind --oracle-text
+	if o.oracleText {
+		oracle := bench.NewOracle(traces, "oracle-token", 0)
+		oracle.Upstream, oracle.UpstreamToken = upstream, token
+		oracleURL, stopOracle, err := serveOracle(oracle)
+		if err != nil {
+			return err
+		}
+		defer stopOracle()
+		if upstream, err = url.Parse(oracleURL); err != nil {
+			return err
+		}
+		token = "oracle-token"
+	}
 
 	proxy := bench.NewCountingProxy(upstream)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -193,12 +212,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, t := range traces {
 		keys += len(t.Keys)
 	}
-	result := &bench.Result{Seed: o.seed, Speed: o.speed, Traces: traces, Keystrokes: keys, Server: serverURL, Oracle: o.oracle,
+	result := &bench.Result{Seed: o.seed, Speed: o.speed, Traces: traces, Keystrokes: keys, Server: serverURL, Oracle: o.oracle, OracleText: o.oracleText,
 		Keys: map[string][]bench.KeyResult{}}
 	fmt.Fprintf(stderr, "serval-bench: %d traces, %d keystrokes per agent, server %s\n", len(traces), keys, serverURL)
 	failed := 0
 	for _, agent := range o.agents {
-		before, _ := bench.ScrapeMetrics(ctx, serverURL, token)
+		before, _ := bench.ScrapeMetrics(ctx, metricsURL, metricsToken)
 		fmt.Fprintf(stderr, "serval-bench: playing %s (%s)\n", agent.Name, strings.Join(agent.Command, " "))
 		ar, err := bench.Play(ctx, agent, traces, bench.RunConfig{
 			Endpoint: endpoint, Token: token, Speed: o.speed, Settle: o.settle, WorkDir: work, Proxy: proxy, LSPLog: o.lspLog,
@@ -216,7 +235,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("serval exited while %s was playing (%v); its log: %s", agent.Name, why, srv.logPath)
 			}
 		}
-		after, _ := bench.ScrapeMetrics(ctx, serverURL, token)
+		after, _ := bench.ScrapeMetrics(ctx, metricsURL, metricsToken)
 		s := bench.Summarize(ar)
 		s.PromptReuse = bench.PromptReuse(before, after)
 		if err != nil {

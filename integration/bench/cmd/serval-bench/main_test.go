@@ -210,6 +210,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--agent", "a=x"}, "one of --server"},
 		{[]string{"--agent", "a=x", "--oracle", "--server", "http://x"}, "one of --server"},
 		{[]string{"--agent", "a=x", "--serval", "s"}, "--serval needs --model"},
+		{[]string{"--agent", "a=x", "--oracle", "--oracle-text"}, "not --oracle"},
 		{[]string{"--agent", "a=x", "--oracle", "--go-traces", "0", "--python-traces", "0"}, "at least one trace"},
 		{[]string{"--agent", "a=x", "--oracle", "--speed", "0"}, "--speed"},
 	} {
