@@ -69,8 +69,9 @@ type Config struct {
 // client key already holds Config.PerAddress open ones.
 type Listener struct {
 	net.Listener
-	cfg     Config
-	refused atomic.Int64
+	cfg      Config
+	refused  atomic.Int64
+	refusing chan struct{} // a place per refusal being written (refuse)
 
 	mu   sync.Mutex
 	open map[string]int
@@ -79,7 +80,7 @@ type Listener struct {
 // Listen wraps ln. With no limit it still counts nothing and only passes
 // connections through.
 func Listen(ln net.Listener, cfg Config) *Listener {
-	return &Listener{Listener: ln, cfg: cfg, open: map[string]int{}}
+	return &Listener{Listener: ln, cfg: cfg, open: map[string]int{}, refusing: make(chan struct{}, maxRefusing)}
 }
 
 // Refused is the number of connections turned away so far.
@@ -109,10 +110,28 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if l.cfg.OnRefuse != nil {
 			l.cfg.OnRefuse(key)
 		}
-		// A fresh socket's send buffer is empty: the write does not block,
-		// and the deadline makes sure of it.
-		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		c.Write([]byte(refusal))
+		l.refuse(c)
+	}
+}
+
+// maxRefusing bounds the refusals being written at once; past it a
+// connection is closed without one.
+const maxRefusing = 64
+
+// refuse writes the refusal to c and closes it, off the accepting
+// goroutine: a client that advertises no receive window would otherwise
+// hold Accept for the write's deadline. Each writer ends within that
+// deadline, and at most maxRefusing run at once.
+func (l *Listener) refuse(c net.Conn) {
+	select {
+	case l.refusing <- struct{}{}:
+		go func() {
+			defer func() { <-l.refusing }()
+			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			c.Write([]byte(refusal))
+			c.Close()
+		}()
+	default:
 		c.Close()
 	}
 }
