@@ -8,6 +8,7 @@
 package connlimit
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -40,12 +41,10 @@ func keyOf(a netip.Addr) string {
 // refusal is written to a connection turned away, before it is closed: the
 // client has sent nothing yet, so it reads this as the answer to the request
 // it is about to send.
-const refusal = "HTTP/1.1 503 Service Unavailable\r\n" +
-	"Content-Type: application/json\r\n" +
-	"Retry-After: 5\r\n" +
-	"Connection: close\r\n" +
-	"Content-Length: 64\r\n\r\n" +
-	`{"error":"too many connections from your address: retry later"}` + "\n"
+var refusal = func() []byte {
+	body := `{"error":"too many connections from your address: retry later"}` + "\n"
+	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}()
 
 // Config says whom a Listener limits.
 type Config struct {
@@ -128,7 +127,7 @@ func (l *Listener) refuse(c net.Conn) {
 		go func() {
 			defer func() { <-l.refusing }()
 			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			c.Write([]byte(refusal))
+			c.Write(refusal)
 			c.Close()
 		}()
 	default:

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -171,6 +172,10 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	proxies, err := parseTrustedProxies(cfg.trustedProxies) // the web app's and the connection limit's
+	if err != nil {
+		return err
+	}
 	logger, err := newServeLogger(&cfg, stderr)
 	if err != nil {
 		return err
@@ -232,7 +237,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	// The first token is made only once the model is there and usable: a start
 	// that fails (no model, no network, no FIM tokens) leaves no token behind and prints none.
 	var authn *auth.Authenticator
-	app, err := newWebApp(&cfg, st, engines, signin, logger)
+	app, err := newWebApp(&cfg, proxies, st, engines, signin, logger)
 	if err != nil {
 		return err
 	}
@@ -315,11 +320,7 @@ func runServe(ctx context.Context, args []string, getenv env, stdout, stderr io.
 	fmt.Fprintf(stderr, "serval: listening on http://%s\n", ln.Addr())
 	printSettings(stderr, fs, logger.Enabled(ctx, slog.LevelDebug))
 	printNextStep(stderr, ln.Addr(), cfg.noAuth, usableInitialToken(ctx, st, cfg.dataDir))
-	limited, err := limitConnections(ln, &cfg, logger)
-	if err != nil {
-		return err
-	}
-	err = srv.Serve(ctx, limited, cfg.shutdownGrace)
+	err = srv.Serve(ctx, limitConnections(ln, &cfg, proxies, logger), cfg.shutdownGrace)
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "serval: shut down")
 	}
@@ -364,11 +365,7 @@ const defaultMaxConnsPerAddress = 256
 
 // limitConnections wraps ln with the per-address connection limit; turned
 // away clients are logged at most once a minute.
-func limitConnections(ln net.Listener, cfg *serveConfig, logger *slog.Logger) (net.Listener, error) {
-	proxies, err := parseTrustedProxies(cfg.trustedProxies)
-	if err != nil {
-		return nil, err
-	}
+func limitConnections(ln net.Listener, cfg *serveConfig, proxies []netip.Prefix, logger *slog.Logger) net.Listener {
 	var mu sync.Mutex
 	var lastLog time.Time
 	refused := 0
@@ -385,5 +382,5 @@ func limitConnections(ln net.Listener, cfg *serveConfig, logger *slog.Logger) (n
 				lastLog, refused = time.Now(), 0
 			}
 		},
-	}), nil
+	})
 }

@@ -13,11 +13,7 @@ import (
 )
 
 // newWebApp builds the web app `serval serve` mounts at /.
-func newWebApp(cfg *serveConfig, st *store.Store, engines *servedEngines, signin *signIn, logger *slog.Logger) (*web.Server, error) {
-	proxies, err := parseTrustedProxies(cfg.trustedProxies)
-	if err != nil {
-		return nil, err
-	}
+func newWebApp(cfg *serveConfig, proxies []netip.Prefix, st *store.Store, engines *servedEngines, signin *signIn, logger *slog.Logger) (*web.Server, error) {
 	status := []web.EngineStatus{{Role: "completion", Engine: engines.completion.Engine}}
 	if engines.chat != nil && engines.chat != engines.completion {
 		status = append(status, web.EngineStatus{Role: "chat", Engine: engines.chat.Engine})
