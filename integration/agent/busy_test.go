@@ -2,11 +2,14 @@ package agent_test
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +24,9 @@ import (
 // completionCounter is a proxy in front of a real serval that counts the
 // completion requests reaching it and the answers' statuses.
 type completionCounter struct {
+	// transport carries the proxy's connections to serval.
+	transport *http.Transport
+
 	mu         sync.Mutex
 	requests   int
 	byStatus   map[int]int
@@ -51,15 +57,21 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
 
-func countCompletions(t *testing.T, target string) (string, *completionCounter) {
+// countCompletions starts the proxy in front of target; its connections to
+// target come from the loopback address from.
+func countCompletions(t *testing.T, target, from string) (string, *completionCounter) {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	transport := &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 4}
+	t.Cleanup(transport.CloseIdleConnections)
 	forward := httputil.NewSingleHostReverseProxy(u)
+	forward.Transport = transport
 	forward.FlushInterval = -1
-	c := &completionCounter{byStatus: map[int]int{}}
+	c := &completionCounter{transport: transport, byStatus: map[int]int{}}
 	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/completions" {
 			forward.ServeHTTP(w, r)
@@ -88,7 +100,7 @@ func TestAgentHonoursRetryAfter(t *testing.T) {
 	// One request a minute after a burst of 4: health and a few
 	// completions pass, the next is refused with Retry-After of about 60 s.
 	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--rate-limit", "1", "--rate-burst", "4", "--max-tokens", "16"}})
-	endpoint, counter := countCompletions(t, srv.URL)
+	endpoint, counter := countCompletions(t, srv.URL, "127.0.0.1")
 	a := startAgent(t, "SERVAL_ENDPOINT="+endpoint, "SERVAL_TOKEN="+srv.Token)
 	a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
 	a.waitStatus("ready", 30*time.Second)
@@ -149,4 +161,141 @@ func itemTexts(l lsp.InlineCompletionList) []string {
 		out = append(out, it.InsertText)
 	}
 	return out
+}
+
+// The real agent against the real server that turns its connections away
+// with 503 and Retry-After (--max-conns-per-address, the limit the proxy's
+// address has filled): the agent tells the editor once that the server is
+// busy, sends nothing until the wait it was given is over, answers what it
+// was answered before from its cache, and asks again after the wait.
+func TestAgentHonoursServerBusy(t *testing.T) {
+	const perAddress = 2
+	srv := servaltest.Start(t, servaltest.Options{Args: []string{
+		"--max-conns-per-address", strconv.Itoa(perAddress), "--limit-loopback", "--max-tokens", "16"}})
+	// The proxy reaches serval from an address of its own, so that only
+	// the connections this test holds count against its limit.
+	const from = "127.0.0.3"
+	endpoint, counter := countCompletions(t, srv.URL, from)
+	a := startAgent(t, "SERVAL_ENDPOINT="+endpoint, "SERVAL_TOKEN="+srv.Token)
+	a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
+	a.waitStatus("ready", 30*time.Second)
+
+	const functions = 60
+	var doc strings.Builder
+	for i := range functions {
+		fmt.Fprintf(&doc, "def total_%d(items):\n    result = \n\n", i)
+	}
+	uri := "file:///tmp/busy503.py"
+	a.open(uri, "python", doc.String())
+	at := func(i int) protocol.Position { return protocol.Position{Line: uint32(3*i + 1), Character: 13} }
+	next := 0
+	var cached []string
+	for ; next < 4 && len(cached) == 0; next++ {
+		cached = itemTexts(a.inline(uri, at(next), 2))
+	}
+	if len(cached) == 0 {
+		t.Fatalf("no suggestion at %d places before the server was busy", next)
+	}
+	cachedAt := next - 1
+
+	release := holdConnections(t, strings.TrimPrefix(srv.URL, "http://"), from, perAddress, counter.transport)
+	defer release()
+	before, _, _ := counter.snapshot()
+	refusedAt := time.Now()
+	if items := itemTexts(a.inline(uri, at(next), 2)); len(items) != 0 {
+		t.Fatalf("answered %q while every connection was refused", items)
+	}
+	next++
+	sent, codes, retry := counter.snapshot()
+	if sent != before+1 || codes[http.StatusServiceUnavailable] != 1 || len(retry) != 1 || retry[0] != "503: 5" {
+		t.Fatalf("the server's answers to the agent: %d requests, %v, Retry-After %v; want one 503 with Retry-After 5", sent-before, codes, retry)
+	}
+	st := a.waitStatus("rateLimited", 10*time.Second)
+	if !strings.Contains(st.Message, "busy") {
+		t.Errorf("the busy status says %q", st.Message)
+	}
+
+	// While it waits: new places get nothing and send nothing; the place
+	// answered before is answered again, from the cache.
+	for range 4 {
+		if items := itemTexts(a.inline(uri, at(next), 2)); len(items) != 0 {
+			t.Errorf("place %d answered %q while the server asked to wait", next, items)
+		}
+		next++
+	}
+	if got := itemTexts(a.inline(uri, at(cachedAt), 2)); !reflect.DeepEqual(got, cached) {
+		t.Errorf("the cached place answered %q, before %q", got, cached)
+	}
+	// The wait is 5 s; on a machine so slow that the checks above took
+	// most of it, a request after it would be right, so only count before.
+	if waited := time.Since(refusedAt); waited < 4*time.Second {
+		if after, codes, _ := counter.snapshot(); after != sent {
+			t.Errorf("%d completion requests reached the server while it asked to wait (%v)", after-sent, codes)
+		}
+	} else {
+		t.Logf("the checks took %v of the 5 s wait: requests during it not counted", waited)
+	}
+	release()
+
+	// After the wait the agent asks again, at places never asked before,
+	// and is answered (bounded: 15 s and the document's places).
+	deadline := time.Now().Add(15 * time.Second)
+	var items []string
+	for ; len(items) == 0 && next < functions && time.Now().Before(deadline); next++ {
+		time.Sleep(250 * time.Millisecond)
+		items = itemTexts(a.inline(uri, at(next), 2))
+	}
+	if len(items) == 0 {
+		n, codes, _ := counter.snapshot()
+		t.Fatalf("no suggestion in 15 s after the server had room again (%d requests: %v)", n, codes)
+	}
+	if waited := time.Since(refusedAt); waited < 5*time.Second {
+		t.Errorf("answered again %v after the 503, before its Retry-After of 5 s", waited)
+	}
+	if n := a.statusCount("rateLimited"); n != 1 {
+		t.Errorf("told the editor %d times that the server is busy, want once", n)
+	}
+	a.waitStatus("ready", 10*time.Second)
+}
+
+// holdConnections fills the connections serval lets the address from hold
+// (perAddress), once transport's idle ones to it are closed, and returns what
+// lets them go. It checks the limit is reached: a further connection is
+// turned away with 503 (bounded: 50 tries, about 25 s).
+func holdConnections(t *testing.T, addr, from string, perAddress int, transport *http.Transport) (release func()) {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	var held []net.Conn
+	release = func() {
+		for _, c := range held {
+			c.Close()
+		}
+		held = nil
+	}
+	for range 50 {
+		transport.CloseIdleConnections()
+		for range perAddress {
+			c, err := d.Dial("tcp", addr)
+			if err != nil {
+				release()
+				t.Fatal(err)
+			}
+			held = append(held, c)
+		}
+		probe, err := d.Dial("tcp", addr)
+		if err != nil {
+			release()
+			t.Fatal(err)
+		}
+		probe.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(probe, "GET /v1/health HTTP/1.1\r\nHost: "+addr+"\r\nConnection: close\r\n\r\n")
+		b, _ := io.ReadAll(probe)
+		probe.Close()
+		if strings.HasPrefix(string(b), "HTTP/1.1 503 ") {
+			return release
+		}
+		release()
+	}
+	t.Fatalf("could not fill the %d connections of %s", perAddress, from)
+	return nil
 }

@@ -9,6 +9,7 @@ package connlimit
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -38,9 +39,7 @@ func keyOf(a netip.Addr) string {
 	return p.String()
 }
 
-// refusal is written to a connection turned away, before it is closed: the
-// client has sent nothing yet, so it reads this as the answer to the request
-// it is about to send.
+// refusal is the answer to the first request on a connection turned away.
 var refusal = func() []byte {
 	body := `{"error":"too many connections from your address: retry later"}` + "\n"
 	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
@@ -117,18 +116,43 @@ func (l *Listener) Accept() (net.Conn, error) {
 // connection is closed without one.
 const maxRefusing = 64
 
-// refuse writes the refusal to c and closes it, off the accepting
-// goroutine: a client that advertises no receive window would otherwise
-// hold Accept for the write's deadline. Each writer ends within that
-// deadline, and at most maxRefusing run at once.
+// refusalLinger bounds how long a refused connection is kept, and
+// refusalMaxDrain how much of its request is read, before it is closed (see
+// refuse).
+const (
+	refusalLinger   = time.Second
+	refusalMaxDrain = 4 << 20 // the largest request body the server takes
+)
+
+// refuse answers c with the refusal and closes it, off the accepting
+// goroutine (a client that sends nothing, or advertises no receive window,
+// would otherwise hold Accept). The refusal waits for the client's first
+// bytes: an HTTP client reads an answer that comes before its request as
+// unsolicited and drops the connection with an error instead of reading
+// it. After it, a half-close, and the rest of the request is read and
+// dropped until the client closes: closing with it unread would reset the
+// connection, and the client would report a failed write instead of the
+// 503 (net/http closes its own connections the same way). Each refusal ends
+// within refusalLinger, and at most maxRefusing run at once; a client that
+// sends nothing in that time is closed without one.
 func (l *Listener) refuse(c net.Conn) {
 	select {
 	case l.refusing <- struct{}{}:
 		go func() {
 			defer func() { <-l.refusing }()
-			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			c.Write(refusal)
-			c.Close()
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(refusalLinger))
+			var first [512]byte
+			if _, err := c.Read(first[:]); err != nil {
+				return
+			}
+			if _, err := c.Write(refusal); err != nil {
+				return
+			}
+			if cw, ok := c.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
+			io.CopyN(io.Discard, c, refusalMaxDrain)
 		}()
 	default:
 		c.Close()

@@ -129,6 +129,7 @@ func TestListenerLimitsEachAddress(t *testing.T) {
 	waitOpen(t, ln, "127.0.0.1", 3)
 	extra := dial(t, "127.0.0.1", addr)
 	extra.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(extra, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	answer, err := io.ReadAll(extra)
 	if err != nil {
 		t.Fatalf("reading the refusal: %v", err)
@@ -146,6 +147,27 @@ func TestListenerLimitsEachAddress(t *testing.T) {
 	waitOpen(t, ln, "127.0.0.1", 2)
 	if got := get(t, dial(t, "127.0.0.1", addr)); got != "HTTP/1.1 200 OK" {
 		t.Errorf("after one connection closed: %q", got)
+	}
+}
+
+// Go's HTTP client, which sends its request (and body) as soon as it has
+// connected, reads the refusal as a 503 every time: the connection is not
+// reset under it, which it would report as an error, not as a busy server.
+func TestRefusalReachesAnHTTPClient(t *testing.T) {
+	ln, addr := serve(t, Config{PerAddress: 1, LimitLoopback: true})
+	dial(t, "127.0.0.1", addr)
+	waitOpen(t, ln, "127.0.0.1", 1)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	body := strings.Repeat(`{"prompt":"x"}`, 2000)
+	for i := range 50 {
+		resp, err := client.Post("http://"+addr+"/v1/completions", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("request %d: %v; want a 503", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" {
+			t.Fatalf("request %d: %s, Retry-After %q", i, resp.Status, resp.Header.Get("Retry-After"))
+		}
 	}
 }
 
