@@ -30,7 +30,7 @@ func couldBeReferent(s snapshot, sym *index.Symbol, fam string) bool {
 	if languageFamily(sym.Language) != fam {
 		return false
 	}
-	if sym.Path == s.path && int(sym.StartRow) <= s.row && s.row <= int(sym.EndRow) {
+	if sym.Path == s.path && (int(sym.StartRow) <= s.row && s.row <= int(sym.EndRow) || s.isEnclosing(sym)) {
 		return false
 	}
 	if sym.Language == "go" && strings.HasSuffix(sym.Path, "_test.go") && !strings.HasSuffix(s.path, "_test.go") {
@@ -46,6 +46,35 @@ var roleWeight = map[syntax.Role]float64{
 	syntax.RoleType:     0.9,
 	syntax.RoleSelector: 0.7,
 	syntax.RoleOther:    0.5,
+}
+
+// isEnclosing reports whether sym is a declaration the cursor is in, as the
+// index knew it: the index takes a document's declarations only when its
+// edits pause, so while a body is typed the index's version of it ends
+// before the cursor, and its head (the body as it was) changes at every
+// pause. Offered as context it would repeat what the prefix already shows
+// and, changing, make the server evaluate the prompt again from it on.
+func (s snapshot) isEnclosing(sym *index.Symbol) bool {
+	for _, e := range s.enclosing {
+		if e.Name == sym.Name && e.StartRow == sym.StartRow {
+			return true
+		}
+	}
+	return false
+}
+
+// symbolBefore orders candidates of equal weight by where they are, not
+// by the index's insertion order, which changes whenever a file's
+// declarations are replaced: equal context for equal input keeps the
+// server's cached prompt.
+func symbolBefore(a, b *index.Symbol) bool {
+	if a.Path != b.Path {
+		return a.Path < b.Path
+	}
+	if a.StartRow != b.StartRow {
+		return a.StartRow < b.StartRow
+	}
+	return a.Name < b.Name
 }
 
 type candidate struct {
@@ -111,7 +140,12 @@ func (g *Gatherer) declarations(s snapshot, budget int) []Declaration {
 		}
 		// Order the name's definitions; a name defined in many places is
 		// less likely to mean any one of them.
-		sort.SliceStable(kept, func(a, b int) bool { return kept[a].rank > kept[b].rank })
+		sort.Slice(kept, func(a, b int) bool {
+			if kept[a].rank != kept[b].rank {
+				return kept[a].rank > kept[b].rank
+			}
+			return symbolBefore(kept[a].sym, kept[b].sym)
+		})
 		ambiguity := 1 / math.Sqrt(float64(len(kept)))
 		for _, c := range kept {
 			if c.score >= 3 {
@@ -152,7 +186,12 @@ func (g *Gatherer) declarations(s snapshot, budget int) []Declaration {
 			}
 		}
 	}
-	sort.SliceStable(cands, func(a, b int) bool { return cands[a].score > cands[b].score })
+	sort.Slice(cands, func(a, b int) bool {
+		if cands[a].score != cands[b].score {
+			return cands[a].score > cands[b].score
+		}
+		return symbolBefore(cands[a].sym, cands[b].sym)
+	})
 	var out []Declaration
 	used := 0
 	seen := map[*index.Symbol]bool{}

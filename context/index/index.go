@@ -6,7 +6,9 @@
 package index
 
 import (
+	"cmp"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -171,20 +173,24 @@ func removeSymbol(m map[string][]*Symbol, key string, s *Symbol) {
 
 // LookupPrefix returns up to limit symbols of directory dir whose names
 // start with prefix (but are longer than it): the candidates for an
-// identifier the user is still typing.
+// identifier the user is still typing. They come in the order of their
+// names (then paths and rows), not of the index's insertion, which changes
+// whenever a file's declarations are replaced: the same prefix gives the
+// same symbols in the same order, so the context built from them, and the
+// server's cached prompt, stay put while the user types.
 func (ix *Index) LookupPrefix(dir, prefix string, limit int) []*Symbol {
 	ix.mu.RLock()
-	defer ix.mu.RUnlock()
 	var out []*Symbol
 	for _, s := range ix.byDir[dir] {
 		if len(s.Name) > len(prefix) && strings.HasPrefix(s.Name, prefix) {
 			out = append(out, s)
-			if len(out) == limit {
-				break
-			}
 		}
 	}
-	return out
+	ix.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *Symbol) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Path, b.Path), cmp.Compare(a.StartRow, b.StartRow))
+	})
+	return out[:min(len(out), limit)]
 }
 
 // Lookup returns the symbols named name. The slice is the caller's; the

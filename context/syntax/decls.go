@@ -307,3 +307,49 @@ func dropLocals(decls []Decl) []Decl {
 	}
 	return out
 }
+
+// Enclosing is a declaration whose body holds an offset.
+type Enclosing struct {
+	Name     string
+	StartRow uint32 // where the declaration starts, as Declarations gives it
+}
+
+// EnclosingDecls lists the named declarations with a body (functions,
+// methods, classes) that hold offset in the tree of src, outermost first.
+// The index may hold an older version of the same declarations, whose rows
+// no longer contain the cursor (a body being typed grows past them): the
+// gatherer matches these by name and start to keep the declaration the user
+// is writing out of its own context.
+func (l *Language) EnclosingDecls(root *sitter.Node, src []byte, offset int) []Enclosing {
+	// Look from the last character typed: a block ends at its last token,
+	// so a cursor after "return " is past Python's, and so is one on an
+	// indented new line below the block's last statement. On a line with
+	// no indentation the cursor is outside whatever ends above it.
+	at := min(max(offset, 0), len(src))
+	for at > 0 && (src[at-1] == ' ' || src[at-1] == '\t') {
+		at--
+	}
+	if at > 0 && src[at-1] == '\n' && at < offset {
+		for at > 0 && (src[at-1] == ' ' || src[at-1] == '\t' || src[at-1] == '\n' || src[at-1] == '\r') {
+			at--
+		}
+	}
+	if at > 0 && src[at-1] != '\n' {
+		at--
+	}
+	var out []Enclosing
+	tc := sitter.NewTreeCursor(root)
+	defer tc.Close()
+	for tc.GoToFirstChildForByte(uint32(at)) >= 0 {
+		n := tc.CurrentNode()
+		if int(n.StartByte()) > at {
+			break
+		}
+		body, name := n.ChildByFieldName("body"), n.ChildByFieldName("name")
+		if body == nil || name == nil || int(body.StartByte()) > offset {
+			continue
+		}
+		out = append(out, Enclosing{Name: name.Content(src), StartRow: l.declarationNode(n).StartPoint().Row})
+	}
+	return out
+}

@@ -267,3 +267,43 @@ func TestDeclarationNames(t *testing.T) {
 		t.Errorf("names = %q, want %q", names, want)
 	}
 }
+
+// The declarations enclosing the cursor come with the names and start rows
+// that Declarations gives the same declarations (a Python decorator's row,
+// a Go method's name), outermost first.
+func TestEnclosingDecls(t *testing.T) {
+	tests := []struct{ lang, src, want string }{
+		{"go", "package p\n\ntype S struct{}\n\nfunc (s *S) Close() error {\n\tif s != nil {\n\t\treturn <|>\n\t}\n}\n", "Close"},
+		{"python", "class A:\n    @property\n    def size(self):\n        x = 1\n        return <|>\n", "A size"},
+		{"typescript", "export class Box {\n  open(): void {\n    this.<|>\n  }\n}\n", "Box open"},
+		{"python", "def f(x):\n    return x\n\ny = <|>\n", ""},
+		{"python", "def f(x):\n    y = x\n\n    <|>\n", "f"},
+		{"python", "def f(x):\n    return x\n\n<|>\n", ""},
+		{"go", "package p\n\nfunc f() {\n\tif true {\n\t}\n\t<|>\n}\n", "f"},
+		{"go", "package p\n\nfunc f() {}\n<|>\n", ""},
+	}
+	for _, tt := range tests {
+		off := strings.Index(tt.src, "<|>")
+		src := tt.src[:off] + tt.src[off+3:]
+		l, _ := ByName(tt.lang)
+		tree, err := l.Parse(context.Background(), []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		decls, err := l.Declarations(tree.RootNode(), []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range l.EnclosingDecls(tree.RootNode(), []byte(src), off) {
+			names = append(names, e.Name)
+			if !slices.ContainsFunc(decls, func(d Decl) bool { return d.Name == e.Name && d.StartRow == e.StartRow }) {
+				t.Errorf("%s: enclosing %+v is not a declaration %+v", tt.lang, e, decls)
+			}
+		}
+		tree.Close()
+		if got := strings.Join(names, " "); got != tt.want {
+			t.Errorf("%s: enclosing %q, want %q", tt.lang, got, tt.want)
+		}
+	}
+}
