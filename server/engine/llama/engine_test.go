@@ -639,6 +639,44 @@ func TestChunkReuseAfterTypingBeforeTheSuffix(t *testing.T) {
 	}
 }
 
+// A request cancelled while it evaluates text typed before a reused chunk
+// (the next keystroke's request replaced it) leaves the chunk in the cache:
+// the next request with the same chunk evaluates only what is still new,
+// not the chunk again.
+func TestCancelledRequestKeepsItsReusedChunks(t *testing.T) {
+	e := openTest(t, Config{BatchSize: 32})
+	prefix := "<|fim_prefix|>" + strings.Repeat("func f() int {\n\treturn 1\n}\n", 4)
+	suffix := "<|fim_suffix|>" + strings.Repeat("\nfunc g() string {\n\treturn \"g\"\n}\n", 10) + "<|fim_middle|>"
+	typed := prefix + strings.Repeat("\tvar x = compute(y)\n", 12) + suffix
+	complete(t, e, engine.Request{Prompt: prefix + suffix, MaxTokens: 4})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	steps := 0
+	e.beforeDecode = func() {
+		if steps++; steps == 2 {
+			cancel()
+		}
+	}
+	u, err := e.Generate(ctx, engine.Request{Prompt: typed, MaxTokens: 8}, func(string) error { return nil })
+	e.beforeDecode = nil
+	if !errors.Is(err, context.Canceled) || u.GeneratedTokens != 0 {
+		t.Fatalf("err %v, usage %+v: want it cancelled during its prompt", err, u)
+	}
+	inserted := e.CountTokens(typed) - e.CountTokens(prefix+suffix)
+	if inserted <= 2*32 {
+		t.Fatalf("the typed text is %d tokens: the cancel must come before the chunk", inserted)
+	}
+	_, _, u2 := complete(t, e, engine.Request{Prompt: typed, MaxTokens: 8})
+	if u2.EvaluatedTokens > inserted-2*32+2 {
+		t.Errorf("after the cancelled request: %+v; want the %d typed tokens not yet evaluated (and the last), not the suffix again (%d tokens)",
+			u2, inserted-2*32, e.CountTokens(suffix))
+	}
+	// The cache is consistent: the same prompt again reuses all of it.
+	if _, _, u3 := complete(t, e, engine.Request{Prompt: typed, MaxTokens: 8}); u3.EvaluatedTokens != 1 {
+		t.Errorf("repeat: %+v", u3)
+	}
+}
+
 func TestChunkReuseWithConcurrentSlots(t *testing.T) {
 	e := openTest(t, Config{Parallel: 2})
 	var wg sync.WaitGroup

@@ -135,6 +135,27 @@ func (e *Engine) spliceDue(s *slot) {
 	}
 }
 
+// keepSplice ends the splice of a job that stopped early (cancelled or
+// preempted, most often by the same client's next keystroke, whose prompt
+// has the same chunks): each pending chunk is moved straight after the
+// slot's evaluated tokens, so the cache keeps it and the next prompt finds
+// it again, instead of evaluating it anew (at the 0.5B shape, 340 tokens
+// of a moved suffix cost about 1.5 s). tokens is the job's prompt. The
+// chunks are in order and each moves left, onto positions no other pending
+// chunk holds.
+func (e *Engine) keepSplice(s *slot, tokens []yz.Token) {
+	for _, c := range s.chunks {
+		at := len(s.cached)
+		if at != c.at {
+			yz.MemorySeqAdd(e.mem, s.scratch, yz.Pos(c.at), yz.Pos(c.at+c.n), yz.Pos(at-c.at))
+		}
+		yz.MemorySeqCp(e.mem, s.scratch, s.seq, yz.Pos(at), yz.Pos(at+c.n))
+		s.cached = append(s.cached, tokens[c.at:c.at+c.n]...)
+	}
+	yz.MemorySeqRm(e.mem, s.scratch, -1, -1)
+	s.chunks = s.chunks[:0]
+}
+
 // dropSplice abandons the pending chunks (their tokens get evaluated instead).
 func (e *Engine) dropSplice(s *slot) {
 	if len(s.chunks) == 0 {

@@ -329,7 +329,11 @@ func (e *Engine) release(s *slot, reason string, err error) {
 	if j.cands != nil {
 		e.endCandidates(s, j, reason)
 	}
-	e.dropSplice(s)
+	if reason == engine.StopCancelled {
+		e.keepSplice(s, j.tokens)
+	} else {
+		e.dropSplice(s)
+	}
 	e.mu.Lock()
 	s.job = nil
 	e.useClock++
