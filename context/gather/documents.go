@@ -38,9 +38,6 @@ type document struct {
 	closed   bool                    // closed or replaced: never gets a tree again
 	dirty    bool                    // declarations not yet in the index overlay; only with a tree
 	chunks   map[[2]int]recent.Chunk // by first and last row, until the text changes
-	// lastOrder is the order of the related context last gathered for
-	// the document, per kind, as hashes (inPreviousOrder).
-	lastOrder [contextKinds][]uint64
 	// indexed is closed when the indexing of the document's folder that
 	// its opening started (indexAhead) has finished; nil when none was.
 	indexed <-chan struct{}

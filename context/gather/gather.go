@@ -2,10 +2,7 @@ package gather
 
 import (
 	"bytes"
-	"cmp"
 	"context"
-	"hash/maphash"
-	"slices"
 
 	"github.com/servalhq/serval/context/recent"
 	"github.com/servalhq/serval/context/syntax"
@@ -35,14 +32,6 @@ type snapshot struct {
 	// tree.
 	enclosing []syntax.Enclosing
 }
-
-// The kinds of related context, each from its own source.
-const (
-	kindDecls = iota
-	kindChanged
-	kindOpened
-	contextKinds
-)
 
 // Gather returns the context for a completion at req.Offset: its Windows
 // and its Related context.
@@ -177,6 +166,11 @@ func (g *Gatherer) Related(ctx context.Context, req Request) (Related, error) {
 		decls    []Declaration
 		snippets []Snippet
 	}
+	const (
+		kindDecls = iota
+		kindChanged
+		kindOpened
+	)
 	sctx, cancel := context.WithTimeout(ctx, g.cfg.SourceTimeout)
 	defer cancel()
 	answers := make(chan answer, 3)
@@ -202,7 +196,6 @@ func (g *Gatherer) Related(ctx context.Context, req Request) (Related, error) {
 			started++
 		}
 	}
-collect:
 	for range started {
 		select {
 		case a := <-answers:
@@ -218,53 +211,8 @@ collect:
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}
-			break collect // late sources are dropped
+			return res, nil // late sources are dropped
 		}
 	}
-	d.mu.Lock()
-	res.Declarations = inPreviousOrder(&d.lastOrder[kindDecls], res.Declarations, func(x Declaration) string { return x.Filepath + "\x00" + x.Body })
-	res.ChangedSnippets = inPreviousOrder(&d.lastOrder[kindChanged], res.ChangedSnippets, snippetKey)
-	res.OpenedSnippets = inPreviousOrder(&d.lastOrder[kindOpened], res.OpenedSnippets, snippetKey)
-	d.mu.Unlock()
 	return res, nil
-}
-
-func snippetKey(s Snippet) string { return s.Filepath + "\x00" + s.Body }
-
-// orderSeed hashes the items of a document's last context (lastOrder).
-var orderSeed = maphash.MakeSeed()
-
-// inPreviousOrder reorders items, in place, to put those that the
-// document's previous context also had first, in that context's order, then
-// the new ones in rank order, and records the result's order in prev. The context goes at the head of the
-// server's prompt, where a change makes the server evaluate everything after
-// it again; ranks move with every keystroke (an identifier's nearness to
-// the cursor), so ranking order alone reorders the same items as the user
-// types. Which items are kept is still decided by rank and budget.
-func inPreviousOrder[T any](prev *[]uint64, items []T, key func(T) string) []T {
-	pos := make(map[uint64]int, len(*prev))
-	for i, h := range *prev {
-		pos[h] = i
-	}
-	type entry struct {
-		item T
-		hash uint64
-		rank int
-	}
-	entries := make([]entry, len(items))
-	for i, it := range items {
-		h := maphash.String(orderSeed, key(it))
-		r, ok := pos[h]
-		if !ok {
-			r = len(*prev) + i
-		}
-		entries[i] = entry{it, h, r}
-	}
-	slices.SortStableFunc(entries, func(a, b entry) int { return cmp.Compare(a.rank, b.rank) })
-	*prev = (*prev)[:0]
-	for i, e := range entries {
-		items[i] = e.item
-		*prev = append(*prev, e.hash)
-	}
-	return items
 }

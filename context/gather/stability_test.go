@@ -124,32 +124,3 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
-
-// While the user types at one place, the context keeps the order it had:
-// the same declarations, ranked differently as identifiers come nearer the
-// cursor, stay where they were, and one that joins goes after them.
-func TestContextKeepsItsOrderWhileTyping(t *testing.T) {
-	root := t.TempDir()
-	writeFile(t, root, "lib.go", "package p\n\nfunc alpha() int {\n\treturn 1\n}\n\nfunc beta() int {\n\treturn 2\n}\n\nfunc gamma() int {\n\treturn 3\n}\n")
-	g := newGatherer(t, root, Config{OverlayDelay: time.Hour, DisableGitDiff: true})
-	uri, off := openAt(t, g, filepath.Join(root, "main.go"), "go", "package p\n\nfunc f() int {\n\talpha()\n\tbeta()<|>\n}\n")
-	bodies := func(ds []Declaration) []string {
-		var out []string
-		for _, d := range ds {
-			out = append(out, strings.SplitN(d.Body, "(", 2)[0])
-		}
-		return out
-	}
-	first := bodies(gather(t, g, uri, off).Declarations)
-	if strings.Join(first, ",") != "func beta,func alpha" {
-		t.Fatalf("first context %v, want the nearer call first", first)
-	}
-	off = typeInto(t, g, uri, "package p\n\nfunc f() int {\n\talpha()\n\tbeta()\n\talpha()<|>\n}\n")
-	if got := bodies(gather(t, g, uri, off).Declarations); strings.Join(got, ",") != "func beta,func alpha" {
-		t.Errorf("after alpha came nearer: %v, want the order kept: %v", got, first)
-	}
-	off = typeInto(t, g, uri, "package p\n\nfunc f() int {\n\talpha()\n\tbeta()\n\talpha()\n\tgamma()<|>\n}\n")
-	if got := bodies(gather(t, g, uri, off).Declarations); strings.Join(got, ",") != "func beta,func alpha,func gamma" {
-		t.Errorf("after gamma joined: %v, want it last", got)
-	}
-}
