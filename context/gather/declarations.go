@@ -65,8 +65,8 @@ func (s snapshot) isEnclosing(sym *index.Symbol) bool {
 
 // symbolBefore orders candidates of equal weight by where they are, not
 // by the index's insertion order, which changes whenever a file's
-// declarations are replaced: equal context for equal input keeps the
-// server's cached prompt.
+// declarations are replaced: the same input then picks the same context
+// under the budget, and the server's cached prompt still matches.
 func symbolBefore(a, b *index.Symbol) bool {
 	if a.Path != b.Path {
 		return a.Path < b.Path

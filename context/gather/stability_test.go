@@ -81,10 +81,11 @@ func TestTypedFunctionIsNotItsOwnDeclaration(t *testing.T) {
 }
 
 // Equal input gives equal context, in the same order, however the index
-// came to hold its symbols: candidates of equal weight (here the two names
-// a half-typed identifier may become) were ordered by the index's
-// insertion, which each overlay refresh changes, so the declarations
-// swapped places between keystrokes and the server evaluated them again.
+// came to hold its symbols: the names a half-typed identifier may become
+// were taken, and weighed (3, 1.5, 1 by position), in the index's insertion
+// order, which each overlay refresh changes, so which declarations went to
+// the server under its budget, and so its prompt, could change between two
+// keystrokes that changed nothing else.
 func TestDeclarationOrderDoesNotFollowTheIndex(t *testing.T) {
 	root := t.TempDir()
 	writeFile(t, root, "le.go", "package p\n\nfunc readIntLE(b []byte) uint64 {\n\treturn 0\n}\n")
