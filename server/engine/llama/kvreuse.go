@@ -139,8 +139,8 @@ func (e *Engine) spliceDue(s *slot) {
 // preempted, most often by the same client's next keystroke, whose prompt
 // has the same chunks): each pending chunk is moved straight after the
 // slot's evaluated tokens, so the cache keeps it and the next prompt finds
-// it again, instead of evaluating it anew (at the 0.5B shape, 340 tokens
-// of a moved suffix cost about 1.5 s). tokens is the job's prompt. The
+// it again, instead of evaluating it anew (serval-bench at the 0.5B shape:
+// 462 tokens, 2.1 s, where 124 were new). tokens is the job's prompt. The
 // chunks are in order and each moves left, onto positions no other pending
 // chunk holds.
 func (e *Engine) keepSplice(s *slot, tokens []yz.Token) {
