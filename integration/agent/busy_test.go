@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -259,9 +260,11 @@ func TestAgentHonoursServerBusy(t *testing.T) {
 }
 
 // holdConnections fills the connections serval lets the address from hold
-// (perAddress), once transport's idle ones to it are closed, and returns what
-// lets them go. It checks the limit is reached: a further connection is
-// turned away with 503 (bounded: 50 tries, about 25 s).
+// (perAddress), and returns what lets them go. Each is a keep-alive
+// connection that has been answered, so the server counts it; only when all
+// of them were answered (the proxy's own connections, closed through
+// transport, are gone from the server's count) and one more is turned away
+// with 503 is the address full (bounded: 50 tries, each within seconds).
 func holdConnections(t *testing.T, addr, from string, perAddress int, transport *http.Transport) (release func()) {
 	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
@@ -272,29 +275,55 @@ func holdConnections(t *testing.T, addr, from string, perAddress int, transport 
 		}
 		held = nil
 	}
-	for range 50 {
-		transport.CloseIdleConnections()
-		for range perAddress {
-			c, err := d.Dial("tcp", addr)
-			if err != nil {
-				release()
-				t.Fatal(err)
-			}
-			held = append(held, c)
+	// status sends GET /login on c and reads the answer whole, leaving c
+	// open unless closing.
+	status := func(c net.Conn, closing bool) int {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		defer c.SetDeadline(time.Time{})
+		req := "GET /login HTTP/1.1\r\nHost: " + addr + "\r\n"
+		if closing {
+			req += "Connection: close\r\n"
 		}
-		probe, err := d.Dial("tcp", addr)
+		if _, err := io.WriteString(c, req+"\r\n"); err != nil {
+			return 0
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	dial := func() net.Conn {
+		c, err := d.Dial("tcp", addr)
 		if err != nil {
 			release()
 			t.Fatal(err)
 		}
-		probe.SetDeadline(time.Now().Add(5 * time.Second))
-		io.WriteString(probe, "GET /v1/health HTTP/1.1\r\nHost: "+addr+"\r\nConnection: close\r\n\r\n")
-		b, _ := io.ReadAll(probe)
-		probe.Close()
-		if strings.HasPrefix(string(b), "HTTP/1.1 503 ") {
-			return release
+		return c
+	}
+	for range 50 {
+		transport.CloseIdleConnections()
+		full := true
+		for range perAddress {
+			c := dial()
+			held = append(held, c)
+			if code := status(c, false); code == 0 || code == http.StatusServiceUnavailable {
+				full = false // still counted: a connection of the proxy's not yet closed
+				break
+			}
+		}
+		if full {
+			probe := dial()
+			code := status(probe, true)
+			probe.Close()
+			if code == http.StatusServiceUnavailable {
+				return release
+			}
 		}
 		release()
+		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("could not fill the %d connections of %s", perAddress, from)
 	return nil
