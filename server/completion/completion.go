@@ -67,6 +67,7 @@ type Service struct {
 	prompts Prompter
 	numCtx  int
 	recent  *recentLanguages
+	jobs    jobTime
 }
 
 // New returns a Service.
@@ -126,7 +127,11 @@ func (s *Service) Answer(ctx context.Context, req *Request, stream Stream) (*Res
 		return nil, err // abandoned while it waited for the CPU: build nothing
 	}
 	_, span := tracer.Start(ctx, "prompt build")
-	p, err := s.prompts.Build(&req.Request)
+	preq := req.Request
+	if s.overloaded() {
+		preq.MaxPromptTokens = OverloadPromptTokens
+	}
+	p, err := s.prompts.Build(&preq)
 	if err != nil {
 		span.End()
 		return nil, err
@@ -176,6 +181,7 @@ func (s *Service) Answer(ctx context.Context, req *Request, stream Stream) (*Res
 	if err != nil {
 		return res, err
 	}
+	s.jobs.observe(res.Usage)
 	res.Text = text.String()
 	s.recent.setLatency(res.ID, time.Since(start))
 	return res, nil

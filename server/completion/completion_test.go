@@ -161,3 +161,35 @@ func TestAbandonedBeforeAnswerReachesNoEngine(t *testing.T) {
 		t.Errorf("the engine got %d requests", n)
 	}
 }
+
+// While a request would wait for the engine half a second or more (the
+// requests queued per slot times the recent engine time of a completion),
+// the prompt is capped at OverloadPromptTokens; a shorter queue, or none,
+// leaves it the full budget.
+func TestOverloadShortensThePrompt(t *testing.T) {
+	eng := &completiontest.Engine{Deltas: []string{"x"}, Usage: engine.Usage{PromptEval: 100 * time.Millisecond, Generation: 200 * time.Millisecond}}
+	s := newService(t, eng)
+	long := req(strings.Repeat("\tx := compute(x) // a line of the function being written\n", 400))
+	kept := func(queued int) int {
+		t.Helper()
+		eng.Queued = queued
+		res, err := s.Answer(context.Background(), long, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Prompt.PrefixTokens + res.Prompt.SuffixTokens + res.Prompt.SnippetTokens
+	}
+	full := kept(0)
+	if full < 2*completion.OverloadPromptTokens {
+		t.Fatalf("%d prompt tokens with nothing queued", full)
+	}
+	if got := kept(1); got != full {
+		t.Errorf("one request queued (a 300 ms wait): %d prompt tokens, want the full %d", got, full)
+	}
+	if got := kept(2); got > completion.OverloadPromptTokens {
+		t.Errorf("two queued (a 600 ms wait): %d prompt tokens, want at most %d", got, completion.OverloadPromptTokens)
+	}
+	if got := kept(0); got != full {
+		t.Errorf("the queue gone: %d prompt tokens, want the full %d", got, full)
+	}
+}

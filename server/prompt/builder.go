@@ -226,6 +226,10 @@ func (b *Builder) Build(req *Request) (Prompt, error) {
 	free := budget - b.overhead
 	suffixCap := configuredOr(b.cfg.MaxSuffixTokens, free/8)
 	snippetCap := configuredOr(b.cfg.MaxSnippetTokens, free/4)
+	if req.MaxPromptTokens > 0 && req.MaxPromptTokens < free {
+		free = req.MaxPromptTokens
+		suffixCap, snippetCap = min(suffixCap, free/8), min(snippetCap, free/4)
+	}
 	var snippets []candidate
 	if !req.NoSnippets {
 		snippets = prioritized(req)

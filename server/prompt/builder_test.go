@@ -373,3 +373,35 @@ func TestNewBuilderHandMadeTemplate(t *testing.T) {
 		t.Error("a hand-made template without placeholders was accepted")
 	}
 }
+
+// MaxPromptTokens caps prefix, suffix and context together below the
+// configured budget, keeping the cursor's surroundings and their shares;
+// above the budget it changes nothing.
+func TestBuildMaxPromptTokens(t *testing.T) {
+	b := newTestBuilder(t, Config{ContextSize: 4096, MaxOutputTokens: 64, Tokenizer: byteTokenizer{}})
+	long := completion("go", numberedLines(0, 2000)+"\tcursor_line := ", "// after cursor\n"+numberedLines(2000, 4000))
+	long.Declarations = []Snippet{{Filepath: "lib.go", Body: "func compute(n int) int { return n }"}}
+	full, err := b.Build(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped := *long
+	capped.MaxPromptTokens = 512
+	p, err := b.Build(&capped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.PrefixTokens + p.SuffixTokens + p.SnippetTokens; got > 512 || got < 400 {
+		t.Errorf("capped at 512: prefix %d + suffix %d + context %d tokens", p.PrefixTokens, p.SuffixTokens, p.SnippetTokens)
+	}
+	if p.SuffixTokens > 512/8 || p.SuffixTokens == 0 || p.SnippetTokens == 0 || full.PrefixTokens < 4*p.PrefixTokens {
+		t.Errorf("capped %+v, full %+v", p, full)
+	}
+	if !strings.Contains(p.Text, "\tcursor_line := ") || !strings.Contains(p.Text, "// after cursor\n") {
+		t.Errorf("the cursor's surroundings were cut: %q", p.Text)
+	}
+	capped.MaxPromptTokens = 1 << 20
+	if same, _ := b.Build(&capped); same.Text != full.Text {
+		t.Error("a cap above the budget changed the prompt")
+	}
+}

@@ -21,6 +21,11 @@ type Request struct {
 	RawPrompt string
 	// MaxTokens is the output budget asked for; 0 means the configured one.
 	MaxTokens int
+	// MaxPromptTokens, when above 0, caps the tokens of prefix, suffix and
+	// context together below the configured budget, shared among them in
+	// the same proportions. The completion service sets it while requests
+	// queue for the engine (completion.OverloadPromptTokens).
+	MaxPromptTokens int
 }
 
 // Snippet is a piece of context code; Score is the client's relevance score

@@ -29,6 +29,8 @@ type Engine struct {
 	Hold chan struct{}
 	// Model names the engine in Info.
 	Model string
+	// Queued is the number of waiting requests Info reports.
+	Queued int
 
 	mu       sync.Mutex
 	requests []engine.Request
@@ -89,7 +91,7 @@ func (e *Engine) Info() engine.Info {
 	if model == "" {
 		model = "fake"
 	}
-	return engine.Info{Model: model, Device: "cpu", ContextSize: 2048, Slots: 1, Busy: e.inFlight, MaxQueue: 4}
+	return engine.Info{Model: model, Device: "cpu", ContextSize: 2048, Slots: 1, Busy: e.inFlight, Queued: e.Queued, MaxQueue: 4}
 }
 
 // Close does nothing.
