@@ -369,3 +369,29 @@ func TestUnsettledRunKeepsTheClientsTurn(t *testing.T) {
 		t.Errorf("first served: %s, want the typist's paused request", r.name)
 	}
 }
+
+// Among clients with no turn yet, one that never got a slot ranks before
+// one answered mid-burst (a run that is not a turn): a full queue of the
+// latter admits the former by eviction instead of refusing it.
+func TestNeverServedClientIsAdmittedBeforeOneAnsweredMidBurst(t *testing.T) {
+	e := openTest(t, Config{Parallel: 1, MaxQueue: 1, MaxWait: time.Hour, SettleTime: time.Hour})
+	release := holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	out := make(chan result, 3)
+	generateAsync(e, "mid-burst", engine.Request{Prompt: prompts[1], MaxTokens: 2, Client: "typist"}, out)
+	waitQueued(t, e, 1)
+	release() // the typist's unsettled request runs: a slot, not a turn
+	if r := <-out; r.err != nil {
+		t.Fatal(r.err)
+	}
+	release = holdSlot(t, e, engine.Request{Prompt: goPrompt, Client: "busy"})
+	generateAsync(e, "typist again", engine.Request{Prompt: prompts[2], MaxTokens: 2, Client: "typist"}, out)
+	waitQueued(t, e, 1)
+	generateAsync(e, "never", engine.Request{Prompt: prompts[3], MaxTokens: 2, Client: "never"}, out)
+	if r := <-out; r.name != "typist again" || !errors.Is(r.err, engine.ErrQueueFull) {
+		t.Fatalf("pushed out: %s with %v; want the typist's request with ErrQueueFull", r.name, r.err)
+	}
+	release()
+	if r := <-out; r.name != "never" || r.err != nil {
+		t.Errorf("%s: %v; want never served", r.name, r.err)
+	}
+}
