@@ -34,6 +34,18 @@ type completionCounter struct {
 	retryAfter []string
 }
 
+// waitRecorded waits until what the proxy recorded satisfies done (at most
+// 5 s): the proxy records a request after its answer went out, so the agent
+// can have the answer first.
+func (c *completionCounter) waitRecorded(done func(requests int, byStatus map[int]int) bool) {
+	for range 500 {
+		if n, codes, _ := c.snapshot(); done(n, codes) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (c *completionCounter) snapshot() (int, map[int]int, []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -133,6 +145,7 @@ func TestAgentHonoursRetryAfter(t *testing.T) {
 	if cachedAt < 0 {
 		t.Fatal("no answered place before the refusal: nothing to find in the cache")
 	}
+	counter.waitRecorded(func(_ int, codes map[int]int) bool { return codes[http.StatusTooManyRequests] >= 1 })
 	sent, codes, retry := counter.snapshot()
 	if codes[http.StatusTooManyRequests] != 1 || len(retry) == 0 || !strings.HasPrefix(retry[len(retry)-1], "429: ") {
 		t.Fatalf("the server's answers: %v, Retry-After %v; want one 429 with Retry-After", codes, retry)
@@ -201,15 +214,15 @@ func TestAgentHonoursServerBusy(t *testing.T) {
 
 	release := holdConnections(t, strings.TrimPrefix(srv.URL, "http://"), from, perAddress, counter.transport)
 	defer release()
-	before, _, _ := counter.snapshot()
 	refusedAt := time.Now()
 	if items := itemTexts(a.inline(uri, at(next), 2)); len(items) != 0 {
 		t.Fatalf("answered %q while every connection was refused", items)
 	}
 	next++
+	counter.waitRecorded(func(_ int, codes map[int]int) bool { return codes[http.StatusServiceUnavailable] >= 1 })
 	sent, codes, retry := counter.snapshot()
-	if sent != before+1 || codes[http.StatusServiceUnavailable] != 1 || len(retry) != 1 || retry[0] != "503: 5" {
-		t.Fatalf("the server's answers to the agent: %d requests, %v, Retry-After %v; want one 503 with Retry-After 5", sent-before, codes, retry)
+	if codes[http.StatusServiceUnavailable] != 1 || codes[http.StatusOK]+1 != sent || len(retry) != 1 || retry[0] != "503: 5" {
+		t.Fatalf("the server's answers to the agent: %d requests, %v, Retry-After %v; want 200s, then one 503 with Retry-After 5", sent, codes, retry)
 	}
 	st := a.waitStatus("rateLimited", 10*time.Second)
 	if !strings.Contains(st.Message, "busy") {
