@@ -326,30 +326,19 @@ func (l *Language) EnclosingDecls(root *sitter.Node, src []byte, offset int) []E
 	// indented new line below the block's last statement. On a line with
 	// no indentation the cursor is outside whatever ends above it.
 	at := min(max(offset, 0), len(src))
-	for at > 0 && (src[at-1] == ' ' || src[at-1] == '\t') {
+	indented := at > 0 && isBlank(src[at-1]) && startsLine(src, at)
+	for at > 0 && (isBlank(src[at-1]) || indented && src[at-1] == '\n') {
 		at--
-	}
-	if at > 0 && src[at-1] == '\n' && at < offset {
-		for at > 0 && (src[at-1] == ' ' || src[at-1] == '\t' || src[at-1] == '\n' || src[at-1] == '\r') {
-			at--
-		}
 	}
 	if at > 0 && src[at-1] != '\n' {
 		at--
 	}
 	var out []Enclosing
-	tc := sitter.NewTreeCursor(root)
-	defer tc.Close()
-	for tc.GoToFirstChildForByte(uint32(at)) >= 0 {
-		n := tc.CurrentNode()
-		if int(n.StartByte()) > at {
-			break
+	enclosingBodies(root, at, func(n, _ *sitter.Node) bool {
+		if name := n.ChildByFieldName("name"); name != nil {
+			out = append(out, Enclosing{Name: name.Content(src), StartRow: l.declarationNode(n).StartPoint().Row})
 		}
-		body, name := n.ChildByFieldName("body"), n.ChildByFieldName("name")
-		if body == nil || name == nil || int(body.StartByte()) > offset {
-			continue
-		}
-		out = append(out, Enclosing{Name: name.Content(src), StartRow: l.declarationNode(n).StartPoint().Row})
-	}
+		return true
+	})
 	return out
 }

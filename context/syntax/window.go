@@ -298,26 +298,36 @@ func isBlank(b byte) bool { return b == ' ' || b == '\t' || b == '\r' }
 func header(root *sitter.Node, src []byte, start, budget int) string {
 	var parts []string
 	total := 0
+	enclosingBodies(root, start, func(n, body *sitter.Node) bool {
+		h := headerText(src, n, body)
+		hc := utf8.RuneCountInString(h)
+		if total+hc > budget {
+			return false
+		}
+		parts = append(parts, h)
+		total += hc
+		return true
+	})
+	return strings.Join(parts, "")
+}
+
+// enclosingBodies calls visit with each node that has a body field begun by
+// offset and holds it (a function, method or class the offset is in),
+// outermost first, until visit returns false.
+func enclosingBodies(root *sitter.Node, offset int, visit func(n, body *sitter.Node) bool) {
 	tc := sitter.NewTreeCursor(root)
 	defer tc.Close()
 	// GoToFirstChildForByte finds the enclosing child in C; scanning with
 	// Node.Child would cost O(children²) at a large file's top level.
-	for tc.GoToFirstChildForByte(uint32(start)) >= 0 {
+	for tc.GoToFirstChildForByte(uint32(offset)) >= 0 {
 		n := tc.CurrentNode()
-		if int(n.StartByte()) >= start {
+		if int(n.StartByte()) >= offset {
 			break
 		}
-		if body := n.ChildByFieldName("body"); body != nil && int(body.StartByte()) <= start {
-			h := headerText(src, n, body)
-			hc := utf8.RuneCountInString(h)
-			if total+hc > budget {
-				break
-			}
-			parts = append(parts, h)
-			total += hc
+		if body := n.ChildByFieldName("body"); body != nil && int(body.StartByte()) <= offset && !visit(n, body) {
+			return
 		}
 	}
-	return strings.Join(parts, "")
 }
 
 // headerText is the text of n from the start of its first line to the end

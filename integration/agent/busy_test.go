@@ -104,6 +104,23 @@ func countCompletions(t *testing.T, target, from string) (string, *completionCou
 	return p.URL, c
 }
 
+// placesToAsk starts the real agent against endpoint (srv's token, a
+// fixed 10 ms debounce), waits until it is ready and opens a Python
+// document of n functions; at(i) is a new place to ask in function i.
+func placesToAsk(t *testing.T, srv *servaltest.Server, endpoint string, n int) (*agentSession, string, func(int) protocol.Position) {
+	t.Helper()
+	a := startAgent(t, "SERVAL_ENDPOINT="+endpoint, "SERVAL_TOKEN="+srv.Token)
+	a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
+	a.waitStatus("ready", 30*time.Second)
+	var doc strings.Builder
+	for i := range n {
+		fmt.Fprintf(&doc, "def total_%d(items):\n    result = \n\n", i)
+	}
+	uri := "file:///tmp/busy.py"
+	a.open(uri, "python", doc.String())
+	return a, uri, func(i int) protocol.Position { return protocol.Position{Line: uint32(3*i + 1), Character: 13} }
+}
+
 // The real agent against the real server that asks it to wait (429 with
 // Retry-After, from the token's rate limit; an overloaded server's 503 with
 // Retry-After takes the same path in the agent): the agent tells the editor
@@ -114,18 +131,8 @@ func TestAgentHonoursRetryAfter(t *testing.T) {
 	// completions pass, the next is refused with Retry-After of about 60 s.
 	srv := servaltest.Start(t, servaltest.Options{Args: []string{"--rate-limit", "1", "--rate-burst", "4", "--max-tokens", "16"}})
 	endpoint, counter := countCompletions(t, srv.URL, "127.0.0.1")
-	a := startAgent(t, "SERVAL_ENDPOINT="+endpoint, "SERVAL_TOKEN="+srv.Token)
-	a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
-	a.waitStatus("ready", 30*time.Second)
-
 	const functions = 12
-	var doc strings.Builder
-	for i := range functions {
-		fmt.Fprintf(&doc, "def total_%d(items):\n    result = \n\n", i)
-	}
-	uri := "file:///tmp/busy.py"
-	a.open(uri, "python", doc.String())
-	at := func(i int) protocol.Position { return protocol.Position{Line: uint32(3*i + 1), Character: 13} }
+	a, uri, at := placesToAsk(t, srv, endpoint, functions)
 
 	// Ask at new places until the server refuses one.
 	cached, cachedAt := [][]string(nil), -1
@@ -190,18 +197,8 @@ func TestAgentHonoursServerBusy(t *testing.T) {
 	// the connections this test holds count against its limit.
 	const from = "127.0.0.3"
 	endpoint, counter := countCompletions(t, srv.URL, from)
-	a := startAgent(t, "SERVAL_ENDPOINT="+endpoint, "SERVAL_TOKEN="+srv.Token)
-	a.initialize(map[string]any{"completion": map[string]any{"debounce": map[string]any{"mode": "fixed", "interval": 10}}})
-	a.waitStatus("ready", 30*time.Second)
-
 	const functions = 60
-	var doc strings.Builder
-	for i := range functions {
-		fmt.Fprintf(&doc, "def total_%d(items):\n    result = \n\n", i)
-	}
-	uri := "file:///tmp/busy503.py"
-	a.open(uri, "python", doc.String())
-	at := func(i int) protocol.Position { return protocol.Position{Line: uint32(3*i + 1), Character: 13} }
+	a, uri, at := placesToAsk(t, srv, endpoint, functions)
 	next := 0
 	var cached []string
 	for ; next < 4 && len(cached) == 0; next++ {
